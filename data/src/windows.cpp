@@ -1,0 +1,77 @@
+#include "qf/data/windows.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace qf::data {
+
+WindowSet make_windows(const Tensor& features, std::span<const double> labels, std::int64_t window,
+                       std::int64_t first_end, std::int64_t last_end) {
+  if (features.rank() != 2 || features.dtype() != DType::f64)
+    throw ShapeError("make_windows: features must be a float64 [days, features] matrix, got " +
+                     to_string(features.shape()));
+  const std::int64_t days = features.dim(0), width = features.dim(1);
+  if (static_cast<std::int64_t>(labels.size()) != days)
+    throw ShapeError("make_windows: " + std::to_string(labels.size()) + " labels for " +
+                     std::to_string(days) + " days");
+  first_end = std::max(first_end, window - 1);
+  last_end = std::min(last_end, days - 1);
+  const double* f = features.data<double>();
+  std::vector<std::int64_t> ends;
+  for (std::int64_t t = first_end; t <= last_end; ++t) {
+    bool ok = std::isfinite(labels[static_cast<std::size_t>(t)]);
+    for (std::int64_t k = (t - window + 1) * width; ok && k < (t + 1) * width; ++k) ok = std::isfinite(f[k]);
+    if (ok) ends.push_back(t);
+  }
+  const auto n = static_cast<std::int64_t>(ends.size());
+  WindowSet set{Tensor::empty({n, window, width}), Tensor::empty({n, 1}), ends};
+  float* x = set.inputs.data<float>();
+  float* y = set.targets.data<float>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t t = ends[static_cast<std::size_t>(i)];
+    std::transform(f + (t - window + 1) * width, f + (t + 1) * width, x + i * window * width,
+                   [](double v) { return static_cast<float>(v); });
+    y[i] = static_cast<float>(labels[static_cast<std::size_t>(t)]);
+  }
+  return set;
+}
+
+void StandardScaler::fit(const Tensor& features, std::int64_t first_row, std::int64_t end_row) {
+  const std::int64_t width = features.dim(1);
+  mean_.assign(static_cast<std::size_t>(width), 0.0);
+  scale_.assign(static_cast<std::size_t>(width), 1.0);
+  const double* f = features.data<double>();
+  for (std::int64_t j = 0; j < width; ++j) {
+    double total = 0, squares = 0;
+    std::int64_t count = 0;
+    for (std::int64_t r = first_row; r < end_row; ++r) {
+      const double v = f[r * width + j];
+      if (!std::isfinite(v)) continue;
+      total += v;
+      squares += v * v;
+      ++count;
+    }
+    if (count < 2) continue;
+    const double m = total / static_cast<double>(count);
+    const double var = std::max(0.0, squares / static_cast<double>(count) - m * m);
+    mean_[static_cast<std::size_t>(j)] = m;
+    scale_[static_cast<std::size_t>(j)] = var > 0 ? std::sqrt(var) : 1.0;
+  }
+}
+
+Tensor StandardScaler::transform(const Tensor& features) const {
+  const std::int64_t width = features.dim(1);
+  if (static_cast<std::size_t>(width) != mean_.size())
+    throw ShapeError("StandardScaler: fitted on " + std::to_string(mean_.size()) + " features, given " +
+                     to_string(features.shape()));
+  Tensor out = features.clone();
+  double* f = out.data<double>();
+  for (std::int64_t r = 0; r < features.dim(0); ++r)
+    for (std::int64_t j = 0; j < width; ++j) {
+      const auto k = static_cast<std::size_t>(j);
+      f[r * width + j] = (f[r * width + j] - mean_[k]) / scale_[k];
+    }
+  return out;
+}
+
+}  // namespace qf::data

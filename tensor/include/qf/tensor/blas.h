@@ -1,0 +1,23 @@
+// Row-major GEMM through OpenBLAS (CBLAS), for float and double, plus its thread count.
+// Shapes follow the BLAS convention: op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are the
+// row strides of the stored (untransposed) matrices, which lets callers address strided sub-matrices
+// (e.g. one time step of a batch-first sequence) without copies.
+#pragma once
+
+#include <cstdint>
+
+namespace qf::blas {
+
+enum class Trans : bool { no = false, yes = true };
+
+void gemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+          const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
+          std::int64_t ldc);
+void gemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+          const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta, double* c,
+          std::int64_t ldc);
+
+void set_num_threads(int threads);
+int num_threads();
+
+}  // namespace qf::blas

@@ -1,0 +1,144 @@
+// Tensor: a plain n-dimensional array of float32 or float64 in contiguous row-major storage.
+//
+// A Tensor is a cheap handle: copies share storage (like a shared_ptr). Views along the first axis
+// (slice, operator[]) and reshape share storage too; clone() makes an independent copy. There is no
+// autodiff here: see autodiff.h for the graph built on top of Tensors.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace qf {
+
+enum class DType : std::uint8_t { f32, f64 };
+enum class Device : std::uint8_t { cpu, cuda };
+
+using Shape = std::vector<std::int64_t>;
+
+std::string to_string(const Shape& shape);
+std::string to_string(DType dtype);
+std::string to_string(Device device);
+std::size_t dtype_size(DType dtype);
+std::int64_t shape_numel(const Shape& shape);
+
+template <class T>
+constexpr DType dtype_of();
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
+
+// Raised for shape, dtype and device mismatches; the message names both sides.
+class ShapeError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Owns one aligned allocation. Device memory arrives with the CUDA backend.
+class Storage {
+ public:
+  Storage(std::size_t bytes, Device device);
+  std::byte* data() { return bytes_.get(); }
+  const std::byte* data() const { return bytes_.get(); }
+  std::size_t size_bytes() const { return size_; }
+  Device device() const { return device_; }
+
+ private:
+  struct FreeDeleter {
+    void operator()(std::byte* p) const noexcept;
+  };
+  std::unique_ptr<std::byte[], FreeDeleter> bytes_;
+  std::size_t size_ = 0;
+  Device device_ = Device::cpu;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+
+  // Factories. Memory from empty() is uninitialised.
+  static Tensor empty(Shape shape, DType dtype = DType::f32, Device device = Device::cpu);
+  static Tensor zeros(Shape shape, DType dtype = DType::f32);
+  static Tensor full(Shape shape, double value, DType dtype = DType::f32);
+  static Tensor zeros_like(const Tensor& other) { return zeros(other.shape(), other.dtype()); }
+  template <class T>
+  static Tensor from(std::span<const T> values, Shape shape);
+  template <class T>
+  static Tensor from(std::initializer_list<T> values, Shape shape) {
+    return from<T>(std::span<const T>(values.begin(), values.size()), std::move(shape));
+  }
+
+  bool defined() const { return storage_ != nullptr; }
+  const Shape& shape() const { return shape_; }
+  int rank() const { return static_cast<int>(shape_.size()); }
+  std::int64_t dim(int axis) const;  // negative axes count from the end
+  std::int64_t numel() const { return shape_numel(shape_); }
+  DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
+
+  template <class T>
+  T* data() {
+    check_dtype(dtype_of<T>());
+    return reinterpret_cast<T*>(raw()) + offset_;
+  }
+  template <class T>
+  const T* data() const {
+    check_dtype(dtype_of<T>());
+    return reinterpret_cast<const T*>(raw()) + offset_;
+  }
+  template <class T>
+  std::span<T> span() {
+    return {data<T>(), static_cast<std::size_t>(numel())};
+  }
+  template <class T>
+  std::span<const T> span() const {
+    return {data<T>(), static_cast<std::size_t>(numel())};
+  }
+
+  // Views sharing storage.
+  Tensor slice(std::int64_t begin, std::int64_t end) const;  // rows [begin, end) of axis 0
+  Tensor operator[](std::int64_t index) const;               // row `index`, first axis removed
+  Tensor reshape(Shape shape) const;                         // one axis may be -1
+
+  // Copies.
+  Tensor clone() const;
+  Tensor to(DType dtype) const;
+  void copy_from(const Tensor& source);  // same shape, any dtype
+
+  void fill(double value);
+  double item() const;  // the single element, as double
+  double at(std::initializer_list<std::int64_t> index) const;
+  bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
+
+ private:
+  std::byte* raw() const;
+  void check_dtype(DType expected) const;
+
+  std::shared_ptr<Storage> storage_;
+  std::int64_t offset_ = 0;  // in elements
+  Shape shape_;
+  DType dtype_ = DType::f32;
+  Device device_ = Device::cpu;
+};
+
+// Calls f.template operator()<T>() with T = float or double matching dtype.
+template <class F>
+decltype(auto) dispatch(DType dtype, F&& f) {
+  if (dtype == DType::f64) return f.template operator()<double>();
+  return f.template operator()<float>();
+}
+
+// Numerically compares two tensors: max over elements of |a-b| / max(|a|, |b|, floor).
+double max_relative_error(const Tensor& a, const Tensor& b, double floor = 1e-8);
+
+}  // namespace qf

@@ -1,0 +1,298 @@
+#include "qf/tensor/hdf5.h"
+
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace qf::h5 {
+
+namespace {
+
+// Closes an HDF5 handle with the matching close function when it goes out of scope.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+// HDF5 prints its own error stack by default; we report errors through exceptions instead.
+struct SilenceHdf5Errors {
+  SilenceHdf5Errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+const SilenceHdf5Errors silence_once;
+
+hid_t native_type(DType dtype) {
+  return dtype == DType::f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+}
+
+// Opens a group or dataset by path.
+Handle open_object(hid_t file, const std::string& object) {
+  return Handle(H5Oopen(file, object.c_str(), H5P_DEFAULT), H5Oclose);
+}
+
+}  // namespace
+
+File::File(const std::filesystem::path& path, Mode mode) : path_(path) {
+  if (mode == Mode::create) {
+    id_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (id_ < 0) fail("cannot create file", "/");
+  } else {
+    if (!std::filesystem::exists(path)) fail("file does not exist", "/");
+    if (H5Fis_hdf5(path.c_str()) <= 0) fail("not an HDF5 file (truncated or foreign format)", "/");
+    id_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (id_ < 0) fail("cannot open file (truncated or corrupt?)", "/");
+  }
+}
+
+File::~File() {
+  if (id_ >= 0) H5Fclose(id_);
+}
+
+void File::fail(const std::string& what, const std::string& object) const {
+  throw std::runtime_error("HDF5 " + path_.string() + " [" + object + "]: " + what);
+}
+
+bool File::exists(const std::string& object) const {
+  if (object == "/") return true;
+  // Every prefix must exist for H5Lexists to be well defined.
+  std::size_t pos = 0;
+  while ((pos = object.find('/', pos + 1)) != std::string::npos) {
+    if (H5Lexists(id_, object.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return H5Lexists(id_, object.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::vector<std::string> File::list(const std::string& group) const {
+  Handle g(H5Gopen2(id_, group.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g.ok()) fail("no such group", group);
+  std::vector<std::string> names;
+  H5Literate(
+      g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+        static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+        return 0;
+      },
+      &names);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void File::ensure_parent_groups(const std::string& object) {
+  std::size_t pos = 0;
+  while ((pos = object.find('/', pos + 1)) != std::string::npos) {
+    const std::string prefix = object.substr(0, pos);
+    if (H5Lexists(id_, prefix.c_str(), H5P_DEFAULT) > 0) continue;
+    Handle g(H5Gcreate2(id_, prefix.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    if (!g.ok()) fail("cannot create group", prefix);
+  }
+}
+
+void File::create_group(const std::string& group) {
+  if (exists(group)) return;
+  ensure_parent_groups(group);
+  Handle g(H5Gcreate2(id_, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  if (!g.ok()) fail("cannot create group", group);
+}
+
+void File::write(const std::string& dataset, const Tensor& tensor, bool compress) {
+  ensure_parent_groups(dataset);
+  std::vector<hsize_t> dims(tensor.shape().begin(), tensor.shape().end());
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  Handle props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (compress && tensor.numel() > 0 && !dims.empty()) {
+    // Chunks of whole trailing rows, about 64K elements, keep both row and column reads cheap.
+    std::vector<hsize_t> chunk = dims;
+    hsize_t elements = 1;
+    for (std::size_t i = 1; i < chunk.size(); ++i) elements *= chunk[i];
+    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], 65536 / std::max<hsize_t>(elements, 1)));
+    H5Pset_chunk(props.get(), static_cast<int>(chunk.size()), chunk.data());
+    H5Pset_shuffle(props.get());
+    H5Pset_deflate(props.get(), 4);
+  }
+  const hid_t type = native_type(tensor.dtype());
+  Handle ds(H5Dcreate2(id_, dataset.c_str(), type, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
+            H5Dclose);
+  if (!ds.ok()) fail("cannot create dataset", dataset);
+  const Tensor contiguous = tensor;  // tensors are always contiguous; views carry an offset
+  const void* data = dispatch(tensor.dtype(), [&]<class T>() -> const void* { return contiguous.data<T>(); });
+  if (tensor.numel() > 0 && H5Dwrite(ds.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    fail("cannot write dataset", dataset);
+}
+
+Tensor File::read(const std::string& dataset) const {
+  if (!exists(dataset)) fail("no such dataset", dataset);
+  Handle ds(H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.ok()) fail("not a dataset", dataset);
+  Handle type(H5Dget_type(ds.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_FLOAT) fail("dataset is not floating point", dataset);
+  const DType dtype = H5Tget_size(type.get()) == 4 ? DType::f32 : DType::f64;
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  Tensor out = Tensor::empty(Shape(dims.begin(), dims.end()), dtype);
+  void* data = dispatch(dtype, [&]<class T>() -> void* { return out.data<T>(); });
+  if (out.numel() > 0 && H5Dread(ds.get(), native_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    fail("cannot read dataset (truncated file?)", dataset);
+  return out;
+}
+
+void File::write_strings(const std::string& dataset, const std::vector<std::string>& values) {
+  ensure_parent_groups(dataset);
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  const hsize_t n = values.size();
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle ds(H5Dcreate2(id_, dataset.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+            H5Dclose);
+  if (!ds.ok()) fail("cannot create string dataset", dataset);
+  std::vector<const char*> pointers;
+  for (const auto& v : values) pointers.push_back(v.c_str());
+  if (n > 0 && H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) < 0)
+    fail("cannot write string dataset", dataset);
+}
+
+std::vector<std::string> File::read_strings(const std::string& dataset) const {
+  if (!exists(dataset)) fail("no such dataset", dataset);
+  Handle ds(H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  std::vector<char*> pointers(static_cast<std::size_t>(std::max<hssize_t>(n, 0)), nullptr);
+  if (n > 0 && H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) < 0)
+    fail("cannot read string dataset", dataset);
+  std::vector<std::string> out(pointers.begin(), pointers.end());
+  if (n > 0) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, pointers.data());
+  return out;
+}
+
+namespace {
+
+template <class Write>
+void write_attribute(hid_t file, const std::string& object, const std::string& name, hid_t type,
+                     Write&& write, const File& self) {
+  Handle obj = open_object(file, object);
+  if (!obj.ok())
+    throw std::runtime_error("HDF5 " + self.path().string() + " [" + object + "]: no such object");
+  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(H5Acreate2(obj.get(), name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.ok() || write(attr.get()) < 0)
+    throw std::runtime_error("HDF5 " + self.path().string() + " [" + object + "]: cannot write attribute " +
+                             name);
+}
+
+}  // namespace
+
+void File::set_attr(const std::string& object, const std::string& name, const std::string& value) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  const char* text = value.c_str();
+  write_attribute(
+      id_, object, name, type.get(), [&](hid_t a) { return H5Awrite(a, type.get(), &text); }, *this);
+}
+
+void File::set_attr(const std::string& object, const std::string& name, double value) {
+  write_attribute(
+      id_, object, name, H5T_NATIVE_DOUBLE, [&](hid_t a) { return H5Awrite(a, H5T_NATIVE_DOUBLE, &value); },
+      *this);
+}
+
+void File::set_attr(const std::string& object, const std::string& name, std::int64_t value) {
+  write_attribute(
+      id_, object, name, H5T_NATIVE_INT64, [&](hid_t a) { return H5Awrite(a, H5T_NATIVE_INT64, &value); },
+      *this);
+}
+
+bool File::has_attr(const std::string& object, const std::string& name) const {
+  Handle obj = open_object(id_, object);
+  return obj.ok() && H5Aexists(obj.get(), name.c_str()) > 0;
+}
+
+std::vector<std::string> File::attr_names(const std::string& object) const {
+  Handle obj = open_object(id_, object);
+  if (!obj.ok()) fail("no such object", object);
+  std::vector<std::string> names;
+  H5Aiterate2(
+      obj.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5A_info_t*, void* out) -> herr_t {
+        static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+        return 0;
+      },
+      &names);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+namespace {
+
+// Opens attribute `name` of `object` or throws naming both.
+Handle open_attribute(hid_t file, const std::string& object, const std::string& name, const File& self) {
+  Handle obj = open_object(file, object);
+  if (!obj.ok() || H5Aexists(obj.get(), name.c_str()) <= 0)
+    throw std::runtime_error("HDF5 " + self.path().string() + " [" + object + "]: no attribute " + name);
+  return Handle(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
+}
+
+}  // namespace
+
+std::string File::attr_string(const std::string& object, const std::string& name) const {
+  Handle attr = open_attribute(id_, object, name, *this);
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  char* text = nullptr;
+  if (H5Aread(attr.get(), type.get(), &text) < 0 || text == nullptr)
+    fail("attribute is not a string: " + name, object);
+  std::string out(text);
+  H5free_memory(text);
+  return out;
+}
+
+double File::attr_double(const std::string& object, const std::string& name) const {
+  Handle attr = open_attribute(id_, object, name, *this);
+  double value = 0;
+  if (H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value) < 0) fail("attribute is not numeric: " + name, object);
+  return value;
+}
+
+std::int64_t File::attr_int(const std::string& object, const std::string& name) const {
+  Handle attr = open_attribute(id_, object, name, *this);
+  std::int64_t value = 0;
+  if (H5Aread(attr.get(), H5T_NATIVE_INT64, &value) < 0) fail("attribute is not an integer: " + name, object);
+  return value;
+}
+
+void write_atomically(const std::filesystem::path& path, const std::function<void(File&)>& write) {
+  auto temporary = path;
+  temporary += ".tmp." + std::to_string(::getpid());
+  try {
+    {
+      File file(temporary, File::Mode::create);
+      write(file);
+    }  // closed (and flushed) before the rename
+    std::filesystem::rename(temporary, path);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    throw;
+  }
+}
+
+}  // namespace qf::h5

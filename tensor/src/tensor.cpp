@@ -1,0 +1,206 @@
+#include "qf/tensor/tensor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+namespace qf {
+
+std::string to_string(const Shape& shape) {
+  std::ostringstream out;
+  out << '[';
+  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << ']';
+  return out.str();
+}
+
+std::string to_string(DType dtype) {
+  return dtype == DType::f32 ? "float32" : "float64";
+}
+std::string to_string(Device device) {
+  return device == Device::cpu ? "cpu" : "cuda";
+}
+std::size_t dtype_size(DType dtype) {
+  return dtype == DType::f32 ? 4 : 8;
+}
+
+std::int64_t shape_numel(const Shape& shape) {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+// ---- Storage ---------------------------------------------------------------------------------------
+
+namespace {
+constexpr std::size_t kAlignment = 64;  // one cache line; enough for AVX-512 loads
+}
+
+void Storage::FreeDeleter::operator()(std::byte* p) const noexcept {
+  std::free(p);
+}
+
+Storage::Storage(std::size_t bytes, Device device) : size_(bytes), device_(device) {
+  if (device != Device::cpu)
+    throw std::invalid_argument("Storage: device " + to_string(device) + " is not available in this build");
+  const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
+  bytes_.reset(static_cast<std::byte*>(std::aligned_alloc(kAlignment, rounded)));
+  if (!bytes_) throw std::bad_alloc();
+}
+
+// ---- Tensor ----------------------------------------------------------------------------------------
+
+Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
+  for (auto d : shape)
+    if (d < 0) throw ShapeError("Tensor::empty: negative dimension in shape " + to_string(shape));
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.dtype_ = dtype;
+  t.device_ = device;
+  t.storage_ = std::make_shared<Storage>(static_cast<std::size_t>(t.numel()) * dtype_size(dtype), device);
+  return t;
+}
+
+Tensor Tensor::zeros(Shape shape, DType dtype) {
+  return full(std::move(shape), 0.0, dtype);
+}
+
+Tensor Tensor::full(Shape shape, double value, DType dtype) {
+  Tensor t = empty(std::move(shape), dtype);
+  t.fill(value);
+  return t;
+}
+
+template <class T>
+Tensor Tensor::from(std::span<const T> values, Shape shape) {
+  if (shape_numel(shape) != static_cast<std::int64_t>(values.size()))
+    throw ShapeError("Tensor::from: " + std::to_string(values.size()) + " values do not fill shape " +
+                     to_string(shape));
+  Tensor t = empty(std::move(shape), dtype_of<T>());
+  std::copy(values.begin(), values.end(), t.data<T>());
+  return t;
+}
+template Tensor Tensor::from<float>(std::span<const float>, Shape);
+template Tensor Tensor::from<double>(std::span<const double>, Shape);
+
+std::int64_t Tensor::dim(int axis) const {
+  const int r = rank();
+  const int a = axis < 0 ? axis + r : axis;
+  if (a < 0 || a >= r)
+    throw ShapeError("Tensor::dim: axis " + std::to_string(axis) + " out of range for shape " +
+                     to_string(shape_));
+  return shape_[static_cast<std::size_t>(a)];
+}
+
+std::byte* Tensor::raw() const {
+  if (!storage_) throw std::logic_error("Tensor: access to an undefined tensor");
+  return storage_->data();
+}
+
+void Tensor::check_dtype(DType expected) const {
+  if (dtype_ != expected)
+    throw ShapeError("Tensor: data requested as " + to_string(expected) + " but tensor is " +
+                     to_string(dtype_));
+}
+
+Tensor Tensor::slice(std::int64_t begin, std::int64_t end) const {
+  if (rank() == 0 || begin < 0 || end > shape_[0] || begin > end)
+    throw ShapeError("Tensor::slice: rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                     ") out of range for shape " + to_string(shape_));
+  Tensor view = *this;
+  view.offset_ += begin * (numel() / std::max<std::int64_t>(shape_[0], 1));
+  view.shape_[0] = end - begin;
+  return view;
+}
+
+Tensor Tensor::operator[](std::int64_t index) const {
+  Tensor view = slice(index, index + 1);
+  view.shape_.erase(view.shape_.begin());
+  return view;
+}
+
+Tensor Tensor::reshape(Shape shape) const {
+  std::int64_t known = 1;
+  int inferred = -1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1 && inferred < 0) {
+      inferred = static_cast<int>(i);
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (inferred >= 0 && known > 0) shape[static_cast<std::size_t>(inferred)] = numel() / known;
+  if (shape_numel(shape) != numel())
+    throw ShapeError("Tensor::reshape: cannot view shape " + to_string(shape_) + " as " + to_string(shape));
+  Tensor view = *this;
+  view.shape_ = std::move(shape);
+  return view;
+}
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape_, dtype_, device_);
+  out.copy_from(*this);
+  return out;
+}
+
+Tensor Tensor::to(DType dtype) const {
+  if (dtype == dtype_) return clone();
+  Tensor out = empty(shape_, dtype, device_);
+  out.copy_from(*this);
+  return out;
+}
+
+void Tensor::copy_from(const Tensor& source) {
+  if (source.shape_ != shape_)
+    throw ShapeError("Tensor::copy_from: shape " + to_string(source.shape_) + " into " + to_string(shape_));
+  dispatch(dtype_, [&]<class D>() {
+    dispatch(source.dtype_, [&]<class S>() {
+      const S* s = source.data<S>();
+      D* d = data<D>();
+      std::transform(s, s + numel(), d, [](S v) { return static_cast<D>(v); });
+    });
+  });
+}
+
+void Tensor::fill(double value) {
+  dispatch(dtype_, [&]<class T>() { std::fill_n(data<T>(), numel(), static_cast<T>(value)); });
+}
+
+double Tensor::item() const {
+  if (numel() != 1)
+    throw ShapeError("Tensor::item: tensor of shape " + to_string(shape_) + " is not a scalar");
+  return dispatch(dtype_, [&]<class T>() { return static_cast<double>(*data<T>()); });
+}
+
+double Tensor::at(std::initializer_list<std::int64_t> index) const {
+  if (static_cast<int>(index.size()) != rank())
+    throw ShapeError("Tensor::at: " + std::to_string(index.size()) + " indices for shape " +
+                     to_string(shape_));
+  std::int64_t flat = 0;
+  std::size_t axis = 0;
+  for (auto i : index) {
+    if (i < 0 || i >= shape_[axis])
+      throw ShapeError("Tensor::at: index out of range for " + to_string(shape_));
+    flat = flat * shape_[axis++] + i;
+  }
+  return dispatch(dtype_, [&]<class T>() { return static_cast<double>(data<T>()[flat]); });
+}
+
+double max_relative_error(const Tensor& a, const Tensor& b, double floor) {
+  if (a.shape() != b.shape())
+    throw ShapeError("max_relative_error: shapes " + to_string(a.shape()) + " and " + to_string(b.shape()));
+  const Tensor a64 = a.to(DType::f64), b64 = b.to(DType::f64);
+  const double* x = a64.data<double>();
+  const double* y = b64.data<double>();
+  double worst = 0.0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
+    const double scale = std::max({std::abs(x[i]), std::abs(y[i]), floor});
+    const double err = std::abs(x[i] - y[i]) / scale;
+    if (std::isnan(err)) return err;  // a NaN anywhere is never a pass
+    worst = std::max(worst, err);
+  }
+  return worst;
+}
+
+}  // namespace qf

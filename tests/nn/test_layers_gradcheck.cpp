@@ -1,0 +1,161 @@
+// Every layer and loss against finite differences (float64, relative error < 1e-6), and the fused
+// LSTM against the same LSTM composed of autodiff ops.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "qf/nn/examples/attention_gru.h"
+#include "qf/nn/layers.h"
+#include "qf/nn/loss.h"
+#include "qf/nn/rnn.h"
+#include "qf/tensor/gradcheck.h"
+
+using namespace qf;
+using namespace qf::nn;
+
+namespace {
+
+Tensor random(Shape shape, std::uint64_t seed, DType dtype = DType::f64) {
+  Tensor t = Tensor::empty(std::move(shape), dtype);
+  Rng(seed).fill_uniform(t, -1.0, 1.0);
+  return t;
+}
+
+Var weighted_sum(const Var& y, std::uint64_t seed = 99) {
+  return sum(y * Var(random(y.shape(), seed)));
+}
+
+// Gradient check of a module: its parameters and the input are the checked inputs.
+void check_module(Module& m, const Tensor& x, const std::function<Var(const Var&)>& forward) {
+  std::vector<Var*> params;
+  std::vector<Tensor> inputs{x};
+  for (auto& [name, p] : m.named_parameters()) {
+    params.push_back(p);
+    inputs.push_back(p->value());
+  }
+  const GradCheckResult r = gradcheck(
+      [&](const std::vector<Var>& v) {
+        for (std::size_t i = 0; i < params.size(); ++i) *params[i] = v[i + 1];
+        return weighted_sum(forward(v[0]));
+      },
+      inputs);
+  EXPECT_LT(r.max_relative_error, 1e-6) << r.worst_input;
+}
+
+RNNOptions f64_options(std::int64_t in, std::int64_t hidden, std::int64_t layers) {
+  return RNNOptions{in, hidden, layers, 0.0, DType::f64};
+}
+
+}  // namespace
+
+TEST(LayerGradCheck, Linear) {
+  Rng rng(1);
+  Linear layer(4, 3, rng, true, DType::f64);
+  check_module(layer, random({2, 5, 4}, 2), [&](const Var& x) { return layer.forward(x); });
+}
+
+TEST(LayerGradCheck, LayerNorm) {
+  LayerNorm norm(5, 1e-5, DType::f64);
+  Rng(3).fill_uniform(norm.weight.value(), 0.5, 1.5);
+  check_module(norm, random({3, 5}, 4), [&](const Var& x) { return norm.forward(x); });
+}
+
+TEST(LayerGradCheck, LSTMFusedTwoLayersWithStatesAndCellOutput) {
+  Rng rng(5);
+  LSTM lstm(f64_options(3, 4, 2), rng);
+  const Tensor h0 = random({2, 2, 4}, 6), c0 = random({2, 2, 4}, 7);
+  std::vector<Var*> params;
+  std::vector<Tensor> inputs{random({2, 5, 3}, 8), h0, c0};
+  for (auto& [name, p] : lstm.named_parameters()) {
+    params.push_back(p);
+    inputs.push_back(p->value());
+  }
+  const GradCheckResult r = gradcheck(
+      [&](const std::vector<Var>& v) {
+        for (std::size_t i = 0; i < params.size(); ++i) *params[i] = v[i + 3];
+        RNNOutput out = lstm.forward(v[0], v[1], v[2]);
+        return weighted_sum(out.output, 1) + weighted_sum(out.h_n, 2) + weighted_sum(out.c_n, 3);
+      },
+      inputs);
+  EXPECT_LT(r.max_relative_error, 1e-6) << r.worst_input;
+}
+
+TEST(LayerGradCheck, LSTMComposed) {
+  Rng rng(9);
+  LSTM lstm(f64_options(3, 2, 1), rng);
+  lstm.path = LSTMPath::composed;
+  check_module(lstm, random({2, 4, 3}, 10), [&](const Var& x) { return lstm.forward(x).output; });
+}
+
+TEST(LayerGradCheck, GRUTwoLayers) {
+  Rng rng(11);
+  GRU gru(f64_options(3, 4, 2), rng);
+  check_module(gru, random({2, 4, 3}, 12), [&](const Var& x) { return gru.forward(x).output; });
+}
+
+TEST(LayerGradCheck, AttentionGRUExample) {
+  Rng rng(13);
+  AttentionGRU model(3, 4, 5, rng, DType::f64);
+  check_module(model, random({2, 6, 3}, 14), [&](const Var& x) { return model.forward(x); });
+}
+
+TEST(LossGradCheck, BCEWithLogitsCrossEntropyMSE) {
+  const Tensor targets01 = Tensor::from<double>({1, 0, 0, 1, 1, 0}, {2, 3});
+  const std::vector<std::int64_t> classes{2, 0};
+  const Tensor regression = random({2, 3}, 15);
+  for (const auto& loss : std::vector<std::function<Var(const Var&)>>{
+           [&](const Var& x) { return bce_with_logits(x, targets01); },
+           [&](const Var& x) { return cross_entropy(x, classes); },
+           [&](const Var& x) { return mse_loss(x, regression); }}) {
+    const GradCheckResult r = gradcheck([&](auto& v) { return loss(v[0]); }, {random({2, 3}, 16)});
+    EXPECT_LT(r.max_relative_error, 1e-6) << r.worst_input;
+  }
+}
+
+TEST(Loss, ValuesMatchDefinitions) {
+  Var logits(Tensor::from<double>({2.0, -1.0}, {2}));
+  const double bce = bce_with_logits(logits, Tensor::from<double>({1.0, 0.0}, {2})).value().item();
+  EXPECT_NEAR(bce, 0.5 * (std::log1p(std::exp(-2.0)) + std::log1p(std::exp(-1.0))), 1e-12);
+  Var big(Tensor::from<double>({800.0}, {1}));  // stable for large logits
+  EXPECT_NEAR(bce_with_logits(big, Tensor::from<double>({0.0}, {1})).value().item(), 800.0, 1e-9);
+  const std::vector<std::int64_t> cls{1};
+  Var two(Tensor::from<double>({0.0, 0.0}, {1, 2}));
+  EXPECT_NEAR(cross_entropy(two, cls).value().item(), std::log(2.0), 1e-12);
+}
+
+TEST(LSTMPaths, FusedEqualsComposedInFloat32AndFloat64) {
+  for (DType dtype : {DType::f64, DType::f32}) {
+    Rng rng(17);
+    LSTM lstm(RNNOptions{5, 8, 2, 0.0, dtype}, rng);
+    const Var x = Var::parameter(random({3, 9, 5}, 18, dtype));
+    auto run = [&](LSTMPath path) {
+      lstm.path = path;
+      for (auto& p : lstm.parameters()) p.zero_grad();
+      x.node()->grad = Tensor();
+      RNNOutput out = lstm.forward(x);
+      Var loss = sum(out.output * Var(random(out.output.shape(), 19, dtype))) +
+                 sum(out.c_n * Var(random(out.c_n.shape(), 20, dtype)));
+      loss.backward();
+      std::vector<Tensor> result{out.output.value().clone(), out.c_n.value().clone(), x.grad().clone()};
+      for (auto& p : lstm.parameters()) result.push_back(p.grad().clone());
+      return result;
+    };
+    const auto fused = run(LSTMPath::fused), composed = run(LSTMPath::composed);
+    // float32: outputs agree to 1e-5; gradient sums over batch and time carry ~10x more rounding.
+    const double tolerance = dtype == DType::f64 ? 1e-12 : 1e-4;
+    ASSERT_EQ(fused.size(), composed.size());
+    for (std::size_t i = 0; i < fused.size(); ++i)
+      EXPECT_LT(max_relative_error(fused[i], composed[i], 1e-3), tolerance) << "tensor " << i;
+  }
+}
+
+TEST(LSTMShapes, ErrorsNameTheShapes) {
+  Rng rng(21);
+  LSTM lstm(RNNOptions{4, 8, 1}, rng);
+  try {
+    lstm.forward(Var(Tensor::zeros({2, 3, 5})));
+    FAIL();
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("[2, 3, 5]"), std::string::npos);
+  }
+}

@@ -1,0 +1,85 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "qf/tensor/hdf5.h"
+
+using namespace qf;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path temp_path(const std::string& name) {
+  return fs::temp_directory_path() / ("qf_test_" + std::to_string(::getpid()) + "_" + name);
+}
+}  // namespace
+
+TEST(Hdf5, RoundTripTensorsStringsAndAttributes) {
+  const fs::path path = temp_path("roundtrip.h5");
+  const Tensor a = Tensor::from<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  const Tensor b = Tensor::from<double>({0.5, -0.25}, {2});
+  {
+    h5::File f(path, h5::File::Mode::create);
+    f.write("/group/sub/a", a, true);
+    f.write("/b", b);
+    f.write_strings("/names", {"AAPL", "MSFT", "ÄÖ"});
+    f.set_attr("/group", "note", std::string("hello"));
+    f.set_attr("/b", "scale", 2.5);
+    f.set_attr("/", "count", std::int64_t{42});
+  }
+  const h5::File f(path, h5::File::Mode::read);
+  EXPECT_EQ(max_relative_error(f.read("/group/sub/a"), a), 0.0);
+  EXPECT_EQ(f.read("/group/sub/a").dtype(), DType::f32);
+  EXPECT_EQ(f.read("/b").dtype(), DType::f64);
+  EXPECT_EQ(f.read_strings("/names"), (std::vector<std::string>{"AAPL", "MSFT", "ÄÖ"}));
+  EXPECT_EQ(f.attr_string("/group", "note"), "hello");
+  EXPECT_DOUBLE_EQ(f.attr_double("/b", "scale"), 2.5);
+  EXPECT_EQ(f.attr_int("/", "count"), 42);
+  EXPECT_EQ(f.list("/"), (std::vector<std::string>{"b", "group", "names"}));
+  EXPECT_TRUE(f.exists("/group/sub/a"));
+  EXPECT_FALSE(f.exists("/group/none/a"));
+  EXPECT_THROW(f.read("/missing"), std::runtime_error);
+  fs::remove(path);
+}
+
+TEST(Hdf5, ForeignAndTruncatedFilesGiveClearErrors) {
+  const fs::path foreign = temp_path("foreign.h5");
+  std::ofstream(foreign) << "date,open,close\n2020-01-01,1,2\n";
+  try {
+    h5::File f(foreign, h5::File::Mode::read);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(foreign.string()), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("not an HDF5 file"), std::string::npos);
+  }
+  const fs::path good = temp_path("truncate.h5");
+  {
+    h5::File f(good, h5::File::Mode::create);
+    f.write("/x", Tensor::full({1000}, 1.0));
+  }
+  fs::resize_file(good, fs::file_size(good) / 2);
+  EXPECT_THROW(
+      {
+        h5::File f(good, h5::File::Mode::read);
+        f.read("/x");
+      },
+      std::runtime_error);
+  fs::remove(foreign);
+  fs::remove(good);
+}
+
+TEST(Hdf5, AtomicWriteLeavesOldFileOnFailure) {
+  const fs::path path = temp_path("atomic.h5");
+  h5::write_atomically(path, [](h5::File& f) { f.write("/v", Tensor::full({3}, 1.0)); });
+  EXPECT_THROW(h5::write_atomically(path,
+                                    [](h5::File& f) {
+                                      f.write("/v", Tensor::full({3}, 2.0));
+                                      throw std::runtime_error("interrupted");
+                                    }),
+               std::runtime_error);
+  const h5::File f(path, h5::File::Mode::read);
+  EXPECT_EQ(f.read("/v").at({0}), 1.0);
+  for (const auto& entry : fs::directory_iterator(path.parent_path()))
+    EXPECT_EQ(entry.path().string().find(path.string() + ".tmp"), std::string::npos) << entry.path();
+  fs::remove(path);
+}
