@@ -7,7 +7,7 @@
 
 #include "qf/data/synthetic.h"
 #include "qf/quant/direction_experiment.h"
-#include "qf/tensor/blas.h"
+#include "qf/tensor/parallel.h"
 
 namespace po = boost::program_options;
 
@@ -35,7 +35,7 @@ int main(int argc, char** argv) try {
   }
   po::notify(vm);
   experiment.seed = series.seed;
-  qf::blas::set_num_threads(threads);
+  qf::set_num_threads(threads);
 
   const auto data = qf::data::make_synthetic_series(series);
   std::printf("synthetic series: %lld days, predictability %.2f, seed %llu\n",

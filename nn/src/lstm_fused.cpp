@@ -4,6 +4,8 @@
 // Forward:  gates = x W_ih^T + (b_ih + b_hh)           one GEMM for all time steps
 //           per step: gates_t += h_{t-1} W_hh^T        one GEMM
 //                     cell_forward (pointwise)        activations kept in `gates` for backward
+// The recurrence of different batch rows is independent, so rows are split over threads
+// (parallel_for), each running the whole sequence with single-threaded GEMMs: no sync per step.
 // Backward: per step (reverse): cell_backward, dh_{t-1} = dgates_t W_hh
 //           then dx = dgates W_ih, dW_ih = dgates^T x, dW_hh = dgates^T h_prev, db = sum dgates
 //           as three GEMMs and one reduction over all time steps.
@@ -13,6 +15,7 @@
 #include "qf/nn/lstm_cell_math.h"
 #include "qf/nn/rnn.h"
 #include "qf/tensor/blas.h"
+#include "qf/tensor/parallel.h"
 
 namespace qf::nn {
 
@@ -28,9 +31,12 @@ struct Dims {
 // Everything backward needs besides the parameters.
 struct Saved {
   Dims d;
-  Tensor x, h0, c0, w_ih, w_hh, gates, cells, output;
+  Tensor x, h0, c0, w_ih, w_hh, gates, cells, tanh_cells, output;
   std::shared_ptr<Tensor> grad_c_n;  // filled by the c_n node's backward, if c_n was used
 };
+
+// Minimum batch rows per thread: below this the split costs more than it saves.
+constexpr std::int64_t kRowsPerThread = 8;
 
 template <class T>
 void forward_layer(Saved& s) {
@@ -38,22 +44,33 @@ void forward_layer(Saved& s) {
   const std::int64_t G = s.d.gates();
   T* gates = s.gates.data<T>();
   T* cells = s.cells.data<T>();
+  T* tanh_cells = s.tanh_cells.data<T>();
   T* y = s.output.data<T>();
-  const T* w_hh = s.w_hh.data<T>();
   const T* h0 = s.h0.data<T>();
   const T* c0 = s.c0.data<T>();
+  // W_hh^T stored [H, 4H]: OpenBLAS packs a transposed operand several times slower than a plain one,
+  // and the recurrent GEMM packs it at every step.
+  std::vector<T> w_hh_t(static_cast<std::size_t>(H * G));
+  for (std::int64_t g = 0; g < G; ++g)
+    for (std::int64_t k = 0; k < H; ++k)
+      w_hh_t[static_cast<std::size_t>(k * G + g)] = s.w_hh.data<T>()[g * H + k];
 
-  blas::gemm(Trans::no, Trans::yes, B * S, G, I, T(1), s.x.data<T>(), I, s.w_ih.data<T>(), I, T(1), gates, G);
-  for (std::int64_t t = 0; t < S; ++t) {
-    const T* h_prev = t == 0 ? h0 : y + (t - 1) * H;
-    const std::int64_t ld_h = t == 0 ? H : S * H;
-    blas::gemm(Trans::no, Trans::yes, B, G, H, T(1), h_prev, ld_h, w_hh, H, T(1), gates + t * G, S * G);
-    for (std::int64_t b = 0; b < B; ++b) {
-      const std::int64_t row = b * S + t;
-      const T* c_prev = t == 0 ? c0 + b * H : cells + (row - 1) * H;
-      lstm_math::cell_forward(H, gates + row * G, c_prev, cells + row * H, y + row * H);
+  blas::gemm_parallel(Trans::no, Trans::yes, B * S, G, I, T(1), s.x.data<T>(), I, s.w_ih.data<T>(), I, T(1),
+                      gates, G);
+  parallel_for(B, kRowsPerThread, [&](std::int64_t b0, std::int64_t b1) {
+    for (std::int64_t t = 0; t < S; ++t) {
+      const T* h_prev = t == 0 ? h0 + b0 * H : y + (b0 * S + t - 1) * H;
+      const std::int64_t ld_h = t == 0 ? H : S * H;
+      blas::gemm(Trans::no, Trans::no, b1 - b0, G, H, T(1), h_prev, ld_h, w_hh_t.data(), G, T(1),
+                 gates + (b0 * S + t) * G, S * G);
+      for (std::int64_t b = b0; b < b1; ++b) {
+        const std::int64_t row = b * S + t;
+        const T* c_prev = t == 0 ? c0 + b * H : cells + (row - 1) * H;
+        lstm_math::cell_forward(H, gates + row * G, c_prev, cells + row * H, tanh_cells + row * H,
+                                y + row * H);
+      }
     }
-  }
+  });
 }
 
 template <class T>
@@ -62,6 +79,7 @@ void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
   const std::int64_t G = s.d.gates();
   const T* gates = s.gates.data<T>();
   const T* cells = s.cells.data<T>();
+  const T* tanh_cells = s.tanh_cells.data<T>();
   const T* y = s.output.data<T>();
   const T* c0 = s.c0.data<T>();
   const T* dy = grad_output.data<T>();
@@ -70,37 +88,40 @@ void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
   Tensor dh_t = Tensor::zeros({B, H}, s.x.dtype());  // gradient reaching h_t from step t+1
   Tensor dc_t =
       s.grad_c_n && s.grad_c_n->defined() ? s.grad_c_n->clone() : Tensor::zeros({B, H}, s.x.dtype());
-  Tensor dh_total_t = Tensor::empty({H}, s.x.dtype());
   T* dgates = dgates_t.data<T>();
   T* dh = dh_t.data<T>();
   T* dc = dc_t.data<T>();
-  T* dh_total = dh_total_t.data<T>();
 
-  for (std::int64_t t = S - 1; t >= 0; --t) {
-    for (std::int64_t b = 0; b < B; ++b) {
-      const std::int64_t row = b * S + t;
-      for (std::int64_t j = 0; j < H; ++j) dh_total[j] = dy[row * H + j] + dh[b * H + j];
-      const T* c_prev = t == 0 ? c0 + b * H : cells + (row - 1) * H;
-      lstm_math::cell_backward(H, gates + row * G, c_prev, cells + row * H, dh_total, dc + b * H,
-                               dgates + row * G);
+  parallel_for(B, kRowsPerThread, [&](std::int64_t b0, std::int64_t b1) {
+    std::vector<T> dh_total(static_cast<std::size_t>(H));
+    for (std::int64_t t = S - 1; t >= 0; --t) {
+      for (std::int64_t b = b0; b < b1; ++b) {
+        const std::int64_t row = b * S + t;
+        for (std::int64_t j = 0; j < H; ++j)
+          dh_total[static_cast<std::size_t>(j)] = dy[row * H + j] + dh[b * H + j];
+        const T* c_prev = t == 0 ? c0 + b * H : cells + (row - 1) * H;
+        lstm_math::cell_backward(H, gates + row * G, c_prev, tanh_cells + row * H, dh_total.data(),
+                                 dc + b * H, dgates + row * G);
+      }
+      // dh_{t-1} = dgates_t W_hh
+      blas::gemm(Trans::no, Trans::no, b1 - b0, H, G, T(1), dgates + (b0 * S + t) * G, S * G,
+                 s.w_hh.data<T>(), H, T(0), dh + b0 * H, H);
     }
-    // dh_{t-1} = dgates_t W_hh
-    blas::gemm(Trans::no, Trans::no, B, H, G, T(1), dgates + t * G, S * G, s.w_hh.data<T>(), H, T(0), dh, H);
-  }
+  });
 
   Node& x_node = *self.inputs[0];
   if (x_node.requires_grad) {
     Tensor dx = Tensor::empty(s.x.shape(), s.x.dtype());
-    blas::gemm(Trans::no, Trans::no, B * S, I, G, T(1), dgates, G, s.w_ih.data<T>(), I, T(0), dx.data<T>(),
-               I);
+    blas::gemm_parallel(Trans::no, Trans::no, B * S, I, G, T(1), dgates, G, s.w_ih.data<T>(), I, T(0),
+                        dx.data<T>(), I);
     x_node.accumulate_grad(dx);
   }
   self.inputs[1]->accumulate_grad(dh_t);  // h0
   self.inputs[2]->accumulate_grad(dc_t);  // c0
   if (self.inputs[3]->requires_grad) {
     Tensor dw_ih = Tensor::empty(s.w_ih.shape(), s.x.dtype());
-    blas::gemm(Trans::yes, Trans::no, G, I, B * S, T(1), dgates, G, s.x.data<T>(), I, T(0), dw_ih.data<T>(),
-               I);
+    blas::gemm_parallel(Trans::yes, Trans::no, G, I, B * S, T(1), dgates, G, s.x.data<T>(), I, T(0),
+                        dw_ih.data<T>(), I);
     self.inputs[3]->accumulate_grad(dw_ih);
   }
   if (self.inputs[4]->requires_grad) {
@@ -113,7 +134,8 @@ void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
       std::copy(y + b * S * H, y + (b * S + S - 1) * H, h_prev + (b * S + 1) * H);
     }
     Tensor dw_hh = Tensor::empty(s.w_hh.shape(), s.x.dtype());
-    blas::gemm(Trans::yes, Trans::no, G, H, B * S, T(1), dgates, G, h_prev, H, T(0), dw_hh.data<T>(), H);
+    blas::gemm_parallel(Trans::yes, Trans::no, G, H, B * S, T(1), dgates, G, h_prev, H, T(0), dw_hh.data<T>(),
+                        H);
     self.inputs[4]->accumulate_grad(dw_hh);
   }
   if (self.inputs[5]->requires_grad || self.inputs[6]->requires_grad) {
@@ -161,6 +183,7 @@ std::pair<Var, Var> lstm_layer_fused(const Var& x, const Var& h0, const Var& c0,
   s->w_hh = weight_hh.value();
   s->gates = Tensor::empty({B, S, 4 * H}, dtype);
   s->cells = Tensor::empty({B, S, H}, dtype);
+  s->tanh_cells = Tensor::empty({B, S, H}, dtype);
   s->output = Tensor::empty({B, S, H}, dtype);
   s->grad_c_n = std::make_shared<Tensor>();
   dispatch(dtype, [&]<class T>() {

@@ -20,13 +20,16 @@ NoGradGuard::~NoGradGuard() {
   g_grad_enabled = previous_;
 }
 
-void Node::accumulate_grad(const Tensor& g) {
+void Node::accumulate_grad(Tensor g) {
   if (!requires_grad) return;
   if (g.shape() != value.shape())
     throw ShapeError(std::string("backward of ") + op + ": gradient of shape " + to_string(g.shape()) +
                      " for a value of shape " + to_string(value.shape()));
   if (!grad.defined()) {
-    grad = g.dtype() == value.dtype() ? g.clone() : g.to(value.dtype());
+    // A shared gradient (e.g. add passing the same tensor to both inputs) must be copied, or a later
+    // accumulation into one input's gradient would change the other's.
+    grad = g.dtype() != value.dtype() ? g.to(value.dtype())
+                                      : (g.owns_storage_alone() ? std::move(g) : g.clone());
   } else {
     kernels::add_inplace(grad, g);
   }

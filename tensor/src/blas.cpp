@@ -2,6 +2,10 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+
+#include "qf/tensor/parallel.h"
+
 namespace qf::blas {
 
 namespace {
@@ -27,6 +31,24 @@ void gemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int
               static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
               static_cast<int>(ldc));
 }
+
+template <class T>
+void gemm_parallel(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                   const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                   std::int64_t ldc) {
+  // Splitting pays off from about a million multiply-adds per thread.
+  const std::int64_t grain = std::max<std::int64_t>(16, (1 << 20) / std::max<std::int64_t>(n * k, 1));
+  qf::parallel_for(m, grain, [&](std::int64_t r0, std::int64_t r1) {
+    const T* a_rows = trans_a == Trans::no ? a + r0 * lda : a + r0;  // row r of op(A)
+    gemm(trans_a, trans_b, r1 - r0, n, k, alpha, a_rows, lda, b, ldb, beta, c + r0 * ldc, ldc);
+  });
+}
+template void gemm_parallel<float>(Trans, Trans, std::int64_t, std::int64_t, std::int64_t, float,
+                                   const float*, std::int64_t, const float*, std::int64_t, float, float*,
+                                   std::int64_t);
+template void gemm_parallel<double>(Trans, Trans, std::int64_t, std::int64_t, std::int64_t, double,
+                                    const double*, std::int64_t, const double*, std::int64_t, double, double*,
+                                    std::int64_t);
 
 void set_num_threads(int threads) {
   openblas_set_num_threads(threads);

@@ -137,7 +137,7 @@ Tensor gemm_tensor(const Tensor& a, Trans ta, const Tensor& b, Trans tb, std::in
   dispatch(a.dtype(), [&]<class T>() {
     const std::int64_t lda = ta == Trans::no ? k : m;
     const std::int64_t ldb = tb == Trans::no ? n : k;
-    blas::gemm(ta, tb, m, n, k, T(1), a.data<T>(), lda, b.data<T>(), ldb, T(0), c.data<T>(), n);
+    blas::gemm_parallel(ta, tb, m, n, k, T(1), a.data<T>(), lda, b.data<T>(), ldb, T(0), c.data<T>(), n);
   });
   return c;
 }
@@ -274,8 +274,8 @@ Var linear(const Var& x, const Var& w, const Var& b) {
       const T* pb = b.value().data<T>();
       for (std::int64_t r = 0; r < rows; ++r) std::copy(pb, pb + out, py + r * out);
     }
-    blas::gemm(Trans::no, Trans::yes, rows, out, in, T(1), x.value().data<T>(), in, w.value().data<T>(), in,
-               beta, py, out);
+    blas::gemm_parallel(Trans::no, Trans::yes, rows, out, in, T(1), x.value().data<T>(), in,
+                        w.value().data<T>(), in, beta, py, out);
   });
   return record_op("linear", y, {x, w, b}, [xv = x.value(), wv = w.value(), rows, in, out](Node& self) {
     const Tensor& g = self.grad;

@@ -31,22 +31,80 @@ std::int64_t shape_numel(const Shape& shape) {
   return n;
 }
 
-// ---- Storage ---------------------------------------------------------------------------------------
+// ---- Storage and HostAllocator --------------------------------------------------------------------
 
 namespace {
-constexpr std::size_t kAlignment = 64;  // one cache line; enough for AVX-512 loads
+constexpr std::size_t kAlignment = 64;                 // one cache line; enough for AVX-512 loads
+constexpr std::size_t kSmallestCachedBlock = 1 << 16;  // malloc serves smaller blocks well
+
+std::size_t rounded_size(std::size_t bytes) {
+  return (std::max<std::size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
+}
+}  // namespace
+
+HostAllocator& HostAllocator::instance() {
+  // Deliberately never destroyed: Storage may be released during static destruction.
+  static HostAllocator& allocator = *std::unique_ptr<HostAllocator>(new HostAllocator).release();
+  return allocator;
 }
 
-void Storage::FreeDeleter::operator()(std::byte* p) const noexcept {
-  std::free(p);
+std::byte* HostAllocator::allocate(std::size_t bytes) {
+  const std::size_t size = rounded_size(bytes);
+  if (size >= kSmallestCachedBlock) {
+    std::lock_guard lock(mutex_);
+    if (auto it = free_blocks_.find(size); it != free_blocks_.end()) {
+      std::byte* block = it->second;
+      free_blocks_.erase(it);
+      cached_ -= size;
+      return block;
+    }
+  }
+  auto* block = static_cast<std::byte*>(std::aligned_alloc(kAlignment, size));
+  if (!block) throw std::bad_alloc();
+  return block;
+}
+
+void HostAllocator::release(std::byte* block, std::size_t bytes) noexcept {
+  const std::size_t size = rounded_size(bytes);
+  if (size >= kSmallestCachedBlock) {
+    std::lock_guard lock(mutex_);
+    if (cached_ + size <= limit_) {
+      free_blocks_.emplace(size, block);
+      cached_ += size;
+      return;
+    }
+  }
+  std::free(block);
+}
+
+void HostAllocator::empty_cache() {
+  std::lock_guard lock(mutex_);
+  for (auto& [size, block] : free_blocks_) std::free(block);
+  free_blocks_.clear();
+  cached_ = 0;
+}
+
+std::size_t HostAllocator::cached_bytes() const {
+  std::lock_guard lock(mutex_);
+  return cached_;
+}
+
+void HostAllocator::set_cache_limit(std::size_t bytes) {
+  {
+    std::lock_guard lock(mutex_);
+    limit_ = bytes;
+  }
+  if (cached_bytes() > bytes) empty_cache();
 }
 
 Storage::Storage(std::size_t bytes, Device device) : size_(bytes), device_(device) {
   if (device != Device::cpu)
     throw std::invalid_argument("Storage: device " + to_string(device) + " is not available in this build");
-  const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  bytes_.reset(static_cast<std::byte*>(std::aligned_alloc(kAlignment, rounded)));
-  if (!bytes_) throw std::bad_alloc();
+  data_ = HostAllocator::instance().allocate(bytes);
+}
+
+Storage::~Storage() {
+  HostAllocator::instance().release(data_, size_);
 }
 
 // ---- Tensor ----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 
 #include "qf/data/synthetic.h"
 #include "qf/quant/direction_experiment.h"
-#include "qf/tensor/blas.h"
+#include "qf/tensor/parallel.h"
 
 using namespace qf;
 
@@ -19,7 +19,7 @@ quant::DirectionExperimentOptions small_run() {
 }  // namespace
 
 TEST(Training, LossGoesDownAndPlantedSignalIsFound) {
-  blas::set_num_threads(1);
+  set_num_threads(1);
   const auto series = data::make_synthetic_series({.days = 2500, .predictability = 0.5, .seed = 11});
   const auto r = quant::run_direction_experiment(series.close, small_run());
   EXPECT_LT(r.epochs.back().train_loss, r.epochs.front().train_loss);
@@ -27,7 +27,7 @@ TEST(Training, LossGoesDownAndPlantedSignalIsFound) {
 }
 
 TEST(Training, RandomWalkGivesNoEdge) {
-  blas::set_num_threads(1);
+  set_num_threads(1);
   const auto series = data::make_synthetic_series({.days = 2500, .predictability = 0.0, .seed = 12});
   const auto r = quant::run_direction_experiment(series.close, small_run());
   // ~690 validation windows: one standard error of an accuracy of 0.5 is ~0.019.
@@ -35,7 +35,7 @@ TEST(Training, RandomWalkGivesNoEdge) {
 }
 
 TEST(Training, ReproducibleFromSeed) {
-  blas::set_num_threads(1);
+  set_num_threads(1);
   const auto series = data::make_synthetic_series({.days = 800, .predictability = 0.3, .seed = 13});
   auto o = small_run();
   o.epochs = 2;

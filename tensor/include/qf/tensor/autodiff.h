@@ -24,8 +24,9 @@ struct Node {
   // Reads this->grad and accumulates into inputs[i]->grad (see accumulate_grad).
   std::function<void(Node& self)> backward;
 
-  // Adds g into grad (allocating it on first use); no-op when this node does not require grad.
-  void accumulate_grad(const Tensor& g);
+  // Adds g into grad; no-op when this node does not require grad. The first gradient is adopted
+  // without a copy when the caller hands over the only handle to its storage.
+  void accumulate_grad(Tensor g);
 };
 
 class Var {

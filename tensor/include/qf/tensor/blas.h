@@ -17,6 +17,14 @@ void gemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int
           const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta, double* c,
           std::int64_t ldc);
 
+// C = alpha op(A) op(B) + beta C with the rows of C split over qf::parallel_for (serial when small
+// or already inside a parallel region).
+template <class T>
+void gemm_parallel(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                   const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                   std::int64_t ldc);
+
+// OpenBLAS's own thread count. qf::set_num_threads keeps it at 1 (see qf/tensor/parallel.h).
 void set_num_threads(int threads);
 int num_threads();
 

@@ -8,7 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -44,22 +46,43 @@ class ShapeError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// Owns one aligned allocation. Device memory arrives with the CUDA backend.
+// Owns one aligned host allocation, taken from and returned to the caching HostAllocator.
+// Device memory arrives with the CUDA backend.
 class Storage {
  public:
   Storage(std::size_t bytes, Device device);
-  std::byte* data() { return bytes_.get(); }
-  const std::byte* data() const { return bytes_.get(); }
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  std::byte* data() { return data_; }
+  const std::byte* data() const { return data_; }
   std::size_t size_bytes() const { return size_; }
   Device device() const { return device_; }
 
  private:
-  struct FreeDeleter {
-    void operator()(std::byte* p) const noexcept;
-  };
-  std::unique_ptr<std::byte[], FreeDeleter> bytes_;
+  std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   Device device_ = Device::cpu;
+};
+
+// Reuses freed large host blocks of the same size: a training loop allocates the same buffers every
+// step, and fresh pages from the OS cost page faults. Thread-safe. The instance lives until the
+// process ends (never destroyed), so tensors in static objects may be freed at any time.
+class HostAllocator {
+ public:
+  static HostAllocator& instance();
+  std::byte* allocate(std::size_t bytes);
+  void release(std::byte* block, std::size_t bytes) noexcept;
+  void empty_cache();  // returns every cached block to the system
+  std::size_t cached_bytes() const;
+  void set_cache_limit(std::size_t bytes);  // default 1 GiB; blocks beyond it are freed at once
+
+ private:
+  HostAllocator() = default;
+  mutable std::mutex mutex_;
+  std::multimap<std::size_t, std::byte*> free_blocks_;  // by rounded size
+  std::size_t cached_ = 0;
+  std::size_t limit_ = std::size_t{1} << 30;
 };
 
 class Tensor {
@@ -119,6 +142,8 @@ class Tensor {
   double item() const;  // the single element, as double
   double at(std::initializer_list<std::int64_t> index) const;
   bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
+  // True when no other Tensor (view or copy) refers to this storage.
+  bool owns_storage_alone() const { return storage_.use_count() == 1; }
 
  private:
   std::byte* raw() const;

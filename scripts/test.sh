@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# README command 2: install what is missing, build, and run the whole test suite.
+#   1. Release build, warnings as errors, CUDA compiled when nvcc is present; all tests
+#      (GPU tests skip without a device).
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build (CPU only); the unit and integration tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "== release build (-Werror) and all tests"
+BUILD_DIR=build scripts/build.sh -DQF_WERROR=ON
+ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 600
+
+echo "== ASan + UBSan build and unit + integration tests"
+BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo scripts/build.sh -DQF_WERROR=ON -DQF_WITH_CUDA=OFF \
+  -DQF_SANITIZE=address,undefined -DQF_BUILD_BENCH=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -L "unit|integration" --timeout 900

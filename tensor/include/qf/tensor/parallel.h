@@ -1,0 +1,22 @@
+// The process's thread budget and a parallel loop over it.
+//
+// All parallelism is ours: OpenBLAS is kept single-threaded, and large GEMMs are split over our
+// threads by blas::gemm_parallel. One owner avoids two thread pools competing for the same cores
+// (OpenBLAS's idle workers spin), which made two threads slower than one on small LSTM shapes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace qf {
+
+void set_num_threads(int threads);  // default: the number of hardware threads
+int num_threads();
+
+// Calls body(begin, end) on disjoint chunks covering [0, n): one chunk per thread (at most
+// num_threads(), each at least `grain` long), the caller running the first. Nested calls run
+// serially. Exceptions from any chunk are rethrown on the caller's thread.
+void parallel_for(std::int64_t n, std::int64_t grain,
+                  const std::function<void(std::int64_t, std::int64_t)>& body);
+
+}  // namespace qf

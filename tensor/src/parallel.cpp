@@ -1,0 +1,138 @@
+#include "qf/tensor/parallel.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "qf/tensor/blas.h"
+
+namespace qf {
+
+namespace {
+
+thread_local bool t_inside_parallel_region = false;
+
+// Workers wait for a job, run their chunk of it, and report back; the pool is rebuilt when the
+// thread count changes.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads) {
+    for (int w = 1; w < threads; ++w) workers_.emplace_back([this, w] { work(w); });
+  }
+  ~ThreadPool() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+  }  // jthreads join
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Runs job(c) for c in [0, chunks) with chunks <= size(); the caller runs chunk 0.
+  void run(int chunks, const std::function<void(int)>& job) {
+    {
+      std::lock_guard lock(mutex_);
+      job_ = &job;
+      chunks_ = chunks;
+      pending_ = chunks - 1;
+      ++generation_;
+    }
+    wake_.notify_all();
+    job(0);
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  void work(int index) {
+    t_inside_parallel_region = true;
+    std::uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(int)>* job = nullptr;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+        if (index >= chunks_) continue;
+        job = job_;
+      }
+      (*job)(index);
+      {
+        std::lock_guard lock(mutex_);
+        --pending_;
+      }
+      done_.notify_one();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int)>* job_ = nullptr;
+  int chunks_ = 0, pending_ = 0;
+  std::uint64_t generation_ = 0;
+  bool stopping_ = false;
+  std::vector<std::jthread> workers_;  // last member: joined first on destruction
+};
+
+std::mutex g_pool_mutex;  // one parallel region at a time from outside threads
+std::unique_ptr<ThreadPool> g_pool;
+int g_threads = 0;
+
+int default_threads() {
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// OpenBLAS stays single-threaded from the start (see the header).
+const bool g_openblas_single_threaded = [] {
+  blas::set_num_threads(1);
+  return true;
+}();
+
+}  // namespace
+
+void set_num_threads(int threads) {
+  std::lock_guard lock(g_pool_mutex);
+  g_threads = std::max(1, threads);
+  g_pool.reset();
+  blas::set_num_threads(1);
+}
+
+int num_threads() {
+  return g_threads > 0 ? g_threads : default_threads();
+}
+
+void parallel_for(std::int64_t n, std::int64_t grain,
+                  const std::function<void(std::int64_t, std::int64_t)>& body) {
+  const std::int64_t max_chunks = n / std::max<std::int64_t>(grain, 1);
+  const int chunks = static_cast<int>(std::clamp<std::int64_t>(max_chunks, 1, num_threads()));
+  if (chunks <= 1 || t_inside_parallel_region) {
+    body(0, n);
+    return;
+  }
+  std::lock_guard lock(g_pool_mutex);
+  if (!g_pool || g_pool->size() != num_threads()) {
+    blas::set_num_threads(1);
+    g_pool = std::make_unique<ThreadPool>(num_threads());
+  }
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(chunks));
+  const std::function<void(int)> job = [&](int c) {
+    try {
+      body(n * c / chunks, n * (c + 1) / chunks);
+    } catch (...) {
+      errors[static_cast<std::size_t>(c)] = std::current_exception();
+    }
+  };
+  t_inside_parallel_region = true;
+  g_pool->run(chunks, job);
+  t_inside_parallel_region = false;
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace qf
