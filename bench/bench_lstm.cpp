@@ -44,8 +44,8 @@ void BM_Sgemm(benchmark::State& state, std::int64_t m, std::int64_t n, std::int6
   const Tensor a = random_tensor({m, k}, 1), b = random_tensor({n, k}, 2);
   Tensor c = Tensor::zeros({m, n});
   for (auto _ : state) {
-    blas::gemm(blas::Trans::no, blas::Trans::yes, m, n, k, 1.0f, a.data<float>(), k, b.data<float>(), k, 0.0f,
-               c.data<float>(), n);
+    blas::gemm_parallel(blas::Trans::no, blas::Trans::yes, m, n, k, 1.0f, a.data<float>(), k, b.data<float>(),
+                        k, 0.0f, c.data<float>(), n);
     benchmark::DoNotOptimize(c.data<float>());
   }
   set_flops(state, 2.0 * static_cast<double>(m * n * k));
@@ -81,22 +81,29 @@ void register_all() {
       const std::string suffix = std::string("/") + c.name + "/threads:" + std::to_string(threads);
       const std::int64_t g = 4 * c.hidden, bt = c.batch * c.seq;
       benchmark::RegisterBenchmark(("BM_Sgemm_InputProjection" + suffix).c_str(), BM_Sgemm, bt, g, c.input,
-                                   threads);
+                                   threads)
+          ->UseRealTime();
       benchmark::RegisterBenchmark(("BM_Sgemm_RecurrentStep" + suffix).c_str(), BM_Sgemm, c.batch, g,
-                                   c.hidden, threads);
+                                   c.hidden, threads)
+          ->UseRealTime();
       benchmark::RegisterBenchmark(("BM_Sgemm_WeightGrad" + suffix).c_str(), BM_Sgemm, g, c.hidden, bt,
-                                   threads);
+                                   threads)
+          ->UseRealTime();
       benchmark::RegisterBenchmark(("BM_LSTMForward" + suffix).c_str(), BM_LSTM, c, Work::forward, threads)
-          ->Unit(benchmark::kMillisecond);
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
       benchmark::RegisterBenchmark(("BM_LSTMForwardBackward" + suffix).c_str(), BM_LSTM, c,
                                    Work::forward_backward, threads)
-          ->Unit(benchmark::kMillisecond);
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
       benchmark::RegisterBenchmark(("BM_TrainStep" + suffix).c_str(), BM_LSTM, c, Work::train_step, threads)
-          ->Unit(benchmark::kMillisecond);
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
     }
   for (int threads : {1, 2})  // the machine's practical sgemm peak
     benchmark::RegisterBenchmark(("BM_Sgemm_Peak/1024/threads:" + std::to_string(threads)).c_str(), BM_Sgemm,
-                                 1024, 1024, 1024, threads);
+                                 1024, 1024, 1024, threads)
+        ->UseRealTime();
 }
 
 }  // namespace

@@ -7,7 +7,7 @@ BCE-with-logits -> backward -> Adam. Configs from issue 2:
   A = (input 7, hidden 64, 1 layer, seq 60, batch 64)
   B = (input 32, hidden 128, 2 layers, seq 60, batch 256)
 
-Usage: python3 bench/compare_torch.py [--bench build/bench/bench_lstm] [--threads 1 2] [--markdown]
+Usage: python3 bench/compare_torch.py [--bench build/bench/bench_lstm] [--threads 1 2] [--repeat 3] [--markdown]
 Needs torch (pip install torch); the product itself does not.
 """
 import argparse
@@ -62,7 +62,7 @@ def time_torch(c, threads, min_time=2.0):
 
 
 def time_ours(bench, config_name, threads):
-    out = subprocess.run([bench, f"--benchmark_filter=^BM_TrainStep/{config_name}/threads:{threads}$",
+    out = subprocess.run([bench, f"--benchmark_filter=^BM_TrainStep/{config_name}/threads:{threads}(/real_time)?$",
                           "--benchmark_format=json", "--benchmark_min_time=2", "--benchmark_repetitions=1"],
                          check=True, capture_output=True, text=True).stdout
     runs = [b for b in json.loads(out)["benchmarks"] if b.get("run_type") == "iteration"]
@@ -79,14 +79,19 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS))
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="alternate ours/torch this many times per case and report the medians")
     args = ap.parse_args()
     import torch
     rows = []
     for name in args.configs:
         c = CONFIGS[name]
         for threads in args.threads:
-            ours = time_ours(args.bench, name, threads)
-            theirs = time_torch(c, threads)
+            ours_runs, torch_runs = [], []
+            for _ in range(args.repeat):  # interleaved, so drifting machine load hits both sides alike
+                ours_runs.append(time_ours(args.bench, name, threads))
+                torch_runs.append(time_torch(c, threads))
+            ours, theirs = statistics.median(ours_runs), statistics.median(torch_runs)
             flops = 3 * lstm_flops(c)  # forward + backward (about twice the forward)
             rows.append((name, threads, ours * 1e3, theirs * 1e3, theirs / ours, flops / ours / 1e9))
     header = ("config", "threads", "ours ms", "torch ms", "speed-up", "ours GFLOP/s")

@@ -55,9 +55,10 @@ void forward_layer(Saved& s) {
     for (std::int64_t k = 0; k < H; ++k)
       w_hh_t[static_cast<std::size_t>(k * G + g)] = s.w_hh.data<T>()[g * H + k];
 
-  blas::gemm_parallel(Trans::no, Trans::yes, B * S, G, I, T(1), s.x.data<T>(), I, s.w_ih.data<T>(), I, T(1),
-                      gates, G);
   parallel_for(B, kRowsPerThread, [&](std::int64_t b0, std::int64_t b1) {
+    // Input projection of this thread's rows (all their time steps are contiguous), onto the biases.
+    blas::gemm(Trans::no, Trans::yes, (b1 - b0) * S, G, I, T(1), s.x.data<T>() + b0 * S * I, I,
+               s.w_ih.data<T>(), I, T(1), gates + b0 * S * G, G);
     for (std::int64_t t = 0; t < S; ++t) {
       const T* h_prev = t == 0 ? h0 + b0 * H : y + (b0 * S + t - 1) * H;
       const std::int64_t ld_h = t == 0 ? H : S * H;
@@ -92,7 +93,16 @@ void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
   T* dh = dh_t.data<T>();
   T* dc = dc_t.data<T>();
 
-  parallel_for(B, kRowsPerThread, [&](std::int64_t b0, std::int64_t b1) {
+  // Each thread runs BPTT for its batch rows, then turns its rows' gate gradients into partial weight
+  // and bias gradients (its rows of dgates are contiguous and still in cache); partials are summed
+  // below in chunk order, so results are deterministic for a given thread count.
+  const bool need_dx = self.inputs[0]->requires_grad, need_dw_ih = self.inputs[3]->requires_grad,
+             need_dw_hh = self.inputs[4]->requires_grad,
+             need_db = self.inputs[5]->requires_grad || self.inputs[6]->requires_grad;
+  Tensor dx = need_dx ? Tensor::empty(s.x.shape(), s.x.dtype()) : Tensor();
+  const auto max_chunks = static_cast<std::size_t>(num_threads());
+  std::vector<Tensor> dw_ih_parts(max_chunks), dw_hh_parts(max_chunks), db_parts(max_chunks);
+  const int chunks = parallel_for_chunks(B, kRowsPerThread, [&](int chunk, std::int64_t b0, std::int64_t b1) {
     std::vector<T> dh_total(static_cast<std::size_t>(H));
     for (std::int64_t t = S - 1; t >= 0; --t) {
       for (std::int64_t b = b0; b < b1; ++b) {
@@ -107,42 +117,50 @@ void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
       blas::gemm(Trans::no, Trans::no, b1 - b0, H, G, T(1), dgates + (b0 * S + t) * G, S * G,
                  s.w_hh.data<T>(), H, T(0), dh + b0 * H, H);
     }
+    const std::int64_t rows = (b1 - b0) * S;
+    const T* dgates_rows = dgates + b0 * S * G;
+    const auto c = static_cast<std::size_t>(chunk);
+    if (need_dx)
+      blas::gemm(Trans::no, Trans::no, rows, I, G, T(1), dgates_rows, G, s.w_ih.data<T>(), I, T(0),
+                 dx.data<T>() + b0 * S * I, I);
+    if (need_dw_ih) {
+      dw_ih_parts[c] = Tensor::empty(s.w_ih.shape(), s.x.dtype());
+      blas::gemm(Trans::yes, Trans::no, G, I, rows, T(1), dgates_rows, G, s.x.data<T>() + b0 * S * I, I, T(0),
+                 dw_ih_parts[c].data<T>(), I);
+    }
+    if (need_dw_hh) {
+      // h_prev for row (b, t) is y[b, t-1], or h0[b] at t = 0.
+      std::vector<T> h_prev(static_cast<std::size_t>(rows * H));
+      const T* h0 = s.h0.data<T>();
+      for (std::int64_t b = b0; b < b1; ++b) {
+        T* dst = h_prev.data() + (b - b0) * S * H;
+        std::copy(h0 + b * H, h0 + (b + 1) * H, dst);
+        std::copy(y + b * S * H, y + (b * S + S - 1) * H, dst + H);
+      }
+      dw_hh_parts[c] = Tensor::empty(s.w_hh.shape(), s.x.dtype());
+      blas::gemm(Trans::yes, Trans::no, G, H, rows, T(1), dgates_rows, G, h_prev.data(), H, T(0),
+                 dw_hh_parts[c].data<T>(), H);
+    }
+    if (need_db) {
+      db_parts[c] = Tensor::zeros({G}, s.x.dtype());
+      T* pdb = db_parts[c].data<T>();
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t k = 0; k < G; ++k) pdb[k] += dgates_rows[r * G + k];
+    }
   });
 
-  Node& x_node = *self.inputs[0];
-  if (x_node.requires_grad) {
-    Tensor dx = Tensor::empty(s.x.shape(), s.x.dtype());
-    blas::gemm_parallel(Trans::no, Trans::no, B * S, I, G, T(1), dgates, G, s.w_ih.data<T>(), I, T(0),
-                        dx.data<T>(), I);
-    x_node.accumulate_grad(dx);
-  }
+  // Sums per-chunk partials in chunk order.
+  auto reduce = [chunks](std::vector<Tensor>& parts) {
+    for (int c = 1; c < chunks; ++c) parts[0].add_(parts[static_cast<std::size_t>(c)]);
+    return parts[0];
+  };
+  if (need_dx) self.inputs[0]->accumulate_grad(std::move(dx));
   self.inputs[1]->accumulate_grad(dh_t);  // h0
   self.inputs[2]->accumulate_grad(dc_t);  // c0
-  if (self.inputs[3]->requires_grad) {
-    Tensor dw_ih = Tensor::empty(s.w_ih.shape(), s.x.dtype());
-    blas::gemm_parallel(Trans::yes, Trans::no, G, I, B * S, T(1), dgates, G, s.x.data<T>(), I, T(0),
-                        dw_ih.data<T>(), I);
-    self.inputs[3]->accumulate_grad(dw_ih);
-  }
-  if (self.inputs[4]->requires_grad) {
-    // h_prev for row (b, t) is y[b, t-1], or h0[b] at t = 0.
-    Tensor h_prev_t = Tensor::empty({B, S, H}, s.x.dtype());
-    T* h_prev = h_prev_t.data<T>();
-    const T* h0 = s.h0.data<T>();
-    for (std::int64_t b = 0; b < B; ++b) {
-      std::copy(h0 + b * H, h0 + (b + 1) * H, h_prev + b * S * H);
-      std::copy(y + b * S * H, y + (b * S + S - 1) * H, h_prev + (b * S + 1) * H);
-    }
-    Tensor dw_hh = Tensor::empty(s.w_hh.shape(), s.x.dtype());
-    blas::gemm_parallel(Trans::yes, Trans::no, G, H, B * S, T(1), dgates, G, h_prev, H, T(0), dw_hh.data<T>(),
-                        H);
-    self.inputs[4]->accumulate_grad(dw_hh);
-  }
-  if (self.inputs[5]->requires_grad || self.inputs[6]->requires_grad) {
-    Tensor db = Tensor::zeros({G}, s.x.dtype());
-    T* pdb = db.data<T>();
-    for (std::int64_t r = 0; r < B * S; ++r)
-      for (std::int64_t k = 0; k < G; ++k) pdb[k] += dgates[r * G + k];
+  if (need_dw_ih) self.inputs[3]->accumulate_grad(reduce(dw_ih_parts));
+  if (need_dw_hh) self.inputs[4]->accumulate_grad(reduce(dw_hh_parts));
+  if (need_db) {
+    Tensor db = reduce(db_parts);
     self.inputs[5]->accumulate_grad(db);
     self.inputs[6]->accumulate_grad(db);
   }

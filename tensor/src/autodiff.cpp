@@ -2,8 +2,6 @@
 
 #include <unordered_set>
 
-#include "kernels.h"
-
 namespace qf {
 
 namespace {
@@ -31,7 +29,7 @@ void Node::accumulate_grad(Tensor g) {
     grad = g.dtype() != value.dtype() ? g.to(value.dtype())
                                       : (g.owns_storage_alone() ? std::move(g) : g.clone());
   } else {
-    kernels::add_inplace(grad, g);
+    grad.add_(g);
   }
 }
 

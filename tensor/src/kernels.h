@@ -5,9 +5,6 @@
 
 namespace qf::kernels {
 
-// dst += src (same shape).
-void add_inplace(Tensor& dst, const Tensor& src);
-
 // The NumPy broadcast of two shapes; throws ShapeError naming both (and the op) when incompatible.
 Shape broadcast_shape(const Shape& a, const Shape& b, const char* op);
 

@@ -165,16 +165,6 @@ Var unary_op(const char* name, const Var& a, F f, D derivative) {
 
 namespace kernels {
 
-void add_inplace(Tensor& dst, const Tensor& src) {
-  if (dst.shape() != src.shape())
-    throw ShapeError("add_inplace: shapes " + to_string(dst.shape()) + " and " + to_string(src.shape()));
-  dispatch(dst.dtype(), [&]<class T>() {
-    T* d = dst.data<T>();
-    const T* s = src.data<T>();
-    for (std::int64_t i = 0; i < dst.numel(); ++i) d[i] += s[i];
-  });
-}
-
 Shape broadcast_shape(const Shape& a, const Shape& b, const char* op) {
   const std::size_t rank = std::max(a.size(), b.size());
   Shape out(rank);

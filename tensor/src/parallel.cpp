@@ -1,6 +1,7 @@
 #include "qf/tensor/parallel.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -17,7 +18,8 @@ namespace {
 thread_local bool t_inside_parallel_region = false;
 
 // Workers wait for a job, run their chunk of it, and report back; the pool is rebuilt when the
-// thread count changes.
+// thread count changes. Waiting spins briefly before sleeping: parallel regions come in quick
+// succession during a training step, and waking a sleeping thread costs tens of microseconds.
 class ThreadPool {
  public:
   explicit ThreadPool(int threads) {
@@ -27,6 +29,7 @@ class ThreadPool {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
+      generation_.fetch_add(1);
     }
     wake_.notify_all();
   }  // jthreads join
@@ -38,44 +41,60 @@ class ThreadPool {
       std::lock_guard lock(mutex_);
       job_ = &job;
       chunks_ = chunks;
-      pending_ = chunks - 1;
-      ++generation_;
+      pending_.store(chunks - 1);
+      generation_.fetch_add(1);
     }
     wake_.notify_all();
     job(0);
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
-    job_ = nullptr;
+    if (!spin_until([this] { return pending_.load() == 0; })) {
+      std::unique_lock lock(mutex_);
+      done_.wait(lock, [this] { return pending_.load() == 0; });
+    }
   }
 
  private:
+  // Spins for up to ~50 microseconds; true when the condition came true meanwhile.
+  template <class Condition>
+  static bool spin_until(Condition condition) {
+    for (int i = 0; i < 20000; ++i) {
+      if (condition()) return true;
+      if ((i & 63) == 63) std::this_thread::yield();
+    }
+    return condition();
+  }
+
   void work(int index) {
     t_inside_parallel_region = true;
     std::uint64_t seen = 0;
     for (;;) {
-      const std::function<void(int)>* job = nullptr;
-      {
+      if (!spin_until([&] { return generation_.load() != seen; })) {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-        if (stopping_) return;
-        seen = generation_;
-        if (index >= chunks_) continue;
-        job = job_;
+        wake_.wait(lock, [&] { return generation_.load() != seen; });
       }
-      (*job)(index);
+      const std::function<void(int)>* job = nullptr;
+      int chunks = 0;
       {
         std::lock_guard lock(mutex_);
-        --pending_;
+        if (stopping_) return;
+        seen = generation_.load();
+        job = job_;
+        chunks = chunks_;
       }
-      done_.notify_one();
+      if (index >= chunks) continue;
+      (*job)(index);
+      if (pending_.fetch_sub(1) == 1) {
+        std::lock_guard lock(mutex_);  // pairs with the caller's wait
+        done_.notify_one();
+      }
     }
   }
 
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(int)>* job_ = nullptr;
-  int chunks_ = 0, pending_ = 0;
-  std::uint64_t generation_ = 0;
+  int chunks_ = 0;
+  std::atomic<int> pending_{0};
+  std::atomic<std::uint64_t> generation_{0};
   bool stopping_ = false;
   std::vector<std::jthread> workers_;  // last member: joined first on destruction
 };
@@ -107,13 +126,13 @@ int num_threads() {
   return g_threads > 0 ? g_threads : default_threads();
 }
 
-void parallel_for(std::int64_t n, std::int64_t grain,
-                  const std::function<void(std::int64_t, std::int64_t)>& body) {
+int parallel_for_chunks(std::int64_t n, std::int64_t grain,
+                        const std::function<void(int, std::int64_t, std::int64_t)>& body) {
   const std::int64_t max_chunks = n / std::max<std::int64_t>(grain, 1);
   const int chunks = static_cast<int>(std::clamp<std::int64_t>(max_chunks, 1, num_threads()));
   if (chunks <= 1 || t_inside_parallel_region) {
-    body(0, n);
-    return;
+    body(0, 0, n);
+    return 1;
   }
   std::lock_guard lock(g_pool_mutex);
   if (!g_pool || g_pool->size() != num_threads()) {
@@ -123,7 +142,7 @@ void parallel_for(std::int64_t n, std::int64_t grain,
   std::vector<std::exception_ptr> errors(static_cast<std::size_t>(chunks));
   const std::function<void(int)> job = [&](int c) {
     try {
-      body(n * c / chunks, n * (c + 1) / chunks);
+      body(c, n * c / chunks, n * (c + 1) / chunks);
     } catch (...) {
       errors[static_cast<std::size_t>(c)] = std::current_exception();
     }
@@ -133,6 +152,12 @@ void parallel_for(std::int64_t n, std::int64_t grain,
   t_inside_parallel_region = false;
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
+  return chunks;
+}
+
+void parallel_for(std::int64_t n, std::int64_t grain,
+                  const std::function<void(std::int64_t, std::int64_t)>& body) {
+  parallel_for_chunks(n, grain, [&](int, std::int64_t begin, std::int64_t end) { body(begin, end); });
 }
 
 }  // namespace qf

@@ -225,6 +225,18 @@ void Tensor::fill(double value) {
   dispatch(dtype_, [&]<class T>() { std::fill_n(data<T>(), numel(), static_cast<T>(value)); });
 }
 
+Tensor& Tensor::add_(const Tensor& other) {
+  if (other.shape_ != shape_ || other.dtype_ != dtype_)
+    throw ShapeError("Tensor::add_: " + to_string(other.shape_) + " " + to_string(other.dtype_) + " into " +
+                     to_string(shape_) + " " + to_string(dtype_));
+  dispatch(dtype_, [&]<class T>() {
+    T* d = data<T>();
+    const T* s = other.data<T>();
+    for (std::int64_t i = 0; i < numel(); ++i) d[i] += s[i];
+  });
+  return *this;
+}
+
 double Tensor::item() const {
   if (numel() != 1)
     throw ShapeError("Tensor::item: tensor of shape " + to_string(shape_) + " is not a scalar");

@@ -159,3 +159,19 @@ TEST(LSTMShapes, ErrorsNameTheShapes) {
     EXPECT_NE(std::string(e.what()).find("[2, 3, 5]"), std::string::npos);
   }
 }
+
+TEST(Determinism, SameSeedGivesSameWeightsAndDropoutMasks) {
+  auto build_and_run = [](std::uint64_t seed) {
+    Rng rng(seed);
+    LSTM lstm(RNNOptions{3, 8, 2, 0.5}, rng);  // dropout between the layers
+    lstm.train();
+    std::vector<Tensor> out;
+    for (auto& p : lstm.parameters()) out.push_back(p.value().clone());
+    out.push_back(lstm.forward(Var(random({2, 5, 3}, 1, DType::f32))).output.value());
+    return out;
+  };
+  const auto a = build_and_run(42), b = build_and_run(42), c = build_and_run(43);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(max_relative_error(a[i], b[i]), 0.0) << i;
+  EXPECT_GT(max_relative_error(a[0], c[0]), 0.0);
+  EXPECT_GT(max_relative_error(a.back(), c.back()), 0.0);
+}

@@ -19,4 +19,10 @@ int num_threads();
 void parallel_for(std::int64_t n, std::int64_t grain,
                   const std::function<void(std::int64_t, std::int64_t)>& body);
 
+// As parallel_for, also passing each chunk's index (0-based, in order of `begin`), e.g. to write
+// per-chunk partial results that the caller then reduces in a fixed order. Returns the chunk count,
+// which is at most num_threads().
+int parallel_for_chunks(std::int64_t n, std::int64_t grain,
+                        const std::function<void(int chunk, std::int64_t begin, std::int64_t end)>& body);
+
 }  // namespace qf

@@ -139,7 +139,8 @@ class Tensor {
   void copy_from(const Tensor& source);  // same shape, any dtype
 
   void fill(double value);
-  double item() const;  // the single element, as double
+  Tensor& add_(const Tensor& other);  // in place, same shape (and dtype)
+  double item() const;                // the single element, as double
   double at(std::initializer_list<std::int64_t> index) const;
   bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
   // True when no other Tensor (view or copy) refers to this storage.
