@@ -19,6 +19,8 @@ class Handle {
   }
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& other) noexcept : id_(other.id_), close_(other.close_) { other.id_ = -1; }
+  Handle& operator=(Handle&&) = delete;
   hid_t get() const { return id_; }
   bool ok() const { return id_ >= 0; }
 
@@ -35,6 +37,14 @@ const SilenceHdf5Errors silence_once;
 
 hid_t native_type(DType dtype) {
   return dtype == DType::f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+}
+
+// The type of variable-length UTF-8 strings (what h5py writes and reads as str).
+Handle utf8_string_type() {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  return type;
 }
 
 // Opens a group or dataset by path.
@@ -151,9 +161,7 @@ Tensor File::read(const std::string& dataset) const {
 
 void File::write_strings(const std::string& dataset, const std::vector<std::string>& values) {
   ensure_parent_groups(dataset);
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  const Handle type = utf8_string_type();
   const hsize_t n = values.size();
   Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
   Handle ds(H5Dcreate2(id_, dataset.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
@@ -170,9 +178,7 @@ std::vector<std::string> File::read_strings(const std::string& dataset) const {
   Handle ds(H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
   Handle space(H5Dget_space(ds.get()), H5Sclose);
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  const Handle type = utf8_string_type();
   std::vector<char*> pointers(static_cast<std::size_t>(std::max<hssize_t>(n, 0)), nullptr);
   if (n > 0 && H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) < 0)
     fail("cannot read string dataset", dataset);
@@ -200,9 +206,7 @@ void write_attribute(hid_t file, const std::string& object, const std::string& n
 }  // namespace
 
 void File::set_attr(const std::string& object, const std::string& name, const std::string& value) {
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  const Handle type = utf8_string_type();
   const char* text = value.c_str();
   write_attribute(
       id_, object, name, type.get(), [&](hid_t a) { return H5Awrite(a, type.get(), &text); }, *this);
@@ -254,9 +258,7 @@ Handle open_attribute(hid_t file, const std::string& object, const std::string& 
 
 std::string File::attr_string(const std::string& object, const std::string& name) const {
   Handle attr = open_attribute(id_, object, name, *this);
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  const Handle type = utf8_string_type();
   char* text = nullptr;
   if (H5Aread(attr.get(), type.get(), &text) < 0 || text == nullptr)
     fail("attribute is not a string: " + name, object);

@@ -43,6 +43,13 @@ AxisSplit split_at(const Shape& shape, int axis) {
   return s;
 }
 
+// Calls line(base) for every line along the split's middle axis: elements base + j * s.inner, j < s.n.
+template <class F>
+void for_each_axis_line(AxisSplit s, F&& line) {
+  for (std::int64_t o = 0; o < s.outer; ++o)
+    for (std::int64_t i = 0; i < s.inner; ++i) line(o * s.n * s.inner + i);
+}
+
 // Strides of `shape` aligned (from the right) to a result of rank `rank`; broadcast axes get stride 0.
 std::vector<std::int64_t> broadcast_strides(const Shape& shape, std::size_t rank) {
   std::vector<std::int64_t> strides(rank, 0);
@@ -392,69 +399,58 @@ Tensor softmax_forward(const Tensor& x, AxisSplit s, bool log_space) {
   dispatch(x.dtype(), [&]<class T>() {
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    for (std::int64_t o = 0; o < s.outer; ++o)
-      for (std::int64_t i = 0; i < s.inner; ++i) {
-        const std::int64_t base = o * s.n * s.inner + i;
-        T peak = -std::numeric_limits<T>::infinity();
-        for (std::int64_t j = 0; j < s.n; ++j) peak = std::max(peak, px[base + j * s.inner]);
-        T total = 0;
-        for (std::int64_t j = 0; j < s.n; ++j) total += std::exp(px[base + j * s.inner] - peak);
-        const T log_total = std::log(total);
-        for (std::int64_t j = 0; j < s.n; ++j) {
-          const T shifted = px[base + j * s.inner] - peak - log_total;
-          py[base + j * s.inner] = log_space ? shifted : std::exp(shifted);
-        }
+    for_each_axis_line(s, [&](std::int64_t base) {
+      T peak = -std::numeric_limits<T>::infinity();
+      for (std::int64_t j = 0; j < s.n; ++j) peak = std::max(peak, px[base + j * s.inner]);
+      T total = 0;
+      for (std::int64_t j = 0; j < s.n; ++j) total += std::exp(px[base + j * s.inner] - peak);
+      const T log_total = std::log(total);
+      for (std::int64_t j = 0; j < s.n; ++j) {
+        const T shifted = px[base + j * s.inner] - peak - log_total;
+        py[base + j * s.inner] = log_space ? shifted : std::exp(shifted);
       }
+    });
   });
   return y;
 }
 
 }  // namespace
 
-Var softmax(const Var& a, int axis) {
-  const AxisSplit s = split_at(a.shape(), normalize_axis(axis, a.value().rank(), "softmax"));
-  Tensor y = softmax_forward(a.value(), s, false);
-  return record_op("softmax", y, {a}, [y, s](Node& self) {
-    // dx = y * (g - sum_j g_j y_j)
+namespace {
+
+Var softmax_op(const Var& a, int axis, bool log_space) {
+  const char* name = log_space ? "log_softmax" : "softmax";
+  const AxisSplit s = split_at(a.shape(), normalize_axis(axis, a.value().rank(), name));
+  Tensor y = softmax_forward(a.value(), s, log_space);
+  return record_op(name, y, {a}, [y, s, log_space](Node& self) {
     Tensor dx = Tensor::empty(y.shape(), y.dtype());
     dispatch(y.dtype(), [&]<class T>() {
       const T* py = y.data<T>();
       const T* g = self.grad.data<T>();
       T* d = dx.data<T>();
-      for (std::int64_t o = 0; o < s.outer; ++o)
-        for (std::int64_t i = 0; i < s.inner; ++i) {
-          const std::int64_t base = o * s.n * s.inner + i;
-          T dot = 0;
-          for (std::int64_t j = 0; j < s.n; ++j) dot += g[base + j * s.inner] * py[base + j * s.inner];
-          for (std::int64_t j = 0; j < s.n; ++j)
-            d[base + j * s.inner] = py[base + j * s.inner] * (g[base + j * s.inner] - dot);
+      for_each_axis_line(s, [&](std::int64_t base) {
+        // softmax:     dx = y * (g - sum_j g_j y_j)
+        // log-softmax: dx = g - exp(y) * sum_j g_j
+        T total = 0;
+        for (std::int64_t j = 0; j < s.n; ++j)
+          total += log_space ? g[base + j * s.inner] : g[base + j * s.inner] * py[base + j * s.inner];
+        for (std::int64_t j = 0; j < s.n; ++j) {
+          const std::int64_t k = base + j * s.inner;
+          d[k] = log_space ? g[k] - std::exp(py[k]) * total : py[k] * (g[k] - total);
         }
+      });
     });
-    self.inputs[0]->accumulate_grad(dx);
+    self.inputs[0]->accumulate_grad(std::move(dx));
   });
 }
 
+}  // namespace
+
+Var softmax(const Var& a, int axis) {
+  return softmax_op(a, axis, false);
+}
 Var log_softmax(const Var& a, int axis) {
-  const AxisSplit s = split_at(a.shape(), normalize_axis(axis, a.value().rank(), "log_softmax"));
-  Tensor y = softmax_forward(a.value(), s, true);
-  return record_op("log_softmax", y, {a}, [y, s](Node& self) {
-    // dx = g - softmax * sum_j g_j
-    Tensor dx = Tensor::empty(y.shape(), y.dtype());
-    dispatch(y.dtype(), [&]<class T>() {
-      const T* py = y.data<T>();
-      const T* g = self.grad.data<T>();
-      T* d = dx.data<T>();
-      for (std::int64_t o = 0; o < s.outer; ++o)
-        for (std::int64_t i = 0; i < s.inner; ++i) {
-          const std::int64_t base = o * s.n * s.inner + i;
-          T total = 0;
-          for (std::int64_t j = 0; j < s.n; ++j) total += g[base + j * s.inner];
-          for (std::int64_t j = 0; j < s.n; ++j)
-            d[base + j * s.inner] = g[base + j * s.inner] - std::exp(py[base + j * s.inner]) * total;
-        }
-    });
-    self.inputs[0]->accumulate_grad(dx);
-  });
+  return softmax_op(a, axis, true);
 }
 
 Var sum(const Var& a, int axis, bool keepdim) {

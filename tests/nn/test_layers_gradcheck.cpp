@@ -25,21 +25,27 @@ Var weighted_sum(const Var& y, std::uint64_t seed = 99) {
   return sum(y * Var(random(y.shape(), seed)));
 }
 
-// Gradient check of a module: its parameters and the input are the checked inputs.
-void check_module(Module& m, const Tensor& x, const std::function<Var(const Var&)>& forward) {
+// Gradient check of a module: the inputs and the module's parameters are the checked inputs.
+void check_module(Module& m, const std::vector<Tensor>& inputs,
+                  const std::function<Var(const std::vector<Var>&)>& forward) {
   std::vector<Var*> params;
-  std::vector<Tensor> inputs{x};
+  std::vector<Tensor> all = inputs;
   for (auto& [name, p] : m.named_parameters()) {
     params.push_back(p);
-    inputs.push_back(p->value());
+    all.push_back(p->value());
   }
   const GradCheckResult r = gradcheck(
       [&](const std::vector<Var>& v) {
-        for (std::size_t i = 0; i < params.size(); ++i) *params[i] = v[i + 1];
-        return weighted_sum(forward(v[0]));
+        for (std::size_t i = 0; i < params.size(); ++i) *params[i] = v[inputs.size() + i];
+        return forward(v);
       },
-      inputs);
+      all);
   EXPECT_LT(r.max_relative_error, 1e-6) << r.worst_input;
+}
+
+// The common case: one input, outputs reduced by a fixed weighted sum.
+void check_module(Module& m, const Tensor& x, const std::function<Var(const Var&)>& forward) {
+  check_module(m, {x}, [&](const std::vector<Var>& v) { return weighted_sum(forward(v[0])); });
 }
 
 RNNOptions f64_options(std::int64_t in, std::int64_t hidden, std::int64_t layers) {
@@ -63,21 +69,11 @@ TEST(LayerGradCheck, LayerNorm) {
 TEST(LayerGradCheck, LSTMFusedTwoLayersWithStatesAndCellOutput) {
   Rng rng(5);
   LSTM lstm(f64_options(3, 4, 2), rng);
-  const Tensor h0 = random({2, 2, 4}, 6), c0 = random({2, 2, 4}, 7);
-  std::vector<Var*> params;
-  std::vector<Tensor> inputs{random({2, 5, 3}, 8), h0, c0};
-  for (auto& [name, p] : lstm.named_parameters()) {
-    params.push_back(p);
-    inputs.push_back(p->value());
-  }
-  const GradCheckResult r = gradcheck(
-      [&](const std::vector<Var>& v) {
-        for (std::size_t i = 0; i < params.size(); ++i) *params[i] = v[i + 3];
-        RNNOutput out = lstm.forward(v[0], v[1], v[2]);
-        return weighted_sum(out.output, 1) + weighted_sum(out.h_n, 2) + weighted_sum(out.c_n, 3);
-      },
-      inputs);
-  EXPECT_LT(r.max_relative_error, 1e-6) << r.worst_input;
+  check_module(lstm, {random({2, 5, 3}, 8), random({2, 2, 4}, 6), random({2, 2, 4}, 7)},
+               [&](const std::vector<Var>& v) {
+                 RNNOutput out = lstm.forward(v[0], v[1], v[2]);
+                 return weighted_sum(out.output, 1) + weighted_sum(out.h_n, 2) + weighted_sum(out.c_n, 3);
+               });
 }
 
 TEST(LayerGradCheck, LSTMComposed) {

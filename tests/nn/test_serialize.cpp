@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "common/temp_path.h"
 #include "qf/nn/examples/attention_gru.h"
 #include "qf/nn/serialize.h"
 #include "qf/tensor/hdf5.h"
@@ -10,11 +11,7 @@ using namespace qf;
 using namespace qf::nn;
 namespace fs = std::filesystem;
 
-namespace {
-fs::path temp_path(const std::string& name) {
-  return fs::temp_directory_path() / ("qf_test_" + std::to_string(::getpid()) + "_" + name);
-}
-}  // namespace
+using test_support::temp_path;
 
 TEST(Serialize, RoundTripRestoresEveryParameterAndConfig) {
   const fs::path path = temp_path("model.h5");

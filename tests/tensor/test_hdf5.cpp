@@ -3,16 +3,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/temp_path.h"
 #include "qf/tensor/hdf5.h"
 
 using namespace qf;
 namespace fs = std::filesystem;
 
-namespace {
-fs::path temp_path(const std::string& name) {
-  return fs::temp_directory_path() / ("qf_test_" + std::to_string(::getpid()) + "_" + name);
-}
-}  // namespace
+using test_support::temp_path;
 
 TEST(Hdf5, RoundTripTensorsStringsAndAttributes) {
   const fs::path path = temp_path("roundtrip.h5");
