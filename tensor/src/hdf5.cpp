@@ -116,13 +116,15 @@ void File::create_group(const std::string& group) {
   if (!g.ok()) fail("cannot create group", group);
 }
 
-void File::write(const std::string& dataset, const Tensor& tensor, bool compress) {
-  ensure_parent_groups(dataset);
-  std::vector<hsize_t> dims(tensor.shape().begin(), tensor.shape().end());
-  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+namespace {
+
+// Dataset creation properties: chunked + shuffle + deflate when compressing. Chunks of whole trailing
+// rows, about 64K elements, keep both row and column reads cheap.
+Handle creation_properties(const std::vector<hsize_t>& dims, bool compress) {
   Handle props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (compress && tensor.numel() > 0 && !dims.empty()) {
-    // Chunks of whole trailing rows, about 64K elements, keep both row and column reads cheap.
+  hsize_t total = 1;
+  for (auto d : dims) total *= d;
+  if (compress && total > 0 && !dims.empty()) {
     std::vector<hsize_t> chunk = dims;
     hsize_t elements = 1;
     for (std::size_t i = 1; i < chunk.size(); ++i) elements *= chunk[i];
@@ -131,6 +133,47 @@ void File::write(const std::string& dataset, const Tensor& tensor, bool compress
     H5Pset_shuffle(props.get());
     H5Pset_deflate(props.get(), 4);
   }
+  return props;
+}
+
+}  // namespace
+
+void File::write_bytes(const std::string& dataset, std::span<const std::uint8_t> values, const Shape& shape,
+                       bool compress) {
+  if (shape_numel(shape) != static_cast<std::int64_t>(values.size()))
+    fail(std::to_string(values.size()) + " bytes do not fill shape " + to_string(shape), dataset);
+  ensure_parent_groups(dataset);
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  const Handle props = creation_properties(dims, compress);
+  Handle ds(
+      H5Dcreate2(id_, dataset.c_str(), H5T_NATIVE_UINT8, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
+      H5Dclose);
+  if (!ds.ok()) fail("cannot create dataset", dataset);
+  if (!values.empty() &&
+      H5Dwrite(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+    fail("cannot write dataset", dataset);
+}
+
+std::vector<std::uint8_t> File::read_bytes(const std::string& dataset, Shape* shape) const {
+  if (!exists(dataset)) fail("no such dataset", dataset);
+  Handle ds(H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  if (shape) *shape = Shape(dims.begin(), dims.end());
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
+  if (!out.empty() && H5Dread(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+    fail("cannot read dataset (truncated file?)", dataset);
+  return out;
+}
+
+void File::write(const std::string& dataset, const Tensor& tensor, bool compress) {
+  ensure_parent_groups(dataset);
+  std::vector<hsize_t> dims(tensor.shape().begin(), tensor.shape().end());
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  const Handle props = creation_properties(dims, compress);
   const hid_t type = native_type(tensor.dtype());
   Handle ds(H5Dcreate2(id_, dataset.c_str(), type, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
             H5Dclose);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ class File {
   void write(const std::string& dataset, const Tensor& tensor, bool compress = false);
   Tensor read(const std::string& dataset) const;
   void write_strings(const std::string& dataset, const std::vector<std::string>& values);
+  // Byte arrays (masks, flags) of the given shape, stored as uint8.
+  void write_bytes(const std::string& dataset, std::span<const std::uint8_t> values, const Shape& shape,
+                   bool compress = false);
+  std::vector<std::uint8_t> read_bytes(const std::string& dataset, Shape* shape = nullptr) const;
   std::vector<std::string> read_strings(const std::string& dataset) const;
 
   // Attributes on a group or dataset ("/" is the root).

@@ -1,0 +1,60 @@
+// Daily price files: layout detection by header and parsing into per-ticker series, keeping every
+// problem found on the way as a finding (file, line, field, what) for the validation report.
+//
+// Recognised headers (case-insensitive, any column order, extra columns ignored):
+//   Kaggle  date,open,high,low,close,volume,Name          ticker from the Name column
+//   Yahoo   Date,Open,High,Low,Close,Adj Close,Volume     missing days empty or "null"
+//   Stooq   Date,Open,High,Low,Close,Volume,OpenInt
+//   long    any of the above with a ticker column (Name, Ticker or Symbol) holding many tickers
+// Without a ticker column the ticker is the file name up to the first '_' or '.' (AAPL_data.csv -> AAPL).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace qf::data {
+
+enum class PriceLayout { kaggle, yahoo, stooq, generic };
+std::string to_string(PriceLayout layout);
+
+// Days since 1970-01-01; parse_date accepts YYYY-MM-DD and YYYYMMDD, returns false otherwise.
+using Day = std::int32_t;
+bool parse_date(std::string_view text, Day& day);
+std::string format_date(Day day);
+
+// One parsed row; missing or unparseable numbers are NaN (the finding says which).
+struct PriceRow {
+  Day day = 0;
+  double open, high, low, close, volume;
+  std::int64_t line = 0;  // line in the source file
+};
+
+struct Finding {
+  std::string kind;  // e.g. "missing_field", "ohlc_inconsistent" (see validation.h for the list)
+  std::string file;
+  std::int64_t line = 0;  // 0 when not tied to a line
+  std::string date;       // YYYY-MM-DD when tied to a day
+  std::string field;
+  std::string detail;  // what was seen
+  std::string action;  // what was done about it (the documented repair rule, or "rejected")
+};
+
+struct TickerSeries {
+  std::string ticker;
+  std::vector<std::string> files;  // source files (one, or several for a long CSV split by ticker)
+  PriceLayout layout = PriceLayout::generic;
+  std::vector<PriceRow> rows;     // in file order
+  std::vector<Finding> findings;  // parse-level findings (unparseable lines and fields)
+};
+
+// Parses one price file into one series (or several, for a long CSV with a ticker column).
+// Throws InputError (file, line, field) when the file is not a price file at all.
+std::vector<TickerSeries> read_price_file(const std::filesystem::path& path);
+
+// A ticker symbol is safe when it is 1-15 characters of A-Z, 0-9, '.', '-' or '^' (no path
+// separators, no leading dot): it becomes part of file and dataset names later.
+bool is_safe_ticker(const std::string& ticker);
+
+}  // namespace qf::data

@@ -1,0 +1,61 @@
+// The universe: every accepted ticker aligned on one trading calendar as [days x tickers] panels.
+//
+// Calendar: the sorted union of the days of all accepted tickers. Per ticker, `listed` marks days
+// from its first to its last row; outside them every panel holds NaN (before listing, after
+// delisting). Days inside the listing without a row of their own are calendar gaps: the close is
+// carried forward (open = high = low = previous close, volume 0), `present` stays 0 there, and a
+// "gap" finding lists them. late_start / early_end findings say when a ticker's life is shorter than
+// the calendar.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "qf/data/validation.h"
+#include "qf/tensor/tensor.h"
+
+namespace qf::data {
+
+struct Universe {
+  std::vector<std::string> tickers;  // sorted
+  std::vector<Day> days;             // sorted
+  // [days x tickers], float64, row-major (day-major): close.data<double>()[d * tickers + i].
+  Tensor open, high, low, close, volume;
+  std::vector<std::uint8_t> listed, present;  // [days x tickers], 0/1
+  std::vector<std::string> sector;            // per ticker, "" when unknown
+  std::vector<double> market_cap;             // per ticker, NaN when unknown
+  std::vector<double> benchmark_close;        // per day, NaN where the benchmark has no row; empty if none
+  std::string benchmark_name;
+  std::vector<TickerReport> reports;  // every ticker read, accepted or rejected
+
+  std::int64_t day_count() const { return static_cast<std::int64_t>(days.size()); }
+  std::int64_t ticker_count() const { return static_cast<std::int64_t>(tickers.size()); }
+  std::int64_t index_of(const std::string& ticker) const;  // -1 when absent
+};
+
+struct IngestOptions {
+  ValidationOptions validation;
+  std::filesystem::path constituents;  // optional: Symbol, Sector, Market Cap columns
+  std::filesystem::path benchmark;     // optional: a price file of the benchmark index
+};
+
+// Every *.csv price file directly in `folder` (files named like the constituents or benchmark
+// options are skipped). Throws InputError for a missing folder or a file that is not a price file.
+std::vector<std::filesystem::path> list_price_files(const std::filesystem::path& folder,
+                                                    const IngestOptions& options);
+
+// Reads, validates and aligns. Tickers are de-duplicated across files (a ticker in two files is an
+// error naming both), and unsafe ticker names (see is_safe_ticker) are rejected with a finding.
+Universe ingest(const std::vector<std::filesystem::path>& files, const IngestOptions& options);
+
+// Aligns already validated series (used by ingest and by incremental updates).
+Universe align(std::vector<TickerSeries> series, std::vector<TickerReport> reports);
+
+// Sector and market cap per ticker from a constituents table; unknown tickers keep ""/NaN.
+void attach_constituents(Universe& universe, const std::filesystem::path& table);
+// The benchmark's close aligned on the universe calendar.
+void attach_benchmark(Universe& universe, const std::filesystem::path& file);
+
+}  // namespace qf::data

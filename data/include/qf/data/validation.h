@@ -1,0 +1,57 @@
+// Validation and repair of one ticker's daily rows. Every finding is recorded with where it was seen
+// and what was done; nothing is dropped silently. The rules, in the order they are applied:
+//
+//   kind                 what                                         action
+//   unparseable_line     wrong field count, bad date or number        row dropped (found while parsing)
+//   unsorted_dates       rows not in date order                       rows sorted
+//   duplicate_date       a date seen twice                            identical: dropped; different: first
+//   kept missing_close        close missing                                row dropped missing_field
+//   open/high/low missing, close present         open := close; high := max(open, close,
+//                                                                     high); low := min(open, close, low)
+//   missing_volume       volume missing                               volume := 0
+//   non_positive_price   a price <= 0                                 row dropped
+//   ohlc_inconsistent    high < max(o, l, c) or low > min(o, h, c)    high := max(o,h,l,c); low :=
+//   min(o,h,l,c) zero_volume_run      >= zero_volume_run days of volume 0           flagged split_like_jump
+//   close ratio near 2, 3, 4, 5 or 10 (or its    flagged, prices left as given
+//                        inverse), not reverted the next day          (adjust_splits: earlier prices
+//                        rescaled)
+//   too_few_rows         fewer than min_rows rows left                ticker rejected
+// Calendar findings (gap, late_start, early_end) come from aligning tickers (universe.h).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "qf/data/prices.h"
+
+namespace qf::data {
+
+struct ValidationOptions {
+  std::int64_t zero_volume_run = 5;
+  double split_tolerance = 0.03;  // relative distance of the close ratio to a split ratio
+  bool adjust_splits = false;
+  std::int64_t min_rows = 20;
+};
+
+struct TickerReport {
+  std::string ticker;
+  std::vector<std::string> files;
+  std::string layout;
+  std::int64_t rows_read = 0, rows_kept = 0;
+  bool rejected = false;
+  std::string reject_reason;
+  std::vector<Finding> findings;
+};
+
+// Repairs `series` in place (sorted, de-duplicated, repaired rows) and reports what it found.
+TickerReport validate_and_repair(TickerSeries& series, const ValidationOptions& options = {});
+
+// JSON of all reports: {"tickers": [{"ticker":..., "findings": [...]}, ...], "summary": {kind: count}}.
+std::string reports_to_json(const std::vector<TickerReport>& reports);
+// A readable summary: counts per kind, rejected tickers, and the first findings of each kind.
+std::string reports_summary(const std::vector<TickerReport>& reports, std::size_t examples_per_kind = 5);
+
+// JSON string escaping (quotes, backslashes, control characters).
+std::string json_escape(const std::string& text);
+
+}  // namespace qf::data

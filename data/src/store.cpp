@@ -1,0 +1,163 @@
+#include "qf/data/store.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "qf/tensor/hdf5.h"
+
+namespace qf::data {
+
+namespace {
+constexpr const char* kFormat = "quantforge.universe";
+constexpr std::int64_t kFormatVersion = 1;
+const char* const kPanels[] = {"open", "high", "low", "close", "volume"};
+
+Tensor& panel(Universe& u, const std::string& name) {
+  if (name == "open") return u.open;
+  if (name == "high") return u.high;
+  if (name == "low") return u.low;
+  if (name == "close") return u.close;
+  return u.volume;
+}
+}  // namespace
+
+void write_universe(const std::filesystem::path& path, const Universe& u, const FeaturePanels& features) {
+  h5::write_atomically(path, [&](h5::File& f) {
+    f.set_attr("/", "format", std::string(kFormat));
+    f.set_attr("/", "format_version", kFormatVersion);
+    f.set_attr("/", "created_utc", utc_now());
+    f.write_strings("/tickers", u.tickers);
+    std::vector<std::string> dates;
+    for (Day d : u.days) dates.push_back(format_date(d));
+    f.write_strings("/dates", dates);
+    for (const char* name : kPanels)
+      f.write(std::string("/prices/") + name, panel(const_cast<Universe&>(u), name), true);
+    const Shape shape{u.day_count(), u.ticker_count()};
+    f.write_bytes("/masks/listed", u.listed, shape, true);
+    f.write_bytes("/masks/present", u.present, shape, true);
+    f.write_strings("/meta/sector", u.sector);
+    f.write("/meta/market_cap", Tensor::from<double>(u.market_cap, {u.ticker_count()}));
+    if (!u.benchmark_close.empty()) {
+      f.write("/benchmark/close", Tensor::from<double>(u.benchmark_close, {u.day_count()}));
+      f.set_attr("/benchmark", "name", u.benchmark_name);
+    }
+    f.create_group("/features");
+    for (const auto& [name, values] : features) f.write("/features/" + name, values, true);
+    f.write_strings("/validation/report_json", {reports_to_json(u.reports)});
+    std::int64_t rejected = 0, findings = 0;
+    for (const auto& r : u.reports) {
+      rejected += r.rejected ? 1 : 0;
+      findings += static_cast<std::int64_t>(r.findings.size());
+    }
+    f.set_attr("/validation", "tickers_read", static_cast<std::int64_t>(u.reports.size()));
+    f.set_attr("/validation", "tickers_rejected", rejected);
+    f.set_attr("/validation", "findings", findings);
+  });
+}
+
+Universe read_universe(const std::filesystem::path& path, FeaturePanels* features) {
+  const h5::File f(path, h5::File::Mode::read);
+  if (!f.has_attr("/", "format") || f.attr_string("/", "format") != kFormat)
+    throw std::runtime_error("HDF5 " + path.string() + ": not a QuantForge universe store");
+  Universe u;
+  u.tickers = f.read_strings("/tickers");
+  for (const auto& text : f.read_strings("/dates")) {
+    Day d = 0;
+    if (!parse_date(text, d))
+      throw std::runtime_error("HDF5 " + path.string() + " [/dates]: bad date '" + text + "'");
+    u.days.push_back(d);
+  }
+  const Shape shape{u.day_count(), u.ticker_count()};
+  for (const char* name : kPanels) {
+    Tensor t = f.read(std::string("/prices/") + name);
+    if (t.shape() != shape)
+      throw std::runtime_error("HDF5 " + path.string() + " [/prices/" + name + "]: shape " +
+                               qf::to_string(t.shape()) + " but the store has " + qf::to_string(shape));
+    panel(u, name) = t;
+  }
+  u.listed = f.read_bytes("/masks/listed");
+  u.present = f.read_bytes("/masks/present");
+  u.sector = f.read_strings("/meta/sector");
+  const Tensor caps = f.read("/meta/market_cap");
+  u.market_cap.assign(caps.data<double>(), caps.data<double>() + caps.numel());
+  if (f.exists("/benchmark/close")) {
+    const Tensor b = f.read("/benchmark/close");
+    u.benchmark_close.assign(b.data<double>(), b.data<double>() + b.numel());
+    u.benchmark_name = f.attr_string("/benchmark", "name");
+  }
+  if (features)
+    for (const auto& name : f.list("/features")) (*features)[name] = f.read("/features/" + name);
+  return u;
+}
+
+std::string file_hash(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string() + " to hash it");
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  char buffer[1 << 16];
+  while (in) {
+    in.read(buffer, sizeof buffer);
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      h ^= static_cast<unsigned char>(buffer[i]);
+      h *= 0x100000001b3ULL;
+    }
+  }
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+std::string utc_now() {
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const auto day = std::chrono::floor<std::chrono::days>(now);
+  const std::chrono::hh_mm_ss time{now - day};
+  return format_date(static_cast<Day>(day.time_since_epoch().count())) + "T" +
+         (time.hours().count() < 10 ? "0" : "") + std::to_string(time.hours().count()) + ":" +
+         (time.minutes().count() < 10 ? "0" : "") + std::to_string(time.minutes().count()) + ":" +
+         (time.seconds().count() < 10 ? "0" : "") + std::to_string(time.seconds().count()) + "Z";
+}
+
+std::string manifest_to_json(const Manifest& m) {
+  std::string out = "{\n  \"stage\": \"" + json_escape(m.stage) + "\",\n  \"created_utc\": \"" +
+                    json_escape(m.created_utc) + "\",\n  \"settings\": {";
+  bool first = true;
+  for (const auto& [k, v] : m.settings) {
+    out += std::string(first ? "" : ", ") + "\"" + json_escape(k) + "\": \"" + json_escape(v) + "\"";
+    first = false;
+  }
+  out += "},\n";
+  auto entries = [&](const char* name, const std::vector<ManifestEntry>& list) {
+    out += std::string("  \"") + name + "\": [";
+    for (std::size_t i = 0; i < list.size(); ++i)
+      out += std::string(i ? ",\n    " : "\n    ") + "{\"path\": \"" + json_escape(list[i].path) +
+             "\", \"bytes\": " + std::to_string(list[i].bytes) + ", \"hash\": \"" + list[i].hash + "\"}";
+    out += "\n  ]";
+  };
+  entries("inputs", m.inputs);
+  out += ",\n";
+  entries("outputs", m.outputs);
+  out += "\n}\n";
+  return out;
+}
+
+void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
+  auto temporary = path;
+  temporary += ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + temporary.string());
+    out << text;
+    out.flush();
+    if (!out) {
+      std::filesystem::remove(temporary);
+      throw std::runtime_error("cannot write " + temporary.string() + " (disk full?)");
+    }
+  }
+  std::filesystem::rename(temporary, path);
+}
+
+}  // namespace qf::data

@@ -1,0 +1,266 @@
+#include "qf/data/validation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+
+namespace qf::data {
+
+namespace {
+
+std::string number_text(double v) {
+  std::ostringstream out;
+  out.precision(10);
+  out << v;
+  return out.str();
+}
+
+// The split ratio that `ratio` is within `tolerance` of, or 0.
+double near_split_ratio(double ratio, double tolerance) {
+  // 3:2 is left out: moves of +-50 % happen in real markets (earnings, spin-offs) far more often.
+  for (double k : {2.0, 3.0, 4.0, 5.0, 10.0}) {
+    for (double target : {k, 1.0 / k})
+      if (std::abs(ratio / target - 1.0) <= tolerance) return target;
+  }
+  return 0.0;
+}
+
+}  // namespace
+
+TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
+  TickerReport report;
+  report.ticker = s.ticker;
+  report.files = s.files;
+  report.layout = to_string(s.layout);
+  report.findings = s.findings;
+  report.rows_read = static_cast<std::int64_t>(s.rows.size());
+  for (const auto& f : s.findings) report.rows_read += f.kind == "unparseable_line" ? 1 : 0;
+  const std::string file = s.files.empty() ? std::string() : s.files.front();
+  auto add = [&](const char* kind, const PriceRow& row, const char* field, std::string detail,
+                 const char* action) {
+    report.findings.push_back({kind, file, row.line, format_date(row.day), field, std::move(detail), action});
+  };
+
+  // Order and duplicates.
+  if (!std::is_sorted(s.rows.begin(), s.rows.end(), [](auto& a, auto& b) { return a.day < b.day; })) {
+    report.findings.push_back(
+        {"unsorted_dates", file, 0, "", "date", "rows are not in date order", "rows sorted"});
+    std::stable_sort(s.rows.begin(), s.rows.end(), [](auto& a, auto& b) { return a.day < b.day; });
+  }
+  std::vector<PriceRow> rows;
+  rows.reserve(s.rows.size());
+  for (const PriceRow& row : s.rows) {
+    if (!rows.empty() && rows.back().day == row.day) {
+      const PriceRow& first = rows.back();
+      const bool same = (first.close == row.close) &&
+                        (first.open == row.open || (std::isnan(first.open) && std::isnan(row.open)));
+      add("duplicate_date", row, "date", "date also on line " + std::to_string(first.line),
+          same ? "identical duplicate dropped" : "conflicting duplicate: first row kept");
+      continue;
+    }
+    rows.push_back(row);
+  }
+
+  // Field-level repairs.
+  std::vector<PriceRow> kept;
+  kept.reserve(rows.size());
+  for (PriceRow row : rows) {
+    if (std::isnan(row.close)) {
+      add("missing_close", row, "close", "close is missing", "row dropped");
+      continue;
+    }
+    const bool open_missing = std::isnan(row.open), high_missing = std::isnan(row.high),
+               low_missing = std::isnan(row.low);
+    if (open_missing || high_missing || low_missing) {
+      std::string fields = std::string(open_missing ? "open " : "") + (high_missing ? "high " : "") +
+                           (low_missing ? "low" : "");
+      if (fields.back() == ' ') fields.pop_back();
+      if (open_missing) row.open = row.close;
+      if (high_missing) row.high = std::max(row.open, row.close);
+      if (low_missing) row.low = std::min(row.open, row.close);
+      add("missing_field", row, open_missing ? "open" : (high_missing ? "high" : "low"), "empty: " + fields,
+          "filled from close (open := close, high/low := max/min of open, close)");
+    }
+    if (std::isnan(row.volume)) {
+      add("missing_volume", row, "volume", "volume is missing", "volume := 0");
+      row.volume = 0;
+    }
+    if (row.open <= 0 || row.high <= 0 || row.low <= 0 || row.close <= 0 || row.volume < 0) {
+      add("non_positive_price", row, row.close <= 0 ? "close" : "open/high/low/volume",
+          "o=" + number_text(row.open) + " h=" + number_text(row.high) + " l=" + number_text(row.low) +
+              " c=" + number_text(row.close) + " v=" + number_text(row.volume),
+          "row dropped");
+      continue;
+    }
+    const double top = std::max({row.open, row.high, row.low, row.close});
+    const double bottom = std::min({row.open, row.high, row.low, row.close});
+    if (row.high != top || row.low != bottom) {
+      add("ohlc_inconsistent", row, row.high != top ? "high" : "low",
+          "o=" + number_text(row.open) + " h=" + number_text(row.high) + " l=" + number_text(row.low) +
+              " c=" + number_text(row.close),
+          "high := max(o,h,l,c), low := min(o,h,l,c)");
+      row.high = top;
+      row.low = bottom;
+    }
+    kept.push_back(row);
+  }
+
+  // Runs of zero volume.
+  for (std::size_t i = 0; i < kept.size();) {
+    std::size_t j = i;
+    while (j < kept.size() && kept[j].volume == 0) ++j;
+    if (static_cast<std::int64_t>(j - i) >= o.zero_volume_run)
+      add("zero_volume_run", kept[i], "volume",
+          std::to_string(j - i) + " days of zero volume until " + format_date(kept[j - 1].day), "flagged");
+    i = j > i ? j : i + 1;
+  }
+
+  // Split-like jumps that do not revert the next day.
+  for (std::size_t t = 1; t < kept.size(); ++t) {
+    const double ratio = kept[t].close / kept[t - 1].close;
+    const double split = near_split_ratio(ratio, o.split_tolerance);
+    if (split == 0.0) continue;
+    // A one-day spike (one bad close) moves out and back: neither half is a split.
+    const double size = std::abs(std::log(ratio));
+    const bool reverted_next = t + 1 < kept.size() &&
+                               std::log(kept[t + 1].close / kept[t].close) * std::log(ratio) < 0 &&
+                               std::abs(std::log(kept[t + 1].close / kept[t].close)) > 0.5 * size;
+    const bool reverts_previous = t >= 2 &&
+                                  std::log(kept[t - 1].close / kept[t - 2].close) * std::log(ratio) < 0 &&
+                                  std::abs(std::log(kept[t - 1].close / kept[t - 2].close)) > 0.5 * size;
+    if (reverted_next || reverts_previous) continue;
+    add("split_like_jump", kept[t], "close",
+        "close " + number_text(kept[t - 1].close) + " -> " + number_text(kept[t].close) + " (ratio " +
+            number_text(ratio) + ", near " +
+            (split < 1 ? "1:" + number_text(1 / split) : number_text(split) + ":1") + ")",
+        o.adjust_splits ? "earlier prices rescaled by the split ratio" : "flagged, prices left as given");
+    if (o.adjust_splits)
+      for (std::size_t k = 0; k < t; ++k) {
+        kept[k].open *= split;
+        kept[k].high *= split;
+        kept[k].low *= split;
+        kept[k].close *= split;
+        kept[k].volume /= split;
+      }
+  }
+
+  s.rows = std::move(kept);
+  report.rows_kept = static_cast<std::int64_t>(s.rows.size());
+  if (report.rows_kept < o.min_rows) {
+    report.rejected = true;
+    report.reject_reason = std::to_string(report.rows_kept) + " valid rows, fewer than the minimum of " +
+                           std::to_string(o.min_rows);
+    report.findings.push_back({"too_few_rows", file, 0, "", "", report.reject_reason, "ticker rejected"});
+  }
+  return report;
+}
+
+std::string json_escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buffer[8];
+          std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+          out += buffer;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+namespace {
+std::map<std::string, std::int64_t> count_kinds(const std::vector<TickerReport>& reports) {
+  std::map<std::string, std::int64_t> counts;
+  for (const auto& r : reports)
+    for (const auto& f : r.findings) ++counts[f.kind];
+  return counts;
+}
+}  // namespace
+
+std::string reports_to_json(const std::vector<TickerReport>& reports) {
+  std::ostringstream out;
+  out << "{\n  \"tickers\": [";
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    const auto& r = reports[i];
+    out << (i ? ",\n" : "\n") << "    {\"ticker\": \"" << json_escape(r.ticker) << "\", \"layout\": \""
+        << r.layout << "\", \"rows_read\": " << r.rows_read << ", \"rows_kept\": " << r.rows_kept
+        << ", \"rejected\": " << (r.rejected ? "true" : "false") << ", \"reject_reason\": \""
+        << json_escape(r.reject_reason) << "\", \"files\": [";
+    for (std::size_t k = 0; k < r.files.size(); ++k)
+      out << (k ? ", " : "") << '"' << json_escape(r.files[k]) << '"';
+    out << "], \"findings\": [";
+    for (std::size_t k = 0; k < r.findings.size(); ++k) {
+      const auto& f = r.findings[k];
+      out << (k ? ",\n      " : "\n      ") << "{\"kind\": \"" << json_escape(f.kind) << "\", \"file\": \""
+          << json_escape(f.file) << "\", \"line\": " << f.line << ", \"date\": \"" << json_escape(f.date)
+          << "\", \"field\": \"" << json_escape(f.field) << "\", \"detail\": \"" << json_escape(f.detail)
+          << "\", \"action\": \"" << json_escape(f.action) << "\"}";
+    }
+    out << "]}";
+  }
+  out << "\n  ],\n  \"summary\": {";
+  bool first = true;
+  for (const auto& [kind, n] : count_kinds(reports)) {
+    out << (first ? "" : ", ") << '"' << json_escape(kind) << "\": " << n;
+    first = false;
+  }
+  out << "}\n}\n";
+  return out.str();
+}
+
+std::string reports_summary(const std::vector<TickerReport>& reports, std::size_t examples_per_kind) {
+  std::ostringstream out;
+  std::int64_t rows_read = 0, rows_kept = 0, rejected = 0;
+  for (const auto& r : reports) {
+    rows_read += r.rows_read;
+    rows_kept += r.rows_kept;
+    rejected += r.rejected ? 1 : 0;
+  }
+  out << reports.size() << " tickers, " << rows_read << " rows read, " << rows_kept << " kept, " << rejected
+      << " tickers rejected\n";
+  const auto counts = count_kinds(reports);
+  if (counts.empty()) out << "no findings\n";
+  for (const auto& [kind, n] : counts) {
+    out << "  " << kind << ": " << n << '\n';
+    std::size_t shown = 0;
+    for (const auto& r : reports)
+      for (const auto& f : r.findings) {
+        if (f.kind != kind || shown >= examples_per_kind) continue;
+        ++shown;
+        out << "      " << r.ticker << ' ';
+        if (!f.date.empty()) out << f.date << ' ';
+        out << f.file;
+        if (f.line > 0) out << ':' << f.line;
+        if (!f.field.empty()) out << " [" << f.field << ']';
+        out << ": " << f.detail << " -> " << f.action << '\n';
+      }
+    if (static_cast<std::int64_t>(shown) < n)
+      out << "      ... and " << n - static_cast<std::int64_t>(shown) << " more\n";
+  }
+  for (const auto& r : reports)
+    if (r.rejected) out << "  rejected " << r.ticker << ": " << r.reject_reason << '\n';
+  return out.str();
+}
+
+}  // namespace qf::data

@@ -1,0 +1,229 @@
+// Ingestion: layouts, every validation rule, alignment masks, the HDF5 store, and the real data's
+// known defects (skipped when ../shared/data is absent).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+
+#include "common/temp_path.h"
+#include "qf/data/csv.h"
+#include "qf/data/store.h"
+#include "qf/tensor/hdf5.h"
+
+using namespace qf;
+using namespace qf::data;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh folder with the given files.
+fs::path make_folder(const std::string& name, const std::map<std::string, std::string>& files) {
+  const fs::path dir = test_support::temp_path(name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const auto& [file, text] : files) std::ofstream(dir / file, std::ios::binary) << text;
+  return dir;
+}
+
+std::map<std::string, int> count_kinds(const Universe& u) {
+  std::map<std::string, int> counts;
+  for (const auto& r : u.reports)
+    for (const auto& f : r.findings) ++counts[f.kind];
+  return counts;
+}
+
+const TickerReport& report_of(const Universe& u, const std::string& ticker) {
+  for (const auto& r : u.reports)
+    if (r.ticker == ticker) return r;
+  throw std::runtime_error("no report for " + ticker);
+}
+
+}  // namespace
+
+TEST(Csv, QuotesCrlfBomAndLineNumbers) {
+  const CsvTable t =
+      parse_csv("\xEF\xBB\xBFSymbol,Name\r\nA,\"Agilent, Inc.\"\r\n\r\nB,\"say \"\"hi\"\"\"\n", "mem.csv");
+  ASSERT_EQ(t.header, (std::vector<std::string>{"Symbol", "Name"}));
+  ASSERT_EQ(t.rows.size(), 2u);
+  EXPECT_EQ(t.rows[0][1], "Agilent, Inc.");
+  EXPECT_EQ(t.rows[1][1], "say \"hi\"");
+  EXPECT_EQ(t.line_numbers[1], 4);
+  EXPECT_THROW(parse_csv("a,b\n\"open", "bad.csv"), InputError);
+  EXPECT_THROW(parse_csv(std::string("a,b\n1,\0", 7), "bin.csv"), InputError);
+}
+
+TEST(Prices, LayoutsAreRecognisedByHeader) {
+  const fs::path dir = make_folder(
+      "layouts",
+      {
+          {"AAA_data.csv", "date,open,high,low,close,volume,Name\n2020-01-02,1,2,0.5,1.5,100,AAA\n"},
+          {"BBB.csv",
+           "Date,Open,High,Low,Close,Adj "
+           "Close,Volume\n2020-01-02,1,2,0.5,1.5,1.4,100\n2020-01-03,null,null,null,null,null,null\n"},
+          {"ccc.us.csv", "Date,Open,High,Low,Close,Volume,OpenInt\n20200102,1,2,0.5,1.5,100,0\n"},
+          {"long.csv",
+           "Ticker,Date,Close,Open,High,Low,Volume\nXX,2020-01-02,1,1,1,1,5\nYY,2020-01-02,2,2,2,2,6\n"},
+      });
+  EXPECT_EQ(read_price_file(dir / "AAA_data.csv").front().layout, PriceLayout::kaggle);
+  const auto yahoo = read_price_file(dir / "BBB.csv");
+  EXPECT_EQ(yahoo.front().layout, PriceLayout::yahoo);
+  EXPECT_EQ(yahoo.front().ticker, "BBB");
+  EXPECT_TRUE(std::isnan(yahoo.front().rows[1].close));  // "null" is missing, not an error
+  const auto stooq = read_price_file(dir / "ccc.us.csv");
+  EXPECT_EQ(stooq.front().layout, PriceLayout::stooq);
+  EXPECT_EQ(stooq.front().ticker, "CCC");
+  const auto long_format = read_price_file(dir / "long.csv");
+  ASSERT_EQ(long_format.size(), 2u);
+  EXPECT_EQ(long_format[1].ticker, "YY");
+  EXPECT_DOUBLE_EQ(long_format[1].rows[0].close, 2.0);
+}
+
+TEST(Prices, NotAPriceFileNamesFileAndField) {
+  const fs::path dir = make_folder(
+      "foreign", {{"notes.csv", "title,author\nx,y\n"}, {"blob.csv", std::string("\x89PNG\0\0", 6)}});
+  try {
+    read_price_file(dir / "notes.csv");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("notes.csv:1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not a price file"), std::string::npos);
+  }
+  EXPECT_THROW(read_price_file(dir / "blob.csv"), InputError);
+}
+
+TEST(Validation, EveryRuleFiresWithItsAction) {
+  const fs::path dir = make_folder(
+      "defects", {{"DEF_data.csv",
+                   "date,open,high,low,close,volume,Name\n"
+                   "2020-01-03,10,11,9,10.5,100,DEF\n"     // line 2 (unsorted: comes before 01-02)
+                   "2020-01-02,10,11,9,10,100,DEF\n"       // line 3
+                   "2020-01-02,10,11,9,10,100,DEF\n"       // line 4 identical duplicate
+                   "2020-01-06,,,,10.2,100,DEF\n"          // line 5 missing open/high/low
+                   "2020-01-07,10,11,9,,100,DEF\n"         // line 6 missing close
+                   "2020-01-08,10,9.5,9.8,10.1,100,DEF\n"  // line 7 high < low
+                   "2020-01-09,10,11,9,-1,100,DEF\n"       // line 8 non-positive
+                   "2020-01-10,10,11,abc,10,100,DEF\n"     // line 9 unparseable
+                   "2020-01-13,10,11,9,10,0,DEF\n2020-01-14,10,11,9,10,0,DEF\n2020-01-15,10,11,9,10,0,DEF\n"
+                   "2020-01-16,10,11,9,10,0,DEF\n2020-01-17,10,11,9,10,0,DEF\n"  // five zero-volume days
+                   "2020-01-21,5,5.2,4.9,5,100,DEF\n"  // 2:1 split-like drop, not reverted
+                   "2020-01-22,5,5.2,4.9,5.05,100,DEF\n"}});
+  ValidationOptions o;
+  o.min_rows = 3;
+  Universe u = ingest(list_price_files(dir, {}), IngestOptions{o, {}, {}});
+  const auto counts = count_kinds(u);
+  for (const char* kind :
+       {"unsorted_dates", "duplicate_date", "missing_field", "missing_close", "ohlc_inconsistent",
+        "non_positive_price", "unparseable_line", "zero_volume_run", "split_like_jump"})
+    EXPECT_EQ(counts.count(kind) ? counts.at(kind) : 0, 1) << kind;
+  const auto& r = report_of(u, "DEF");
+  for (const auto& f : r.findings) {
+    EXPECT_FALSE(f.action.empty()) << f.kind;
+    if (f.kind == "unparseable_line") {
+      EXPECT_EQ(f.line, 9);
+      EXPECT_EQ(f.field, "low");
+    }
+  }
+  // Repairs: the filled bar is flat at the close, the inconsistent bar's high/low enclose o and c.
+  const std::int64_t d6 = std::find(u.days.begin(), u.days.end(),
+                                    [] {
+                                      Day d;
+                                      parse_date("2020-01-06", d);
+                                      return d;
+                                    }()) -
+                          u.days.begin();
+  EXPECT_DOUBLE_EQ(u.open.at({d6, 0}), 10.2);
+  EXPECT_DOUBLE_EQ(u.high.at({d6, 0}), 10.2);
+  const std::int64_t d8 = d6 + 1;  // 01-07 was dropped, so 01-08 follows
+  EXPECT_DOUBLE_EQ(u.high.at({d8, 0}), 10.1);
+  EXPECT_DOUBLE_EQ(u.low.at({d8, 0}), 9.5);
+  EXPECT_EQ(r.rows_kept, 11);
+}
+
+TEST(Validation, TooFewRowsAndUnsafeNamesAreRejected) {
+  const fs::path dir = make_folder("reject", {{"TINY_data.csv", "date,close\n2020-01-02,1\n"},
+                                              {"evil.csv", "date,close,Name\n2020-01-02,1,../../etc\n"}});
+  Universe u = ingest(list_price_files(dir, {}), {});
+  EXPECT_TRUE(u.tickers.empty());
+  ASSERT_EQ(u.reports.size(), 2u);
+  for (const auto& r : u.reports) EXPECT_TRUE(r.rejected) << r.ticker;
+}
+
+TEST(Universe, AlignmentMasksGapsAndListing) {
+  const fs::path dir = make_folder(
+      "align",
+      {
+          {"AAA_data.csv", "date,close\n2020-01-02,1\n2020-01-03,2\n2020-01-06,3\n2020-01-07,4\n"},
+          {"BBB_data.csv", "date,close\n2020-01-03,10\n2020-01-07,12\n"},  // late start, gap on 01-06
+      });
+  ValidationOptions o;
+  o.min_rows = 1;
+  Universe u = ingest(list_price_files(dir, {}), IngestOptions{o, {}, {}});
+  ASSERT_EQ(u.day_count(), 4);
+  ASSERT_EQ(u.tickers, (std::vector<std::string>{"AAA", "BBB"}));
+  EXPECT_EQ(u.listed[0 * 2 + 1], 0);  // BBB not listed on day 0
+  EXPECT_TRUE(std::isnan(u.close.at({0, 1})));
+  EXPECT_EQ(u.listed[2 * 2 + 1], 1);
+  EXPECT_EQ(u.present[2 * 2 + 1], 0);          // the gap
+  EXPECT_DOUBLE_EQ(u.close.at({2, 1}), 10.0);  // carried forward
+  EXPECT_DOUBLE_EQ(u.volume.at({2, 1}), 0.0);
+  const auto counts = count_kinds(u);
+  EXPECT_EQ(counts.at("late_start"), 1);
+  EXPECT_EQ(counts.at("gap"), 1);
+}
+
+TEST(Store, RoundTripAndForeignFile) {
+  const fs::path dir = make_folder("store", {{"AAA_data.csv", "date,close\n2020-01-02,1\n2020-01-03,2\n"},
+                                             {"BBB_data.csv", "date,close\n2020-01-03,10\n"}});
+  ValidationOptions o;
+  o.min_rows = 1;
+  Universe u = ingest(list_price_files(dir, {}), IngestOptions{o, {}, {}});
+  FeaturePanels features{{"ret_1d", Tensor::full({2, 2}, 0.5, DType::f64)}};
+  const fs::path path = dir / "universe.h5";
+  write_universe(path, u, features);
+  FeaturePanels back;
+  Universe v = read_universe(path, &back);
+  EXPECT_EQ(v.tickers, u.tickers);
+  EXPECT_EQ(v.days, u.days);
+  EXPECT_EQ(v.listed, u.listed);
+  ASSERT_EQ(v.close.shape(), u.close.shape());
+  for (std::int64_t k = 0; k < u.close.numel(); ++k) {  // equal, NaN where not listed
+    const double a = u.close.data<double>()[k], b = v.close.data<double>()[k];
+    EXPECT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << k;
+  }
+  EXPECT_DOUBLE_EQ(back.at("ret_1d").at({1, 1}), 0.5);
+  const h5::File f(path, h5::File::Mode::read);
+  EXPECT_EQ(f.read_strings("/validation/report_json").size(), 1u);
+  EXPECT_THROW(read_universe(dir / "AAA_data.csv"), std::runtime_error);
+}
+
+TEST(RealData, ReportsExactlyTheKnownDefects) {
+  const fs::path root = QF_SHARED_DATA_DIR;
+  if (!fs::exists(root / "sp500_5yr")) GTEST_SKIP() << "no real data at " << root;
+  IngestOptions options;
+  options.constituents = root / "sp500_constituents.csv";
+  options.benchmark = root / "gspc_daily.csv";
+  Universe u = ingest(list_price_files(root / "sp500_5yr", options), options);
+  EXPECT_EQ(u.ticker_count(), 505);
+  EXPECT_EQ(u.day_count(), 1259);
+  const auto counts = count_kinds(u);
+  // The defects listed in ../shared/data/README.md.
+  EXPECT_EQ(counts.at("missing_field"), 11);
+  EXPECT_EQ(counts.at("ohlc_inconsistent"), 12);
+  EXPECT_EQ(counts.at("late_start"), 29);
+  EXPECT_EQ(report_of(u, "APTV").rows_kept, 44);
+  bool chd = false;
+  for (const auto& f : report_of(u, "CHD").findings)
+    chd = chd || (f.kind == "ohlc_inconsistent" && f.date == "2014-05-19");
+  EXPECT_TRUE(chd);
+  // Beyond the README: calendar gaps in six tickers, and Discovery's unadjusted 2:1 share split.
+  EXPECT_EQ(counts.at("gap"), 17);
+  EXPECT_EQ(counts.at("split_like_jump"), 2);
+  for (const auto& [kind, n] : counts)
+    EXPECT_TRUE(kind == "missing_field" || kind == "ohlc_inconsistent" || kind == "late_start" ||
+                kind == "gap" || kind == "split_like_jump")
+        << "unexpected finding kind " << kind << " (" << n << ")";
+  EXPECT_FALSE(std::isnan(u.market_cap[static_cast<std::size_t>(u.index_of("AAPL"))]));
+  EXPECT_EQ(u.sector[static_cast<std::size_t>(u.index_of("AAPL"))], "Information Technology");
+  EXPECT_FALSE(std::isnan(u.benchmark_close.back()));
+}
