@@ -16,17 +16,20 @@ int main(int argc, char** argv) try {
   qf::quant::DirectionExperimentOptions experiment;
   int threads = 2;
   po::options_description options("lstm_demo: train an LSTM on a synthetic series");
-  options.add_options()("help,h", "show this help")(
-      "days", po::value(&series.days)->default_value(series.days), "trading days to generate")(
-      "predictability", po::value(&series.predictability)->default_value(0.5),
-      "planted momentum coefficient (0 = pure random walk)")(
-      "seed", po::value(&series.seed)->default_value(series.seed), "random seed (data and model)")(
-      "window", po::value(&experiment.window)->default_value(experiment.window), "sequence length")(
-      "hidden", po::value(&experiment.hidden)->default_value(experiment.hidden), "LSTM hidden size")(
-      "layers", po::value(&experiment.layers)->default_value(experiment.layers), "LSTM layers")(
-      "epochs", po::value(&experiment.epochs)->default_value(experiment.epochs), "training epochs")(
-      "lr", po::value(&experiment.learning_rate)->default_value(experiment.learning_rate),
-      "Adam learning rate")("threads", po::value(&threads)->default_value(threads), "OpenBLAS threads");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("days", po::value(&series.days)->default_value(series.days), "trading days to generate")
+      ("predictability", po::value(&series.predictability)->default_value(0.5),
+       "planted momentum coefficient (0 = pure random walk)")
+      ("seed", po::value(&series.seed)->default_value(series.seed), "random seed (data and model)")
+      ("window", po::value(&experiment.window)->default_value(experiment.window), "sequence length")
+      ("hidden", po::value(&experiment.hidden)->default_value(experiment.hidden), "LSTM hidden size")
+      ("layers", po::value(&experiment.layers)->default_value(experiment.layers), "LSTM layers")
+      ("epochs", po::value(&experiment.epochs)->default_value(experiment.epochs), "training epochs")
+      ("lr", po::value(&experiment.learning_rate)->default_value(experiment.learning_rate), "Adam learning rate")
+      ("threads", po::value(&threads)->default_value(threads), "threads");
+  // clang-format on
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, options), vm);
   if (vm.count("help")) {

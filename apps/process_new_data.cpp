@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
@@ -13,16 +14,21 @@ namespace fs = std::filesystem;
 
 int main(int argc, char** argv) try {
   std::string input, constituents, benchmark, out = "out";
+  bool update = false;
   qf::data::ValidationOptions validation;
   po::options_description options("process_new_data: ingest, validate and store a universe of daily prices");
-  options.add_options()("help,h", "show this help")(
-      "input", po::value(&input), "folder of per-ticker CSV files (Kaggle, Yahoo, Stooq or long layout)")(
-      "constituents", po::value(&constituents), "optional table with Symbol, Sector, Market Cap")(
-      "benchmark", po::value(&benchmark), "optional price file of the benchmark index")(
-      "out", po::value(&out)->default_value(out), "output folder")(
-      "adjust-splits", po::bool_switch(&validation.adjust_splits), "rescale prices before split-like jumps")(
-      "min-rows", po::value(&validation.min_rows)->default_value(validation.min_rows),
-      "reject tickers with fewer valid rows");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("input", po::value(&input), "folder of per-ticker CSV files (Kaggle, Yahoo, Stooq or long layout)")
+      ("constituents", po::value(&constituents), "optional table with Symbol, Sector, Market Cap")
+      ("benchmark", po::value(&benchmark), "optional price file of the benchmark index")
+      ("out", po::value(&out)->default_value(out), "output folder")
+      ("update", po::bool_switch(&update), "append new rows and tickers to the existing store in --out")
+      ("adjust-splits", po::bool_switch(&validation.adjust_splits), "rescale prices before split-like jumps")
+      ("min-rows", po::value(&validation.min_rows)->default_value(validation.min_rows),
+       "reject tickers with fewer valid rows");
+  // clang-format on
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, options), vm);
   if (vm.count("help") || !vm.count("input")) {
@@ -35,12 +41,34 @@ int main(int argc, char** argv) try {
   qf::data::IngestOptions ingest_options{validation, constituents, benchmark};
   const auto files = qf::data::list_price_files(input, ingest_options);
   if (files.empty()) throw qf::data::InputError(input, 0, "", "no .csv price files in this folder");
-  const qf::data::Universe universe = qf::data::ingest(files, ingest_options);
+  const fs::path store = fs::path(out) / "universe.h5";
+  if (update && !fs::exists(store))
+    throw qf::data::InputError(store.string(), 0, "", "--update needs an existing store");
+  std::vector<std::string> hashes;
+  for (const auto& f : files) hashes.push_back(qf::data::file_hash(f));
+  qf::data::Universe universe;
+  if (update) {
+    // Only files that are new or whose content changed since the store was written are read.
+    qf::data::Universe stored = qf::data::read_universe(store);
+    std::map<std::string, std::string> known;
+    for (std::size_t i = 0; i < stored.source_files.size(); ++i)
+      known[stored.source_files[i]] = stored.source_hashes[i];
+    std::vector<fs::path> changed;
+    for (std::size_t i = 0; i < files.size(); ++i)
+      if (known[files[i].string()] != hashes[i]) changed.push_back(files[i]);
+    std::printf("update: %zu of %zu files new or changed\n", changed.size(), files.size());
+    universe = qf::data::update(stored, changed, ingest_options);
+  } else {
+    universe = qf::data::ingest(files, ingest_options);
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    universe.source_files.push_back(files[i].string());
+    universe.source_hashes.push_back(hashes[i]);
+  }
   if (universe.tickers.empty())
     throw qf::data::InputError(input, 0, "", "every ticker was rejected (see the report)");
 
   fs::create_directories(out);
-  const fs::path store = fs::path(out) / "universe.h5";
   qf::data::write_universe(store, universe);
   const std::string summary = qf::data::reports_summary(universe.reports);
   qf::data::write_text_atomically(fs::path(out) / "validation.json",
@@ -49,6 +77,7 @@ int main(int argc, char** argv) try {
 
   qf::data::Manifest manifest{"process_new_data", qf::data::utc_now(), {}, {}, {}};
   manifest.settings = {{"input", input},
+                       {"mode", update ? "update" : "full"},
                        {"constituents", constituents},
                        {"benchmark", benchmark},
                        {"adjust_splits", validation.adjust_splits ? "true" : "false"},

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include "qf/tensor/hdf5.h"
 
@@ -23,6 +24,84 @@ Tensor& panel(Universe& u, const std::string& name) {
   if (name == "close") return u.close;
   return u.volume;
 }
+// Reports as columns (one row per ticker, one row per finding), so that updates can read them back.
+void write_reports(h5::File& f, const std::vector<TickerReport>& reports) {
+  std::vector<std::string> ticker, layout, files, reason, f_ticker, kind, file, date, field, detail, action;
+  std::vector<double> rows_read, rows_kept, rejected, line;
+  for (const auto& r : reports) {
+    ticker.push_back(r.ticker);
+    layout.push_back(r.layout);
+    std::string joined;
+    for (const auto& name : r.files) joined += (joined.empty() ? "" : "\n") + name;
+    files.push_back(joined);
+    reason.push_back(r.reject_reason);
+    rows_read.push_back(static_cast<double>(r.rows_read));
+    rows_kept.push_back(static_cast<double>(r.rows_kept));
+    rejected.push_back(r.rejected ? 1.0 : 0.0);
+    for (const auto& x : r.findings) {
+      f_ticker.push_back(r.ticker);
+      kind.push_back(x.kind);
+      file.push_back(x.file);
+      line.push_back(static_cast<double>(x.line));
+      date.push_back(x.date);
+      field.push_back(x.field);
+      detail.push_back(x.detail);
+      action.push_back(x.action);
+    }
+  }
+  const std::string t = "/validation/tickers/", k = "/validation/findings/";
+  f.write_strings(t + "ticker", ticker);
+  f.write_strings(t + "layout", layout);
+  f.write_strings(t + "files", files);
+  f.write_strings(t + "reject_reason", reason);
+  f.write(t + "rows_read", Tensor::from<double>(rows_read, {static_cast<std::int64_t>(rows_read.size())}));
+  f.write(t + "rows_kept", Tensor::from<double>(rows_kept, {static_cast<std::int64_t>(rows_kept.size())}));
+  f.write(t + "rejected", Tensor::from<double>(rejected, {static_cast<std::int64_t>(rejected.size())}));
+  f.write_strings(k + "ticker", f_ticker);
+  f.write_strings(k + "kind", kind);
+  f.write_strings(k + "file", file);
+  f.write(k + "line", Tensor::from<double>(line, {static_cast<std::int64_t>(line.size())}));
+  f.write_strings(k + "date", date);
+  f.write_strings(k + "field", field);
+  f.write_strings(k + "detail", detail);
+  f.write_strings(k + "action", action);
+}
+
+std::vector<TickerReport> read_reports(const h5::File& f) {
+  const std::string t = "/validation/tickers/", k = "/validation/findings/";
+  const auto ticker = f.read_strings(t + "ticker"), layout = f.read_strings(t + "layout"),
+             files = f.read_strings(t + "files"), reason = f.read_strings(t + "reject_reason");
+  const Tensor rows_read = f.read(t + "rows_read"), rows_kept = f.read(t + "rows_kept"),
+               rejected = f.read(t + "rejected");
+  std::vector<TickerReport> reports(ticker.size());
+  std::map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < ticker.size(); ++i) {
+    TickerReport& r = reports[i];
+    r.ticker = ticker[i];
+    r.layout = layout[i];
+    for (std::size_t start = 0; start <= files[i].size() && !files[i].empty();) {
+      const std::size_t end = std::min(files[i].find('\n', start), files[i].size());
+      r.files.push_back(files[i].substr(start, end - start));
+      start = end + 1;
+    }
+    r.reject_reason = reason[i];
+    r.rows_read = static_cast<std::int64_t>(rows_read.data<double>()[i]);
+    r.rows_kept = static_cast<std::int64_t>(rows_kept.data<double>()[i]);
+    r.rejected = rejected.data<double>()[i] != 0.0;
+    index[r.ticker] = i;
+  }
+  const auto f_ticker = f.read_strings(k + "ticker"), kind = f.read_strings(k + "kind"),
+             file = f.read_strings(k + "file"), date = f.read_strings(k + "date"),
+             field = f.read_strings(k + "field"), detail = f.read_strings(k + "detail"),
+             action = f.read_strings(k + "action");
+  const Tensor line = f.read(k + "line");
+  for (std::size_t i = 0; i < f_ticker.size(); ++i)
+    reports[index.at(f_ticker[i])].findings.push_back({kind[i], file[i],
+                                                       static_cast<std::int64_t>(line.data<double>()[i]),
+                                                       date[i], field[i], detail[i], action[i]});
+  return reports;
+}
+
 }  // namespace
 
 void write_universe(const std::filesystem::path& path, const Universe& u, const FeaturePanels& features) {
@@ -39,6 +118,7 @@ void write_universe(const std::filesystem::path& path, const Universe& u, const 
     const Shape shape{u.day_count(), u.ticker_count()};
     f.write_bytes("/masks/listed", u.listed, shape, true);
     f.write_bytes("/masks/present", u.present, shape, true);
+    f.write("/meta/source_line", Tensor::from<float>(u.source_line, shape), true);
     f.write_strings("/meta/sector", u.sector);
     f.write("/meta/market_cap", Tensor::from<double>(u.market_cap, {u.ticker_count()}));
     if (!u.benchmark_close.empty()) {
@@ -47,7 +127,10 @@ void write_universe(const std::filesystem::path& path, const Universe& u, const 
     }
     f.create_group("/features");
     for (const auto& [name, values] : features) f.write("/features/" + name, values, true);
+    f.write_strings("/state/files", u.source_files);
+    f.write_strings("/state/hashes", u.source_hashes);
     f.write_strings("/validation/report_json", {reports_to_json(u.reports)});
+    write_reports(f, u.reports);
     std::int64_t rejected = 0, findings = 0;
     for (const auto& r : u.reports) {
       rejected += r.rejected ? 1 : 0;
@@ -81,6 +164,8 @@ Universe read_universe(const std::filesystem::path& path, FeaturePanels* feature
   }
   u.listed = f.read_bytes("/masks/listed");
   u.present = f.read_bytes("/masks/present");
+  const Tensor lines = f.read("/meta/source_line");
+  u.source_line.assign(lines.data<float>(), lines.data<float>() + lines.numel());
   u.sector = f.read_strings("/meta/sector");
   const Tensor caps = f.read("/meta/market_cap");
   u.market_cap.assign(caps.data<double>(), caps.data<double>() + caps.numel());
@@ -91,6 +176,9 @@ Universe read_universe(const std::filesystem::path& path, FeaturePanels* feature
   }
   if (features)
     for (const auto& name : f.list("/features")) (*features)[name] = f.read("/features/" + name);
+  u.reports = read_reports(f);
+  u.source_files = f.read_strings("/state/files");
+  u.source_hashes = f.read_strings("/state/hashes");
   return u;
 }
 

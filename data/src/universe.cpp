@@ -62,6 +62,7 @@ Universe ingest(const std::vector<std::filesystem::path>& files, const IngestOpt
     if (!r.rejected) accepted.push_back(std::move(s));
     reports.push_back(std::move(r));
   }
+  std::sort(reports.begin(), reports.end(), [](auto& a, auto& b) { return a.ticker < b.ticker; });
   Universe u = align(std::move(accepted), std::move(reports));
   if (!options.constituents.empty()) attach_constituents(u, options.constituents);
   if (!options.benchmark.empty()) attach_benchmark(u, options.benchmark);
@@ -82,6 +83,7 @@ Universe align(std::vector<TickerSeries> series, std::vector<TickerReport> repor
     *panel = Tensor::full({D, N}, kNaN, DType::f64);
   u.listed.assign(static_cast<std::size_t>(D * N), 0);
   u.present.assign(static_cast<std::size_t>(D * N), 0);
+  u.source_line.assign(static_cast<std::size_t>(D * N), 0.0f);
   u.sector.assign(static_cast<std::size_t>(N), "");
   u.market_cap.assign(static_cast<std::size_t>(N), kNaN);
 
@@ -124,6 +126,7 @@ Universe align(std::vector<TickerSeries> series, std::vector<TickerReport> repor
         close[k] = row.close;
         volume[k] = row.volume;
         u.present[k] = 1;
+        u.source_line[k] = static_cast<float>(row.line);
       } else {
         if (gap_start < 0) gap_start = d;
         const double previous = close[k - static_cast<std::size_t>(N)];
@@ -144,6 +147,143 @@ Universe align(std::vector<TickerSeries> series, std::vector<TickerReport> repor
            "masked (listed = 0, NaN) after"});
   }
   u.reports = std::move(reports);
+  for (auto& r : u.reports) sort_findings(r);
+  return u;
+}
+
+void sort_findings(TickerReport& report) {
+  auto stage = [](const std::string& kind) {
+    if (kind == "zero_volume_run" || kind == "split_like_jump" || kind == "too_few_rows") return 1;
+    if (kind == "gap" || kind == "late_start" || kind == "early_end") return 2;
+    return 0;
+  };
+  std::stable_sort(report.findings.begin(), report.findings.end(), [&](const Finding& a, const Finding& b) {
+    const int sa = stage(a.kind), sb = stage(b.kind);
+    if (sa != sb) return sa < sb;
+    if (sa == 0 && a.line != b.line) return a.line < b.line;
+    if (a.date != b.date) return a.date < b.date;
+    return a.kind < b.kind;
+  });
+}
+
+Universe update(const Universe& stored, const std::vector<std::filesystem::path>& files,
+                const IngestOptions& options) {
+  if (options.validation.adjust_splits)
+    throw std::invalid_argument("update: adjust_splits rescales history; run a full rebuild instead");
+  std::map<std::string, TickerSeries> fresh;
+  for (const auto& file : files)
+    for (TickerSeries& s : read_price_file(file)) {
+      auto [it, inserted] = fresh.try_emplace(s.ticker, std::move(s));
+      if (!inserted)
+        throw InputError(file.string(), 0, "",
+                         "ticker " + it->first + " also comes from " + it->second.files.front());
+    }
+  std::map<std::string, const TickerReport*> stored_report;
+  for (const auto& r : stored.reports) stored_report[r.ticker] = &r;
+
+  const std::int64_t D = stored.day_count(), N = stored.ticker_count();
+  std::vector<TickerSeries> series;
+  std::vector<TickerReport> reports;
+  auto row_level = [](const Finding& f) {
+    return f.kind != "zero_volume_run" && f.kind != "split_like_jump" && f.kind != "too_few_rows" &&
+           f.kind != "gap" && f.kind != "late_start" && f.kind != "early_end";
+  };
+  // Stored tickers: rebuild their kept rows (with source lines) and append what is new.
+  for (std::int64_t i = 0; i < N; ++i) {
+    const std::string& ticker = stored.tickers[static_cast<std::size_t>(i)];
+    const TickerReport& old = *stored_report.at(ticker);
+    TickerSeries s;
+    s.ticker = ticker;
+    s.files = old.files;
+    std::int64_t last_line = 0;
+    for (std::int64_t d = 0; d < D; ++d) {
+      const std::size_t k = static_cast<std::size_t>(d * N + i);
+      if (!stored.present[k]) continue;
+      const auto line = static_cast<std::int64_t>(stored.source_line[k]);
+      s.rows.push_back({stored.days[static_cast<std::size_t>(d)], stored.open.data<double>()[k],
+                        stored.high.data<double>()[k], stored.low.data<double>()[k],
+                        stored.close.data<double>()[k], stored.volume.data<double>()[k], line});
+      last_line = std::max(last_line, line);
+    }
+    for (const auto& f : old.findings) last_line = std::max(last_line, f.line);
+    TickerReport report_base = old;
+    report_base.findings.clear();
+    for (const auto& f : old.findings)
+      if (row_level(f)) report_base.findings.push_back(f);
+    if (auto it = fresh.find(ticker); it != fresh.end()) {
+      TickerSeries& update = it->second;
+      const Day last_day = s.rows.empty() ? 0 : s.rows.back().day;
+      std::int64_t added = 0;
+      for (const PriceRow& row : update.rows) {
+        if (row.line <= last_line) {  // already processed: must match what is stored
+          const auto d =
+              std::lower_bound(stored.days.begin(), stored.days.end(), row.day) - stored.days.begin();
+          const std::size_t k = static_cast<std::size_t>(d * N + i);
+          if (d < D && stored.days[static_cast<std::size_t>(d)] == row.day && stored.present[k] &&
+              stored.source_line[k] == static_cast<float>(row.line) &&
+              !(row.close == stored.close.data<double>()[k]))
+            throw InputError(update.files.front(), row.line, "close",
+                             "differs from the stored row of " + format_date(row.day) +
+                                 ": a revision needs a full rebuild");
+          continue;
+        }
+        if (row.day <= last_day && !s.rows.empty())
+          throw InputError(update.files.front(), row.line, "date",
+                           format_date(row.day) + " is not after the stored history (ends " +
+                               format_date(last_day) + "): a revision needs a full rebuild");
+        s.rows.push_back(row);
+        ++added;
+      }
+      for (const auto& f : update.findings)
+        if (f.line > last_line) report_base.findings.push_back(f);
+      report_base.rows_read += added;
+      for (const auto& f : update.findings)
+        report_base.rows_read += f.line > last_line && f.kind == "unparseable_line" ? 1 : 0;
+      fresh.erase(it);
+    }
+    // Re-validate: stored rows are already repaired (the rules are idempotent), so only new rows can
+    // add row-level findings; sequence findings are recomputed over the whole history.
+    const std::int64_t rows_read = report_base.rows_read;
+    TickerReport again = validate_and_repair(s, options.validation);
+    for (auto& f : again.findings)
+      if (!row_level(f) || f.line > last_line) report_base.findings.push_back(std::move(f));
+    report_base.rows_read = rows_read;
+    report_base.rows_kept = again.rows_kept;
+    report_base.rejected = again.rejected;
+    report_base.reject_reason = again.reject_reason;
+    if (!again.rejected) series.push_back(std::move(s));
+    reports.push_back(std::move(report_base));
+  }
+  // Tickers rejected earlier stay in the reports as they were; new tickers are validated afresh.
+  for (const auto& r : stored.reports)
+    if (r.rejected && !fresh.count(r.ticker)) reports.push_back(r);
+  for (auto& [ticker, s] : fresh) {
+    if (!is_safe_ticker(ticker)) {
+      TickerReport r;
+      r.ticker = ticker;
+      r.files = s.files;
+      r.rejected = true;
+      r.reject_reason = "unsafe ticker name (allowed: A-Z 0-9 . - ^, at most 15)";
+      r.findings.push_back(
+          {"unsafe_ticker", s.files.front(), 0, "", "ticker", ticker.substr(0, 40), "ticker rejected"});
+      reports.push_back(std::move(r));
+      continue;
+    }
+    TickerReport r = validate_and_repair(s, options.validation);
+    if (!r.rejected) series.push_back(std::move(s));
+    reports.push_back(std::move(r));
+  }
+  std::sort(reports.begin(), reports.end(), [](auto& a, auto& b) { return a.ticker < b.ticker; });
+  Universe u = align(std::move(series), std::move(reports));
+  u.sector.assign(u.tickers.size(), "");
+  u.market_cap.assign(u.tickers.size(), std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t i = 0; i < u.tickers.size(); ++i)
+    if (const std::int64_t j = stored.index_of(u.tickers[i]); j >= 0) {
+      u.sector[i] = stored.sector[static_cast<std::size_t>(j)];
+      u.market_cap[i] = stored.market_cap[static_cast<std::size_t>(j)];
+    }
+  if (!options.constituents.empty()) attach_constituents(u, options.constituents);
+  if (!options.benchmark.empty()) attach_benchmark(u, options.benchmark);
   return u;
 }
 

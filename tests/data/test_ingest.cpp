@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 
@@ -10,6 +11,7 @@
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
 #include "qf/tensor/hdf5.h"
+#include "qf/tensor/random.h"
 
 using namespace qf;
 using namespace qf::data;
@@ -226,4 +228,94 @@ TEST(RealData, ReportsExactlyTheKnownDefects) {
   EXPECT_FALSE(std::isnan(u.market_cap[static_cast<std::size_t>(u.index_of("AAPL"))]));
   EXPECT_EQ(u.sector[static_cast<std::size_t>(u.index_of("AAPL"))], "Information Technology");
   EXPECT_FALSE(std::isnan(u.benchmark_close.back()));
+}
+
+namespace {
+
+// Rows of a Kaggle-layout file for `ticker`: one per business day from 2020-01-01 on, with a few
+// defects at chosen indices.
+std::string kaggle_rows(const std::string& ticker, int first, int count, std::uint64_t seed) {
+  std::string text;
+  Rng rng(seed);
+  double price = 50;
+  for (int i = 0; i < first + count; ++i) {
+    price *= std::exp(0.02 * rng.normal());
+    if (i < first) continue;
+    const int week = i / 5, weekday = i % 5;
+    const Day day = 18263 + 7 * week + weekday;  // 2020-01-01 is a Wednesday; no matter for the test
+    char line[200];
+    const double volume = (i >= 38 && i <= 43) ? 0 : 1000 + i;  // a zero-volume run across the cut at 40
+    if (i == 45) {
+      std::snprintf(line, sizeof line, "%s,,,,%.4f,%.0f,%s\n", format_date(day).c_str(), price, volume,
+                    ticker.c_str());
+    } else if (i == 47) {
+      std::snprintf(line, sizeof line, "%s,%.4f,%.4f,%.4f,%.4f,%.0f,%s\n", format_date(day).c_str(), price,
+                    price * 0.9, price * 1.1, price, volume, ticker.c_str());  // high < low
+    } else if (i == 12 && ticker == "BBB") {
+      continue;  // a gap
+    } else {
+      std::snprintf(line, sizeof line, "%s,%.4f,%.4f,%.4f,%.4f,%.0f,%s\n", format_date(day).c_str(), price,
+                    price * 1.01, price * 0.99, price, volume, ticker.c_str());
+    }
+    text += line;
+  }
+  return text;
+}
+
+void expect_same_universe(const Universe& a, const Universe& b) {
+  ASSERT_EQ(a.tickers, b.tickers);
+  ASSERT_EQ(a.days, b.days);
+  for (auto [pa, pb] : {std::pair{&a.open, &b.open},
+                        {&a.high, &b.high},
+                        {&a.low, &b.low},
+                        {&a.close, &b.close},
+                        {&a.volume, &b.volume}}) {
+    ASSERT_EQ(pa->shape(), pb->shape());
+    EXPECT_EQ(std::memcmp(pa->data<double>(), pb->data<double>(), static_cast<std::size_t>(pa->numel()) * 8),
+              0);
+  }
+  EXPECT_EQ(a.listed, b.listed);
+  EXPECT_EQ(a.present, b.present);
+  EXPECT_EQ(a.source_line, b.source_line);
+  EXPECT_EQ(reports_to_json(a.reports), reports_to_json(b.reports));
+}
+
+}  // namespace
+
+TEST(Update, AppendingRowsAndTickersEqualsAFullRebuild) {
+  const std::string header = "date,open,high,low,close,volume,Name\n";
+  const fs::path dir = make_folder("update", {{"AAA_data.csv", header + kaggle_rows("AAA", 0, 40, 1)},
+                                              {"BBB_data.csv", header + kaggle_rows("BBB", 0, 40, 2)},
+                                              {"CCC_data.csv", header + kaggle_rows("CCC", 0, 40, 3)}});
+  ValidationOptions o;
+  o.min_rows = 5;
+  const IngestOptions options{o, {}, {}};
+  write_universe(dir / "universe.h5", ingest(list_price_files(dir, options), options));
+
+  // The files grow: AAA and BBB get 20 more days (with defects), CCC none, and DDD is new.
+  for (auto [name, seed] : {std::pair{"AAA", 1}, {"BBB", 2}})
+    std::ofstream(dir / (std::string(name) + "_data.csv"))
+        << header + kaggle_rows(name, 0, 60, static_cast<std::uint64_t>(seed));
+  std::ofstream(dir / "DDD_data.csv") << header + kaggle_rows("DDD", 30, 30, 4);
+  const auto files = list_price_files(dir, options);
+
+  const Universe updated = update(read_universe(dir / "universe.h5"), files, options);
+  const Universe rebuilt = ingest(files, options);
+  expect_same_universe(updated, rebuilt);
+  // The update saw the defects of the new rows (AAA, BBB and the new DDD) and recomputed the
+  // zero-volume run that crosses the cut.
+  const auto counts = count_kinds(updated);
+  EXPECT_EQ(counts.at("missing_field"), 3);
+  EXPECT_EQ(counts.at("ohlc_inconsistent"), 3);
+  EXPECT_EQ(counts.at("zero_volume_run"), 3);
+  EXPECT_EQ(counts.at("early_end"), 1);  // CCC stops where the old calendar stopped
+
+  // A revised old row is refused with its file and line.
+  std::ofstream(dir / "CCC_data.csv") << header + kaggle_rows("CCC", 0, 40, 99);
+  try {
+    update(read_universe(dir / "universe.h5"), list_price_files(dir, options), options);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("CCC_data.csv:2"), std::string::npos) << e.what();
+  }
 }

@@ -24,11 +24,15 @@ struct Universe {
   // [days x tickers], float64, row-major (day-major): close.data<double>()[d * tickers + i].
   Tensor open, high, low, close, volume;
   std::vector<std::uint8_t> listed, present;  // [days x tickers], 0/1
+  std::vector<float> source_line;             // [days x tickers]: line of the source file's row, 0 if none
   std::vector<std::string> sector;            // per ticker, "" when unknown
   std::vector<double> market_cap;             // per ticker, NaN when unknown
   std::vector<double> benchmark_close;        // per day, NaN where the benchmark has no row; empty if none
   std::string benchmark_name;
   std::vector<TickerReport> reports;  // every ticker read, accepted or rejected
+  // The input files and their content hashes (store.h file_hash), so that an update reads only
+  // files that changed.
+  std::vector<std::string> source_files, source_hashes;
 
   std::int64_t day_count() const { return static_cast<std::int64_t>(days.size()); }
   std::int64_t ticker_count() const { return static_cast<std::int64_t>(tickers.size()); }
@@ -52,6 +56,18 @@ Universe ingest(const std::vector<std::filesystem::path>& files, const IngestOpt
 
 // Aligns already validated series (used by ingest and by incremental updates).
 Universe align(std::vector<TickerSeries> series, std::vector<TickerReport> reports);
+
+// Appends new rows and new tickers to a stored universe. `files` are the updated CSVs, typically the
+// old files with rows appended: rows on days the store already holds must equal the stored rows and
+// are skipped; a differing row is an InputError (a revision needs a full rebuild). Only affected
+// tickers are re-validated. The result equals ingest() over the same files: panels, masks and
+// reports (whose findings are kept in canonical order, see sort_findings).
+Universe update(const Universe& stored, const std::vector<std::filesystem::path>& files,
+                const IngestOptions& options);
+
+// Canonical order of a report's findings: row-level findings by line, then sequence findings
+// (zero_volume_run, split_like_jump, too_few_rows), then calendar findings (gap, late_start, early_end).
+void sort_findings(TickerReport& report);
 
 // Sector and market cap per ticker from a constituents table; unknown tickers keep ""/NaN.
 void attach_constituents(Universe& universe, const std::filesystem::path& table);
