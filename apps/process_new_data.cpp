@@ -8,6 +8,7 @@
 
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
+#include "qf/data/synthetic_universe.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -15,12 +16,19 @@ namespace fs = std::filesystem;
 int main(int argc, char** argv) try {
   std::string input, constituents, benchmark, out = "out";
   bool update = false;
+  qf::data::SyntheticUniverseOptions synthetic;
   qf::data::ValidationOptions validation;
   po::options_description options("process_new_data: ingest, validate and store a universe of daily prices");
   // clang-format off
   options.add_options()
       ("help,h", "show this help")
-      ("input", po::value(&input), "folder of per-ticker CSV files (Kaggle, Yahoo, Stooq or long layout)")
+      ("input", po::value(&input),
+       "folder of per-ticker CSV files (Kaggle, Yahoo, Stooq or long layout); without it, the built-in "
+       "synthetic universe is generated into <out>/synthetic and processed")
+      ("seed", po::value(&synthetic.seed)->default_value(synthetic.seed), "synthetic universe: seed")
+      ("tickers", po::value(&synthetic.tickers)->default_value(synthetic.tickers), "synthetic universe: tickers")
+      ("predictability", po::value(&synthetic.predictability)->default_value(synthetic.predictability),
+       "synthetic universe: strength of the planted momentum component")
       ("constituents", po::value(&constituents), "optional table with Symbol, Sector, Market Cap")
       ("benchmark", po::value(&benchmark), "optional price file of the benchmark index")
       ("out", po::value(&out)->default_value(out), "output folder")
@@ -31,11 +39,21 @@ int main(int argc, char** argv) try {
   // clang-format on
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, options), vm);
-  if (vm.count("help") || !vm.count("input")) {
+  if (vm.count("help")) {
     std::cout << options << '\n';
-    return vm.count("help") ? 0 : 2;
+    return 0;
   }
   po::notify(vm);
+  if (input.empty()) {  // the embedded default: the synthetic universe, written as the real set is laid out
+    const fs::path dir = fs::path(out) / "synthetic";
+    fs::remove_all(dir / "prices");  // generated content: no ticker files of an earlier run may linger
+    qf::data::write_synthetic_universe(qf::data::make_synthetic_universe(synthetic), dir);
+    input = (dir / "prices").string();
+    constituents = (dir / "constituents.csv").string();
+    benchmark = (dir / "index.csv").string();
+    std::printf("synthetic universe (seed %llu) written to %s\n",
+                static_cast<unsigned long long>(synthetic.seed), dir.c_str());
+  }
 
   const auto start = std::chrono::steady_clock::now();
   qf::data::IngestOptions ingest_options{validation, constituents, benchmark};

@@ -2,7 +2,7 @@
 //   r_t = drift + predictability * m_{t-1} + sigma_t * e_t,   m_t = mean(r_{t-4..t})
 // where sigma_t follows a GARCH(1,1)-like recursion. With predictability = 0 the series is a pure
 // random walk (nothing to learn); a positive value plants a weak momentum component.
-// (The full multi-stock universe generator arrives with process_new_data.)
+// For a whole multi-stock universe see synthetic_universe.h.
 #pragma once
 
 #include <cstdint>
