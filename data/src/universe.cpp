@@ -6,6 +6,7 @@
 #include <map>
 
 #include "qf/data/csv.h"
+#include "qf/tensor/parallel.h"
 
 namespace qf::data {
 
@@ -35,33 +36,60 @@ std::vector<std::filesystem::path> list_price_files(const std::filesystem::path&
   return files;
 }
 
-Universe ingest(const std::vector<std::filesystem::path>& files, const IngestOptions& options) {
+namespace {
+
+// Parses the files (in parallel) into one series per ticker; a ticker in two files is an error.
+std::map<std::string, TickerSeries> read_price_files(const std::vector<std::filesystem::path>& files) {
+  std::vector<std::vector<TickerSeries>> parsed(files.size());
+  parallel_for(static_cast<std::int64_t>(files.size()), 8, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i)
+      parsed[static_cast<std::size_t>(i)] = read_price_file(files[static_cast<std::size_t>(i)]);
+  });
   std::map<std::string, TickerSeries> by_ticker;
-  for (const auto& file : files)
-    for (TickerSeries& s : read_price_file(file)) {
+  for (std::size_t f = 0; f < files.size(); ++f)
+    for (TickerSeries& s : parsed[f]) {
       auto [it, inserted] = by_ticker.try_emplace(s.ticker, std::move(s));
       if (!inserted)
-        throw InputError(file.string(), 0, "",
+        throw InputError(files[f].string(), 0, "",
                          "ticker " + it->first + " also comes from " + it->second.files.front());
     }
-  std::vector<TickerSeries> accepted;
-  std::vector<TickerReport> reports;
-  for (auto& [ticker, s] : by_ticker) {
-    if (!is_safe_ticker(ticker)) {
-      TickerReport r;
-      r.ticker = ticker;
-      r.files = s.files;
-      r.rejected = true;
-      r.reject_reason = "unsafe ticker name (allowed: A-Z 0-9 . - ^, at most 15)";
-      r.findings.push_back(
-          {"unsafe_ticker", s.files.front(), 0, "", "ticker", ticker.substr(0, 40), "ticker rejected"});
-      reports.push_back(std::move(r));
-      continue;
-    }
-    TickerReport r = validate_and_repair(s, options.validation);
-    if (!r.rejected) accepted.push_back(std::move(s));
-    reports.push_back(std::move(r));
+  return by_ticker;
+}
+
+// Rejects unsafe ticker names, else validates and repairs.
+TickerReport check_and_validate(TickerSeries& s, const ValidationOptions& options) {
+  if (is_safe_ticker(s.ticker)) return validate_and_repair(s, options);
+  TickerReport r;
+  r.ticker = s.ticker;
+  r.files = s.files;
+  r.rejected = true;
+  r.reject_reason = "unsafe ticker name (allowed: A-Z 0-9 . - ^, at most 15)";
+  r.findings.push_back(
+      {"unsafe_ticker", s.files.front(), 0, "", "ticker", s.ticker.substr(0, 40), "ticker rejected"});
+  return r;
+}
+
+// Validates every series (in parallel), moving the accepted ones to `accepted`.
+void validate_all(std::vector<TickerSeries>& series, const ValidationOptions& options,
+                  std::vector<TickerSeries>& accepted, std::vector<TickerReport>& reports) {
+  std::vector<TickerReport> fresh(series.size());
+  parallel_for(static_cast<std::int64_t>(series.size()), 8, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i)
+      fresh[static_cast<std::size_t>(i)] = check_and_validate(series[static_cast<std::size_t>(i)], options);
+  });
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    if (!fresh[i].rejected) accepted.push_back(std::move(series[i]));
+    reports.push_back(std::move(fresh[i]));
   }
+}
+
+}  // namespace
+
+Universe ingest(const std::vector<std::filesystem::path>& files, const IngestOptions& options) {
+  std::vector<TickerSeries> series, accepted;
+  for (auto& [ticker, s] : read_price_files(files)) series.push_back(std::move(s));
+  std::vector<TickerReport> reports;
+  validate_all(series, options.validation, accepted, reports);
   std::sort(reports.begin(), reports.end(), [](auto& a, auto& b) { return a.ticker < b.ticker; });
   Universe u = align(std::move(accepted), std::move(reports));
   if (!options.constituents.empty()) attach_constituents(u, options.constituents);
@@ -170,14 +198,7 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
                 const IngestOptions& options) {
   if (options.validation.adjust_splits)
     throw std::invalid_argument("update: adjust_splits rescales history; run a full rebuild instead");
-  std::map<std::string, TickerSeries> fresh;
-  for (const auto& file : files)
-    for (TickerSeries& s : read_price_file(file)) {
-      auto [it, inserted] = fresh.try_emplace(s.ticker, std::move(s));
-      if (!inserted)
-        throw InputError(file.string(), 0, "",
-                         "ticker " + it->first + " also comes from " + it->second.files.front());
-    }
+  std::map<std::string, TickerSeries> fresh = read_price_files(files);
   std::map<std::string, const TickerReport*> stored_report;
   for (const auto& r : stored.reports) stored_report[r.ticker] = &r;
 
@@ -257,22 +278,9 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
   // Tickers rejected earlier stay in the reports as they were; new tickers are validated afresh.
   for (const auto& r : stored.reports)
     if (r.rejected && !fresh.count(r.ticker)) reports.push_back(r);
-  for (auto& [ticker, s] : fresh) {
-    if (!is_safe_ticker(ticker)) {
-      TickerReport r;
-      r.ticker = ticker;
-      r.files = s.files;
-      r.rejected = true;
-      r.reject_reason = "unsafe ticker name (allowed: A-Z 0-9 . - ^, at most 15)";
-      r.findings.push_back(
-          {"unsafe_ticker", s.files.front(), 0, "", "ticker", ticker.substr(0, 40), "ticker rejected"});
-      reports.push_back(std::move(r));
-      continue;
-    }
-    TickerReport r = validate_and_repair(s, options.validation);
-    if (!r.rejected) series.push_back(std::move(s));
-    reports.push_back(std::move(r));
-  }
+  std::vector<TickerSeries> new_tickers;
+  for (auto& [ticker, s] : fresh) new_tickers.push_back(std::move(s));
+  validate_all(new_tickers, options.validation, series, reports);
   std::sort(reports.begin(), reports.end(), [](auto& a, auto& b) { return a.ticker < b.ticker; });
   Universe u = align(std::move(series), std::move(reports));
   u.sector.assign(u.tickers.size(), "");
