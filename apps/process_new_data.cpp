@@ -9,6 +9,7 @@
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
 #include "qf/data/synthetic_universe.h"
+#include "qf/quant/features.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -65,9 +66,10 @@ int main(int argc, char** argv) try {
   std::vector<std::string> hashes;
   for (const auto& f : files) hashes.push_back(qf::data::file_hash(f));
   qf::data::Universe universe;
+  qf::data::FeaturePanels features;
   if (update) {
     // Only files that are new or whose content changed since the store was written are read.
-    qf::data::Universe stored = qf::data::read_universe(store);
+    const qf::data::Universe stored = qf::data::read_universe(store);
     std::map<std::string, std::string> known;
     for (std::size_t i = 0; i < stored.source_files.size(); ++i)
       known[stored.source_files[i]] = stored.source_hashes[i];
@@ -75,9 +77,13 @@ int main(int argc, char** argv) try {
     for (std::size_t i = 0; i < files.size(); ++i)
       if (known[files[i].string()] != hashes[i]) changed.push_back(files[i]);
     std::printf("update: %zu of %zu files new or changed\n", changed.size(), files.size());
-    universe = qf::data::update(stored, changed, ingest_options);
+    qf::data::FeaturePanels stored_features;
+    const qf::data::Universe stored_full = qf::data::read_universe(store, &stored_features);
+    universe = qf::data::update(stored_full, changed, ingest_options);
+    features = qf::quant::update_features(stored_full, stored_features, universe);
   } else {
     universe = qf::data::ingest(files, ingest_options);
+    features = qf::quant::compute_features(universe);
   }
   for (std::size_t i = 0; i < files.size(); ++i) {
     universe.source_files.push_back(files[i].string());
@@ -87,7 +93,7 @@ int main(int argc, char** argv) try {
     throw qf::data::InputError(input, 0, "", "every ticker was rejected (see the report)");
 
   fs::create_directories(out);
-  qf::data::write_universe(store, universe);
+  qf::data::write_universe(store, universe, features);
   const std::string summary = qf::data::reports_summary(universe.reports);
   qf::data::write_text_atomically(fs::path(out) / "validation.json",
                                   qf::data::reports_to_json(universe.reports));
@@ -113,9 +119,9 @@ int main(int argc, char** argv) try {
 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%s", summary.c_str());
-  std::printf("universe: %lld tickers x %lld days -> %s (%.2f s)\n",
+  std::printf("universe: %lld tickers x %lld days, %zu feature panels -> %s (%.2f s)\n",
               static_cast<long long>(universe.ticker_count()), static_cast<long long>(universe.day_count()),
-              store.c_str(), secs);
+              features.size(), store.c_str(), secs);
   return 0;
 } catch (const qf::data::InputError& e) {
   std::fprintf(stderr, "process_new_data: bad input: %s\n", e.what());

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 
@@ -15,6 +16,7 @@ namespace qf::data {
 namespace {
 constexpr const char* kFormat = "quantforge.universe";
 constexpr std::int64_t kFormatVersion = 1;
+constexpr int kDeflate = 4;  // prices (4 decimals) and masks compress well
 const char* const kPanels[] = {"open", "high", "low", "close", "volume"};
 
 Tensor& panel(Universe& u, const std::string& name) {
@@ -114,11 +116,11 @@ void write_universe(const std::filesystem::path& path, const Universe& u, const 
     for (Day d : u.days) dates.push_back(format_date(d));
     f.write_strings("/dates", dates);
     for (const char* name : kPanels)
-      f.write(std::string("/prices/") + name, panel(const_cast<Universe&>(u), name), true);
+      f.write(std::string("/prices/") + name, panel(const_cast<Universe&>(u), name), kDeflate);
     const Shape shape{u.day_count(), u.ticker_count()};
-    f.write_bytes("/masks/listed", u.listed, shape, true);
-    f.write_bytes("/masks/present", u.present, shape, true);
-    f.write("/meta/source_line", Tensor::from<float>(u.source_line, shape), true);
+    f.write_bytes("/masks/listed", u.listed, shape, kDeflate);
+    f.write_bytes("/masks/present", u.present, shape, kDeflate);
+    f.write("/meta/source_line", Tensor::from<float>(u.source_line, shape), kDeflate);
     f.write_strings("/meta/sector", u.sector);
     f.write("/meta/market_cap", Tensor::from<double>(u.market_cap, {u.ticker_count()}));
     if (!u.benchmark_close.empty()) {
@@ -126,7 +128,9 @@ void write_universe(const std::filesystem::path& path, const Universe& u, const 
       f.set_attr("/benchmark", "name", u.benchmark_name);
     }
     f.create_group("/features");
-    for (const auto& [name, values] : features) f.write("/features/" + name, values, true);
+    // Uncompressed: indicator values have noisy mantissas; deflate (even level 1) saved 22 % of the
+    // bytes but took 75 % of the stage's time (measured on the real set).
+    for (const auto& [name, values] : features) f.write("/features/" + name, values, 0);
     f.write_strings("/state/files", u.source_files);
     f.write_strings("/state/hashes", u.source_hashes);
     f.write_strings("/validation/report_json", {reports_to_json(u.reports)});
@@ -185,14 +189,20 @@ Universe read_universe(const std::filesystem::path& path, FeaturePanels* feature
 std::string file_hash(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path.string() + " to hash it");
+  // FNV-1a over 64-bit words (then the tail bytes): eight times fewer dependent multiplies than the
+  // byte-wise form, which made hashing the outputs a sixth of the stage's time.
   std::uint64_t h = 0xcbf29ce484222325ULL;
-  char buffer[1 << 16];
+  std::vector<char> buffer(1 << 20);
   while (in) {
-    in.read(buffer, sizeof buffer);
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      h ^= static_cast<unsigned char>(buffer[i]);
-      h *= 0x100000001b3ULL;
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto n = static_cast<std::size_t>(in.gcount());
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, buffer.data() + i, 8);
+      h = (h ^ word) * 0x100000001b3ULL;
     }
+    for (; i < n; ++i) h = (h ^ static_cast<unsigned char>(buffer[i])) * 0x100000001b3ULL;
   }
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));

@@ -291,7 +291,17 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
       u.market_cap[i] = stored.market_cap[static_cast<std::size_t>(j)];
     }
   if (!options.constituents.empty()) attach_constituents(u, options.constituents);
-  if (!options.benchmark.empty()) attach_benchmark(u, options.benchmark);
+  if (!options.benchmark.empty()) {
+    attach_benchmark(u, options.benchmark);
+  } else if (!stored.benchmark_close.empty()) {  // keep the stored benchmark; NaN on new days
+    u.benchmark_name = stored.benchmark_name;
+    u.benchmark_close.assign(u.days.size(), std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t d = 0; d < stored.days.size(); ++d) {
+      const auto it = std::lower_bound(u.days.begin(), u.days.end(), stored.days[d]);
+      if (it != u.days.end() && *it == stored.days[d])
+        u.benchmark_close[static_cast<std::size_t>(it - u.days.begin())] = stored.benchmark_close[d];
+    }
+  }
   return u;
 }
 

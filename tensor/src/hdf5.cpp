@@ -120,18 +120,18 @@ namespace {
 
 // Dataset creation properties: chunked + shuffle + deflate when compressing. Chunks of whole trailing
 // rows, about 64K elements, keep both row and column reads cheap.
-Handle creation_properties(const std::vector<hsize_t>& dims, bool compress) {
+Handle creation_properties(const std::vector<hsize_t>& dims, int compression) {
   Handle props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   hsize_t total = 1;
   for (auto d : dims) total *= d;
-  if (compress && total > 0 && !dims.empty()) {
+  if (compression > 0 && total > 0 && !dims.empty()) {
     std::vector<hsize_t> chunk = dims;
     hsize_t elements = 1;
     for (std::size_t i = 1; i < chunk.size(); ++i) elements *= chunk[i];
     chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], 65536 / std::max<hsize_t>(elements, 1)));
     H5Pset_chunk(props.get(), static_cast<int>(chunk.size()), chunk.data());
     H5Pset_shuffle(props.get());
-    H5Pset_deflate(props.get(), 4);
+    H5Pset_deflate(props.get(), static_cast<unsigned>(std::min(compression, 9)));
   }
   return props;
 }
@@ -139,13 +139,13 @@ Handle creation_properties(const std::vector<hsize_t>& dims, bool compress) {
 }  // namespace
 
 void File::write_bytes(const std::string& dataset, std::span<const std::uint8_t> values, const Shape& shape,
-                       bool compress) {
+                       int compression) {
   if (shape_numel(shape) != static_cast<std::int64_t>(values.size()))
     fail(std::to_string(values.size()) + " bytes do not fill shape " + to_string(shape), dataset);
   ensure_parent_groups(dataset);
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-  const Handle props = creation_properties(dims, compress);
+  const Handle props = creation_properties(dims, compression);
   Handle ds(
       H5Dcreate2(id_, dataset.c_str(), H5T_NATIVE_UINT8, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
       H5Dclose);
@@ -169,11 +169,11 @@ std::vector<std::uint8_t> File::read_bytes(const std::string& dataset, Shape* sh
   return out;
 }
 
-void File::write(const std::string& dataset, const Tensor& tensor, bool compress) {
+void File::write(const std::string& dataset, const Tensor& tensor, int compression) {
   ensure_parent_groups(dataset);
   std::vector<hsize_t> dims(tensor.shape().begin(), tensor.shape().end());
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-  const Handle props = creation_properties(dims, compress);
+  const Handle props = creation_properties(dims, compression);
   const hid_t type = native_type(tensor.dtype());
   Handle ds(H5Dcreate2(id_, dataset.c_str(), type, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
             H5Dclose);

@@ -17,7 +17,7 @@ TEST(Hdf5, RoundTripTensorsStringsAndAttributes) {
   const Tensor b = Tensor::from<double>({0.5, -0.25}, {2});
   {
     h5::File f(path, h5::File::Mode::create);
-    f.write("/group/sub/a", a, true);
+    f.write("/group/sub/a", a, 4);
     f.write("/b", b);
     f.write_strings("/names", {"AAPL", "MSFT", "ÄÖ"});
     f.set_attr("/group", "note", std::string("hello"));

@@ -12,7 +12,7 @@
 
 namespace qf::data {
 
-// Features computed for the universe: name -> [days x tickers] float64 panel.
+// Features computed for the universe: name -> [days x tickers] panel (float32 from quant::compute_features).
 using FeaturePanels = std::map<std::string, Tensor>;
 
 void write_universe(const std::filesystem::path& path, const Universe& universe,
@@ -21,7 +21,8 @@ void write_universe(const std::filesystem::path& path, const Universe& universe,
 // error naming the file.
 Universe read_universe(const std::filesystem::path& path, FeaturePanels* features = nullptr);
 
-// 64-bit FNV-1a of a file's bytes, as 16 hex digits: cheap change detection for the manifest.
+// 64-bit FNV-1a over the file's 8-byte words (little-endian) and tail bytes, as 16 hex digits: cheap
+// change detection for the manifest (not a cryptographic hash).
 std::string file_hash(const std::filesystem::path& path);
 
 struct ManifestEntry {
