@@ -63,30 +63,45 @@ int main(int argc, char** argv) try {
   const fs::path store = fs::path(out) / "universe.h5";
   if (update && !fs::exists(store))
     throw qf::data::InputError(store.string(), 0, "", "--update needs an existing store");
+  // Every input with its content hash: the price files, then the constituents and benchmark tables.
+  std::vector<fs::path> inputs = files;
+  for (const auto& table : {constituents, benchmark})
+    if (!table.empty()) inputs.emplace_back(table);
   std::vector<std::string> hashes;
-  for (const auto& f : files) hashes.push_back(qf::data::file_hash(f));
+  for (const auto& f : inputs) hashes.push_back(qf::data::file_hash(f));
   qf::data::Universe universe;
   qf::data::FeaturePanels features;
   if (update) {
-    // Only files that are new or whose content changed since the store was written are read.
-    const qf::data::Universe stored = qf::data::read_universe(store);
+    // Only price files that are new or whose content changed since the store was written are read.
+    qf::data::FeaturePanels stored_features;
+    const qf::data::Universe stored = qf::data::read_universe(store, &stored_features);
     std::map<std::string, std::string> known;
     for (std::size_t i = 0; i < stored.source_files.size(); ++i)
       known[stored.source_files[i]] = stored.source_hashes[i];
     std::vector<fs::path> changed;
-    for (std::size_t i = 0; i < files.size(); ++i)
-      if (known[files[i].string()] != hashes[i]) changed.push_back(files[i]);
-    std::printf("update: %zu of %zu files new or changed\n", changed.size(), files.size());
-    qf::data::FeaturePanels stored_features;
-    const qf::data::Universe stored_full = qf::data::read_universe(store, &stored_features);
-    universe = qf::data::update(stored_full, changed, ingest_options);
-    features = qf::quant::update_features(stored_full, stored_features, universe);
+    bool tables_changed = false;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (known[inputs[i].string()] == hashes[i]) continue;
+      if (i < files.size()) {
+        changed.push_back(inputs[i]);
+      } else {
+        tables_changed = true;
+      }
+    }
+    std::printf("update: %zu of %zu price files new or changed%s\n", changed.size(), files.size(),
+                tables_changed ? ", constituents or benchmark changed" : "");
+    if (changed.empty() && !tables_changed && stored.source_files.size() == inputs.size()) {
+      std::printf("nothing to update: %s is current\n", store.c_str());
+      return 0;
+    }
+    universe = qf::data::update(stored, changed, ingest_options);
+    features = qf::quant::update_features(stored, stored_features, universe);
   } else {
     universe = qf::data::ingest(files, ingest_options);
     features = qf::quant::compute_features(universe);
   }
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    universe.source_files.push_back(files[i].string());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    universe.source_files.push_back(inputs[i].string());
     universe.source_hashes.push_back(hashes[i]);
   }
   if (universe.tickers.empty())
@@ -109,9 +124,8 @@ int main(int argc, char** argv) try {
   auto entry = [](const fs::path& p) {
     return qf::data::ManifestEntry{p.string(), qf::data::file_hash(p), fs::file_size(p)};
   };
-  for (const auto& f : files) manifest.inputs.push_back(entry(f));
-  for (const auto& f : {constituents, benchmark})
-    if (!f.empty()) manifest.inputs.push_back(entry(f));
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    manifest.inputs.push_back({inputs[i].string(), hashes[i], fs::file_size(inputs[i])});
   for (const char* name : {"universe.h5", "validation.json", "validation.txt"})
     manifest.outputs.push_back(entry(fs::path(out) / name));
   qf::data::write_text_atomically(fs::path(out) / "manifest_process_new_data.json",
