@@ -38,46 +38,76 @@ inline float tanh(float x) {
 }
 #endif
 
-// gates: [4H] pre-activations on entry, activations (i, f, g, o) on exit (kept for backward).
-// c_prev, c, tanh_c, h: [H]. tanh_c is kept so that backward need not recompute it.
+// One cell element, from the gate pre-activations (i, f, g, o) and c_prev: the activations (kept for
+// backward), c, tanh(c) and h. CUDA kernels call this per thread, the CPU per row below. Values in,
+// a struct out (no references), which keeps the CPU row loops vectorisable.
 template <class T>
-QF_HOST_DEVICE inline void cell_forward(std::int64_t hidden, T* __restrict__ gates,
-                                        const T* __restrict__ c_prev, T* __restrict__ c,
-                                        T* __restrict__ tanh_c, T* __restrict__ h) {
+struct CellForward {
+  T i, f, g, o, c, tanh_c, h;
+};
+template <class T>
+QF_HOST_DEVICE inline CellForward<T> cell_forward_element(T i, T f, T g, T o, T c_prev) {
+  CellForward<T> r;
+  r.i = sigmoid(i);
+  r.f = sigmoid(f);
+  r.g = tanh(g);
+  r.o = sigmoid(o);
+  r.c = r.f * c_prev + r.i * r.g;
+  r.tanh_c = tanh(r.c);
+  r.h = r.o * r.tanh_c;
+  return r;
+}
+
+// Backward through one cell element, from the saved activations, c_prev and tanh(c), the gradient dh
+// reaching h (output + next step) and dc from the next step's cell: the gate pre-activation
+// gradients and the gradient for c_prev.
+template <class T>
+struct CellBackward {
+  T di, df, dg, d_o, dc_prev;
+};
+template <class T>
+QF_HOST_DEVICE inline CellBackward<T> cell_backward_element(T i, T f, T g, T o, T c_prev, T tanh_c, T dh, T dc) {
+  const T d_cell = dc + dh * o * (T(1) - tanh_c * tanh_c);
+  CellBackward<T> r;
+  r.di = d_cell * g * i * (T(1) - i);
+  r.df = d_cell * c_prev * f * (T(1) - f);
+  r.dg = d_cell * i * (T(1) - g * g);
+  r.d_o = dh * tanh_c * o * (T(1) - o);
+  r.dc_prev = d_cell * f;
+  return r;
+}
+
+// A row of H elements; gates: [4H] (blocks i, f, g, o), pre-activations in, activations out.
+// c_prev, c, tanh_c, h: [H]. The buffers never overlap (__restrict__), so the loop vectorises.
+template <class T>
+QF_HOST_DEVICE inline void cell_forward(std::int64_t hidden, T* __restrict__ gates, const T* __restrict__ c_prev,
+                                        T* __restrict__ c, T* __restrict__ tanh_c, T* __restrict__ h) {
   for (std::int64_t j = 0; j < hidden; ++j) {
-    const T i = sigmoid(gates[j]);
-    const T f = sigmoid(gates[hidden + j]);
-    const T g = tanh(gates[2 * hidden + j]);
-    const T o = sigmoid(gates[3 * hidden + j]);
-    const T cell = f * c_prev[j] + i * g;
-    const T tc = tanh(cell);
-    gates[j] = i;
-    gates[hidden + j] = f;
-    gates[2 * hidden + j] = g;
-    gates[3 * hidden + j] = o;
-    c[j] = cell;
-    tanh_c[j] = tc;
-    h[j] = o * tc;
+    const CellForward<T> r = cell_forward_element(gates[j], gates[hidden + j], gates[2 * hidden + j],
+                                                  gates[3 * hidden + j], c_prev[j]);
+    gates[j] = r.i;
+    gates[hidden + j] = r.f;
+    gates[2 * hidden + j] = r.g;
+    gates[3 * hidden + j] = r.o;
+    c[j] = r.c;
+    tanh_c[j] = r.tanh_c;
+    h[j] = r.h;
   }
 }
 
-// Backward through one cell. dh: gradient reaching h (from the output and the next step);
-// dc: on entry the gradient from the next step's cell, on exit the gradient for c_prev.
-// dgates: [4H] gradients of the gate pre-activations.
+// Backward through a row; dc: in, from the next step; out, for c_prev. dgates: [4H].
 template <class T>
-QF_HOST_DEVICE inline void cell_backward(std::int64_t hidden, const T* __restrict__ gates,
-                                         const T* __restrict__ c_prev, const T* __restrict__ tanh_c,
-                                         const T* __restrict__ dh, T* __restrict__ dc,
+QF_HOST_DEVICE inline void cell_backward(std::int64_t hidden, const T* __restrict__ gates, const T* __restrict__ c_prev,
+                                         const T* __restrict__ tanh_c, const T* __restrict__ dh, T* __restrict__ dc,
                                          T* __restrict__ dgates) {
   for (std::int64_t j = 0; j < hidden; ++j) {
-    const T i = gates[j], f = gates[hidden + j], g = gates[2 * hidden + j], o = gates[3 * hidden + j];
-    const T tc = tanh_c[j];
-    const T d_cell = dc[j] + dh[j] * o * (T(1) - tc * tc);
-    dgates[j] = d_cell * g * i * (T(1) - i);
-    dgates[hidden + j] = d_cell * c_prev[j] * f * (T(1) - f);
-    dgates[2 * hidden + j] = d_cell * i * (T(1) - g * g);
-    dgates[3 * hidden + j] = dh[j] * tc * o * (T(1) - o);
-    dc[j] = d_cell * f;
+    const CellBackward<T> r = cell_backward_element(gates[j], gates[hidden + j], gates[2 * hidden + j],
+                                                    gates[3 * hidden + j], c_prev[j], tanh_c[j], dh[j], dc[j]);
+    dgates[j] = r.di;
+    dgates[hidden + j] = r.df;
+    dgates[2 * hidden + j] = r.dg;
+    dgates[3 * hidden + j] = r.d_o;
+    dc[j] = r.dc_prev;
   }
 }
 
