@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "qf/tensor/cuda.h"
+
 namespace qf {
 
 std::string to_string(const Shape& shape) {
@@ -156,6 +158,12 @@ std::byte* Tensor::raw() const {
   return storage_->data();
 }
 
+void Tensor::require_cpu(const char* what) const {
+  if (device_ != Device::cpu)
+    throw std::invalid_argument(std::string("Tensor::") + what + ": needs a CPU tensor, this one is on " +
+                                to_string(device_) + " (copy it with to(Device::cpu))");
+}
+
 void Tensor::check_dtype(DType expected) const {
   if (dtype_ != expected)
     throw ShapeError("Tensor: data requested as " + to_string(expected) + " but tensor is " +
@@ -197,6 +205,7 @@ Tensor Tensor::reshape(Shape shape) const {
 }
 
 Tensor Tensor::clone() const {
+  if (device_ != Device::cpu) return to(device_);
   Tensor out = empty(shape_, dtype_, device_);
   out.copy_from(*this);
   return out;
@@ -209,7 +218,26 @@ Tensor Tensor::to(DType dtype) const {
   return out;
 }
 
+Tensor Tensor::to(Device device) const {
+  Tensor out = empty(shape_, dtype_, device);
+  const std::size_t bytes = static_cast<std::size_t>(numel()) * dtype_size(dtype_);
+  if (bytes == 0) return out;
+  const std::byte* from = raw() + offset_ * static_cast<std::int64_t>(dtype_size(dtype_));
+  std::byte* to = out.raw();
+  if (device_ == Device::cpu && device == Device::cpu) {
+    std::copy_n(from, bytes, to);
+  } else {
+    cuda::copy(to, from, bytes,
+               device_ == Device::cpu  ? cuda::CopyKind::host_to_device
+               : device == Device::cpu ? cuda::CopyKind::device_to_host
+                                       : cuda::CopyKind::device_to_device);
+  }
+  return out;
+}
+
 void Tensor::copy_from(const Tensor& source) {
+  require_cpu(__func__);
+  source.require_cpu(__func__);
   if (source.shape_ != shape_)
     throw ShapeError("Tensor::copy_from: shape " + to_string(source.shape_) + " into " + to_string(shape_));
   dispatch(dtype_, [&]<class D>() {
@@ -222,10 +250,13 @@ void Tensor::copy_from(const Tensor& source) {
 }
 
 void Tensor::fill(double value) {
+  require_cpu(__func__);
   dispatch(dtype_, [&]<class T>() { std::fill_n(data<T>(), numel(), static_cast<T>(value)); });
 }
 
 Tensor& Tensor::add_(const Tensor& other) {
+  require_cpu(__func__);
+  other.require_cpu(__func__);
   if (other.shape_ != shape_ || other.dtype_ != dtype_)
     throw ShapeError("Tensor::add_: " + to_string(other.shape_) + " " + to_string(other.dtype_) + " into " +
                      to_string(shape_) + " " + to_string(dtype_));
@@ -238,12 +269,14 @@ Tensor& Tensor::add_(const Tensor& other) {
 }
 
 double Tensor::item() const {
+  require_cpu(__func__);
   if (numel() != 1)
     throw ShapeError("Tensor::item: tensor of shape " + to_string(shape_) + " is not a scalar");
   return dispatch(dtype_, [&]<class T>() { return static_cast<double>(*data<T>()); });
 }
 
 double Tensor::at(std::initializer_list<std::int64_t> index) const {
+  require_cpu(__func__);
   if (static_cast<int>(index.size()) != rank())
     throw ShapeError("Tensor::at: " + std::to_string(index.size()) + " indices for shape " +
                      to_string(shape_));

@@ -7,11 +7,12 @@
 #include <cmath>
 #include <cstdint>
 
+#include "qf/tensor/fast_math.h"
+
 #ifdef __CUDACC__
 #define QF_HOST_DEVICE __host__ __device__
 #else
 #define QF_HOST_DEVICE
-#include "qf/tensor/fast_math.h"
 #endif
 
 namespace qf::nn::lstm_math {

@@ -46,8 +46,8 @@ class ShapeError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// Owns one aligned host allocation, taken from and returned to the caching HostAllocator.
-// Device memory arrives with the CUDA backend.
+// Owns one allocation: host memory from the caching HostAllocator, or CUDA device memory from the
+// caching device allocator (qf/tensor/cuda.h). Host code never dereferences device pointers.
 class Storage {
  public:
   Storage(std::size_t bytes, Device device);
@@ -136,6 +136,7 @@ class Tensor {
   // Copies.
   Tensor clone() const;
   Tensor to(DType dtype) const;
+  Tensor to(Device device) const;        // a copy on that device (host <-> CUDA through qf/tensor/cuda.h)
   void copy_from(const Tensor& source);  // same shape, any dtype
 
   void fill(double value);
@@ -149,6 +150,7 @@ class Tensor {
  private:
   std::byte* raw() const;
   void check_dtype(DType expected) const;
+  void require_cpu(const char* what) const;  // host-side element access on a device tensor is an error
 
   std::shared_ptr<Storage> storage_;
   std::int64_t offset_ = 0;  // in elements

@@ -1,0 +1,13 @@
+// CPU-only builds: the CUDA LSTM entry point says clearly that there is no backend.
+#include <stdexcept>
+
+#include "qf/nn/lstm_cuda.h"
+
+namespace qf::nn::cuda {
+
+LSTMForwardResult lstm_layer_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                     const Tensor&, const Tensor&, const Tensor&) {
+  throw std::runtime_error("lstm_layer_forward (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
+}
+
+}  // namespace qf::nn::cuda

@@ -1,0 +1,62 @@
+// The CUDA LSTM forward against the fused CPU path on fresh random inputs (float32, rel. 1e-4; NaN
+// never passes), with every output buffer poisoned with NaN before the run so that an element the
+// kernels fail to write is caught. Skipped without a CUDA device.
+#include <gtest/gtest.h>
+
+#include "qf/nn/lstm_cuda.h"
+#include "qf/nn/rnn.h"
+#include "qf/tensor/cuda.h"
+#include "qf/tensor/device.h"
+
+using namespace qf;
+
+namespace {
+
+Tensor random(Shape shape, std::uint64_t seed) {
+  Tensor t = Tensor::empty(std::move(shape));
+  Rng(seed).fill_uniform(t, -1.0, 1.0);
+  return t;
+}
+
+// Allocates and NaN-fills device blocks of these shapes, then frees them: the caching allocator hands
+// the poisoned blocks to the next allocations of the same sizes.
+void poison_next_allocations(const std::vector<Shape>& shapes) {
+  std::vector<Tensor> blocks;
+  for (const auto& s : shapes) {
+    blocks.push_back(Tensor::empty(s, DType::f32, Device::cuda));
+    cuda::fill_bytes(blocks.back().data<float>(), 0xFF, static_cast<std::size_t>(blocks.back().numel()) * 4);
+  }
+}
+
+}  // namespace
+
+TEST(LSTMCuda, ForwardMatchesCpu) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+  for (auto [B, S, I, H] :
+       {std::tuple{3, 7, 5, 16}, std::tuple{64, 60, 7, 64}, std::tuple{33, 20, 32, 128}}) {
+    Rng rng(static_cast<std::uint64_t>(B * 1000 + H));
+    nn::LSTM lstm(nn::RNNOptions{I, H, 1}, rng);
+    const Tensor x = random({B, S, I}, 1), h0 = random({B, H}, 2), c0 = random({B, H}, 3);
+    const auto& l = lstm.layers[0];
+    auto [cpu_out, cpu_c] =
+        nn::lstm_layer_fused(Var(x), Var(h0), Var(c0), l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
+    poison_next_allocations({{B, S, H}, {B, S, 4 * H}, {B, S, H}, {B, S, H}});
+    const auto gpu = nn::cuda::lstm_layer_forward(
+        x.to(Device::cuda), h0.to(Device::cuda), c0.to(Device::cuda), l.weight_ih.value().to(Device::cuda),
+        l.weight_hh.value().to(Device::cuda), l.bias_ih.value().to(Device::cuda),
+        l.bias_hh.value().to(Device::cuda));
+    const Tensor out = gpu.output.to(Device::cpu);
+    EXPECT_LT(max_relative_error(out, cpu_out.value(), 1e-3), 1e-4) << B << "x" << S << "x" << I << "x" << H;
+    Tensor last_cells = Tensor::empty({B, H});
+    const Tensor cells = gpu.cells.to(Device::cpu);
+    for (int b = 0; b < B; ++b)
+      for (int j = 0; j < H; ++j)
+        last_cells.data<float>()[b * H + j] = cells.data<float>()[(b * S + S - 1) * H + j];
+    EXPECT_LT(max_relative_error(last_cells, cpu_c.value(), 1e-3), 1e-4);
+  }
+}
+
+TEST(LSTMCuda, CpuOnlyBuildsSayWhy) {
+  if (built_with_cuda()) GTEST_SKIP() << "this build has CUDA";
+  EXPECT_THROW(Tensor::empty({2}, DType::f32, Device::cuda), std::runtime_error);
+}
