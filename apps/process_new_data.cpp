@@ -1,5 +1,6 @@
 // Stage 1 of the plan: a folder of per-ticker price CSVs -> validated, aligned universe in HDF5, with a
 // validation report (JSON + readable summary) and a state manifest for the later stages.
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
@@ -78,6 +79,9 @@ int main(int argc, char** argv) try {
     std::map<std::string, std::string> known;
     for (std::size_t i = 0; i < stored.source_files.size(); ++i)
       known[stored.source_files[i]] = stored.source_hashes[i];
+    for (const auto& f : stored.source_files)  // the store would keep data the inputs no longer have
+      if (std::find(inputs.begin(), inputs.end(), fs::path(f)) == inputs.end())
+        throw qf::data::InputError(f, 0, "", "input of the store is gone (or not given): run a full rebuild");
     std::vector<fs::path> changed;
     bool tables_changed = false;
     for (std::size_t i = 0; i < inputs.size(); ++i) {

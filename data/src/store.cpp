@@ -120,7 +120,7 @@ void write_universe(const std::filesystem::path& path, const Universe& u, const 
     const Shape shape{u.day_count(), u.ticker_count()};
     f.write_bytes("/masks/listed", u.listed, shape, kDeflate);
     f.write_bytes("/masks/present", u.present, shape, kDeflate);
-    f.write("/meta/source_line", Tensor::from<float>(u.source_line, shape), kDeflate);
+    f.write("/meta/source_line", Tensor::from<double>(u.source_line, shape), kDeflate);
     f.write_strings("/meta/sector", u.sector);
     f.write("/meta/market_cap", Tensor::from<double>(u.market_cap, {u.ticker_count()}));
     if (!u.benchmark_close.empty()) {
@@ -169,7 +169,7 @@ Universe read_universe(const std::filesystem::path& path, FeaturePanels* feature
   u.listed = f.read_bytes("/masks/listed");
   u.present = f.read_bytes("/masks/present");
   const Tensor lines = f.read("/meta/source_line");
-  u.source_line.assign(lines.data<float>(), lines.data<float>() + lines.numel());
+  u.source_line.assign(lines.data<double>(), lines.data<double>() + lines.numel());
   u.sector = f.read_strings("/meta/sector");
   const Tensor caps = f.read("/meta/market_cap");
   u.market_cap.assign(caps.data<double>(), caps.data<double>() + caps.numel());
@@ -255,7 +255,12 @@ void write_text_atomically(const std::filesystem::path& path, const std::string&
       throw std::runtime_error("cannot write " + temporary.string() + " (disk full?)");
     }
   }
-  std::filesystem::rename(temporary, path);
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::filesystem::remove(temporary, error);
+    throw std::runtime_error("cannot rename a new " + path.string() + " into place");
+  }
 }
 
 }  // namespace qf::data

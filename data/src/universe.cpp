@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "qf/data/csv.h"
 #include "qf/tensor/parallel.h"
@@ -111,7 +112,7 @@ Universe align(std::vector<TickerSeries> series, std::vector<TickerReport> repor
     *panel = Tensor::full({D, N}, kNaN, DType::f64);
   u.listed.assign(static_cast<std::size_t>(D * N), 0);
   u.present.assign(static_cast<std::size_t>(D * N), 0);
-  u.source_line.assign(static_cast<std::size_t>(D * N), 0.0f);
+  u.source_line.assign(static_cast<std::size_t>(D * N), 0.0);
   u.sector.assign(static_cast<std::size_t>(N), "");
   u.market_cap.assign(static_cast<std::size_t>(N), kNaN);
 
@@ -154,7 +155,7 @@ Universe align(std::vector<TickerSeries> series, std::vector<TickerReport> repor
         close[k] = row.close;
         volume[k] = row.volume;
         u.present[k] = 1;
-        u.source_line[k] = static_cast<float>(row.line);
+        u.source_line[k] = static_cast<double>(row.line);
       } else {
         if (gap_start < 0) gap_start = d;
         const double previous = close[k - static_cast<std::size_t>(N)];
@@ -233,25 +234,40 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
       if (row_level(f)) report_base.findings.push_back(f);
     if (auto it = fresh.find(ticker); it != fresh.end()) {
       TickerSeries& update = it->second;
+      if (update.files != old.files)  // as a full build would: one ticker, one source
+        throw InputError(
+            update.files.front(), 0, "",
+            "ticker " + ticker + " also comes from " + (old.files.empty() ? "the store" : old.files.front()));
       const Day last_day = s.rows.empty() ? 0 : s.rows.back().day;
+      std::set<std::int64_t> finding_lines;  // rows the first run dropped or flagged
+      for (const auto& f : old.findings) finding_lines.insert(f.line);
       std::int64_t added = 0;
       for (const PriceRow& row : update.rows) {
-        if (row.line <= last_line) {  // already processed: must match what is stored
+        if (row.day <= last_day) {  // the stored history: re-sent rows must be what was stored
           const auto d =
               std::lower_bound(stored.days.begin(), stored.days.end(), row.day) - stored.days.begin();
-          const std::size_t k = static_cast<std::size_t>(d * N + i);
-          if (d < D && stored.days[static_cast<std::size_t>(d)] == row.day && stored.present[k] &&
-              stored.source_line[k] == static_cast<float>(row.line) &&
-              !(row.close == stored.close.data<double>()[k]))
-            throw InputError(update.files.front(), row.line, "close",
-                             "differs from the stored row of " + format_date(row.day) +
-                                 ": a revision needs a full rebuild");
+          const auto k = static_cast<std::size_t>(d * N + i);
+          const bool stored_row = d < D && stored.days[static_cast<std::size_t>(d)] == row.day &&
+                                  stored.present[k] &&
+                                  static_cast<std::int64_t>(stored.source_line[k]) == row.line;
+          PriceRow repaired = row;
+          const RowRepair verdict = repair_row(repaired);
+          const bool same = stored_row && !verdict.dropped() &&
+                            repaired.open == stored.open.data<double>()[k] &&
+                            repaired.high == stored.high.data<double>()[k] &&
+                            repaired.low == stored.low.data<double>()[k] &&
+                            repaired.close == stored.close.data<double>()[k] &&
+                            repaired.volume == stored.volume.data<double>()[k];
+          const bool dropped_before =
+              !stored_row && row.line <= last_line && finding_lines.count(row.line) > 0;
+          if (!same && !dropped_before)
+            throw InputError(update.files.front(), row.line, "date",
+                             "row of " + format_date(row.day) +
+                                 " differs from the store or is new inside the stored "
+                                 "history (ends " +
+                                 format_date(last_day) + "): a revision needs a full rebuild");
           continue;
         }
-        if (row.day <= last_day && !s.rows.empty())
-          throw InputError(update.files.front(), row.line, "date",
-                           format_date(row.day) + " is not after the stored history (ends " +
-                               format_date(last_day) + "): a revision needs a full rebuild");
         s.rows.push_back(row);
         ++added;
       }

@@ -28,7 +28,44 @@ double near_split_ratio(double ratio, double tolerance) {
 
 }  // namespace
 
+RowRepair repair_row(PriceRow& row) {
+  RowRepair r;
+  if (std::isnan(row.close)) {
+    r.missing_close = true;
+    r.filled = row;
+    return r;
+  }
+  const bool open_missing = std::isnan(row.open), high_missing = std::isnan(row.high),
+             low_missing = std::isnan(row.low);
+  if (open_missing) r.missing_fields += "open ";
+  if (high_missing) r.missing_fields += "high ";
+  if (low_missing) r.missing_fields += "low ";
+  if (!r.missing_fields.empty()) r.missing_fields.pop_back();
+  if (open_missing) row.open = row.close;
+  if (high_missing) row.high = std::max(row.open, row.close);
+  if (low_missing) row.low = std::min(row.open, row.close);
+  if (std::isnan(row.volume)) {
+    r.missing_volume = true;
+    row.volume = 0;
+  }
+  r.filled = row;
+  if (row.open <= 0 || row.high <= 0 || row.low <= 0 || row.close <= 0 || row.volume < 0) {
+    r.non_positive = true;
+    return r;
+  }
+  const double top = std::max({row.open, row.high, row.low, row.close});
+  const double bottom = std::min({row.open, row.high, row.low, row.close});
+  if (row.high != top || row.low != bottom) {
+    r.ohlc_inconsistent = true;
+    row.high = top;
+    row.low = bottom;
+  }
+  return r;
+}
+
 TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
+  if (o.min_rows < 1)
+    throw std::invalid_argument("validation: min_rows must be at least 1, got " + std::to_string(o.min_rows));
   TickerReport report;
   report.ticker = s.ticker;
   report.files = s.files;
@@ -66,43 +103,29 @@ TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
   std::vector<PriceRow> kept;
   kept.reserve(rows.size());
   for (PriceRow row : rows) {
-    if (std::isnan(row.close)) {
+    const RowRepair r = repair_row(row);
+    const PriceRow& f = r.filled;  // the values the later checks saw
+    if (r.missing_close) {
       add("missing_close", row, "close", "close is missing", "row dropped");
       continue;
     }
-    const bool open_missing = std::isnan(row.open), high_missing = std::isnan(row.high),
-               low_missing = std::isnan(row.low);
-    if (open_missing || high_missing || low_missing) {
-      std::string fields = std::string(open_missing ? "open " : "") + (high_missing ? "high " : "") +
-                           (low_missing ? "low" : "");
-      if (fields.back() == ' ') fields.pop_back();
-      if (open_missing) row.open = row.close;
-      if (high_missing) row.high = std::max(row.open, row.close);
-      if (low_missing) row.low = std::min(row.open, row.close);
-      add("missing_field", row, open_missing ? "open" : (high_missing ? "high" : "low"), "empty: " + fields,
+    if (!r.missing_fields.empty())
+      add("missing_field", row, r.missing_fields.substr(0, r.missing_fields.find(' ')).c_str(),
+          "empty: " + r.missing_fields,
           "filled from close (open := close, high/low := max/min of open, close)");
-    }
-    if (std::isnan(row.volume)) {
-      add("missing_volume", row, "volume", "volume is missing", "volume := 0");
-      row.volume = 0;
-    }
-    if (row.open <= 0 || row.high <= 0 || row.low <= 0 || row.close <= 0 || row.volume < 0) {
-      add("non_positive_price", row, row.close <= 0 ? "close" : "open/high/low/volume",
-          "o=" + number_text(row.open) + " h=" + number_text(row.high) + " l=" + number_text(row.low) +
-              " c=" + number_text(row.close) + " v=" + number_text(row.volume),
+    if (r.missing_volume) add("missing_volume", row, "volume", "volume is missing", "volume := 0");
+    if (r.non_positive) {
+      add("non_positive_price", row, f.close <= 0 ? "close" : "open/high/low/volume",
+          "o=" + number_text(f.open) + " h=" + number_text(f.high) + " l=" + number_text(f.low) +
+              " c=" + number_text(f.close) + " v=" + number_text(f.volume),
           "row dropped");
       continue;
     }
-    const double top = std::max({row.open, row.high, row.low, row.close});
-    const double bottom = std::min({row.open, row.high, row.low, row.close});
-    if (row.high != top || row.low != bottom) {
-      add("ohlc_inconsistent", row, row.high != top ? "high" : "low",
-          "o=" + number_text(row.open) + " h=" + number_text(row.high) + " l=" + number_text(row.low) +
-              " c=" + number_text(row.close),
+    if (r.ohlc_inconsistent)
+      add("ohlc_inconsistent", row, f.high != row.high ? "high" : "low",
+          "o=" + number_text(f.open) + " h=" + number_text(f.high) + " l=" + number_text(f.low) +
+              " c=" + number_text(f.close),
           "high := max(o,h,l,c), low := min(o,h,l,c)");
-      row.high = top;
-      row.low = bottom;
-    }
     kept.push_back(row);
   }
 

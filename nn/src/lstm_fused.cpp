@@ -171,6 +171,7 @@ void check_layer_shapes(const Var& x, const Var& h0, const Var& c0, const Var& w
   if (x.value().rank() != 3)
     throw ShapeError("LSTM: input must be [batch, time, features], got " + to_string(x.shape()));
   d = {x.dim(0), x.dim(1), x.dim(2), w_hh.dim(1)};
+  if (d.steps < 1) throw ShapeError("LSTM: input " + to_string(x.shape()) + " has no time steps");
   const Shape expect_ih{4 * d.hidden, d.input}, expect_hh{4 * d.hidden, d.hidden}, expect_b{4 * d.hidden},
       expect_state{d.batch, d.hidden};
   if (w_ih.shape() != expect_ih)

@@ -98,10 +98,16 @@ data::FeaturePanels update_features(const data::Universe& previous,
   // days is identical and it is not listed on any new day.
   const bool same_prefix =
       old_d <= D && std::equal(previous.days.begin(), previous.days.end(), u.days.begin());
+  // Beta and correlation read the benchmark: if it changed on old days, no ticker is unchanged.
+  const bool same_benchmark = previous.benchmark_close.empty() == u.benchmark_close.empty() &&
+                              (previous.benchmark_close.empty() ||
+                               (u.benchmark_close.size() >= previous.benchmark_close.size() &&
+                                std::memcmp(previous.benchmark_close.data(), u.benchmark_close.data(),
+                                            previous.benchmark_close.size() * sizeof(double)) == 0));
   std::vector<std::int64_t> changed;
   for (std::int64_t i = 0; i < N; ++i) {
     const std::int64_t j = previous.index_of(u.tickers[static_cast<std::size_t>(i)]);
-    bool same = same_prefix && j >= 0;
+    bool same = same_prefix && same_benchmark && j >= 0;
     for (std::int64_t d = 0; same && d < D; ++d) {
       const auto cell = static_cast<std::size_t>(d * N + i);
       if (d >= old_d) {

@@ -70,6 +70,13 @@ File::~File() {
   if (id_ >= 0) H5Fclose(id_);
 }
 
+void File::close() {
+  if (id_ < 0) return;
+  const herr_t status = H5Fclose(id_);
+  id_ = -1;
+  if (status < 0) fail("cannot flush and close the file (disk full?)", "/");
+}
+
 void File::fail(const std::string& what, const std::string& object) const {
   throw std::runtime_error("HDF5 " + path_.string() + " [" + object + "]: " + what);
 }
@@ -331,7 +338,8 @@ void write_atomically(const std::filesystem::path& path, const std::function<voi
     {
       File file(temporary, File::Mode::create);
       write(file);
-    }  // closed (and flushed) before the rename
+      file.close();  // a failed flush must not replace the good file
+    }
     std::filesystem::rename(temporary, path);
   } catch (...) {
     std::error_code ignored;

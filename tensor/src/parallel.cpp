@@ -101,7 +101,7 @@ class ThreadPool {
 
 std::mutex g_pool_mutex;  // one parallel region at a time from outside threads
 std::unique_ptr<ThreadPool> g_pool;
-int g_threads = 0;
+std::atomic<int> g_threads{0};
 
 int default_threads() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -117,28 +117,29 @@ const bool g_openblas_single_threaded = [] {
 
 void set_num_threads(int threads) {
   std::lock_guard lock(g_pool_mutex);
-  g_threads = std::max(1, threads);
+  g_threads.store(std::max(1, threads));
   g_pool.reset();
   blas::set_num_threads(1);
 }
 
 int num_threads() {
-  return g_threads > 0 ? g_threads : default_threads();
+  const int threads = g_threads.load();
+  return threads > 0 ? threads : default_threads();
 }
 
 int parallel_for_chunks(std::int64_t n, std::int64_t grain,
                         const std::function<void(int, std::int64_t, std::int64_t)>& body) {
   const std::int64_t max_chunks = n / std::max<std::int64_t>(grain, 1);
-  const int chunks = static_cast<int>(std::clamp<std::int64_t>(max_chunks, 1, num_threads()));
-  if (chunks <= 1 || t_inside_parallel_region) {
+  if (max_chunks <= 1 || num_threads() <= 1 || t_inside_parallel_region) {
     body(0, 0, n);
     return 1;
   }
-  std::lock_guard lock(g_pool_mutex);
+  std::lock_guard lock(g_pool_mutex);  // the pool and its size cannot change until we are done
   if (!g_pool || g_pool->size() != num_threads()) {
     blas::set_num_threads(1);
     g_pool = std::make_unique<ThreadPool>(num_threads());
   }
+  const int chunks = static_cast<int>(std::clamp<std::int64_t>(max_chunks, 1, g_pool->size()));
   std::vector<std::exception_ptr> errors(static_cast<std::size_t>(chunks));
   const std::function<void(int)> job = [&](int c) {
     try {

@@ -310,7 +310,7 @@ TEST(Update, AppendingRowsAndTickersEqualsAFullRebuild) {
   EXPECT_EQ(counts.at("zero_volume_run"), 3);
   EXPECT_EQ(counts.at("early_end"), 1);  // CCC stops where the old calendar stopped
 
-  // A revised old row is refused with its file and line.
+  // A revised old row is refused with its file and line: the close of every row (seed 99)...
   std::ofstream(dir / "CCC_data.csv") << header + kaggle_rows("CCC", 0, 40, 99);
   try {
     update(read_universe(dir / "universe.h5"), list_price_files(dir, options), options);
@@ -318,4 +318,15 @@ TEST(Update, AppendingRowsAndTickersEqualsAFullRebuild) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("CCC_data.csv:2"), std::string::npos) << e.what();
   }
+  // ... and just one open, the close left alone.
+  std::string revised = header + kaggle_rows("CCC", 0, 40, 3);
+  revised.replace(revised.find(',', header.size()) + 1, 1, "9");  // first row's open: leading digit to 9
+  std::ofstream(dir / "CCC_data.csv") << revised;
+  EXPECT_THROW(update(read_universe(dir / "universe.h5"), list_price_files(dir, options), options),
+               InputError);
+  std::ofstream(dir / "CCC_data.csv") << header + kaggle_rows("CCC", 0, 40, 3);
+  // A second file for a stored ticker is an error, as in a full build.
+  std::ofstream(dir / "AAA_more.csv") << "date,close,Name\n2021-06-01,50,AAA\n";
+  EXPECT_THROW(update(read_universe(dir / "universe.h5"), {dir / "AAA_more.csv"}, options), InputError);
+  fs::remove(dir / "AAA_more.csv");
 }

@@ -114,4 +114,11 @@ TEST(Features, UpdateEqualsFullRecomputationBitForBit) {
   std::string difference;
   EXPECT_TRUE(bitwise_equal(incremental, full, difference)) << "first different panel: " << difference;
   EXPECT_EQ(data::reports_to_json(updated.reports), data::reports_to_json(rebuilt.reports));
+
+  // A benchmark revised on an old day changes every ticker's beta and correlation.
+  data::Universe revised = rebuilt;
+  revised.benchmark_close[100] *= 1.05;
+  EXPECT_TRUE(bitwise_equal(quant::update_features(rebuilt, full, revised), quant::compute_features(revised),
+                            difference))
+      << "after a benchmark revision, first different panel: " << difference;
 }

@@ -24,7 +24,7 @@ struct Universe {
   // [days x tickers], float64, row-major (day-major): close.data<double>()[d * tickers + i].
   Tensor open, high, low, close, volume;
   std::vector<std::uint8_t> listed, present;  // [days x tickers], 0/1
-  std::vector<float> source_line;             // [days x tickers]: line of the source file's row, 0 if none
+  std::vector<double> source_line;            // [days x tickers]: line of the source file's row, 0 if none
   std::vector<std::string> sector;            // per ticker, "" when unknown
   std::vector<double> market_cap;             // per ticker, NaN when unknown
   std::vector<double> benchmark_close;        // per day, NaN where the benchmark has no row; empty if none

@@ -30,7 +30,7 @@ struct ValidationOptions {
   std::int64_t zero_volume_run = 5;
   double split_tolerance = 0.03;  // relative distance of the close ratio to a split ratio
   bool adjust_splits = false;
-  std::int64_t min_rows = 20;
+  std::int64_t min_rows = 20;  // at least 1
 };
 
 struct TickerReport {
@@ -42,6 +42,16 @@ struct TickerReport {
   std::string reject_reason;
   std::vector<Finding> findings;
 };
+
+// The row-level rules alone (missing_close .. ohlc_inconsistent) applied to one row in place: what
+// validate_and_repair does to each row, also used to compare re-sent rows with the store.
+struct RowRepair {
+  bool missing_close = false, missing_volume = false, non_positive = false, ohlc_inconsistent = false;
+  std::string missing_fields;  // "open high low" (those that were empty)
+  PriceRow filled;             // the row after filling missing values, before the OHLC fix
+  bool dropped() const { return missing_close || non_positive; }
+};
+RowRepair repair_row(PriceRow& row);
 
 // Repairs `series` in place (sorted, de-duplicated, repaired rows) and reports what it found.
 TickerReport validate_and_repair(TickerSeries& series, const ValidationOptions& options = {});

@@ -23,6 +23,7 @@ class File {
   File& operator=(const File&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
+  void close();  // flushes and closes; throws when HDF5 cannot finish the file (e.g. disk full)
   bool exists(const std::string& object) const;
   std::vector<std::string> list(const std::string& group) const;  // member names, sorted
   void create_group(const std::string& group);                    // with any missing parents
