@@ -79,9 +79,14 @@ int main(int argc, char** argv) try {
     std::map<std::string, std::string> known;
     for (std::size_t i = 0; i < stored.source_files.size(); ++i)
       known[stored.source_files[i]] = stored.source_hashes[i];
-    for (const auto& f : stored.source_files)  // the store would keep data the inputs no longer have
-      if (std::find(inputs.begin(), inputs.end(), fs::path(f)) == inputs.end())
-        throw qf::data::InputError(f, 0, "", "input of the store is gone (or not given): run a full rebuild");
+    // A price file of the input folder that is no longer there would leave its ticker in the store
+    // (tables given earlier may be left out: the stored sectors, caps and benchmark are kept).
+    const fs::path input_folder =
+        (fs::path(input) / "x").parent_path().lexically_normal();  // "dir/" == "dir"
+    for (const auto& f : stored.source_files)
+      if (fs::path(f).parent_path().lexically_normal() == input_folder &&
+          std::find(inputs.begin(), inputs.end(), fs::path(f)) == inputs.end())
+        throw qf::data::InputError(f, 0, "", "price file of the store is gone: run a full rebuild");
     std::vector<fs::path> changed;
     bool tables_changed = false;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
