@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "qf/data/store.h"
 #include "qf/tensor/random.h"
 
 namespace qf::data {
@@ -485,18 +486,6 @@ void append_fixed4(std::string& out, double value) {
   out.append(digits, 4);
 }
 
-void write_atomically(const std::filesystem::path& path, const std::string& content) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.close();
-    if (!out) throw std::runtime_error("synthetic universe: cannot write " + temporary.string());
-  }
-  std::filesystem::rename(temporary, path);
-}
-
 constexpr std::string_view kDataSuffix = "_data.csv";
 // Price files get a folder of their own so that the ingestion step can read every CSV in it.
 constexpr const char* kPricesFolder = "prices";
@@ -571,7 +560,7 @@ void write_synthetic_universe(const SyntheticUniverse& u, const std::filesystem:
       out += t.symbol;
       out.push_back('\n');
     }
-    write_atomically(dir / kPricesFolder / (t.symbol + std::string(kDataSuffix)), out);
+    write_text_atomically(dir / kPricesFolder / (t.symbol + std::string(kDataSuffix)), out);
   }
 
   out.clear();
@@ -587,7 +576,7 @@ void write_synthetic_universe(const SyntheticUniverse& u, const std::filesystem:
     append_integer(out, x.volume[day]);
     out.push_back('\n');
   }
-  write_atomically(dir / "index.csv", out);
+  write_text_atomically(dir / "index.csv", out);
 
   out.clear();
   out += "date,regime\n";
@@ -597,7 +586,7 @@ void write_synthetic_universe(const SyntheticUniverse& u, const std::filesystem:
     out += regime_name(u.regimes[day]);
     out.push_back('\n');
   }
-  write_atomically(dir / "regimes.csv", out);
+  write_text_atomically(dir / "regimes.csv", out);
 
   // Last, so that a reader who finds the constituents list finds every file it names.
   out.clear();
@@ -609,7 +598,7 @@ void write_synthetic_universe(const SyntheticUniverse& u, const std::filesystem:
     append_integer(out, std::llround(t.market_cap));
     out.push_back('\n');
   }
-  write_atomically(dir / "constituents.csv", out);
+  write_text_atomically(dir / "constituents.csv", out);
 }
 
 std::vector<std::filesystem::path> stale_ticker_files(const SyntheticUniverse& u,
