@@ -10,4 +10,9 @@ LSTMForwardResult lstm_layer_forward(const Tensor&, const Tensor&, const Tensor&
   throw std::runtime_error("lstm_layer_forward (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
 }
 
+LSTMGradients lstm_layer_backward(const LSTMForwardResult&, const Tensor&, const Tensor&, const Tensor&,
+                                  const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+  throw std::runtime_error("lstm_layer_backward (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
+}
+
 }  // namespace qf::nn::cuda

@@ -60,3 +60,38 @@ TEST(LSTMCuda, CpuOnlyBuildsSayWhy) {
   if (built_with_cuda()) GTEST_SKIP() << "this build has CUDA";
   EXPECT_THROW(Tensor::empty({2}, DType::f32, Device::cuda), std::runtime_error);
 }
+
+TEST(LSTMCuda, BackwardMatchesCpu) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+  for (auto [B, S, I, H] :
+       {std::tuple{3, 7, 5, 16}, std::tuple{64, 60, 7, 64}, std::tuple{33, 20, 32, 128}}) {
+    Rng rng(static_cast<std::uint64_t>(B * 7 + H));
+    nn::LSTM lstm(nn::RNNOptions{I, H, 1}, rng);
+    const auto& l = lstm.layers[0];
+    Var x = Var::parameter(random({B, S, I}, 4)), h0 = Var::parameter(random({B, H}, 5)),
+        c0 = Var::parameter(random({B, H}, 6));
+    const Tensor w_out = random({B, S, H}, 7), w_c = random({B, H}, 8);
+    auto [y, c_n] = nn::lstm_layer_fused(x, h0, c0, l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
+    Var loss = sum(y * Var(w_out)) + sum(c_n * Var(w_c));
+    loss.backward();
+
+    auto dev = [](const Tensor& t) { return t.to(Device::cuda); };
+    const auto fwd = nn::cuda::lstm_layer_forward(dev(x.value()), dev(h0.value()), dev(c0.value()),
+                                                  dev(l.weight_ih.value()), dev(l.weight_hh.value()),
+                                                  dev(l.bias_ih.value()), dev(l.bias_hh.value()));
+    poison_next_allocations({{B, S, I}, {B, H}, {B, H}, {4 * H, I}, {4 * H, H}, {4 * H}, {B, S, 4 * H}});
+    const auto g = nn::cuda::lstm_layer_backward(fwd, dev(x.value()), dev(h0.value()), dev(c0.value()),
+                                                 dev(l.weight_ih.value()), dev(l.weight_hh.value()),
+                                                 dev(w_out), dev(w_c));
+    const std::string shape =
+        std::to_string(B) + "x" + std::to_string(S) + "x" + std::to_string(I) + "x" + std::to_string(H);
+    EXPECT_LT(max_relative_error(g.x.to(Device::cpu), x.grad(), 1e-3), 1e-4) << "dx " << shape;
+    EXPECT_LT(max_relative_error(g.h0.to(Device::cpu), h0.grad(), 1e-3), 1e-4) << "dh0 " << shape;
+    EXPECT_LT(max_relative_error(g.c0.to(Device::cpu), c0.grad(), 1e-3), 1e-4) << "dc0 " << shape;
+    EXPECT_LT(max_relative_error(g.weight_ih.to(Device::cpu), l.weight_ih.grad(), 1e-3), 1e-4)
+        << "dW_ih " << shape;
+    EXPECT_LT(max_relative_error(g.weight_hh.to(Device::cpu), l.weight_hh.grad(), 1e-3), 1e-4)
+        << "dW_hh " << shape;
+    EXPECT_LT(max_relative_error(g.bias.to(Device::cpu), l.bias_ih.grad(), 1e-3), 1e-4) << "db " << shape;
+  }
+}

@@ -14,7 +14,8 @@ namespace qf::nn::cuda {
 namespace {
 
 void check(cudaError_t status, const char* what) {
-  if (status != cudaSuccess) throw std::runtime_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(status));
+  if (status != cudaSuccess)
+    throw std::runtime_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(status));
 }
 void check(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string("cuBLAS ") + what + " failed");
@@ -30,7 +31,8 @@ cublasHandle_t handle() {
 }
 
 // gates[r, :] = b_ih + b_hh for every row r of [rows, G].
-__global__ void broadcast_bias_kernel(int rows, int gates, const float* bias_ih, const float* bias_hh, float* out) {
+__global__ void broadcast_bias_kernel(int rows, int gates, const float* bias_ih, const float* bias_hh,
+                                      float* out) {
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
   if (k >= rows * gates) return;
   const int g = k % gates;
@@ -46,7 +48,8 @@ __global__ void cell_forward_kernel(int batch, int steps, int hidden, int t, con
   const long row = static_cast<long>(b) * steps + t;
   float* g = gates + row * 4 * hidden;
   const float c_prev = t == 0 ? c0[b * hidden + j] : cells[(row - 1) * hidden + j];
-  const auto r = lstm_math::cell_forward_element(g[j], g[hidden + j], g[2 * hidden + j], g[3 * hidden + j], c_prev);
+  const auto r =
+      lstm_math::cell_forward_element(g[j], g[hidden + j], g[2 * hidden + j], g[3 * hidden + j], c_prev);
   g[j] = r.i;
   g[hidden + j] = r.f;
   g[2 * hidden + j] = r.g;
@@ -56,26 +59,72 @@ __global__ void cell_forward_kernel(int batch, int steps, int hidden, int t, con
   output[row * hidden + j] = r.h;
 }
 
+// One thread per (b, j) at step t: the shared backward cell arithmetic. dh holds the gradient reaching
+// h_t from step t+1; dc the cell gradient from step t+1, replaced by the one for c_{t-1}.
+__global__ void cell_backward_kernel(int batch, int steps, int hidden, int t, const float* c0,
+                                     const float* gates, const float* cells, const float* tanh_cells,
+                                     const float* grad_output, const float* dh, float* dc, float* dgates) {
+  const int k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (k >= batch * hidden) return;
+  const int b = k / hidden, j = k % hidden;
+  const long row = static_cast<long>(b) * steps + t;
+  const float* g = gates + row * 4 * hidden;
+  const float c_prev = t == 0 ? c0[b * hidden + j] : cells[(row - 1) * hidden + j];
+  const auto r = lstm_math::cell_backward_element(
+      g[j], g[hidden + j], g[2 * hidden + j], g[3 * hidden + j], c_prev, tanh_cells[row * hidden + j],
+      grad_output[row * hidden + j] + dh[b * hidden + j], dc[b * hidden + j]);
+  float* d = dgates + row * 4 * hidden;
+  d[j] = r.di;
+  d[hidden + j] = r.df;
+  d[2 * hidden + j] = r.dg;
+  d[3 * hidden + j] = r.d_o;
+  dc[b * hidden + j] = r.dc_prev;
+}
+
+// h_prev[b, t] = t == 0 ? h0[b] : output[b, t-1], all [.., H].
+__global__ void previous_hidden_kernel(int batch, int steps, int hidden, const float* h0, const float* output,
+                                       float* h_prev) {
+  const long k = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (k >= static_cast<long>(batch) * steps * hidden) return;
+  const long row = k / hidden;
+  const int j = static_cast<int>(k % hidden), t = static_cast<int>(row % steps),
+            b = static_cast<int>(row / steps);
+  h_prev[k] = t == 0 ? h0[b * hidden + j] : output[(row - 1) * hidden + j];
+}
+
+__global__ void fill_kernel(long n, float value, float* out) {
+  const long k = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (k < n) out[k] = value;
+}
+
 void require(const Tensor& t, const char* name) {
   if (t.device() != Device::cuda || t.dtype() != DType::f32)
-    throw std::invalid_argument(std::string("lstm_layer_forward (CUDA): ") + name + " must be float32 on cuda");
+    throw std::invalid_argument(std::string("lstm_layer_forward (CUDA): ") + name +
+                                " must be float32 on cuda");
 }
 
 }  // namespace
 
-LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& weight_ih,
-                                     const Tensor& weight_hh, const Tensor& bias_ih, const Tensor& bias_hh) {
-  for (auto [t, name] : {std::pair{&x, "x"}, {&h0, "h0"}, {&c0, "c0"}, {&weight_ih, "weight_ih"},
-                         {&weight_hh, "weight_hh"}, {&bias_ih, "bias_ih"}, {&bias_hh, "bias_hh"}})
+LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
+                                     const Tensor& weight_ih, const Tensor& weight_hh, const Tensor& bias_ih,
+                                     const Tensor& bias_hh) {
+  for (auto [t, name] : {std::pair{&x, "x"},
+                         {&h0, "h0"},
+                         {&c0, "c0"},
+                         {&weight_ih, "weight_ih"},
+                         {&weight_hh, "weight_hh"},
+                         {&bias_ih, "bias_ih"},
+                         {&bias_hh, "bias_hh"}})
     require(*t, name);
   const int B = static_cast<int>(x.dim(0)), S = static_cast<int>(x.dim(1)), I = static_cast<int>(x.dim(2)),
             H = static_cast<int>(weight_hh.dim(1)), G = 4 * H;
   if (weight_ih.shape() != Shape{G, I} || weight_hh.shape() != Shape{G, H} || h0.shape() != Shape{B, H} ||
       c0.shape() != Shape{B, H})
-    throw ShapeError("lstm_layer_forward (CUDA): shapes do not match x " + to_string(x.shape()) + " and weight_hh " +
-                     to_string(weight_hh.shape()));
-  LSTMForwardResult r{Tensor::empty({B, S, H}, DType::f32, Device::cuda), Tensor::empty({B, S, G}, DType::f32, Device::cuda),
-                      Tensor::empty({B, S, H}, DType::f32, Device::cuda), Tensor::empty({B, S, H}, DType::f32, Device::cuda)};
+    throw ShapeError("lstm_layer_forward (CUDA): shapes do not match x " + to_string(x.shape()) +
+                     " and weight_hh " + to_string(weight_hh.shape()));
+  LSTMForwardResult r{
+      Tensor::empty({B, S, H}, DType::f32, Device::cuda), Tensor::empty({B, S, G}, DType::f32, Device::cuda),
+      Tensor::empty({B, S, H}, DType::f32, Device::cuda), Tensor::empty({B, S, H}, DType::f32, Device::cuda)};
   float* gates = r.gates.data<float>();
   const int threads = 256;
   broadcast_bias_kernel<<<(B * S * G + threads - 1) / threads, threads>>>(B * S, G, bias_ih.data<float>(),
@@ -90,16 +139,84 @@ LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Te
     // gates_t [B, G] (row stride S*G) += h_{t-1} [B, H] (row stride ld) W_hh^T
     const float* h_prev = t == 0 ? h0.data<float>() : r.output.data<float>() + (t - 1) * H;
     const int ld_h = t == 0 ? H : S * H;
-    check(cublasSgemm(handle(), CUBLAS_OP_T, CUBLAS_OP_N, G, B, H, &one, weight_hh.data<float>(), H, h_prev, ld_h, &one,
-                      gates + t * G, S * G),
+    check(cublasSgemm(handle(), CUBLAS_OP_T, CUBLAS_OP_N, G, B, H, &one, weight_hh.data<float>(), H, h_prev,
+                      ld_h, &one, gates + t * G, S * G),
           "recurrent step");
-    cell_forward_kernel<<<(B * H + threads - 1) / threads, threads>>>(B, S, H, t, c0.data<float>(), gates,
-                                                                      r.cells.data<float>(), r.tanh_cells.data<float>(),
-                                                                      r.output.data<float>());
+    cell_forward_kernel<<<(B * H + threads - 1) / threads, threads>>>(
+        B, S, H, t, c0.data<float>(), gates, r.cells.data<float>(), r.tanh_cells.data<float>(),
+        r.output.data<float>());
     check(cudaGetLastError(), "cell kernel");
   }
   check(cudaDeviceSynchronize(), "lstm forward");
   return r;
+}
+
+LSTMGradients lstm_layer_backward(const LSTMForwardResult& fwd, const Tensor& x, const Tensor& h0,
+                                  const Tensor& c0, const Tensor& weight_ih, const Tensor& weight_hh,
+                                  const Tensor& grad_output, const Tensor& grad_c_n) {
+  for (auto [t, name] : {std::pair{&x, "x"},
+                         {&h0, "h0"},
+                         {&c0, "c0"},
+                         {&weight_ih, "weight_ih"},
+                         {&weight_hh, "weight_hh"},
+                         {&grad_output, "grad_output"}})
+    require(*t, name);
+  const int B = static_cast<int>(x.dim(0)), S = static_cast<int>(x.dim(1)), I = static_cast<int>(x.dim(2)),
+            H = static_cast<int>(weight_hh.dim(1)), G = 4 * H;
+  if (grad_output.shape() != fwd.output.shape())
+    throw ShapeError("lstm_layer_backward (CUDA): grad_output " + to_string(grad_output.shape()) +
+                     " for output " + to_string(fwd.output.shape()));
+  const auto on_device = [](Shape shape) {
+    return Tensor::empty(std::move(shape), DType::f32, Device::cuda);
+  };
+  LSTMGradients g{on_device({B, S, I}), on_device({B, H}), on_device({B, H}),
+                  on_device({G, I}),    on_device({G, H}), on_device({G})};
+  Tensor dgates = on_device({B, S, G}), h_prev = on_device({B, S, H}), ones = on_device({B * S});
+  const int threads = 256;
+  auto blocks = [&](long n) { return static_cast<unsigned>((n + threads - 1) / threads); };
+  float* dh = g.h0.data<float>();
+  float* dc = g.c0.data<float>();
+  check(cudaMemsetAsync(dh, 0, sizeof(float) * B * H), "zero dh");
+  if (grad_c_n.defined()) {
+    require(grad_c_n, "grad_c_n");
+    check(cudaMemcpy(dc, grad_c_n.data<float>(), sizeof(float) * B * H, cudaMemcpyDeviceToDevice), "dc_n");
+  } else {
+    check(cudaMemsetAsync(dc, 0, sizeof(float) * B * H), "zero dc");
+  }
+  const float one = 1.0f, zero = 0.0f;
+  for (int t = S - 1; t >= 0; --t) {
+    cell_backward_kernel<<<blocks(static_cast<long>(B) * H), threads>>>(
+        B, S, H, t, c0.data<float>(), fwd.gates.data<float>(), fwd.cells.data<float>(),
+        fwd.tanh_cells.data<float>(), grad_output.data<float>(), dh, dc, dgates.data<float>());
+    check(cudaGetLastError(), "cell backward kernel");
+    // dh [B, H] = dgates_t [B, G] (row stride S*G) W_hh [G, H]  ==  dh^T = W_hh^T dgates_t^T (col-major)
+    check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_N, H, B, G, &one, weight_hh.data<float>(), H,
+                      dgates.data<float>() + t * G, S * G, &zero, dh, H),
+          "dh");
+  }
+  // dx [B*S, I] = dgates [B*S, G] W_ih [G, I]
+  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_N, I, B * S, G, &one, weight_ih.data<float>(), I,
+                    dgates.data<float>(), G, &zero, g.x.data<float>(), I),
+        "dx");
+  // dW_ih [G, I] = dgates^T [G, B*S] x [B*S, I]  ==  dW_ih^T [I, G] = x^T dgates (col-major)
+  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_T, I, G, B * S, &one, x.data<float>(), I,
+                    dgates.data<float>(), G, &zero, g.weight_ih.data<float>(), I),
+        "dW_ih");
+  previous_hidden_kernel<<<blocks(static_cast<long>(B) * S * H), threads>>>(
+      B, S, H, h0.data<float>(), fwd.output.data<float>(), h_prev.data<float>());
+  check(cudaGetLastError(), "previous hidden kernel");
+  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_T, H, G, B * S, &one, h_prev.data<float>(), H,
+                    dgates.data<float>(), G, &zero, g.weight_hh.data<float>(), H),
+        "dW_hh");
+  // db [G] = sum over rows of dgates: (col-major [G, B*S]) times a vector of ones.
+  fill_kernel<<<blocks(static_cast<long>(B) * S), threads>>>(static_cast<long>(B) * S, 1.0f,
+                                                             ones.data<float>());
+  check(cudaGetLastError(), "fill kernel");
+  check(cublasSgemv(handle(), CUBLAS_OP_N, G, B * S, &one, dgates.data<float>(), G, ones.data<float>(), 1,
+                    &zero, g.bias.data<float>(), 1),
+        "db");
+  check(cudaDeviceSynchronize(), "lstm backward");
+  return g;
 }
 
 }  // namespace qf::nn::cuda
