@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "qf/nn/lstm_cuda.h"
+#include "qf/nn/optim_cuda.h"
 
 namespace qf::nn::cuda {
 
@@ -13,6 +14,14 @@ LSTMForwardResult lstm_layer_forward(const Tensor&, const Tensor&, const Tensor&
 LSTMGradients lstm_layer_backward(const LSTMForwardResult&, const Tensor&, const Tensor&, const Tensor&,
                                   const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
   throw std::runtime_error("lstm_layer_backward (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
+}
+
+void adam_step(AdamState&, std::span<Tensor>, std::span<const Tensor>, std::span<Tensor>, std::span<Tensor>) {
+  throw std::runtime_error("adam_step (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
+}
+
+double clip_grad_norm(std::span<Tensor>, double) {
+  throw std::runtime_error("clip_grad_norm (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
 }
 
 }  // namespace qf::nn::cuda

@@ -100,13 +100,15 @@ void HostAllocator::set_cache_limit(std::size_t bytes) {
 }
 
 Storage::Storage(std::size_t bytes, Device device) : size_(bytes), device_(device) {
-  if (device != Device::cpu)
-    throw std::invalid_argument("Storage: device " + to_string(device) + " is not available in this build");
-  data_ = HostAllocator::instance().allocate(bytes);
+  data_ = device == Device::cuda ? cuda::allocate(bytes) : HostAllocator::instance().allocate(bytes);
 }
 
 Storage::~Storage() {
-  HostAllocator::instance().release(data_, size_);
+  if (device_ == Device::cuda) {
+    cuda::release(data_, size_);
+  } else {
+    HostAllocator::instance().release(data_, size_);
+  }
 }
 
 // ---- Tensor ----------------------------------------------------------------------------------------

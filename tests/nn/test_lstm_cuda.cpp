@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "qf/nn/lstm_cuda.h"
+#include "qf/nn/optim.h"
+#include "qf/nn/optim_cuda.h"
 #include "qf/nn/rnn.h"
 #include "qf/tensor/cuda.h"
 #include "qf/tensor/device.h"
@@ -93,5 +95,28 @@ TEST(LSTMCuda, BackwardMatchesCpu) {
     EXPECT_LT(max_relative_error(g.weight_hh.to(Device::cpu), l.weight_hh.grad(), 1e-3), 1e-4)
         << "dW_hh " << shape;
     EXPECT_LT(max_relative_error(g.bias.to(Device::cpu), l.bias_ih.grad(), 1e-3), 1e-4) << "db " << shape;
+  }
+}
+
+TEST(OptimCuda, AdamWAndClippingMatchCpu) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+  for (bool decoupled : {false, true}) {
+    const Tensor w0 = random({1000}, 11), grad = random({1000}, 12);
+    // CPU reference: three steps with clipping to norm 1.
+    Var w = Var::parameter(w0.clone());
+    nn::Adam cpu({w}, nn::AdamOptions{0.01, 0.9, 0.999, 1e-8, 0.05}, decoupled);
+    nn::cuda::AdamState gpu_state{0.01, 0.9, 0.999, 1e-8, 0.05, decoupled, 0};
+    std::vector<Tensor> params{w0.to(Device::cuda)}, m{Tensor::zeros({1000}).to(Device::cuda)},
+        v{Tensor::zeros({1000}).to(Device::cuda)};
+    for (int step = 0; step < 3; ++step) {
+      w.grad() = grad.clone();
+      const double cpu_norm = nn::clip_grad_norm({w}, 1.0);
+      cpu.step();
+      std::vector<Tensor> grads{grad.to(Device::cuda)};
+      EXPECT_NEAR(nn::cuda::clip_grad_norm(grads, 1.0), cpu_norm, 1e-4 * cpu_norm);
+      nn::cuda::adam_step(gpu_state, params, grads, m, v);
+    }
+    EXPECT_LT(max_relative_error(params[0].to(Device::cpu), w.value(), 1e-3), 1e-5)
+        << "decoupled " << decoupled;
   }
 }
