@@ -8,15 +8,14 @@
 
 #include "qf/nn/lstm_cell_math.h"
 #include "qf/nn/lstm_cuda.h"
+#include "qf/tensor/cuda_check.h"
 
 namespace qf::nn::cuda {
 
+using qf::cuda::check;
+
 namespace {
 
-void check(cudaError_t status, const char* what) {
-  if (status != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(status));
-}
 void check(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string("cuBLAS ") + what + " failed");
 }

@@ -7,15 +7,13 @@
 #include <string>
 
 #include "qf/nn/optim_cuda.h"
+#include "qf/tensor/cuda_check.h"
 
 namespace qf::nn::cuda {
 
-namespace {
+using qf::cuda::check;
 
-void check(cudaError_t status, const char* what) {
-  if (status != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(status));
-}
+namespace {
 
 __global__ void adam_kernel(long n, float* w, const float* g, float* m, float* v, float beta1, float beta2,
                             float step_size, float inv_sqrt_bias2, float eps, float weight_decay, float decay,

@@ -7,14 +7,11 @@
 #include <string>
 
 #include "qf/tensor/cuda.h"
+#include "qf/tensor/cuda_check.h"
 
 namespace qf::cuda {
 
 namespace {
-
-void check(cudaError_t status, const char* what) {
-  if (status != cudaSuccess) throw std::runtime_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(status));
-}
 
 // Blocks are rounded to 512 bytes; freed ones wait in a multimap by size. Never destroyed, so that
 // tensors freed during static destruction do not touch a dead allocator.
@@ -27,7 +24,9 @@ Cache& cache() {
   static Cache& c = *new Cache;  // NOLINT: deliberately immortal
   return c;
 }
-std::size_t rounded(std::size_t bytes) { return (std::max<std::size_t>(bytes, 1) + 511) / 512 * 512; }
+std::size_t rounded(std::size_t bytes) {
+  return (std::max<std::size_t>(bytes, 1) + 511) / 512 * 512;
+}
 
 cudaStream_t stream() {
   static cudaStream_t s = [] {
@@ -94,6 +93,8 @@ void fill_bytes(void* destination, int byte, std::size_t bytes) {
   check(cudaStreamSynchronize(stream()), "fill");
 }
 
-void synchronize() { check(cudaStreamSynchronize(stream()), "synchronize"); }
+void synchronize() {
+  check(cudaStreamSynchronize(stream()), "synchronize");
+}
 
 }  // namespace qf::cuda
