@@ -31,6 +31,8 @@ int main(int argc, char** argv) try {
       ("tickers", po::value(&synthetic.tickers)->default_value(synthetic.tickers), "synthetic universe: tickers")
       ("predictability", po::value(&synthetic.predictability)->default_value(synthetic.predictability),
        "synthetic universe: strength of the planted momentum component")
+      ("pure-random-walk", po::bool_switch(&synthetic.pure_random_walk),
+       "synthetic universe: i.i.d. returns (no regimes, GARCH or jumps)")
       ("constituents", po::value(&constituents), "optional table with Symbol, Sector, Market Cap")
       ("benchmark", po::value(&benchmark), "optional price file of the benchmark index")
       ("out", po::value(&out)->default_value(out), "output folder")

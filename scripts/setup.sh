@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake libopenblas-dev libhdf5-dev hdf5-tools libboost-program-options-dev
-          libgtest-dev libgmock-dev libbenchmark-dev)
+          libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin)
 
 missing=()
 for p in "${packages[@]}"; do

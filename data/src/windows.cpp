@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 namespace qf::data {
 
@@ -36,25 +38,53 @@ WindowSet make_windows(const Tensor& features, std::span<const double> labels, s
   return set;
 }
 
+StandardScaler::StandardScaler(std::vector<double> mean, std::vector<double> scale)
+    : mean_(std::move(mean)), scale_(std::move(scale)) {
+  if (mean_.size() != scale_.size())
+    throw std::invalid_argument("StandardScaler: " + std::to_string(mean_.size()) + " means but " +
+                                std::to_string(scale_.size()) + " scales");
+}
+
 void StandardScaler::fit(const Tensor& features, std::int64_t first_row, std::int64_t end_row) {
-  const std::int64_t width = features.dim(1);
+  std::vector<std::int64_t> rows;
+  for (std::int64_t r = first_row; r < end_row; ++r) rows.push_back(r);
+  fit(std::span<const Tensor>(&features, 1), std::span<const std::vector<std::int64_t>>(&rows, 1));
+}
+
+void StandardScaler::fit(std::span<const Tensor> matrices, std::span<const std::vector<std::int64_t>> rows) {
+  if (matrices.empty() || matrices.size() != rows.size())
+    throw std::invalid_argument("StandardScaler::fit: " + std::to_string(matrices.size()) + " matrices and " +
+                                std::to_string(rows.size()) + " row lists");
+  const std::int64_t width = matrices[0].dim(1);
   mean_.assign(static_cast<std::size_t>(width), 0.0);
   scale_.assign(static_cast<std::size_t>(width), 1.0);
-  const double* f = features.data<double>();
   for (std::int64_t j = 0; j < width; ++j) {
+    // Two passes (mean, then squared deviations): one-pass sums lose digits on price-level features.
     double total = 0, squares = 0;
     std::int64_t count = 0;
-    for (std::int64_t r = first_row; r < end_row; ++r) {
-      const double v = f[r * width + j];
-      if (!std::isfinite(v)) continue;
-      total += v;
-      squares += v * v;
-      ++count;
+    for (std::size_t m = 0; m < matrices.size(); ++m) {
+      if (matrices[m].dim(1) != width)
+        throw ShapeError("StandardScaler::fit: matrices " + to_string(matrices[0].shape()) + " and " +
+                         to_string(matrices[m].shape()) + " differ in width");
+      const double* f = matrices[m].data<double>();
+      for (const std::int64_t r : rows[m]) {
+        const double v = f[r * width + j];
+        if (!std::isfinite(v)) continue;
+        total += v;
+        ++count;
+      }
     }
     if (count < 2) continue;
-    const double m = total / static_cast<double>(count);
-    const double var = std::max(0.0, squares / static_cast<double>(count) - m * m);
-    mean_[static_cast<std::size_t>(j)] = m;
+    const double mu = total / static_cast<double>(count);
+    for (std::size_t m = 0; m < matrices.size(); ++m) {
+      const double* f = matrices[m].data<double>();
+      for (const std::int64_t r : rows[m]) {
+        const double v = f[r * width + j];
+        if (std::isfinite(v)) squares += (v - mu) * (v - mu);
+      }
+    }
+    const double var = squares / static_cast<double>(count);
+    mean_[static_cast<std::size_t>(j)] = mu;
     scale_[static_cast<std::size_t>(j)] = var > 0 ? std::sqrt(var) : 1.0;
   }
 }

@@ -1,24 +1,13 @@
 #include "qf/nn/trainer.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "qf/nn/loss.h"
 
 namespace qf::nn {
-
-LSTMClassifier::LSTMClassifier(RNNOptions options, Rng& rng)
-    : lstm(options, rng), head(options.hidden_size, 1, rng, true, options.dtype) {
-  register_module("lstm", lstm);
-  register_module("head", head);
-}
-
-Var LSTMClassifier::forward(const Var& x) {
-  const RNNOutput out = lstm.forward(x);
-  const std::int64_t layers = out.h_n.dim(0);
-  const Var last = reshape(slice(out.h_n, 0, layers - 1, layers), {x.dim(0), out.h_n.dim(2)});
-  return head.forward(last);
-}
 
 Tensor gather_rows(const Tensor& t, std::span<const std::int64_t> rows) {
   Shape shape = t.shape();
@@ -30,6 +19,17 @@ Tensor gather_rows(const Tensor& t, std::span<const std::int64_t> rows) {
       std::copy_n(t.data<T>() + rows[i] * width, width, out.data<T>() + static_cast<std::int64_t>(i) * width);
   });
   return out;
+}
+
+TensorBatchSource::TensorBatchSource(Tensor inputs, Tensor targets)
+    : inputs_(std::move(inputs)), targets_(std::move(targets)) {
+  if (inputs_.dim(0) != targets_.dim(0))
+    throw ShapeError("TensorBatchSource: inputs " + to_string(inputs_.shape()) + " and targets " +
+                     to_string(targets_.shape()) + " differ in their first axis");
+}
+
+std::pair<Tensor, Tensor> TensorBatchSource::batch(std::span<const std::int64_t> rows) const {
+  return {gather_rows(inputs_, rows), gather_rows(targets_, rows)};
 }
 
 namespace {
@@ -50,24 +50,34 @@ void finish(EpochStats& totals, std::int64_t n) {
   totals.accuracy /= static_cast<double>(std::max<std::int64_t>(n, 1));
 }
 
+// Calls body(rows of the batch) for consecutive batches of 0 .. n-1.
+template <class Body>
+void for_each_batch(std::int64_t n, std::int64_t batch_size, Body&& body) {
+  std::vector<std::int64_t> rows;
+  for (std::int64_t begin = 0; begin < n; begin += batch_size) {
+    rows.resize(static_cast<std::size_t>(std::min(batch_size, n - begin)));
+    std::iota(rows.begin(), rows.end(), begin);
+    body(std::span<const std::int64_t>(rows));
+  }
+}
+
 }  // namespace
 
-EpochStats train_epoch(const std::function<Var(const Var&)>& model, Optimizer& optimizer,
-                       const Tensor& inputs, const Tensor& targets, const TrainOptions& options, Rng& rng) {
-  const std::int64_t n = inputs.dim(0);
+EpochStats train_epoch(const ModelFunction& model, Optimizer& optimizer, const BatchSource& data,
+                       const TrainOptions& options, Rng& rng) {
+  const std::int64_t n = data.size();
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   if (options.shuffle)  // Fisher-Yates with our own generator, identical on every platform
     for (std::int64_t i = n - 1; i > 0; --i)
-      std::swap(order[static_cast<std::size_t>(i)],
-                order[rng.next_u64() % static_cast<std::uint64_t>(i + 1)]);
+      std::swap(order[static_cast<std::size_t>(i)], order[rng.next_u64() % static_cast<std::uint64_t>(i + 1)]);
   EpochStats totals;
   for (std::int64_t begin = 0; begin < n; begin += options.batch_size) {
-    const std::span<const std::int64_t> rows(
-        order.data() + begin, static_cast<std::size_t>(std::min(options.batch_size, n - begin)));
-    const Tensor y = gather_rows(targets, rows);
+    const std::span<const std::int64_t> rows(order.data() + begin,
+                                             static_cast<std::size_t>(std::min(options.batch_size, n - begin)));
+    const auto [x, y] = data.batch(rows);
     optimizer.zero_grad();
-    const Var logits = model(Var(gather_rows(inputs, rows)));
+    const Var logits = model(Var(x));
     Var loss = bce_with_logits(logits, y);
     loss.backward();
     if (options.clip_norm > 0) clip_grad_norm(optimizer.parameters(), options.clip_norm);
@@ -78,19 +88,87 @@ EpochStats train_epoch(const std::function<Var(const Var&)>& model, Optimizer& o
   return totals;
 }
 
-EpochStats evaluate(const std::function<Var(const Var&)>& model, const Tensor& inputs, const Tensor& targets,
-                    std::int64_t batch_size) {
+EpochStats train_epoch(const ModelFunction& model, Optimizer& optimizer, const Tensor& inputs,
+                       const Tensor& targets, const TrainOptions& options, Rng& rng) {
+  return train_epoch(model, optimizer, TensorBatchSource(inputs, targets), options, rng);
+}
+
+EpochStats evaluate(const ModelFunction& model, const BatchSource& data, std::int64_t batch_size) {
   NoGradGuard no_grad;
-  const std::int64_t n = inputs.dim(0);
   EpochStats totals;
-  for (std::int64_t begin = 0; begin < n; begin += batch_size) {
-    const std::int64_t end = std::min(begin + batch_size, n);
-    const Tensor y = targets.slice(begin, end);
-    const Var logits = model(Var(inputs.slice(begin, end)));
+  for_each_batch(data.size(), batch_size, [&](std::span<const std::int64_t> rows) {
+    const auto [x, y] = data.batch(rows);
+    const Var logits = model(Var(x));
     tally(logits, y, bce_with_logits(logits, y).value().item(), totals);
-  }
-  finish(totals, n);
+  });
+  finish(totals, data.size());
   return totals;
+}
+
+EpochStats evaluate(const ModelFunction& model, const Tensor& inputs, const Tensor& targets,
+                    std::int64_t batch_size) {
+  return evaluate(model, TensorBatchSource(inputs, targets), batch_size);
+}
+
+std::vector<double> predict_proba(const ModelFunction& model, const BatchSource& data, std::int64_t batch_size) {
+  NoGradGuard no_grad;
+  std::vector<double> p;
+  p.reserve(static_cast<std::size_t>(data.size()));
+  for_each_batch(data.size(), batch_size, [&](std::span<const std::int64_t> rows) {
+    const Var logits = model(Var(data.batch(rows).first));
+    dispatch(logits.dtype(), [&]<class T>() {
+      for (const T z : logits.value().span<T>()) p.push_back(1.0 / (1.0 + std::exp(-static_cast<double>(z))));
+    });
+  });
+  return p;
+}
+
+FitResult fit(SequenceClassifier& model, const BatchSource& train, const BatchSource* validation,
+              const FitOptions& o, Rng& rng,
+              const std::function<void(std::int64_t, const EpochStats&, const EpochStats*)>& on_epoch) {
+  Adam optimizer(model.parameters(), AdamOptions{o.learning_rate, 0.9, 0.999, 1e-8, o.weight_decay},
+                 /*decoupled_weight_decay=*/true);
+  const CosineLR schedule(o.learning_rate, o.epochs, o.learning_rate * 0.05);
+  const ModelFunction forward = [&](const Var& x) { return model.forward(x); };
+  const bool validate = validation != nullptr && validation->size() > 0;
+  FitResult result;
+  result.best_validation_loss = std::numeric_limits<double>::infinity();
+  std::vector<Tensor> best;  // parameter values of the best epoch so far
+  for (std::int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
+    if (o.cosine_schedule) optimizer.set_lr(schedule.lr(epoch - 1));
+    model.train();
+    result.train.push_back(train_epoch(forward, optimizer, train, o.train, rng));
+    result.train_samples_seen += train.size();
+    result.epochs_run = epoch;
+    if (!validate) {
+      if (on_epoch) on_epoch(epoch, result.train.back(), nullptr);
+      continue;
+    }
+    model.eval();
+    result.validation.push_back(evaluate(forward, *validation));
+    result.eval_samples_seen += validation->size();
+    if (on_epoch) on_epoch(epoch, result.train.back(), &result.validation.back());
+    if (result.validation.back().loss < result.best_validation_loss) {
+      result.best_validation_loss = result.validation.back().loss;
+      result.best_epoch = epoch;
+      best.clear();
+      for (const Var& p : optimizer.parameters()) best.push_back(p.value().clone());
+    } else if (o.patience > 0 && epoch - result.best_epoch >= o.patience) {
+      break;
+    }
+  }
+  model.eval();
+  if (!validate) {
+    result.best_epoch = result.epochs_run;
+    result.best_validation_loss = std::numeric_limits<double>::quiet_NaN();
+    return result;
+  }
+  const auto& parameters = optimizer.parameters();
+  for (std::size_t k = 0; k < best.size(); ++k) {
+    Tensor value = parameters[k].value();  // a handle on the live parameter's storage
+    value.copy_from(best[k]);
+  }
+  return result;
 }
 
 }  // namespace qf::nn

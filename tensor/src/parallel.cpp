@@ -156,6 +156,13 @@ int parallel_for_chunks(std::int64_t n, std::int64_t grain,
   return chunks;
 }
 
+SerialRegion::SerialRegion() : previous_(t_inside_parallel_region) {
+  t_inside_parallel_region = true;
+}
+SerialRegion::~SerialRegion() {
+  t_inside_parallel_region = previous_;
+}
+
 void parallel_for(std::int64_t n, std::int64_t grain,
                   const std::function<void(std::int64_t, std::int64_t)>& body) {
   parallel_for_chunks(n, grain, [&](int, std::int64_t begin, std::int64_t end) { body(begin, end); });

@@ -27,7 +27,11 @@ WindowSet make_windows(const Tensor& features, std::span<const double> labels, s
 // Per-feature standardisation. fit() sees only the rows it is given (the training period).
 class StandardScaler {
  public:
+  StandardScaler() = default;
+  StandardScaler(std::vector<double> mean, std::vector<double> scale);  // e.g. as saved with a model
   void fit(const Tensor& features, std::int64_t first_row, std::int64_t end_row);  // rows [first, end)
+  // Over the given rows of several [days, F] matrices at once (e.g. the training days of many tickers).
+  void fit(std::span<const Tensor> matrices, std::span<const std::vector<std::int64_t>> rows);
   Tensor transform(const Tensor& features) const;                                  // all rows
   const std::vector<double>& mean() const { return mean_; }
   const std::vector<double>& scale() const { return scale_; }

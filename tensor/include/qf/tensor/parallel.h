@@ -25,4 +25,18 @@ void parallel_for(std::int64_t n, std::int64_t grain,
 int parallel_for_chunks(std::int64_t n, std::int64_t grain,
                         const std::function<void(int chunk, std::int64_t begin, std::int64_t end)>& body);
 
+// While alive, parallel_for on this thread runs serially: for a task that is one of many already
+// spread over the threads, or one that must give the same bits whatever the thread count (summation
+// order inside a model then never depends on how many threads there are).
+class SerialRegion {
+ public:
+  SerialRegion();
+  ~SerialRegion();
+  SerialRegion(const SerialRegion&) = delete;
+  SerialRegion& operator=(const SerialRegion&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace qf

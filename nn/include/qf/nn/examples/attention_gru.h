@@ -12,16 +12,15 @@
 // them with qf::gradcheck as tests/nn/test_attention_gru.cpp does.
 #pragma once
 
-#include "qf/nn/layers.h"
-#include "qf/nn/rnn.h"
+#include "qf/nn/models.h"
 
 namespace qf::nn {
 
-class AttentionGRU : public Module {
+class AttentionGRU : public SequenceClassifier {
  public:
   AttentionGRU(std::int64_t input_size, std::int64_t hidden_size, std::int64_t attention_size, Rng& rng,
                DType dtype = DType::f32);
-  Var forward(const Var& x);  // x [B, T, input] -> logits [B, 1]
+  Var forward(const Var& x) override;  // x [B, T, input] -> logits [B, 1]
   std::string type_name() const override { return "AttentionGRU"; }
   Config config() const override;
 

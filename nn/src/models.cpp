@@ -1,0 +1,93 @@
+#include "qf/nn/models.h"
+
+#include <map>
+#include <mutex>
+#include <stdexcept>
+
+#include "qf/nn/examples/attention_gru.h"
+
+namespace qf::nn {
+
+namespace {
+
+RNNOptions rnn_options(const ModelSpec& s) {
+  return RNNOptions{s.input_size, s.hidden_size, s.num_layers, s.dropout, DType::f32};
+}
+
+// The last layer's final hidden state [B, H] of h_n [L, B, H].
+Var last_hidden(const Var& h_n, std::int64_t batch) {
+  const std::int64_t layers = h_n.dim(0);
+  return reshape(slice(h_n, 0, layers - 1, layers), {batch, h_n.dim(2)});
+}
+
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, ModelFactory> factories{
+      {"lstm", [](const ModelSpec& s, Rng& rng) { return std::make_unique<LSTMClassifier>(rnn_options(s), rng); }},
+      {"gru", [](const ModelSpec& s, Rng& rng) { return std::make_unique<GRUClassifier>(rnn_options(s), rng); }},
+      {"attention_gru",
+       [](const ModelSpec& s, Rng& rng) {
+         return std::make_unique<AttentionGRU>(s.input_size, s.hidden_size, s.hidden_size, rng);
+       }},
+  };
+};
+Registry& registry() {
+  static Registry instance;
+  return instance;
+}
+
+}  // namespace
+
+void register_architecture(const std::string& name, ModelFactory factory) {
+  if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+    throw std::invalid_argument("register_architecture: name '" + name + "' must be [a-z0-9_]");
+  Registry& r = registry();
+  const std::lock_guard lock(r.mutex);
+  r.factories[name] = std::move(factory);
+}
+
+std::vector<std::string> architectures() {
+  Registry& r = registry();
+  const std::lock_guard lock(r.mutex);
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : r.factories) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<SequenceClassifier> make_model(const ModelSpec& spec, Rng& rng) {
+  ModelFactory factory;
+  {
+    Registry& r = registry();
+    const std::lock_guard lock(r.mutex);
+    const auto it = r.factories.find(spec.architecture);
+    if (it != r.factories.end()) factory = it->second;
+  }
+  if (!factory) {
+    std::string known;
+    for (const auto& name : architectures()) known += (known.empty() ? "" : ", ") + name;
+    throw std::invalid_argument("unknown architecture '" + spec.architecture + "' (known: " + known + ")");
+  }
+  return factory(spec, rng);
+}
+
+LSTMClassifier::LSTMClassifier(RNNOptions options, Rng& rng)
+    : lstm(options, rng), head(options.hidden_size, 1, rng, true, options.dtype) {
+  register_module("lstm", lstm);
+  register_module("head", head);
+}
+
+Var LSTMClassifier::forward(const Var& x) {
+  return head.forward(last_hidden(lstm.forward(x).h_n, x.dim(0)));
+}
+
+GRUClassifier::GRUClassifier(RNNOptions options, Rng& rng)
+    : gru(options, rng), head(options.hidden_size, 1, rng, true, options.dtype) {
+  register_module("gru", gru);
+  register_module("head", head);
+}
+
+Var GRUClassifier::forward(const Var& x) {
+  return head.forward(last_hidden(gru.forward(x).h_n, x.dim(0)));
+}
+
+}  // namespace qf::nn
