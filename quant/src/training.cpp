@@ -609,7 +609,7 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
       result.best_trial = static_cast<int>(t);
     if (t == result.best_trial) result.cv_predictions = all;
   }
-  if (K > 0 && !std::isfinite(result.trials[static_cast<std::size_t>(result.best_trial)].mean))
+  if (T > 1 && !std::isfinite(result.trials[static_cast<std::size_t>(result.best_trial)].mean))
     throw std::runtime_error("no trial produced a cross-validation score (too little history for every fold?)");
 
   // ---- phase 2: the final fit of the best trial, scored on the test period ----

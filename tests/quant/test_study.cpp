@@ -1,0 +1,161 @@
+// Stage 2's plan and study: the calendar plan never lets a training or validation span touch a test
+// day, searches enumerate their trials, and a study is bit-reproducible whatever the thread count.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "common/synthetic_store.h"
+#include "qf/nn/serialize.h"
+#include "qf/quant/training.h"
+#include "qf/tensor/hdf5.h"
+#include "qf/tensor/parallel.h"
+
+using namespace qf;
+namespace fs = std::filesystem;
+
+namespace {
+
+// True when the spans [t-window+1, t+1] of some day of a and some day of b overlap.
+bool spans_touch(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b, std::int64_t window) {
+  for (const std::int64_t s : a)
+    for (const std::int64_t t : b)
+      if (s + 1 >= t - window + 1 && s - window + 1 <= t + 1) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST(CalendarPlan, PurgesEveryTrainingAndValidationSpanAwayFromTests) {
+  for (const auto scheme : {quant::CvScheme::walk_forward, quant::CvScheme::rolling, quant::CvScheme::purged_kfold,
+                            quant::CvScheme::combinatorial}) {
+    quant::StudyOptions o;
+    o.cv = scheme;
+    o.folds = scheme == quant::CvScheme::combinatorial ? 5 : 4;
+    const std::int64_t window = 40;
+    const quant::CalendarPlan plan = quant::plan_calendar(2000, window, 1, o);
+    EXPECT_EQ(plan.test_first, 1600);
+    EXPECT_EQ(plan.dev_last + window + 1, plan.test_first - 1 + 1) << "dev labels and windows end before the test";
+    EXPECT_EQ(plan.folds.size(), scheme == quant::CvScheme::combinatorial ? 10u : 4u);
+    for (const auto& f : plan.folds) {
+      ASSERT_FALSE(f.train.empty());
+      ASSERT_FALSE(f.validation.empty());
+      EXPECT_FALSE(spans_touch(f.train, f.test, window)) << quant::to_string(scheme);
+      EXPECT_FALSE(spans_touch(f.validation, f.test, window)) << quant::to_string(scheme);
+      EXPECT_FALSE(spans_touch(f.train, f.validation, window)) << quant::to_string(scheme);
+      EXPECT_LE(f.test.back(), plan.dev_last);
+      if (scheme == quant::CvScheme::walk_forward || scheme == quant::CvScheme::rolling) {
+        EXPECT_LT(f.validation.back(), f.test.front()) << "walk-forward never trains on the future";
+      }
+    }
+    EXPECT_FALSE(spans_touch(plan.final.train, plan.final.test, window));
+    EXPECT_FALSE(spans_touch(plan.final.validation, plan.final.test, window));
+    EXPECT_EQ(plan.final.test.front(), plan.test_first);
+  }
+}
+
+TEST(Search, GridEnumeratesAndRandomDrawsDistinctTrials) {
+  quant::SearchSpace space;
+  space.hidden = {16, 32, 64};
+  space.layers = {1, 2};
+  space.learning_rates = {1e-3, 3e-3};
+  space.feature_sets = {"returns", "default"};
+  const auto grid = quant::grid_trials(space);
+  EXPECT_EQ(grid.size(), 24u);
+  std::set<std::string> names;
+  for (const auto& t : grid) names.insert(t.describe());
+  EXPECT_EQ(names.size(), 24u);
+  const auto a = quant::random_trials(space, 5, 3), b = quant::random_trials(space, 5, 3),
+             c = quant::random_trials(space, 5, 4);
+  ASSERT_EQ(a.size(), 5u);
+  std::set<std::string> drawn;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].describe(), b[k].describe());
+    drawn.insert(a[k].describe());
+  }
+  EXPECT_EQ(drawn.size(), 5u);
+  bool differs = false;
+  for (std::size_t k = 0; k < a.size(); ++k) differs = differs || a[k].describe() != c[k].describe();
+  EXPECT_TRUE(differs);
+}
+
+namespace {
+
+const test_support::SyntheticStore& small_store() {
+  static const test_support::SyntheticStore s =
+      test_support::synthetic_store("training", {.tickers = 8, .days = 900, .seed = 31, .predictability = 0.2});
+  return s;
+}
+
+quant::StudyOptions small_options() {
+  quant::StudyOptions o;
+  o.folds = 2;
+  o.fit.epochs = 2;
+  o.min_train_samples = 100;
+  return o;
+}
+
+quant::Trial small_trial() {
+  quant::Trial t;
+  t.model = {"lstm", 0, 8, 1, 0.0};
+  t.window = 20;
+  t.features = "returns";
+  return t;
+}
+
+quant::StudyResult run_study(const fs::path& out, int threads, quant::StudyOptions o = small_options()) {
+  fs::remove_all(out);
+  set_num_threads(threads);
+  quant::Study study(small_store().universe, small_store().features, o, {small_trial()}, out);
+  auto r = study.run();
+  study.write_registry(r, "test");
+  return r;
+}
+
+}  // namespace
+
+TEST(Study, SameBitsWithOneOrTwoThreadsAndAFullRegistry) {
+  const auto one = run_study(test_support::temp_path("study_1"), 1);
+  const auto two = run_study(test_support::temp_path("study_2"), 2);
+  ASSERT_GT(one.test_predictions.size(), 1000u);
+  EXPECT_EQ(one.test_predictions.probability, two.test_predictions.probability);
+  EXPECT_EQ(one.cv_predictions.probability, two.cv_predictions.probability);
+  ASSERT_EQ(one.trials.size(), 1u);
+  EXPECT_EQ(one.trials[0].folds.size(), 2u);
+  // Every test prediction lies in the test period, every CV one before it.
+  quant::Study study(small_store().universe, small_store().features, small_options(), {small_trial()},
+                     test_support::temp_path("study_1"));
+  for (const auto d : one.test_predictions.day) EXPECT_GE(d, study.plan().test_first);
+  for (const auto d : one.cv_predictions.day) EXPECT_LE(d, study.plan().dev_last);
+  // The registry holds a loadable model per trained ticker, with its scaler.
+  const h5::File registry(test_support::temp_path("study_1") / "registry.h5", h5::File::Mode::read);
+  EXPECT_EQ(registry.attr_string("/", "format"), "quantforge.registry");
+  std::int64_t trained = 0;
+  for (const auto& c : one.coverage) {
+    if (c.status != "trained") continue;
+    ++trained;
+    Rng rng(0);
+    auto model = nn::make_model({"lstm", 4, 8, 1, 0.0}, rng);
+    nn::read_parameters(registry, "/models/" + c.ticker, *model);
+    EXPECT_EQ(registry.read("/models/" + c.ticker + "/scaler/mean").numel(), 4);
+  }
+  EXPECT_GE(trained, 7);
+  fs::remove_all(test_support::temp_path("study_1"));
+  fs::remove_all(test_support::temp_path("study_2"));
+}
+
+TEST(Study, PooledModelCoversEveryTickerAndTooShortHistoriesAreSkippedWithAReason) {
+  auto o = small_options();
+  o.scope = quant::Scope::pooled;
+  const auto r = run_study(test_support::temp_path("study_pooled"), 2, o);
+  EXPECT_EQ(r.coverage.size(), 8u);
+  EXPECT_GT(r.test.classification.count, 1000);
+  o.scope = quant::Scope::per_stock;
+  o.min_train_samples = 100000;
+  const auto skipped = run_study(test_support::temp_path("study_skipped"), 2, o);
+  for (const auto& c : skipped.coverage) {
+    EXPECT_EQ(c.status, "skipped");
+    EXPECT_NE(c.reason.find("too little history"), std::string::npos) << c.reason;
+  }
+  fs::remove_all(test_support::temp_path("study_pooled"));
+  fs::remove_all(test_support::temp_path("study_skipped"));
+}
