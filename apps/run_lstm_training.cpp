@@ -158,6 +158,8 @@ int main(int argc, char** argv) {
          "beyond_threshold: band in units of 20-day volatility")
         ("cv", po::value(&cv)->default_value(cv), "none, walk_forward, rolling, purged_kfold or cpcv")
         ("folds", po::value(&o.folds)->default_value(o.folds), "CV folds (cpcv: groups)")
+        ("initial-train", po::value(&o.initial_train_share)->default_value(o.initial_train_share),
+         "walk_forward/rolling: share of the development days in the first training block (0: equal blocks)")
         ("rolling-blocks", po::value(&o.rolling_blocks)->default_value(o.rolling_blocks), "rolling: training blocks")
         ("cpcv-test-groups", po::value(&o.cpcv_test_groups)->default_value(o.cpcv_test_groups), "cpcv: groups tested per split")
         ("embargo", po::value(&o.embargo)->default_value(o.embargo), "embargo days after a test block (k-fold, cpcv)")

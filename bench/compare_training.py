@@ -2,7 +2,7 @@
 """Times per-stock LSTM training in QuantForge (apps/run_lstm_training) against PyTorch on the CPU doing
 the same fits, in the same run, same thread count, and prints samples/s of both and the ratio.
 
-Ours: one run of the app with --folds 0 --patience 0 on the chosen tickers; it reports "fit_seconds"
+Ours: one run of the app with --cv none --patience 0 on the chosen tickers; it reports "fit_seconds"
 (fitting only, no data loading) and "train_samples_seen" in training_summary.json, and per-ticker
 train/validation window counts and epochs_run in coverage.csv.
 PyTorch: for every ticker ours trained, random float32 windows of the same counts and shape
@@ -81,7 +81,7 @@ def run_ours(a, tickers):
     out = tempfile.mkdtemp(prefix="qf_train_")  # fresh: the app resumes from checkpoints in an old dir
     cmd = [a.app, "--store", a.store, "--out", out, "--tickers", ",".join(tickers), "--model", "lstm",
            "--hidden", str(a.hidden), "--layers", str(a.layers), "--window", str(a.window),
-           "--epochs", str(a.epochs), "--patience", "0", "--folds", "0", "--batch-size", str(a.batch_size),
+           "--epochs", str(a.epochs), "--patience", "0", "--cv", "none", "--batch-size", str(a.batch_size),
            "--lr", str(a.lr), "--threads", str(a.threads), "--quiet"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:

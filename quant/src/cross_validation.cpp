@@ -1,6 +1,7 @@
 #include "qf/quant/cross_validation.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -88,12 +89,23 @@ std::vector<Split> purged_kfold(std::span<const SampleSpan> samples, int folds, 
   return out;
 }
 
-std::vector<Split> walk_forward(std::span<const SampleSpan> samples, int folds, int rolling_blocks) {
+std::vector<Split> walk_forward(std::span<const SampleSpan> samples, int folds, int rolling_blocks,
+                                double initial_share) {
   check_samples(samples, "walk_forward");
   const auto n = static_cast<std::int64_t>(samples.size());
-  if (folds < 1 || folds + 1 > n || rolling_blocks < 0)
-    throw std::invalid_argument("walk_forward: need folds >= 1, folds + 1 <= samples, rolling_blocks >= 0");
-  const auto blocks = cut(n, folds + 1);
+  if (folds < 1 || folds + 1 > n || rolling_blocks < 0 || initial_share < 0 || initial_share >= 1)
+    throw std::invalid_argument(
+        "walk_forward: need folds >= 1, folds + 1 <= samples, rolling_blocks >= 0, 0 <= initial_share < 1");
+  std::vector<std::pair<std::int64_t, std::int64_t>> blocks;
+  if (initial_share > 0) {  // one initial training block, the rest cut into `folds` test blocks
+    const auto first = static_cast<std::int64_t>(std::llround(static_cast<double>(n) * initial_share));
+    if (first < 1 || n - first < folds)
+      throw std::invalid_argument("walk_forward: initial_share leaves no room for " + std::to_string(folds) + " folds");
+    blocks.emplace_back(0, first);
+    for (auto [b, e] : cut(n - first, folds)) blocks.emplace_back(first + b, first + e);
+  } else {
+    blocks = cut(n, folds + 1);
+  }
   std::vector<Split> out;
   for (int k = 1; k <= folds; ++k) {
     const int from = rolling_blocks > 0 ? std::max(0, k - rolling_blocks) : 0;

@@ -1,6 +1,8 @@
 #include "qf/quant/training.h"
 
 #include <algorithm>
+#include <array>
+#include <iomanip>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -221,6 +223,55 @@ void copy_model(const h5::File& from, h5::File& to, const std::string& group) {
   to.set_attr(group, "format_version", from.attr_int("/model", "format_version"));
 }
 
+// Share of labels that are 1: the accuracy of always predicting "up".
+double up_share(const std::vector<double>& labels) {
+  double ups = 0, count = 0;
+  for (const double y : labels)
+    if (std::isfinite(y)) {
+      ups += y > 0.5 ? 1 : 0;
+      count += 1;
+    }
+  return count > 0 ? ups / count : kNaN;
+}
+
+// The folds of a trial, one line each, and the mean +/- sample standard deviation of every metric.
+std::string fold_table(const TrialSummary& t) {
+  std::ostringstream out;
+  out.precision(4);
+  out << std::fixed;
+  const char* names[] = {"accuracy", "balanced_accuracy", "auc", "log_loss", "ic"};
+  auto metrics = [](const Scores& s) {
+    return std::array<double, 5>{s.classification.accuracy, s.classification.balanced_accuracy, s.classification.auc,
+                                 s.classification.log_loss, s.ic};
+  };
+  out << "  fold  samples  accuracy  bal.acc     AUC  logloss      IC\n";
+  std::array<std::vector<double>, 5> columns;
+  for (std::size_t k = 0; k < t.folds.size(); ++k) {
+    if (t.fold_samples[k] == 0) {
+      out << "  " << std::setw(4) << k << "        0  (no ticker had enough training history)\n";
+      continue;
+    }
+    const auto m = metrics(t.folds[k]);
+    out << "  " << std::setw(4) << k << std::setw(9) << t.fold_samples[k];
+    for (std::size_t j = 0; j < m.size(); ++j) {
+      out << std::setw(j == 0 ? 10 : 8) << m[j];
+      columns[j].push_back(m[j]);
+    }
+    out << '\n';
+  }
+  out << "  mean +/- sd over folds:";
+  for (std::size_t j = 0; j < columns.size(); ++j) {
+    const auto& c = columns[j];
+    if (c.empty()) continue;
+    const double mean = std::accumulate(c.begin(), c.end(), 0.0) / static_cast<double>(c.size());
+    double ss = 0;
+    for (const double v : c) ss += (v - mean) * (v - mean);
+    out << ' ' << names[j] << ' ' << mean << " +/- " << (c.size() > 1 ? std::sqrt(ss / static_cast<double>(c.size() - 1)) : 0.0);
+  }
+  out << '\n';
+  return out.str();
+}
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string q = "\"";
@@ -314,10 +365,10 @@ CalendarPlan plan_calendar(std::int64_t days, std::int64_t window, std::int64_t 
     case CvScheme::none:
       break;
     case CvScheme::walk_forward:
-      splits = cv::walk_forward(spans, o.folds, 0);
+      splits = cv::walk_forward(spans, o.folds, 0, o.initial_train_share);
       break;
     case CvScheme::rolling:
-      splits = cv::walk_forward(spans, o.folds, o.rolling_blocks);
+      splits = cv::walk_forward(spans, o.folds, o.rolling_blocks, o.initial_train_share);
       break;
     case CvScheme::purged_kfold:
       splits = cv::purged_kfold(spans, o.folds, o.embargo);
@@ -380,7 +431,7 @@ std::string study_key(const StudyOptions& o, const std::vector<Trial>& trials, c
   std::ostringstream k;
   k << "data=" << data_hash << " scope=" << (o.scope == Scope::pooled ? "pooled" : "per_stock")
     << " label=" << to_string(o.label) << " threshold=" << o.threshold_in_vols << " cv=" << to_string(o.cv)
-    << " folds=" << o.folds << " rolling=" << o.rolling_blocks << " cpcv_test=" << o.cpcv_test_groups
+    << " folds=" << o.folds << " initial=" << o.initial_train_share << " rolling=" << o.rolling_blocks << " cpcv_test=" << o.cpcv_test_groups
     << " embargo=" << o.embargo << " test=" << o.test_fraction << " validation=" << o.validation_fraction
     << " min_train=" << o.min_train_samples << " per_ticker_scaling=" << o.per_ticker_scaling
     << " select=" << o.select_by << " epochs=" << o.fit.epochs << " patience=" << o.fit.patience
@@ -874,10 +925,10 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
           << "best trial " << r.best_trial << ": " << bt.trial.describe() << "\n"
           << "  CV " << options_.select_by << " " << bt.mean << " +/- " << bt.spread << " over folds; CV accuracy "
           << bt.pooled.classification.accuracy << ", AUC " << bt.pooled.classification.auc << ", IC " << bt.pooled.ic << "\n"
-          << "test period: accuracy " << r.test.classification.accuracy << ", balanced accuracy "
+          << fold_table(bt) << "test period: accuracy " << r.test.classification.accuracy << ", balanced accuracy "
           << r.test.classification.balanced_accuracy << ", AUC " << r.test.classification.auc << ", log loss "
           << r.test.classification.log_loss << ", IC " << r.test.ic << " over " << r.test.classification.count
-          << " predictions\n"
+          << " predictions (always-up baseline " << up_share(r.test_predictions.label) << ")\n"
           << "coverage: " << trained << " of " << r.coverage.size() << " tickers trained (" << coverage_share * 100 << " %)\n"
           << "plan targets: accuracy > 55 %: " << (r.test.classification.accuracy > 0.55 ? "met" : "NOT met") << " ("
           << r.test.classification.accuracy * 100 << " %); models for > 90 % of stocks: "

@@ -70,6 +70,20 @@ TEST(WalkForward, TrainsOnlyOnThePastExpandingAndRolling) {
   }
 }
 
+TEST(WalkForward, InitialBlockThenEqualTestBlocks) {
+  const auto s = daily_windows(1000);
+  const auto splits = walk_forward(s, 4, 0, 0.4);
+  ASSERT_EQ(splits.size(), 4u);
+  for (std::size_t k = 0; k < splits.size(); ++k) {
+    expect_clean(s, splits[k]);
+    EXPECT_EQ(splits[k].test.front(), static_cast<std::int64_t>(400 + 600 * k / 4));
+    EXPECT_EQ(splits[k].test.size(), 150u);
+    EXPECT_EQ(splits[k].train.front(), 0);
+    EXPECT_EQ(splits[k].train.back(), splits[k].test.front() - 61);  // purged: window 60, horizon 1
+  }
+  EXPECT_THROW(walk_forward(s, 4, 0, 1.0), std::invalid_argument);
+}
+
 TEST(CombinatorialPurged, CountsAndCoverage) {
   const auto s = daily_windows(1200);
   const auto cpcv = combinatorial_purged(s, 6, 2, 5);

@@ -35,7 +35,10 @@ std::vector<Split> purged_kfold(std::span<const SampleSpan> samples, int folds, 
 // The samples cut into folds + 1 contiguous blocks; split k tests block k + 1 and trains on the blocks
 // before it: all of them (expanding) or the last `rolling_blocks` (rolling, > 0). Training never sees
 // the future: nothing after the test block is used.
-std::vector<Split> walk_forward(std::span<const SampleSpan> samples, int folds, int rolling_blocks = 0);
+// With initial_share > 0, the first initial_share of the samples is one initial training block and the
+// rest is cut into `folds` test blocks (so the first fold does not train on a sliver of history).
+std::vector<Split> walk_forward(std::span<const SampleSpan> samples, int folds, int rolling_blocks = 0,
+                                double initial_share = 0.0);
 
 // All C(groups, test_groups) ways of testing `test_groups` of `groups` contiguous blocks, purged and
 // embargoed around every test block. Each block is tested in C(groups-1, test_groups-1) splits, which

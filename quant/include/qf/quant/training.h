@@ -60,6 +60,7 @@ struct StudyOptions {
   CvScheme cv = CvScheme::walk_forward;
   int folds = 4;               // walk_forward / rolling / purged_kfold; cpcv: the number of groups
   int rolling_blocks = 2;      // rolling: training blocks per fold
+  double initial_train_share = 0.5;  // walk_forward / rolling: the first block's share of the development days
   int cpcv_test_groups = 2;    // cpcv: groups tested per split
   std::int64_t embargo = 5;    // days after a test block that training may not use
   double test_fraction = 0.2;  // final test period, share of the calendar
