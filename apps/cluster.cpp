@@ -11,23 +11,37 @@
 namespace qf::apps {
 
 #ifdef QF_WITH_MPI
+namespace {
+// True when a launcher (mpirun, srun) started this process. Without one, MPI_Init would start a
+// singleton runtime (OpenMPI forks an orted daemon) for nothing.
+bool launched_by_mpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+    if (std::getenv(name) != nullptr) return true;
+  return false;
+}
+bool g_mpi = false;
+}  // namespace
+
 Cluster::Cluster(int& argc, char**& argv) {
+  if (!launched_by_mpi()) return;
   MPI_Init(&argc, &argv);
+  g_mpi = true;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
 }
 Cluster::~Cluster() {
-  MPI_Finalize();
+  if (g_mpi) MPI_Finalize();
 }
 void Cluster::barrier() const {
-  MPI_Barrier(MPI_COMM_WORLD);
+  if (g_mpi) MPI_Barrier(MPI_COMM_WORLD);
 }
 std::vector<double> Cluster::sum(std::vector<double> values) const {
-  MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  if (g_mpi)
+    MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
   return values;
 }
 void Cluster::abort(int status) const {
-  MPI_Abort(MPI_COMM_WORLD, status);
+  if (g_mpi) MPI_Abort(MPI_COMM_WORLD, status);
   std::exit(status);
 }
 #else

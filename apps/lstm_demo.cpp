@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "blas_kernels.h"
 #include "qf/data/synthetic.h"
 #include "qf/quant/direction_experiment.h"
 #include "qf/tensor/parallel.h"
@@ -12,6 +13,7 @@
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) try {
+  qf::apps::use_best_blas_kernels(argv);
   qf::data::SyntheticSeriesOptions series;
   qf::quant::DirectionExperimentOptions experiment;
   int threads = 2;

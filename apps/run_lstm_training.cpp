@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "blas_kernels.h"
 #include "cluster.h"
 #include "qf/data/csv.h"
 #include "qf/quant/training.h"
@@ -124,13 +125,14 @@ class Progress {
 }  // namespace
 
 int main(int argc, char** argv) {
+  qf::apps::use_best_blas_kernels(argv);  // before MPI starts
   qf::apps::Cluster cluster(argc, argv);
   try {
     std::string store = "out/universe.h5", out = "out/training", tickers, scope = "per_stock", label = "next_day_up";
     std::string models = "lstm", hidden = "64", layers = "1", dropout = "0", lrs = "1e-3", windows = "60";
     std::string features = "default", search = "grid", cv = "walk_forward", device = "cpu";
     int trials = 0, threads = 2, abort_after = 0;
-    bool quiet = false, cosine = false, pooled_scaling = false;
+    bool quiet = false, cosine = false, pooled_scaling = false, restart = false;
     qf::quant::StudyOptions o;
     po::options_description options(
         "run_lstm_training: train, cross-validate and tune LSTM (and other) models for every stock of a store.\n"
@@ -182,6 +184,8 @@ int main(int argc, char** argv) {
         ("threads", po::value(&threads)->default_value(threads), "threads per process")
         ("device", po::value(&device)->default_value(device), "cpu (cuda: see issue 4)")
         ("quiet", po::bool_switch(&quiet), "no progress output")
+        ("restart", po::bool_switch(&restart),
+         "discard the checkpoints and results in --out and start over (default: resume the same study)")
         ("abort-after", po::value(&abort_after)->default_value(0),
          "test hook: end abruptly after this many new units, as a kill would");
     // clang-format on
@@ -225,12 +229,17 @@ int main(int argc, char** argv) {
     // The study key guards the folder: a rerun resumes only the same study.
     const std::string key = qf::quant::study_key(o, trial_list, hash);
     const fs::path key_file = fs::path(out) / "study_key.txt";
+    if (restart && cluster.rank() == 0)
+      for (const char* name : {"checkpoints", "registry.h5", "study_key.txt", "summary.txt", "trials.csv",
+                               "cv_folds.csv", "coverage.csv", "sectors.csv", "training_summary.json"})
+        fs::remove_all(fs::path(out) / name);
+    cluster.barrier();
     if (fs::exists(key_file)) {
       std::ifstream in(key_file);
       const std::string stored((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (stored != key + "\n")
         throw std::invalid_argument(out + " holds a different study (see " + key_file.string() +
-                                    "): use a fresh --out, or the same settings and store to resume");
+                                    "): use a fresh --out, --restart, or the same settings and store to resume");
     }
     cluster.barrier();  // every rank compared the key before rank 0 may write it
     if (cluster.rank() == 0) {
@@ -239,9 +248,9 @@ int main(int argc, char** argv) {
     }
     const double load_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
     if (cluster.rank() == 0 && !quiet)
-      std::fprintf(stderr, "run_lstm_training: %zu tickers, %zu trial(s), %zu CV folds, %d rank(s) x %d thread(s); "
-                   "store loaded in %.2f s\n", study.tickers().size(), trial_list.size(), study.plan().folds.size(),
-                   cluster.size(), threads, load_secs);
+      std::fprintf(stderr, "run_lstm_training: %zu tickers, %zu trial(s), %zu CV folds, %d rank(s) x %d thread(s), "
+                   "OpenBLAS %s kernels; store loaded in %.2f s\n", study.tickers().size(), trial_list.size(),
+                   study.plan().folds.size(), cluster.size(), threads, qf::blas::core_name(), load_secs);
 
     Progress progress(quiet || cluster.rank() != 0);
     const auto started = std::chrono::steady_clock::now();

@@ -71,9 +71,23 @@ def torch_fit(n_train, n_val, epochs, a, features, seed=0):
     return time.perf_counter() - t0
 
 
+def _torch_worker(job):
+    fits, a, features = job
+    torch.set_num_threads(1)
+    return sum(torch_fit(n, v, e, a, features, seed=k) for k, (_, n, v, e) in fits)
+
+
 def time_torch(fits, a, features):
-    """fits: [(ticker, train_samples, validation_samples, epochs_run)]; returns total fitting seconds."""
-    return sum(torch_fit(n, v, e, a, features, seed=k) for k, (_, n, v, e) in enumerate(fits))
+    """fits: [(ticker, train_samples, validation_samples, epochs_run)]; returns the fitting seconds.
+    --torch-processes 1: one process fits the models one after another with --threads intra-op threads.
+    --torch-processes P: P processes of one thread each share the models (as ours shares them over
+    threads); the seconds are those of the busiest process (each times only its own fits)."""
+    if a.torch_processes <= 1:
+        return sum(torch_fit(n, v, e, a, features, seed=k) for k, (_, n, v, e) in enumerate(fits))
+    import multiprocessing
+    shares = [[(k, f) for k, f in enumerate(fits) if k % a.torch_processes == p] for p in range(a.torch_processes)]
+    with multiprocessing.get_context("fork").Pool(a.torch_processes) as pool:
+        return max(pool.map(_torch_worker, [(share, a, features) for share in shares]))
 
 
 def run_ours(a, tickers):
@@ -111,6 +125,8 @@ def main():
     for name, kind, default in (("hidden", int, 64), ("layers", int, 1), ("window", int, 60), ("epochs", int, 20),
                                 ("batch-size", int, 64), ("lr", float, 1e-3), ("threads", int, 2)):
         ap.add_argument("--" + name, type=kind, default=default)
+    ap.add_argument("--torch-processes", type=int, default=1,
+                    help="PyTorch side: this many single-thread processes sharing the models (default: one process)")
     ap.add_argument("--repeat", type=int, default=3, help="alternate ours/torch this many times; report medians")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--torch-only", action="store_true", help="self-test: time the PyTorch half alone")
@@ -143,7 +159,7 @@ def main():
     row = (len(fits), seen, ours, theirs, seen / ours, seen / theirs, theirs / ours)
 
     print(f"# {time.strftime('%Y-%m-%d')} {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"torch {torch.__version__}, {a.threads} threads; F={features} window={a.window} hidden={a.hidden} "
+          f"torch {torch.__version__}, {a.threads} threads (torch: {a.torch_processes} process(es)); F={features} window={a.window} hidden={a.hidden} "
           f"layers={a.layers} batch={a.batch_size}; medians of {a.repeat}; tickers {','.join(t for t, *_ in fits)}")
     if a.torch_only:
         print("# torch-only: per run " + ", ".join(f"{s:.2f}" for s in torch_runs) + " s")

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # README command 1: install what is missing, build, and run the plan's stages that exist so far on
 # the embedded default (the built-in synthetic 518-stock universe):
-#   process_new_data  -> out/universe.h5 (+ validation report and state manifest)
-#   lstm_demo         an LSTM on a synthetic series, loss going down
-# Extra arguments go to process_new_data (e.g. --input ../shared/data/sp500_5yr ...).
+#   process_new_data   -> out/universe.h5 (+ validation report and state manifest)
+#   run_lstm_training  -> out/training/registry.h5 (+ coverage, trials, folds, scorecard in summary.txt)
+# Extra arguments go to process_new_data (e.g. --input ../shared/data/sp500_5yr ...). A rerun without
+# arguments updates the store in place (nothing changes: the same content hash) and stage 2 resumes
+# from its checkpoints; a run with arguments rebuilds the store and restarts stage 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-build/apps/process_new_data --out out "$@"
-build/apps/lstm_demo
+if [ $# -eq 0 ] && [ -f out/universe.h5 ]; then
+  build/apps/process_new_data --out out --update
+  build/apps/run_lstm_training --store out/universe.h5 --out out/training
+else
+  build/apps/process_new_data --out out "$@"
+  build/apps/run_lstm_training --store out/universe.h5 --out out/training --restart
+fi

@@ -122,7 +122,10 @@ StockDataset::StockDataset(const data::Universe& u, const data::FeaturePanels& p
   features_.resize(static_cast<std::size_t>(tickers_));
   decision_days_.resize(static_cast<std::size_t>(tickers_));
   const double* labels = labels_.data<double>();
+  std::vector<std::uint8_t> wanted(static_cast<std::size_t>(tickers_), options_.only.empty() ? 1 : 0);
+  for (const std::int64_t i : options_.only) wanted.at(static_cast<std::size_t>(i)) = 1;
   for (std::int64_t i = 0; i < tickers_; ++i) {
+    if (!wanted[static_cast<std::size_t>(i)]) continue;  // no features, no decision days
     Tensor f = Tensor::empty({days_, F}, DType::f64);
     double* x = f.data<double>();
     std::vector<std::uint8_t> row_ok(static_cast<std::size_t>(days_));

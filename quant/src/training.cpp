@@ -476,7 +476,8 @@ const StockDataset& Study::dataset(const Trial& trial) {
   const std::string key = std::to_string(trial.window) + "|" + trial.features;
   for (const auto& [k, d] : datasets_)
     if (k == key) return *d;
-  DatasetOptions o{resolve_features(trial.features, panels_), trial.window, options_.label, options_.threshold_in_vols};
+  DatasetOptions o{resolve_features(trial.features, panels_), trial.window, options_.label, options_.threshold_in_vols,
+                   tickers_};
   datasets_.emplace_back(key, std::make_unique<StockDataset>(universe_, panels_, std::move(o)));
   return *datasets_.back().second;
 }

@@ -1,5 +1,7 @@
 #include "qf/tensor/blas.h"
 
+#include <string>
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -55,6 +57,20 @@ void set_num_threads(int threads) {
 }
 int num_threads() {
   return openblas_get_num_threads();
+}
+
+const char* core_name() {
+  return openblas_get_corename();
+}
+
+const char* better_core() {
+#if defined(__x86_64__)
+  const std::string core = core_name();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  if (avx512 && (core == "Haswell" || core == "Zen" || core == "Prescott" || core == "Core2")) return "SkylakeX";
+#endif
+  return nullptr;
 }
 
 }  // namespace qf::blas

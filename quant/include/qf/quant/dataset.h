@@ -35,6 +35,7 @@ struct DatasetOptions {
   std::int64_t window = 60;
   LabelKind label = LabelKind::next_day_up;
   double threshold_in_vols = 0.5;  // beyond_threshold only
+  std::vector<std::int64_t> only{};  // build these tickers (universe indices) only; empty: all
 };
 
 // A (ticker, decision day) pair.
@@ -53,7 +54,7 @@ class StockDataset {
   std::int64_t feature_count() const { return static_cast<std::int64_t>(options_.features.size()); }
   std::int64_t window() const { return options_.window; }
 
-  // Raw features of a ticker: [days, F] float64, NaN where unknown.
+  // Raw features of a ticker: [days, F] float64, NaN where unknown (undefined when not in options.only).
   const Tensor& features(std::int64_t ticker) const { return features_[static_cast<std::size_t>(ticker)]; }
   // Decision days of a ticker (ascending) with a full finite window and a finite label.
   std::span<const std::int64_t> decision_days(std::int64_t ticker) const {

@@ -24,6 +24,14 @@ void gemm_parallel(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n,
                    const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
                    std::int64_t ldc);
 
+// The kernel family OpenBLAS chose for this CPU at load time (e.g. "Haswell", "SkylakeX").
+const char* core_name();
+// The family to ask for instead (through OPENBLAS_CORETYPE, which OpenBLAS reads only when it loads),
+// or nullptr when its choice is already the best: OpenBLAS 0.3.21 does not know newer AVX-512 CPUs
+// (e.g. AMD Zen 5) and falls back to its AVX2 Haswell kernels, at half the sgemm speed of its
+// AVX-512 SkylakeX kernels on them (measured: docs/performance.md).
+const char* better_core();
+
 // OpenBLAS's own thread count. qf::set_num_threads keeps it at 1 (see qf/tensor/parallel.h).
 void set_num_threads(int threads);
 int num_threads();
