@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake libopenblas-dev libhdf5-dev hdf5-tools libboost-program-options-dev
-          libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin)
+          libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin chromium)
 
 missing=()
 for p in "${packages[@]}"; do

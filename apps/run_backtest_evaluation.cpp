@@ -1,0 +1,120 @@
+// Stage 4 of the plan: backtest a model-driven strategy on the out-of-sample period of a
+// run_lstm_training registry, with trading costs, against a benchmark; writes the HTML report, the
+// metrics as JSON and CSV, the daily series, and prints the scorecard against the plan's targets.
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "qf/data/csv.h"
+#include "qf/data/store.h"
+#include "qf/quant/evaluation.h"
+#include "qf/quant/report.h"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+int main(int argc, char** argv) try {
+  std::string store = "out/universe.h5", registry = "out/training/registry.h5", out = "out/backtest";
+  std::string execution = "next_close", benchmark = "index";
+  qf::quant::StrategySpec strategy;
+  qf::quant::BacktestOptions o;
+  o.costs = {1.0, 0.0, 0.0, 2.0, 2.0, 0.1, 0.05, 50.0};  // large-cap defaults, see --help
+  po::options_description options(
+      "run_backtest_evaluation: backtest the predictions of a model registry out of sample, with costs");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("store", po::value(&store)->default_value(store), "universe store (process_new_data)")
+      ("registry", po::value(&registry)->default_value(registry), "model registry (run_lstm_training): its test-period predictions")
+      ("out", po::value(&out)->default_value(out), "output folder")
+      ("rule", po::value(&strategy.rule)->default_value(strategy.rule),
+       "top_k: long the --long most likely up (short the --short least); threshold: long every p > 0.5 + margin")
+      ("long", po::value(&strategy.k_long)->default_value(strategy.k_long), "top_k: names held long")
+      ("short", po::value(&strategy.k_short)->default_value(strategy.k_short), "top_k: names held short (threshold: > 0 shorts)")
+      ("margin", po::value(&strategy.margin)->default_value(strategy.margin), "threshold: confidence margin around 0.5")
+      ("execution", po::value(&execution)->default_value(execution), "next_close or next_open (never the same bar)")
+      ("capital", po::value(&o.initial_capital)->default_value(o.initial_capital), "initial capital")
+      ("leverage", po::value(&o.max_gross_leverage)->default_value(o.max_gross_leverage), "maximum gross exposure / equity")
+      ("commission-bps", po::value(&o.costs.commission_bps)->default_value(o.costs.commission_bps), "commission, bps of notional")
+      ("commission-per-share", po::value(&o.costs.commission_per_share)->default_value(o.costs.commission_per_share),
+       "commission per share (with --commission-min per order)")
+      ("commission-min", po::value(&o.costs.commission_min)->default_value(o.costs.commission_min), "minimum commission per order")
+      ("half-spread-bps", po::value(&o.costs.half_spread_bps)->default_value(o.costs.half_spread_bps), "half the bid-ask spread, bps")
+      ("slippage-bps", po::value(&o.costs.slippage_bps)->default_value(o.costs.slippage_bps), "slippage, bps")
+      ("impact", po::value(&o.costs.impact_coefficient)->default_value(o.costs.impact_coefficient),
+       "square-root impact coefficient (x daily volatility x sqrt(participation))")
+      ("max-participation", po::value(&o.costs.max_participation)->default_value(o.costs.max_participation),
+       "largest share of a day's volume one order may take (0: no cap)")
+      ("borrow-bps", po::value(&o.costs.borrow_bps_per_year)->default_value(o.costs.borrow_bps_per_year), "short borrow cost, bps a year")
+      ("benchmark", po::value(&benchmark)->default_value(benchmark), "index (the store's benchmark) or equal_weight");
+  // clang-format on
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, options), vm);
+  if (vm.count("help")) {
+    std::cout << options << '\n';
+    return 0;
+  }
+  po::notify(vm);
+  if (execution != "next_close" && execution != "next_open") throw po::error("--execution must be next_close or next_open");
+  if (benchmark != "index" && benchmark != "equal_weight") throw po::error("--benchmark must be index or equal_weight");
+  o.execution = execution == "next_open" ? qf::quant::Execution::next_open : qf::quant::Execution::next_close;
+  for (const auto& f : {store, registry})
+    if (!fs::exists(f)) throw qf::data::InputError(f, 0, "", "no such file (run the earlier stages first)");
+
+  const qf::data::Universe universe = qf::data::read_universe(store);
+  const qf::quant::PredictionPanel predictions = qf::quant::read_registry_predictions(registry, universe);
+  const qf::Tensor targets = qf::quant::strategy_targets(predictions, strategy);
+  const auto start = std::chrono::steady_clock::now();
+  const qf::quant::Evaluation e = qf::quant::evaluate_strategy(
+      universe, targets, predictions, o,
+      benchmark == "index" ? qf::quant::BenchmarkKind::index : qf::quant::BenchmarkKind::equal_weight);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+
+  std::ostringstream subtitle, daily;
+  subtitle << "Strategy " << strategy.rule << " (long " << strategy.k_long << ", short " << strategy.k_short
+           << ") on the predictions of " << registry << ", executed at the " << execution << "; costs: commission "
+           << o.costs.commission_bps << " bp, half spread " << o.costs.half_spread_bps << " bp, slippage "
+           << o.costs.slippage_bps << " bp, impact " << o.costs.impact_coefficient << ", participation cap "
+           << o.costs.max_participation << ", borrow " << o.costs.borrow_bps_per_year << " bp/yr";
+  daily.precision(10);
+  daily << "date,equity,return,benchmark_return,cost_fraction,turnover,long_exposure,short_exposure\n";
+  for (std::int64_t d = e.first_day; d <= e.last_day; ++d) {
+    const auto k = static_cast<std::size_t>(d), j = static_cast<std::size_t>(d - e.first_day);
+    daily << qf::data::format_date(universe.days[k]) << ',' << e.backtest.equity[k] << ',' << e.returns[j] << ','
+          << e.benchmark_returns[j] << ',' << e.backtest.cost_fraction[k] << ',' << e.backtest.turnover[k] << ','
+          << e.backtest.long_exposure[k] << ',' << e.backtest.short_exposure[k] << '\n';
+  }
+  fs::create_directories(out);
+  qf::data::write_text_atomically(fs::path(out) / "metrics.json", qf::quant::evaluation_json(e, universe));
+  qf::data::write_text_atomically(fs::path(out) / "metrics.csv", qf::quant::evaluation_csv(e));
+  qf::data::write_text_atomically(fs::path(out) / "daily.csv", daily.str());
+  qf::data::write_text_atomically(fs::path(out) / "report.html",
+                                  qf::quant::html_report(e, universe, {"QuantForge backtest", subtitle.str(), 63}));
+
+  std::printf("run_backtest_evaluation: %s .. %s (%zu days), %lld tickers; backtest and metrics in %.1f ms\n",
+              qf::data::format_date(universe.days[static_cast<std::size_t>(e.first_day)]).c_str(),
+              qf::data::format_date(universe.days[static_cast<std::size_t>(e.last_day)]).c_str(), e.returns.size(),
+              static_cast<long long>(universe.ticker_count()), ms);
+  std::printf("strategy: annual return %.2f %%, volatility %.2f %%, Sharpe %.2f, max drawdown %.2f %%, costs %.2f %% of capital\n",
+              100 * e.metrics.annual_return, 100 * e.metrics.annual_volatility, e.metrics.sharpe, 100 * e.metrics.max_drawdown,
+              100 * e.backtest.costs.total() / o.initial_capital);
+  std::printf("%s: annual return %.2f %%, Sharpe %.2f, max drawdown %.2f %%\n", e.benchmark_name.c_str(),
+              100 * e.benchmark_metrics.annual_return, e.benchmark_metrics.sharpe, 100 * e.benchmark_metrics.max_drawdown);
+  std::printf("scorecard (out of sample, after costs):\n");
+  for (const auto& l : e.scorecard)
+    std::printf("  %-14s %10.4f  target %s %.2f  %s\n", l.name.c_str(), l.value, l.higher_is_better ? ">" : "<", l.target,
+                l.met ? "met" : "NOT met");
+  std::printf("-> %s/report.html, metrics.json, metrics.csv, daily.csv\n", out.c_str());
+  return 0;
+} catch (const qf::data::InputError& e) {
+  std::fprintf(stderr, "run_backtest_evaluation: bad input: %s\n", e.what());
+  return 1;
+} catch (const po::error& e) {
+  std::fprintf(stderr, "run_backtest_evaluation: %s (see --help)\n", e.what());
+  return 2;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "run_backtest_evaluation: %s\n", e.what());
+  return 1;
+}

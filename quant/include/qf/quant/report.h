@@ -1,0 +1,22 @@
+// The evaluation as one self-contained HTML file: inline SVG charts and a few lines of inline script (log
+// scale toggle, sortable table), nothing fetched from the network. Sections: scorecard, key metrics
+// against the benchmark, equity curve vs benchmark (linear / log), drawdown, rolling 63-day Sharpe and
+// volatility, monthly returns heatmap, distribution of daily returns, exposure and turnover, P&L per
+// sector, and a sortable per-stock table.
+#pragma once
+
+#include <string>
+
+#include "qf/quant/evaluation.h"
+
+namespace qf::quant {
+
+struct ReportOptions {
+  std::string title = "QuantForge backtest";
+  std::string subtitle;  // e.g. the strategy and cost settings
+  int rolling_window = 63;
+};
+
+std::string html_report(const Evaluation& evaluation, const data::Universe& universe, const ReportOptions& options);
+
+}  // namespace qf::quant

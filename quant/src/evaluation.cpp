@@ -1,0 +1,245 @@
+#include "qf/quant/evaluation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include "qf/quant/labels.h"
+#include "qf/tensor/hdf5.h"
+
+namespace qf::quant {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string number(double v) {
+  if (!std::isfinite(v)) return "null";
+  std::ostringstream s;
+  s.precision(12);
+  s << v;
+  return s.str();
+}
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) out += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+  return out + "\"";
+}
+
+std::vector<std::pair<std::string, double>> return_fields(const ReturnMetrics& m) {
+  return {{"total_return", m.total_return},
+          {"annual_return", m.annual_return},
+          {"annual_volatility", m.annual_volatility},
+          {"sharpe", m.sharpe},
+          {"sortino", m.sortino},
+          {"calmar", m.calmar},
+          {"omega", m.omega},
+          {"max_drawdown", m.max_drawdown},
+          {"max_drawdown_days", static_cast<double>(m.max_drawdown_days)},
+          {"ulcer_index", m.ulcer_index},
+          {"value_at_risk_95", m.value_at_risk},
+          {"conditional_value_at_risk_95", m.conditional_value_at_risk},
+          {"skew", m.skew},
+          {"kurtosis", m.kurtosis},
+          {"hit_rate", m.hit_rate},
+          {"profit_factor", m.profit_factor},
+          {"tail_ratio", m.tail_ratio}};
+}
+
+}  // namespace
+
+PredictionPanel read_registry_predictions(const std::filesystem::path& path, const data::Universe& u) {
+  const h5::File f(path, h5::File::Mode::read);
+  if (!f.has_attr("/", "format") || f.attr_string("/", "format") != "quantforge.registry")
+    throw std::runtime_error(path.string() + ": not a run_lstm_training registry");
+  if (f.read_strings("/tickers") != u.tickers)
+    throw std::runtime_error(path.string() + ": its tickers are not this store's (trained on another store?)");
+  const Tensor ticker = f.read("/test_predictions/ticker"), day = f.read("/test_predictions/day"),
+               probability = f.read("/test_predictions/probability");
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  PredictionPanel p{Tensor::full({D, N}, kNaN, DType::f64), D, -1, path.string() + " /test_predictions"};
+  for (std::int64_t k = 0; k < probability.numel(); ++k) {
+    const auto i = static_cast<std::int64_t>(ticker.data<double>()[k]), d = static_cast<std::int64_t>(day.data<double>()[k]);
+    if (i < 0 || i >= N || d < 0 || d >= D)
+      throw std::runtime_error(path.string() + ": prediction " + std::to_string(k) + " (ticker " + std::to_string(i) +
+                               ", day " + std::to_string(d) + ") is outside the store's " + std::to_string(N) +
+                               " tickers x " + std::to_string(D) + " days");
+    p.probability.data<double>()[d * N + i] = probability.data<double>()[k];
+    p.first_day = std::min(p.first_day, d);
+    p.last_day = std::max(p.last_day, d);
+  }
+  if (p.last_day < 0) throw std::runtime_error(path.string() + ": holds no test-period predictions");
+  return p;
+}
+
+Tensor strategy_targets(const PredictionPanel& predictions, const StrategySpec& spec) {
+  if (spec.rule == "top_k") return top_k_targets(predictions.probability, spec.k_long, spec.k_short);
+  if (spec.rule != "threshold")
+    throw std::invalid_argument("unknown strategy rule '" + spec.rule + "' (top_k, threshold)");
+  const Tensor& p = predictions.probability;
+  const std::int64_t D = p.dim(0), N = p.dim(1);
+  Tensor t = Tensor::full({D, N}, kNaN, DType::f64);
+  for (std::int64_t d = 0; d < D; ++d) {
+    const double* row = p.data<double>() + d * N;
+    double* out = t.data<double>() + d * N;
+    std::int64_t longs = 0, shorts = 0, seen = 0;
+    for (std::int64_t i = 0; i < N; ++i) {
+      if (!std::isfinite(row[i])) continue;
+      ++seen;
+      longs += row[i] > 0.5 + spec.margin ? 1 : 0;
+      shorts += spec.k_short > 0 && row[i] < 0.5 - spec.margin ? 1 : 0;
+    }
+    if (seen == 0) continue;
+    const double share = longs > 0 && shorts > 0 ? 0.5 : 1.0;
+    for (std::int64_t i = 0; i < N; ++i) {
+      out[i] = 0.0;
+      if (!std::isfinite(row[i])) continue;
+      if (row[i] > 0.5 + spec.margin) out[i] = share / static_cast<double>(longs);
+      if (spec.k_short > 0 && row[i] < 0.5 - spec.margin) out[i] = -share / static_cast<double>(shorts);
+    }
+  }
+  return t;
+}
+
+std::vector<ScorecardLine> plan_scorecard(double accuracy, const ReturnMetrics& m) {
+  std::vector<ScorecardLine> lines{{"accuracy", accuracy, 0.55, true, false},
+                                   {"annual_return", m.annual_return, 0.15, true, false},
+                                   {"max_drawdown", -m.max_drawdown, 0.10, false, false},
+                                   {"sharpe", m.sharpe, 1.5, true, false}};
+  for (auto& l : lines)
+    l.met = std::isfinite(l.value) && (l.higher_is_better ? l.value > l.target : l.value < l.target);
+  return lines;
+}
+
+Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, const PredictionPanel& p,
+                             const BacktestOptions& options, BenchmarkKind benchmark) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  Evaluation e;
+  e.first_day = p.first_day + 1;
+  e.last_day = std::min(p.last_day + 1, D - 1);
+  if (e.first_day > e.last_day) throw std::invalid_argument("evaluate_strategy: the prediction period has no next day");
+  e.backtest = run_backtest(u, targets, options);
+  e.returns.assign(e.backtest.returns.begin() + e.first_day, e.backtest.returns.begin() + e.last_day + 1);
+  if (benchmark == BenchmarkKind::index) {
+    if (u.benchmark_close.empty())
+      throw std::invalid_argument("the store has no benchmark index (process_new_data --benchmark): use equal_weight");
+    e.benchmark_name = u.benchmark_name.empty() ? "index" : u.benchmark_name;
+    for (std::int64_t d = e.first_day; d <= e.last_day; ++d) {
+      const double now = u.benchmark_close[static_cast<std::size_t>(d)],
+                   before = u.benchmark_close[static_cast<std::size_t>(d - 1)];
+      // A day the index has no row: no move (a gap of a day in the index file, not a flat market).
+      e.benchmark_returns.push_back(std::isfinite(now) && std::isfinite(before) && before > 0 ? now / before - 1 : 0.0);
+    }
+  } else {
+    e.benchmark_name = "equal-weight universe";
+    Tensor equal = equal_weight_targets(u);
+    for (std::int64_t k = 0; k < (e.first_day - 1) * N; ++k) equal.data<double>()[k] = kNaN;
+    const BacktestResult b = run_backtest(u, equal, BacktestOptions{});
+    e.benchmark_returns.assign(b.returns.begin() + e.first_day, b.returns.begin() + e.last_day + 1);
+    // The equal-weight portfolio is bought at the close of first_day: its first day earns nothing.
+  }
+  e.metrics = return_metrics(e.returns);
+  e.benchmark_metrics = return_metrics(e.benchmark_returns);
+  e.relative = benchmark_metrics(e.returns, e.benchmark_returns);
+
+  // The predictions of the period against what happened the next day.
+  const Tensor labels = make_labels(u, LabelKind::next_day_up);
+  std::vector<double> probs, outcomes, ics, rank_ics, day_p, day_r;
+  for (std::int64_t d = p.first_day; d <= p.last_day; ++d) {
+    day_p.clear();
+    day_r.clear();
+    for (std::int64_t i = 0; i < N; ++i) {
+      const double prob = p.probability.data<double>()[d * N + i], y = labels.data<double>()[d * N + i];
+      if (!std::isfinite(prob) || !std::isfinite(y)) continue;
+      probs.push_back(prob);
+      outcomes.push_back(y);
+      const double c0 = u.close.data<double>()[d * N + i], c1 = u.close.data<double>()[(d + 1) * N + i];
+      day_p.push_back(prob);
+      day_r.push_back(c1 / c0 - 1);
+    }
+    if (day_p.size() >= 3) {
+      const double ic = information_coefficient(day_p, day_r), ric = rank_information_coefficient(day_p, day_r);
+      if (std::isfinite(ic)) ics.push_back(ic);
+      if (std::isfinite(ric)) rank_ics.push_back(ric);
+    }
+  }
+  e.classification = classification_scores(probs, outcomes);
+  auto mean = [](const std::vector<double>& v) {
+    double s = 0;
+    for (const double x : v) s += x;
+    return v.empty() ? kNaN : s / static_cast<double>(v.size());
+  };
+  e.daily_ic = mean(ics);
+  e.daily_rank_ic = mean(rank_ics);
+  std::vector<double> turnover, gross;
+  for (std::int64_t d = e.first_day; d <= e.last_day; ++d) {
+    turnover.push_back(e.backtest.turnover[static_cast<std::size_t>(d)]);
+    gross.push_back(e.backtest.long_exposure[static_cast<std::size_t>(d)] + e.backtest.short_exposure[static_cast<std::size_t>(d)]);
+  }
+  e.mean_turnover = mean(turnover);
+  e.mean_gross_exposure = mean(gross);
+  e.scorecard = plan_scorecard(e.classification.accuracy, e.metrics);
+  return e;
+}
+
+std::string evaluation_json(const Evaluation& e, const data::Universe& u) {
+  std::ostringstream j;
+  j << "{\n  \"period\": {\"first\": " << quoted(data::format_date(u.days[static_cast<std::size_t>(e.first_day)]))
+    << ", \"last\": " << quoted(data::format_date(u.days[static_cast<std::size_t>(e.last_day)]))
+    << ", \"days\": " << e.returns.size() << "},\n  \"strategy\": {";
+  auto object = [&](const ReturnMetrics& m) {
+    const auto fields = return_fields(m);
+    for (std::size_t k = 0; k < fields.size(); ++k) j << (k ? ", " : "") << quoted(fields[k].first) << ": " << number(fields[k].second);
+  };
+  object(e.metrics);
+  j << ", \"mean_daily_turnover\": " << number(e.mean_turnover) << ", \"mean_gross_exposure\": " << number(e.mean_gross_exposure)
+    << "},\n  \"benchmark\": {\"name\": " << quoted(e.benchmark_name) << ", ";
+  object(e.benchmark_metrics);
+  const auto& r = e.relative;
+  j << "},\n  \"relative\": {\"alpha\": " << number(r.alpha) << ", \"beta\": " << number(r.beta)
+    << ", \"correlation\": " << number(r.correlation) << ", \"information_ratio\": " << number(r.information_ratio)
+    << ", \"tracking_error\": " << number(r.tracking_error) << ", \"up_capture\": " << number(r.up_capture)
+    << ", \"down_capture\": " << number(r.down_capture) << "},\n  \"predictions\": {\"count\": " << e.classification.count
+    << ", \"accuracy\": " << number(e.classification.accuracy) << ", \"balanced_accuracy\": "
+    << number(e.classification.balanced_accuracy) << ", \"auc\": " << number(e.classification.auc)
+    << ", \"daily_ic\": " << number(e.daily_ic) << ", \"daily_rank_ic\": " << number(e.daily_rank_ic)
+    << "},\n  \"costs\": {\"commission\": " << number(e.backtest.costs.commission) << ", \"spread\": "
+    << number(e.backtest.costs.spread) << ", \"slippage\": " << number(e.backtest.costs.slippage) << ", \"impact\": "
+    << number(e.backtest.costs.impact) << ", \"borrow\": " << number(e.backtest.costs.borrow)
+    << "},\n  \"scorecard\": [";
+  for (std::size_t k = 0; k < e.scorecard.size(); ++k) {
+    const auto& l = e.scorecard[k];
+    j << (k ? ", " : "") << "{\"name\": " << quoted(l.name) << ", \"value\": " << number(l.value) << ", \"target\": "
+      << number(l.target) << ", \"higher_is_better\": " << (l.higher_is_better ? "true" : "false")
+      << ", \"met\": " << (l.met ? "true" : "false") << "}";
+  }
+  j << "]\n}\n";
+  return j.str();
+}
+
+std::string evaluation_csv(const Evaluation& e) {
+  std::ostringstream c;
+  c.precision(12);
+  c << "metric,strategy,benchmark\n";
+  const auto a = return_fields(e.metrics), b = return_fields(e.benchmark_metrics);
+  for (std::size_t k = 0; k < a.size(); ++k) c << a[k].first << ',' << number(a[k].second) << ',' << number(b[k].second) << '\n';
+  const std::pair<const char*, double> extra[] = {{"alpha", e.relative.alpha},
+                                                  {"beta", e.relative.beta},
+                                                  {"information_ratio", e.relative.information_ratio},
+                                                  {"tracking_error", e.relative.tracking_error},
+                                                  {"up_capture", e.relative.up_capture},
+                                                  {"down_capture", e.relative.down_capture},
+                                                  {"accuracy", e.classification.accuracy},
+                                                  {"auc", e.classification.auc},
+                                                  {"daily_ic", e.daily_ic},
+                                                  {"daily_rank_ic", e.daily_rank_ic},
+                                                  {"mean_daily_turnover", e.mean_turnover},
+                                                  {"mean_gross_exposure", e.mean_gross_exposure}};
+  for (const auto& [name, value] : extra) c << name << ',' << number(value) << ",\n";
+  return c.str();
+}
+
+}  // namespace qf::quant

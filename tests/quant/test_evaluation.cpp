@@ -1,0 +1,83 @@
+// Stage 4's evaluation: prediction panels from a registry, strategy rules, the scorecard, and a
+// foresight check that shows the execution lag: knowing tomorrow's direction today is worth nothing when
+// the trade can only happen tomorrow.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "common/synthetic_store.h"
+#include "qf/quant/evaluation.h"
+#include "qf/quant/labels.h"
+#include "qf/tensor/hdf5.h"
+
+using namespace qf;
+
+TEST(Evaluation, ScorecardMarksEachTarget) {
+  quant::ReturnMetrics m;
+  m.annual_return = 0.2;
+  m.max_drawdown = -0.05;
+  m.sharpe = 2.0;
+  for (const auto& l : quant::plan_scorecard(0.56, m)) EXPECT_TRUE(l.met) << l.name;
+  m.annual_return = 0.15;  // the targets are strict
+  m.max_drawdown = -0.12;
+  m.sharpe = NAN;
+  const auto lines = quant::plan_scorecard(0.5, m);
+  for (const auto& l : lines) EXPECT_FALSE(l.met) << l.name;
+  EXPECT_EQ(lines[2].value, 0.12);  // drawdown reported as a positive depth
+}
+
+TEST(Evaluation, ThresholdRuleWeights) {
+  quant::PredictionPanel p{Tensor::from<double>({0.7, 0.4, 0.55, NAN, NAN, NAN}, {2, 3}), 0, 0, "test"};
+  const Tensor t = quant::strategy_targets(p, {"threshold", 0, 1, 0.1});
+  EXPECT_EQ(t.at({0, 0}), 1.0);  // p > 0.6: long, the only position
+  EXPECT_EQ(t.at({0, 1}), 0.0);  // 0.4 is not below 0.5 - 0.1: no short
+  EXPECT_EQ(t.at({0, 2}), 0.0);
+  EXPECT_TRUE(std::isnan(t.at({1, 0})));
+  EXPECT_THROW(quant::strategy_targets(p, {"momentum", 1, 0, 0}), std::invalid_argument);
+}
+
+TEST(Evaluation, ForesightOfTomorrowIsUselessWithTheExecutionLag) {
+  const auto s = test_support::synthetic_store("evaluation", {.tickers = 40, .days = 400, .seed = 8});
+  const auto& u = s.universe;
+  const std::int64_t D = u.day_count(), N = u.ticker_count(), first = 150, last = 398;
+  const Tensor labels = quant::make_labels(u, quant::LabelKind::next_day_up);
+  quant::PredictionPanel foresight{Tensor::full({D, N}, NAN, DType::f64), first, last, "foresight"};
+  // "Cheat": the return the trade decided today actually earns (day t+1 -> t+2, with next-close execution).
+  Tensor cheat = Tensor::full({D, N}, NAN, DType::f64);
+  for (std::int64_t d = first; d <= last; ++d)
+    for (std::int64_t i = 0; i < N; ++i) {
+      foresight.probability.data<double>()[d * N + i] = labels.data<double>()[d * N + i];
+      if (d + 2 < D && u.listed[static_cast<std::size_t>((d + 2) * N + i)] && u.listed[static_cast<std::size_t>(d * N + i)])
+        cheat.data<double>()[d * N + i] = u.close.at({d + 2, i}) / u.close.at({d + 1, i}) - 1;
+    }
+  quant::BacktestOptions o;
+  const auto e = quant::evaluate_strategy(u, quant::strategy_targets(foresight, {"top_k", 5, 5, 0}), foresight, o,
+                                          quant::BenchmarkKind::equal_weight);
+  EXPECT_EQ(e.classification.accuracy, 1.0);
+  EXPECT_EQ(e.first_day, first + 1);
+  EXPECT_LT(std::abs(e.metrics.sharpe), 3.0) << "tomorrow's direction, traded tomorrow, is no edge";
+  quant::PredictionPanel lagged{cheat, first, last, "cheat"};
+  const auto c = quant::evaluate_strategy(u, quant::top_k_targets(cheat, 5, 5), lagged, o, quant::BenchmarkKind::equal_weight);
+  EXPECT_GT(c.metrics.sharpe, 10.0) << "knowing the return the trade earns would be";
+  // The JSON carries every section.
+  const std::string json = quant::evaluation_json(e, u);
+  for (const char* key : {"\"period\"", "\"strategy\"", "\"benchmark\"", "\"relative\"", "\"predictions\"", "\"costs\"",
+                          "\"scorecard\""})
+    EXPECT_NE(json.find(key), std::string::npos) << key;
+}
+
+TEST(Evaluation, RegistryFromAnotherStoreIsRefused) {
+  const auto s = test_support::synthetic_store("evaluation_registry", {.tickers = 5, .days = 100, .seed = 9});
+  const auto path = test_support::temp_path("foreign_registry.h5");
+  h5::write_atomically(path, [](h5::File& f) {
+    f.set_attr("/", "format", std::string("quantforge.registry"));
+    f.write_strings("/tickers", {"AAA", "BBB"});
+  });
+  try {
+    quant::read_registry_predictions(path, s.universe);
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
+}
