@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "command_line.h"
 #include "blas_kernels.h"
 #include "qf/data/synthetic.h"
 #include "qf/quant/direction_experiment.h"
@@ -32,13 +33,7 @@ int main(int argc, char** argv) try {
       ("lr", po::value(&experiment.learning_rate)->default_value(experiment.learning_rate), "Adam learning rate")
       ("threads", po::value(&threads)->default_value(threads), "threads");
   // clang-format on
-  po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, options), vm);
-  if (vm.count("help")) {
-    std::cout << options << '\n';
-    return 0;
-  }
-  po::notify(vm);
+  if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
   experiment.seed = series.seed;
   qf::set_num_threads(threads);
 

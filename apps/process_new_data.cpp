@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 
+#include "command_line.h"
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
 #include "qf/data/synthetic_universe.h"
@@ -41,13 +42,7 @@ int main(int argc, char** argv) try {
       ("min-rows", po::value(&validation.min_rows)->default_value(validation.min_rows),
        "reject tickers with fewer valid rows");
   // clang-format on
-  po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, options), vm);
-  if (vm.count("help")) {
-    std::cout << options << '\n';
-    return 0;
-  }
-  po::notify(vm);
+  if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
   if (input.empty()) {  // the embedded default: the synthetic universe, written as the real set is laid out
     const fs::path dir = fs::path(out) / "synthetic";
     fs::remove_all(dir / "prices");  // generated content: no ticker files of an earlier run may linger

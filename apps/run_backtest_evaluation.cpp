@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "command_line.h"
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
 #include "qf/quant/evaluation.h"
@@ -50,13 +51,7 @@ int main(int argc, char** argv) try {
       ("borrow-bps", po::value(&o.costs.borrow_bps_per_year)->default_value(o.costs.borrow_bps_per_year), "short borrow cost, bps a year")
       ("benchmark", po::value(&benchmark)->default_value(benchmark), "index (the store's benchmark) or equal_weight");
   // clang-format on
-  po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, options), vm);
-  if (vm.count("help")) {
-    std::cout << options << '\n';
-    return 0;
-  }
-  po::notify(vm);
+  if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
   if (execution != "next_close" && execution != "next_open") throw po::error("--execution must be next_close or next_open");
   if (benchmark != "index" && benchmark != "equal_weight") throw po::error("--benchmark must be index or equal_weight");
   o.execution = execution == "next_open" ? qf::quant::Execution::next_open : qf::quant::Execution::next_close;

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "command_line.h"
 #include "blas_kernels.h"
 #include "cluster.h"
 #include "qf/data/csv.h"
@@ -189,13 +190,7 @@ int main(int argc, char** argv) {
         ("abort-after", po::value(&abort_after)->default_value(0),
          "test hook: end abruptly after this many new units, as a kill would");
     // clang-format on
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, options), vm);
-    if (vm.count("help")) {
-      if (cluster.rank() == 0) std::cout << options << '\n';
-      return 0;
-    }
-    po::notify(vm);
+    if (!qf::apps::parse_command_line(argc, argv, options, cluster.rank() == 0)) return 0;
     if (device != "cpu")
       throw po::error("--device " + device + ": only cpu is wired into training so far (the CUDA LSTM kernels exist, "
                       "the device training loop does not yet)");

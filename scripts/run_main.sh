@@ -3,6 +3,7 @@
 # the embedded default (the built-in synthetic 518-stock universe):
 #   process_new_data   -> out/universe.h5 (+ validation report and state manifest)
 #   run_lstm_training  -> out/training/registry.h5 (+ coverage, trials, folds, scorecard in summary.txt)
+#   run_backtest_evaluation -> out/backtest/report.html (+ metrics.json/csv, daily.csv, the scorecard)
 # Extra arguments go to process_new_data (e.g. --input ../shared/data/sp500_5yr ...). A rerun without
 # arguments updates the store in place (nothing changes: the same content hash) and stage 2 resumes
 # from its checkpoints; a run with arguments rebuilds the store and restarts stage 2.
@@ -17,3 +18,4 @@ else
   build/apps/process_new_data --out out "$@"
   build/apps/run_lstm_training --store out/universe.h5 --out out/training --restart
 fi
+build/apps/run_backtest_evaluation --store out/universe.h5 --registry out/training/registry.h5 --out out/backtest
