@@ -2,6 +2,7 @@
 // run_lstm_training registry, with trading costs, against a benchmark; writes the HTML report, the
 // metrics as JSON and CSV, the daily series, and prints the scorecard against the plan's targets.
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -19,6 +20,7 @@ namespace fs = std::filesystem;
 int main(int argc, char** argv) try {
   std::string store = "out/universe.h5", registry = "out/training/registry.h5", out = "out/backtest";
   std::string execution = "next_close", benchmark = "index";
+  int repeat = 0;
   qf::quant::StrategySpec strategy;
   qf::quant::BacktestOptions o;
   o.costs = {1.0, 0.0, 0.0, 2.0, 2.0, 0.1, 0.05, 50.0};  // large-cap defaults, see --help
@@ -49,7 +51,8 @@ int main(int argc, char** argv) try {
       ("max-participation", po::value(&o.costs.max_participation)->default_value(o.costs.max_participation),
        "largest share of a day's volume one order may take (0: no cap)")
       ("borrow-bps", po::value(&o.costs.borrow_bps_per_year)->default_value(o.costs.borrow_bps_per_year), "short borrow cost, bps a year")
-      ("benchmark", po::value(&benchmark)->default_value(benchmark), "index (the store's benchmark) or equal_weight");
+      ("benchmark", po::value(&benchmark)->default_value(benchmark), "index (the store's benchmark) or equal_weight")
+      ("repeat", po::value(&repeat)->default_value(repeat), "also time the backtest alone this many times (median)");
   // clang-format on
   if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
   if (execution != "next_close" && execution != "next_open") throw po::error("--execution must be next_close or next_open");
@@ -67,6 +70,17 @@ int main(int argc, char** argv) try {
       benchmark == "index" ? qf::quant::BenchmarkKind::index : qf::quant::BenchmarkKind::equal_weight);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
+  if (repeat > 0) {  // the engine alone, for bench/compare_backtest.py
+    std::vector<double> times;
+    for (int k = 0; k < repeat; ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto again = qf::quant::run_backtest(universe, targets, o);
+      times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      if (again.equity.back() != e.backtest.equity.back()) throw std::logic_error("the backtest is not deterministic");
+    }
+    std::sort(times.begin(), times.end());
+    std::printf("engine: %.3f ms (median of %d runs)\n", times[times.size() / 2], repeat);
+  }
   std::ostringstream subtitle, daily;
   subtitle << "Strategy " << strategy.rule << " (long " << strategy.k_long << ", short " << strategy.k_short
            << ") on the predictions of " << registry << ", executed at the " << execution << "; costs: commission "
