@@ -37,7 +37,8 @@ void Cluster::barrier() const {
 }
 std::vector<double> Cluster::sum(std::vector<double> values) const {
   if (g_mpi)
-    MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM,
+                  MPI_COMM_WORLD);
   return values;
 }
 void Cluster::abort(int status) const {

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <iostream>
 
-#include "command_line.h"
 #include "blas_kernels.h"
+#include "command_line.h"
 #include "qf/data/synthetic.h"
 #include "qf/quant/direction_experiment.h"
 #include "qf/tensor/parallel.h"

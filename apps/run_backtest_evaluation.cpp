@@ -1,8 +1,8 @@
 // Stage 4 of the plan: backtest a model-driven strategy on the out-of-sample period of a
 // run_lstm_training registry, with trading costs, against a benchmark; writes the HTML report, the
 // metrics as JSON and CSV, the daily series, and prints the scorecard against the plan's targets.
-#include <boost/program_options.hpp>
 #include <algorithm>
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -55,8 +55,10 @@ int main(int argc, char** argv) try {
       ("repeat", po::value(&repeat)->default_value(repeat), "also time the backtest alone this many times (median)");
   // clang-format on
   if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
-  if (execution != "next_close" && execution != "next_open") throw po::error("--execution must be next_close or next_open");
-  if (benchmark != "index" && benchmark != "equal_weight") throw po::error("--benchmark must be index or equal_weight");
+  if (execution != "next_close" && execution != "next_open")
+    throw po::error("--execution must be next_close or next_open");
+  if (benchmark != "index" && benchmark != "equal_weight")
+    throw po::error("--benchmark must be index or equal_weight");
   o.execution = execution == "next_open" ? qf::quant::Execution::next_open : qf::quant::Execution::next_close;
   for (const auto& f : {store, registry})
     if (!fs::exists(f)) throw qf::data::InputError(f, 0, "", "no such file (run the earlier stages first)");
@@ -68,53 +70,62 @@ int main(int argc, char** argv) try {
   const qf::quant::Evaluation e = qf::quant::evaluate_strategy(
       universe, targets, predictions, o,
       benchmark == "index" ? qf::quant::BenchmarkKind::index : qf::quant::BenchmarkKind::equal_weight);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
   if (repeat > 0) {  // the engine alone, for bench/compare_backtest.py
     std::vector<double> times;
     for (int k = 0; k < repeat; ++k) {
       const auto t0 = std::chrono::steady_clock::now();
       const auto again = qf::quant::run_backtest(universe, targets, o);
-      times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      if (again.equity.back() != e.backtest.equity.back()) throw std::logic_error("the backtest is not deterministic");
+      times.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      if (again.equity.back() != e.backtest.equity.back())
+        throw std::logic_error("the backtest is not deterministic");
     }
     std::sort(times.begin(), times.end());
     std::printf("engine: %.3f ms (median of %d runs)\n", times[times.size() / 2], repeat);
   }
   std::ostringstream subtitle, daily;
   subtitle << "Strategy " << strategy.rule << " (long " << strategy.k_long << ", short " << strategy.k_short
-           << ") on the predictions of " << registry << ", executed at the " << execution << "; costs: commission "
-           << o.costs.commission_bps << " bp, half spread " << o.costs.half_spread_bps << " bp, slippage "
-           << o.costs.slippage_bps << " bp, impact " << o.costs.impact_coefficient << ", participation cap "
-           << o.costs.max_participation << ", borrow " << o.costs.borrow_bps_per_year << " bp/yr";
+           << ") on the predictions of " << registry << ", executed at the " << execution
+           << "; costs: commission " << o.costs.commission_bps << " bp, half spread "
+           << o.costs.half_spread_bps << " bp, slippage " << o.costs.slippage_bps << " bp, impact "
+           << o.costs.impact_coefficient << ", participation cap " << o.costs.max_participation << ", borrow "
+           << o.costs.borrow_bps_per_year << " bp/yr";
   daily.precision(10);
   daily << "date,equity,return,benchmark_return,cost_fraction,turnover,long_exposure,short_exposure\n";
   for (std::int64_t d = e.first_day; d <= e.last_day; ++d) {
     const auto k = static_cast<std::size_t>(d), j = static_cast<std::size_t>(d - e.first_day);
-    daily << qf::data::format_date(universe.days[k]) << ',' << e.backtest.equity[k] << ',' << e.returns[j] << ','
-          << e.benchmark_returns[j] << ',' << e.backtest.cost_fraction[k] << ',' << e.backtest.turnover[k] << ','
-          << e.backtest.long_exposure[k] << ',' << e.backtest.short_exposure[k] << '\n';
+    daily << qf::data::format_date(universe.days[k]) << ',' << e.backtest.equity[k] << ',' << e.returns[j]
+          << ',' << e.benchmark_returns[j] << ',' << e.backtest.cost_fraction[k] << ','
+          << e.backtest.turnover[k] << ',' << e.backtest.long_exposure[k] << ','
+          << e.backtest.short_exposure[k] << '\n';
   }
   fs::create_directories(out);
   qf::data::write_text_atomically(fs::path(out) / "metrics.json", qf::quant::evaluation_json(e, universe));
   qf::data::write_text_atomically(fs::path(out) / "metrics.csv", qf::quant::evaluation_csv(e));
   qf::data::write_text_atomically(fs::path(out) / "daily.csv", daily.str());
-  qf::data::write_text_atomically(fs::path(out) / "report.html",
-                                  qf::quant::html_report(e, universe, {"QuantForge backtest", subtitle.str(), 63}));
+  qf::data::write_text_atomically(
+      fs::path(out) / "report.html",
+      qf::quant::html_report(e, universe, {"QuantForge backtest", subtitle.str(), 63}));
 
   std::printf("run_backtest_evaluation: %s .. %s (%zu days), %lld tickers; backtest and metrics in %.1f ms\n",
               qf::data::format_date(universe.days[static_cast<std::size_t>(e.first_day)]).c_str(),
-              qf::data::format_date(universe.days[static_cast<std::size_t>(e.last_day)]).c_str(), e.returns.size(),
-              static_cast<long long>(universe.ticker_count()), ms);
-  std::printf("strategy: annual return %.2f %%, volatility %.2f %%, Sharpe %.2f, max drawdown %.2f %%, costs %.2f %% of capital\n",
-              100 * e.metrics.annual_return, 100 * e.metrics.annual_volatility, e.metrics.sharpe, 100 * e.metrics.max_drawdown,
-              100 * e.backtest.costs.total() / o.initial_capital);
+              qf::data::format_date(universe.days[static_cast<std::size_t>(e.last_day)]).c_str(),
+              e.returns.size(), static_cast<long long>(universe.ticker_count()), ms);
+  std::printf(
+      "strategy: annual return %.2f %%, volatility %.2f %%, Sharpe %.2f, max drawdown %.2f %%, costs %.2f %% "
+      "of capital\n",
+      100 * e.metrics.annual_return, 100 * e.metrics.annual_volatility, e.metrics.sharpe,
+      100 * e.metrics.max_drawdown, 100 * e.backtest.costs.total() / o.initial_capital);
   std::printf("%s: annual return %.2f %%, Sharpe %.2f, max drawdown %.2f %%\n", e.benchmark_name.c_str(),
-              100 * e.benchmark_metrics.annual_return, e.benchmark_metrics.sharpe, 100 * e.benchmark_metrics.max_drawdown);
+              100 * e.benchmark_metrics.annual_return, e.benchmark_metrics.sharpe,
+              100 * e.benchmark_metrics.max_drawdown);
   std::printf("scorecard (out of sample, after costs):\n");
   for (const auto& l : e.scorecard)
-    std::printf("  %-14s %10.4f  target %s %.2f  %s\n", l.name.c_str(), l.value, l.higher_is_better ? ">" : "<", l.target,
-                l.met ? "met" : "NOT met");
+    std::printf("  %-14s %10.4f  target %s %.2f  %s\n", l.name.c_str(), l.value,
+                l.higher_is_better ? ">" : "<", l.target, l.met ? "met" : "NOT met");
   std::printf("-> %s/report.html, metrics.json, metrics.csv, daily.csv\n", out.c_str());
   return 0;
 } catch (const qf::data::InputError& e) {

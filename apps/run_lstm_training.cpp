@@ -11,9 +11,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "command_line.h"
 #include "blas_kernels.h"
 #include "cluster.h"
+#include "command_line.h"
 #include "qf/data/csv.h"
 #include "qf/quant/training.h"
 #include "qf/tensor/parallel.h"
@@ -57,8 +57,8 @@ std::string data_hash(const fs::path& store) {
     const std::string recorded = text.substr(open + 1, text.find('"', open + 1) - open - 1);
     if (recorded != hash)
       throw qf::data::InputError(store.string(), 0, "hash",
-                                 "the store changed since " + manifest.string() + " recorded it (" + recorded +
-                                     "): rerun process_new_data");
+                                 "the store changed since " + manifest.string() + " recorded it (" +
+                                     recorded + "): rerun process_new_data");
   }
   return hash;
 }
@@ -89,8 +89,9 @@ class Progress {
       started_ = now;
       first_done_ = p.done;
       last_logged_ = -1;
-      std::fprintf(stderr, "%s%s: %lld units (%lld resumed from checkpoints)\n", terminal_ && bar_open_ ? "\n" : "",
-                   p.phase.c_str(), static_cast<long long>(p.total), static_cast<long long>(p.resumed));
+      std::fprintf(stderr, "%s%s: %lld units (%lld resumed from checkpoints)\n",
+                   terminal_ && bar_open_ ? "\n" : "", p.phase.c_str(), static_cast<long long>(p.total),
+                   static_cast<long long>(p.resumed));
       bar_open_ = false;
     }
     const double secs = std::chrono::duration<double>(now - started_).count();
@@ -99,9 +100,10 @@ class Progress {
     const std::int64_t step = std::max<std::int64_t>(1, p.total / 20);
     if (terminal_) {
       const int width = 30, filled = static_cast<int>(width * p.done / p.total);
-      std::fprintf(stderr, "\r%-5s [%.*s%*s] %lld/%lld  %-8s loss %.4f  ETA %4.0f s ", p.phase.c_str(), filled,
-                   "##############################", width - filled, "", static_cast<long long>(p.done),
-                   static_cast<long long>(p.total), p.last_unit.c_str(), p.last_loss, eta);
+      std::fprintf(stderr, "\r%-5s [%.*s%*s] %lld/%lld  %-8s loss %.4f  ETA %4.0f s ", p.phase.c_str(),
+                   filled, "##############################", width - filled, "",
+                   static_cast<long long>(p.done), static_cast<long long>(p.total), p.last_unit.c_str(),
+                   p.last_loss, eta);
       bar_open_ = true;
       if (p.done == p.total) {
         std::fprintf(stderr, "\n");
@@ -109,9 +111,9 @@ class Progress {
       }
     } else if (p.done > first_done_ && (p.done == p.total || p.done / step != last_logged_)) {
       last_logged_ = p.done / step;
-      std::fprintf(stderr, "%s %lld/%lld units, last %s, train loss %.4f, %.1f s, ETA %.0f s\n", p.phase.c_str(),
-                   static_cast<long long>(p.done), static_cast<long long>(p.total), p.last_unit.c_str(), p.last_loss,
-                   secs, eta);
+      std::fprintf(stderr, "%s %lld/%lld units, last %s, train loss %.4f, %.1f s, ETA %.0f s\n",
+                   p.phase.c_str(), static_cast<long long>(p.done), static_cast<long long>(p.total),
+                   p.last_unit.c_str(), p.last_loss, secs, eta);
     }
     std::fflush(stderr);
   }
@@ -129,14 +131,16 @@ int main(int argc, char** argv) {
   qf::apps::use_best_blas_kernels(argv);  // before MPI starts
   qf::apps::Cluster cluster(argc, argv);
   try {
-    std::string store = "out/universe.h5", out = "out/training", tickers, scope = "per_stock", label = "next_day_up";
+    std::string store = "out/universe.h5", out = "out/training", tickers, scope = "per_stock",
+                label = "next_day_up";
     std::string models = "lstm", hidden = "64", layers = "1", dropout = "0", lrs = "1e-3", windows = "60";
     std::string features = "default", search = "grid", cv = "walk_forward", device = "cpu";
     int trials = 0, threads = 2, abort_after = 0;
     bool quiet = false, cosine = false, pooled_scaling = false, restart = false;
     qf::quant::StudyOptions o;
     po::options_description options(
-        "run_lstm_training: train, cross-validate and tune LSTM (and other) models for every stock of a store.\n"
+        "run_lstm_training: train, cross-validate and tune LSTM (and other) models for every stock of a "
+        "store.\n"
         "Comma lists (--hidden 32,64) span a search; --features alternatives are separated by ';'");
     // clang-format off
     options.add_options()
@@ -192,7 +196,8 @@ int main(int argc, char** argv) {
     // clang-format on
     if (!qf::apps::parse_command_line(argc, argv, options, cluster.rank() == 0)) return 0;
     if (device != "cpu")
-      throw po::error("--device " + device + ": only cpu is wired into training so far (the CUDA LSTM kernels exist, "
+      throw po::error("--device " + device +
+                      ": only cpu is wired into training so far (the CUDA LSTM kernels exist, "
                       "the device training loop does not yet)");
     if (scope != "per_stock" && scope != "pooled") throw po::error("--scope must be per_stock or pooled");
     if (search != "grid" && search != "random") throw po::error("--search must be grid or random");
@@ -210,11 +215,13 @@ int main(int argc, char** argv) {
     space.learning_rates = parse_list<double>(lrs, "lr");
     space.windows = parse_list<std::int64_t>(windows, "window");
     space.feature_sets = parse_list<std::string>(features, "features", ';');
-    const auto trial_list = search == "random" ? qf::quant::random_trials(space, trials > 0 ? trials : 8, o.seed)
-                                               : qf::quant::grid_trials(space);
+    const auto trial_list = search == "random"
+                                ? qf::quant::random_trials(space, trials > 0 ? trials : 8, o.seed)
+                                : qf::quant::grid_trials(space);
     qf::set_num_threads(threads);
 
-    if (!fs::exists(store)) throw qf::data::InputError(store, 0, "", "no store here: run process_new_data first");
+    if (!fs::exists(store))
+      throw qf::data::InputError(store, 0, "", "no store here: run process_new_data first");
     const auto load_start = std::chrono::steady_clock::now();
     const std::string hash = data_hash(store);
     qf::data::FeaturePanels panels;
@@ -233,27 +240,33 @@ int main(int argc, char** argv) {
       std::ifstream in(key_file);
       const std::string stored((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (stored != key + "\n")
-        throw std::invalid_argument(out + " holds a different study (see " + key_file.string() +
-                                    "): use a fresh --out, --restart, or the same settings and store to resume");
+        throw std::invalid_argument(
+            out + " holds a different study (see " + key_file.string() +
+            "): use a fresh --out, --restart, or the same settings and store to resume");
     }
     cluster.barrier();  // every rank compared the key before rank 0 may write it
     if (cluster.rank() == 0) {
       fs::create_directories(out);
       qf::data::write_text_atomically(key_file, key + "\n");
     }
-    const double load_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+    const double load_secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
     if (cluster.rank() == 0 && !quiet)
-      std::fprintf(stderr, "run_lstm_training: %zu tickers, %zu trial(s), %zu CV folds, %d rank(s) x %d thread(s), "
-                   "OpenBLAS %s kernels; store loaded in %.2f s\n", study.tickers().size(), trial_list.size(),
-                   study.plan().folds.size(), cluster.size(), threads, qf::blas::core_name(), load_secs);
+      std::fprintf(stderr,
+                   "run_lstm_training: %zu tickers, %zu trial(s), %zu CV folds, %d rank(s) x %d thread(s), "
+                   "OpenBLAS %s kernels; store loaded in %.2f s\n",
+                   study.tickers().size(), trial_list.size(), study.plan().folds.size(), cluster.size(),
+                   threads, qf::blas::core_name(), load_secs);
 
     Progress progress(quiet || cluster.rank() != 0);
     const auto started = std::chrono::steady_clock::now();
     const qf::quant::StudyResult result = study.run(
-        cluster.rank(), cluster.size(), [&] { cluster.barrier(); }, [&](const auto& p) { progress(p); }, abort_after);
+        cluster.rank(), cluster.size(), [&] { cluster.barrier(); }, [&](const auto& p) { progress(p); },
+        abort_after);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const auto totals = cluster.sum({static_cast<double>(result.fits), static_cast<double>(result.train_samples_seen),
-                                     static_cast<double>(result.eval_samples_seen)});
+    const auto totals =
+        cluster.sum({static_cast<double>(result.fits), static_cast<double>(result.train_samples_seen),
+                     static_cast<double>(result.eval_samples_seen)});
     if (cluster.rank() != 0) return 0;
 
     study.write_registry(result, hash);
@@ -262,18 +275,20 @@ int main(int argc, char** argv) {
     std::int64_t trained = 0;
     for (const auto& c : result.coverage) trained += c.status == "trained" ? 1 : 0;
     std::ostringstream json;
-    json << "{\n  \"created_utc\": " << json_string(qf::data::utc_now()) << ",\n  \"store\": " << json_string(store)
-         << ",\n  \"data_hash\": " << json_string(hash) << ",\n  \"ranks\": " << cluster.size()
-         << ",\n  \"threads\": " << threads << ",\n  \"fit_seconds\": " << json_number(wall)
-         << ",\n  \"fits\": " << totals[0] << ",\n  \"train_samples_seen\": " << totals[1]
-         << ",\n  \"eval_samples_seen\": " << totals[2]
+    json << "{\n  \"created_utc\": " << json_string(qf::data::utc_now())
+         << ",\n  \"store\": " << json_string(store) << ",\n  \"data_hash\": " << json_string(hash)
+         << ",\n  \"ranks\": " << cluster.size() << ",\n  \"threads\": " << threads
+         << ",\n  \"fit_seconds\": " << json_number(wall) << ",\n  \"fits\": " << totals[0]
+         << ",\n  \"train_samples_seen\": " << totals[1] << ",\n  \"eval_samples_seen\": " << totals[2]
          << ",\n  \"train_samples_per_second\": " << json_number(totals[1] / wall)
-         << ",\n  \"best_trial\": " << result.best_trial << ",\n  \"best_config\": " << json_string(best.describe())
-         << ",\n  \"features\": [";
-    for (std::size_t k = 0; k < feature_names.size(); ++k) json << (k ? ", " : "") << json_string(feature_names[k]);
+         << ",\n  \"best_trial\": " << result.best_trial
+         << ",\n  \"best_config\": " << json_string(best.describe()) << ",\n  \"features\": [";
+    for (std::size_t k = 0; k < feature_names.size(); ++k)
+      json << (k ? ", " : "") << json_string(feature_names[k]);
     json << "],\n  \"window\": " << best.window << ",\n  \"hidden\": " << best.model.hidden_size
          << ",\n  \"layers\": " << best.model.num_layers << ",\n  \"batch_size\": " << o.fit.train.batch_size
-         << ",\n  \"epochs\": " << o.fit.epochs << ",\n  \"test_accuracy\": " << json_number(result.test.classification.accuracy)
+         << ",\n  \"epochs\": " << o.fit.epochs
+         << ",\n  \"test_accuracy\": " << json_number(result.test.classification.accuracy)
          << ",\n  \"test_auc\": " << json_number(result.test.classification.auc)
          << ",\n  \"test_predictions\": " << result.test.classification.count
          << ",\n  \"tickers\": " << result.coverage.size() << ",\n  \"trained\": " << trained << "\n}\n";
@@ -281,8 +296,8 @@ int main(int argc, char** argv) {
     if (!quiet) {
       std::ifstream summary(fs::path(out) / "summary.txt");
       std::cout << summary.rdbuf();
-      std::printf("%.0f fits, %.0f training samples in %.1f s (%.0f samples/s) -> %s/registry.h5\n", totals[0],
-                  totals[1], wall, totals[1] / wall, out.c_str());
+      std::printf("%.0f fits, %.0f training samples in %.1f s (%.0f samples/s) -> %s/registry.h5\n",
+                  totals[0], totals[1], wall, totals[1] / wall, out.c_str());
     }
     return 0;
   } catch (const qf::data::InputError& e) {

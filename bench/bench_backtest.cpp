@@ -23,7 +23,8 @@ const Fixture& fixture() {
   static const Fixture f = [] {
     const auto dir = std::filesystem::temp_directory_path() / "qf_bench_backtest";
     std::filesystem::remove_all(dir);
-    qf::data::write_synthetic_universe(qf::data::make_synthetic_universe({.tickers = 518, .days = 1260}), dir);
+    qf::data::write_synthetic_universe(qf::data::make_synthetic_universe({.tickers = 518, .days = 1260}),
+                                       dir);
     const qf::data::IngestOptions options{{}, dir / "constituents.csv", dir / "index.csv"};
     Fixture out{qf::data::ingest(qf::data::list_price_files(dir / "prices", options), options), {}};
     std::filesystem::remove_all(dir);
@@ -41,8 +42,9 @@ void BM_Backtest(benchmark::State& state) {
   if (state.range(0)) o.costs = {1.0, 0.005, 1.0, 2.0, 2.0, 0.1, 0.05, 50.0};
   for (auto _ : state) benchmark::DoNotOptimize(qf::quant::run_backtest(f.universe, f.targets, o));
   state.SetLabel(state.range(0) ? "all costs" : "no costs");
-  state.counters["cells/s"] = benchmark::Counter(
-      static_cast<double>(f.universe.day_count() * f.universe.ticker_count()), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["cells/s"] =
+      benchmark::Counter(static_cast<double>(f.universe.day_count() * f.universe.ticker_count()),
+                         benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Backtest)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -23,8 +23,10 @@ Var last_hidden(const Var& h_n, std::int64_t batch) {
 struct Registry {
   std::mutex mutex;
   std::map<std::string, ModelFactory> factories{
-      {"lstm", [](const ModelSpec& s, Rng& rng) { return std::make_unique<LSTMClassifier>(rnn_options(s), rng); }},
-      {"gru", [](const ModelSpec& s, Rng& rng) { return std::make_unique<GRUClassifier>(rnn_options(s), rng); }},
+      {"lstm",
+       [](const ModelSpec& s, Rng& rng) { return std::make_unique<LSTMClassifier>(rnn_options(s), rng); }},
+      {"gru",
+       [](const ModelSpec& s, Rng& rng) { return std::make_unique<GRUClassifier>(rnn_options(s), rng); }},
       {"attention_gru",
        [](const ModelSpec& s, Rng& rng) {
          return std::make_unique<AttentionGRU>(s.input_size, s.hidden_size, s.hidden_size, rng);

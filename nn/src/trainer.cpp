@@ -70,11 +70,12 @@ EpochStats train_epoch(const ModelFunction& model, Optimizer& optimizer, const B
   std::iota(order.begin(), order.end(), 0);
   if (options.shuffle)  // Fisher-Yates with our own generator, identical on every platform
     for (std::int64_t i = n - 1; i > 0; --i)
-      std::swap(order[static_cast<std::size_t>(i)], order[rng.next_u64() % static_cast<std::uint64_t>(i + 1)]);
+      std::swap(order[static_cast<std::size_t>(i)],
+                order[rng.next_u64() % static_cast<std::uint64_t>(i + 1)]);
   EpochStats totals;
   for (std::int64_t begin = 0; begin < n; begin += options.batch_size) {
-    const std::span<const std::int64_t> rows(order.data() + begin,
-                                             static_cast<std::size_t>(std::min(options.batch_size, n - begin)));
+    const std::span<const std::int64_t> rows(
+        order.data() + begin, static_cast<std::size_t>(std::min(options.batch_size, n - begin)));
     const auto [x, y] = data.batch(rows);
     optimizer.zero_grad();
     const Var logits = model(Var(x));
@@ -110,7 +111,8 @@ EpochStats evaluate(const ModelFunction& model, const Tensor& inputs, const Tens
   return evaluate(model, TensorBatchSource(inputs, targets), batch_size);
 }
 
-std::vector<double> predict_proba(const ModelFunction& model, const BatchSource& data, std::int64_t batch_size) {
+std::vector<double> predict_proba(const ModelFunction& model, const BatchSource& data,
+                                  std::int64_t batch_size) {
   NoGradGuard no_grad;
   std::vector<double> p;
   p.reserve(static_cast<std::size_t>(data.size()));

@@ -22,9 +22,11 @@ std::vector<double> volatility_panel(const data::Universe& u) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   std::vector<double> out(static_cast<std::size_t>(D * N), kNaN), close(static_cast<std::size_t>(D));
   for (std::int64_t i = 0; i < N; ++i) {
-    for (std::int64_t d = 0; d < D; ++d) close[static_cast<std::size_t>(d)] = u.close.data<double>()[d * N + i];
+    for (std::int64_t d = 0; d < D; ++d)
+      close[static_cast<std::size_t>(d)] = u.close.data<double>()[d * N + i];
     const std::vector<double> v = realized_volatility(close, 20);
-    for (std::int64_t d = 0; d < D; ++d) out[static_cast<std::size_t>(d * N + i)] = v[static_cast<std::size_t>(d)];
+    for (std::int64_t d = 0; d < D; ++d)
+      out[static_cast<std::size_t>(d * N + i)] = v[static_cast<std::size_t>(d)];
   }
   return out;
 }
@@ -34,8 +36,9 @@ std::vector<double> volatility_panel(const data::Universe& u) {
 BacktestResult run_backtest(const data::Universe& u, const Tensor& targets, const BacktestOptions& o) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   if (targets.shape() != Shape{D, N} || targets.dtype() != DType::f64)
-    throw ShapeError("run_backtest: target weights must be float64 [" + std::to_string(D) + ", " + std::to_string(N) +
-                     "], got " + to_string(targets.shape()) + " " + to_string(targets.dtype()));
+    throw ShapeError("run_backtest: target weights must be float64 [" + std::to_string(D) + ", " +
+                     std::to_string(N) + "], got " + to_string(targets.shape()) + " " +
+                     to_string(targets.dtype()));
   if (!(o.initial_capital > 0) || !(o.max_gross_leverage > 0))
     throw std::invalid_argument("run_backtest: initial capital and max_gross_leverage must be positive");
   const double* w = targets.data<double>();
@@ -43,28 +46,33 @@ BacktestResult run_backtest(const data::Universe& u, const Tensor& targets, cons
     for (std::int64_t k = 0; k < D * N; ++k)
       if (w[k] < 0)
         throw std::invalid_argument("run_backtest: short target " + std::to_string(w[k]) + " for " +
-                                    u.tickers[static_cast<std::size_t>(k % N)] + " on day " + std::to_string(k / N) +
-                                    " while shorting is not allowed");
+                                    u.tickers[static_cast<std::size_t>(k % N)] + " on day " +
+                                    std::to_string(k / N) + " while shorting is not allowed");
   const double* open = u.open.data<double>();
   const double* close = u.close.data<double>();
   const double* volume = u.volume.data<double>();
-  const std::vector<double> sigma = o.costs.impact_coefficient > 0 ? volatility_panel(u) : std::vector<double>{};
+  const std::vector<double> sigma =
+      o.costs.impact_coefficient > 0 ? volatility_panel(u) : std::vector<double>{};
   const CostModel& c = o.costs;
   const double borrow_per_day = c.borrow_bps_per_year * kBps / 252.0;
 
   BacktestResult r;
   r.equity.assign(static_cast<std::size_t>(D), o.initial_capital);
-  for (auto* v : {&r.returns, &r.gross_returns, &r.cost_fraction, &r.turnover, &r.long_exposure, &r.short_exposure})
+  for (auto* v :
+       {&r.returns, &r.gross_returns, &r.cost_fraction, &r.turnover, &r.long_exposure, &r.short_exposure})
     v->assign(static_cast<std::size_t>(D), 0.0);
   r.clipped_orders.assign(static_cast<std::size_t>(D), 0);
   r.ticker_pnl.assign(static_cast<std::size_t>(N), 0.0);
   r.weights = Tensor::zeros({D, N}, DType::f64);
   std::vector<double> hold(static_cast<std::size_t>(N), 0.0);
   double cash = o.initial_capital;
-  auto listed = [&](std::int64_t d, std::int64_t i) { return u.listed[static_cast<std::size_t>(d * N + i)] != 0; };
+  auto listed = [&](std::int64_t d, std::int64_t i) {
+    return u.listed[static_cast<std::size_t>(d * N + i)] != 0;
+  };
 
   // Buys (q > 0) or sells q currency of ticker i at `price` on day d; returns the cost.
-  auto trade = [&](std::int64_t d, std::int64_t i, double q, double price, double& day_costs, double& traded) {
+  auto trade = [&](std::int64_t d, std::int64_t i, double q, double price, double& day_costs,
+                   double& traded) {
     const double notional = std::abs(q), shares = notional / price;
     const double vol = volume[d * N + i];
     double commission = c.commission_bps * kBps * notional;
@@ -73,7 +81,8 @@ BacktestResult run_backtest(const data::Universe& u, const Tensor& targets, cons
     double impact = 0;
     if (c.impact_coefficient > 0 && vol > 0) {
       const double s = sigma[static_cast<std::size_t>((d - 1) * N + i)];
-      impact = c.impact_coefficient * (std::isfinite(s) ? s : kDefaultVolatility) * std::sqrt(shares / vol) * notional;
+      impact = c.impact_coefficient * (std::isfinite(s) ? s : kDefaultVolatility) * std::sqrt(shares / vol) *
+               notional;
     }
     const double cost = commission + spread + slippage + impact;
     r.costs.commission += commission;
@@ -172,7 +181,8 @@ Tensor equal_weight_targets(const data::Universe& u) {
     std::int64_t n = 0;
     for (std::int64_t i = 0; i < N; ++i) n += u.listed[static_cast<std::size_t>(d * N + i)];
     for (std::int64_t i = 0; i < N && n > 0; ++i)
-      if (u.listed[static_cast<std::size_t>(d * N + i)]) t.data<double>()[d * N + i] = 1.0 / static_cast<double>(n);
+      if (u.listed[static_cast<std::size_t>(d * N + i)])
+        t.data<double>()[d * N + i] = 1.0 / static_cast<double>(n);
   }
   return t;
 }
@@ -190,7 +200,8 @@ Tensor buy_and_hold_targets(const data::Universe& u) {
 
 Tensor top_k_targets(const Tensor& scores, int k_long, int k_short) {
   if (scores.rank() != 2 || scores.dtype() != DType::f64)
-    throw ShapeError("top_k_targets: scores must be float64 [days, tickers], got " + to_string(scores.shape()));
+    throw ShapeError("top_k_targets: scores must be float64 [days, tickers], got " +
+                     to_string(scores.shape()));
   if (k_long < 0 || k_short < 0 || k_long + k_short == 0)
     throw std::invalid_argument("top_k_targets: need k_long, k_short >= 0 and at least one of them > 0");
   const std::int64_t D = scores.dim(0), N = scores.dim(1);
@@ -208,7 +219,8 @@ Tensor top_k_targets(const Tensor& scores, int k_long, int k_short) {
     std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return s[a] > s[b]; });
     std::fill(out, out + N, 0.0);
     const auto n = static_cast<std::int64_t>(order.size());
-    const std::int64_t longs = std::min<std::int64_t>(k_long, n), shorts = std::min<std::int64_t>(k_short, n - longs);
+    const std::int64_t longs = std::min<std::int64_t>(k_long, n),
+                       shorts = std::min<std::int64_t>(k_short, n - longs);
     for (std::int64_t k = 0; k < longs; ++k)
       out[order[static_cast<std::size_t>(k)]] = long_share / static_cast<double>(longs);
     for (std::int64_t k = 0; k < shorts; ++k)

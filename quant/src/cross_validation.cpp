@@ -100,7 +100,8 @@ std::vector<Split> walk_forward(std::span<const SampleSpan> samples, int folds, 
   if (initial_share > 0) {  // one initial training block, the rest cut into `folds` test blocks
     const auto first = static_cast<std::int64_t>(std::llround(static_cast<double>(n) * initial_share));
     if (first < 1 || n - first < folds)
-      throw std::invalid_argument("walk_forward: initial_share leaves no room for " + std::to_string(folds) + " folds");
+      throw std::invalid_argument("walk_forward: initial_share leaves no room for " + std::to_string(folds) +
+                                  " folds");
     blocks.emplace_back(0, first);
     for (auto [b, e] : cut(n - first, folds)) blocks.emplace_back(first + b, first + e);
   } else {

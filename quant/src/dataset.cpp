@@ -17,7 +17,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 const std::map<std::string, std::vector<std::string>>& named_sets() {
   static const std::map<std::string, std::vector<std::string>> sets{
       {"returns", {"logret_1", "logret_5", "logret_20", "rvol_20"}},
-      {"momentum", {"logret_1", "logret_5", "logret_20", "rvol_20", "roc_10", "rsi_14", "ppo_12_26", "macd_hist"}},
+      {"momentum",
+       {"logret_1", "logret_5", "logret_20", "rvol_20", "roc_10", "rsi_14", "ppo_12_26", "macd_hist"}},
       {"technical",
        {"rsi_14", "cmo_14", "ppo_12_26", "stoch_slowk", "stoch_slowd", "stochrsi_fastk", "willr_14", "cci_14",
         "adx_14", "plus_di_14", "minus_di_14", "aroonosc_14", "mfi_14", "ultosc_7_14_28", "bop", "natr_14",
@@ -115,7 +116,8 @@ StockDataset::StockDataset(const data::Universe& u, const data::FeaturePanels& p
   const double* close = u.close.data<double>();
   for (std::int64_t t = 0; t + 1 < days_; ++t)
     for (std::int64_t i = 0; i < tickers_; ++i) {
-      const auto now = static_cast<std::size_t>(t * tickers_ + i), after = now + static_cast<std::size_t>(tickers_);
+      const auto now = static_cast<std::size_t>(t * tickers_ + i),
+                 after = now + static_cast<std::size_t>(tickers_);
       if (u.listed[now] && u.listed[after] && close[now] > 0 && close[after] > 0)
         returns_[now] = std::log(close[after] / close[now]);
     }
@@ -141,7 +143,8 @@ StockDataset::StockDataset(const data::Universe& u, const data::FeaturePanels& p
     std::int64_t bad_in_window = 0;
     for (std::int64_t t = 0; t < days_; ++t) {
       bad_in_window += row_ok[static_cast<std::size_t>(t)] ? 0 : 1;
-      if (t >= options_.window) bad_in_window -= row_ok[static_cast<std::size_t>(t - options_.window)] ? 0 : 1;
+      if (t >= options_.window)
+        bad_in_window -= row_ok[static_cast<std::size_t>(t - options_.window)] ? 0 : 1;
       if (t >= options_.window - 1 && bad_in_window == 0 && std::isfinite(labels[t * tickers_ + i]))
         decision_days_[static_cast<std::size_t>(i)].push_back(t);
     }
@@ -177,8 +180,9 @@ std::vector<data::StandardScaler> fit_scalers(const StockDataset& data, std::spa
   std::vector<data::StandardScaler> scalers(static_cast<std::size_t>(data.ticker_count()));
   for (std::int64_t i = 0; i < data.ticker_count(); ++i)
     if (!rows[static_cast<std::size_t>(i)].empty())
-      scalers[static_cast<std::size_t>(i)].fit(std::span<const Tensor>(&data.features(i), 1),
-                                               std::span<const std::vector<std::int64_t>>(&rows[static_cast<std::size_t>(i)], 1));
+      scalers[static_cast<std::size_t>(i)].fit(
+          std::span<const Tensor>(&data.features(i), 1),
+          std::span<const std::vector<std::int64_t>>(&rows[static_cast<std::size_t>(i)], 1));
   return scalers;
 }
 
@@ -194,13 +198,15 @@ WindowBatchSource::WindowBatchSource(const StockDataset& data, std::vector<Sampl
     if (scaled.defined()) continue;
     const auto& scaler = scalers[shared ? 0 : static_cast<std::size_t>(s.ticker)];
     if (scaler.mean().empty())
-      throw std::invalid_argument("WindowBatchSource: ticker " + std::to_string(s.ticker) + " has no fitted scaler");
+      throw std::invalid_argument("WindowBatchSource: ticker " + std::to_string(s.ticker) +
+                                  " has no fitted scaler");
     scaled = scaler.transform(data.features(s.ticker)).to(DType::f32);
   }
 }
 
 std::pair<Tensor, Tensor> WindowBatchSource::batch(std::span<const std::int64_t> rows) const {
-  const std::int64_t W = data_.window(), F = data_.feature_count(), B = static_cast<std::int64_t>(rows.size());
+  const std::int64_t W = data_.window(), F = data_.feature_count(),
+                     B = static_cast<std::int64_t>(rows.size());
   Tensor x = Tensor::empty({B, W, F});
   Tensor y = Tensor::empty({B, 1});
   float* xs = x.data<float>();

@@ -56,17 +56,20 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& path, con
   if (!f.has_attr("/", "format") || f.attr_string("/", "format") != "quantforge.registry")
     throw std::runtime_error(path.string() + ": not a run_lstm_training registry");
   if (f.read_strings("/tickers") != u.tickers)
-    throw std::runtime_error(path.string() + ": its tickers are not this store's (trained on another store?)");
+    throw std::runtime_error(path.string() +
+                             ": its tickers are not this store's (trained on another store?)");
   const Tensor ticker = f.read("/test_predictions/ticker"), day = f.read("/test_predictions/day"),
                probability = f.read("/test_predictions/probability");
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   PredictionPanel p{Tensor::full({D, N}, kNaN, DType::f64), D, -1, path.string() + " /test_predictions"};
   for (std::int64_t k = 0; k < probability.numel(); ++k) {
-    const auto i = static_cast<std::int64_t>(ticker.data<double>()[k]), d = static_cast<std::int64_t>(day.data<double>()[k]);
+    const auto i = static_cast<std::int64_t>(ticker.data<double>()[k]),
+               d = static_cast<std::int64_t>(day.data<double>()[k]);
     if (i < 0 || i >= N || d < 0 || d >= D)
-      throw std::runtime_error(path.string() + ": prediction " + std::to_string(k) + " (ticker " + std::to_string(i) +
-                               ", day " + std::to_string(d) + ") is outside the store's " + std::to_string(N) +
-                               " tickers x " + std::to_string(D) + " days");
+      throw std::runtime_error(path.string() + ": prediction " + std::to_string(k) + " (ticker " +
+                               std::to_string(i) + ", day " + std::to_string(d) +
+                               ") is outside the store's " + std::to_string(N) + " tickers x " +
+                               std::to_string(D) + " days");
     p.probability.data<double>()[d * N + i] = probability.data<double>()[k];
     p.first_day = std::min(p.first_day, d);
     p.last_day = std::max(p.last_day, d);
@@ -120,18 +123,21 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
   Evaluation e;
   e.first_day = p.first_day + 1;
   e.last_day = std::min(p.last_day + 1, D - 1);
-  if (e.first_day > e.last_day) throw std::invalid_argument("evaluate_strategy: the prediction period has no next day");
+  if (e.first_day > e.last_day)
+    throw std::invalid_argument("evaluate_strategy: the prediction period has no next day");
   e.backtest = run_backtest(u, targets, options);
   e.returns.assign(e.backtest.returns.begin() + e.first_day, e.backtest.returns.begin() + e.last_day + 1);
   if (benchmark == BenchmarkKind::index) {
     if (u.benchmark_close.empty())
-      throw std::invalid_argument("the store has no benchmark index (process_new_data --benchmark): use equal_weight");
+      throw std::invalid_argument(
+          "the store has no benchmark index (process_new_data --benchmark): use equal_weight");
     e.benchmark_name = u.benchmark_name.empty() ? "index" : u.benchmark_name;
     for (std::int64_t d = e.first_day; d <= e.last_day; ++d) {
       const double now = u.benchmark_close[static_cast<std::size_t>(d)],
                    before = u.benchmark_close[static_cast<std::size_t>(d - 1)];
       // A day the index has no row: no move (a gap of a day in the index file, not a flat market).
-      e.benchmark_returns.push_back(std::isfinite(now) && std::isfinite(before) && before > 0 ? now / before - 1 : 0.0);
+      e.benchmark_returns.push_back(
+          std::isfinite(now) && std::isfinite(before) && before > 0 ? now / before - 1 : 0.0);
     }
   } else {
     e.benchmark_name = "equal-weight universe";
@@ -161,7 +167,8 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
       day_r.push_back(c1 / c0 - 1);
     }
     if (day_p.size() >= 3) {
-      const double ic = information_coefficient(day_p, day_r), ric = rank_information_coefficient(day_p, day_r);
+      const double ic = information_coefficient(day_p, day_r),
+                   ric = rank_information_coefficient(day_p, day_r);
       if (std::isfinite(ic)) ics.push_back(ic);
       if (std::isfinite(ric)) rank_ics.push_back(ric);
     }
@@ -177,7 +184,8 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
   std::vector<double> turnover, gross;
   for (std::int64_t d = e.first_day; d <= e.last_day; ++d) {
     turnover.push_back(e.backtest.turnover[static_cast<std::size_t>(d)]);
-    gross.push_back(e.backtest.long_exposure[static_cast<std::size_t>(d)] + e.backtest.short_exposure[static_cast<std::size_t>(d)]);
+    gross.push_back(e.backtest.long_exposure[static_cast<std::size_t>(d)] +
+                    e.backtest.short_exposure[static_cast<std::size_t>(d)]);
   }
   e.mean_turnover = mean(turnover);
   e.mean_gross_exposure = mean(gross);
@@ -187,33 +195,41 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
 
 std::string evaluation_json(const Evaluation& e, const data::Universe& u) {
   std::ostringstream j;
-  j << "{\n  \"period\": {\"first\": " << quoted(data::format_date(u.days[static_cast<std::size_t>(e.first_day)]))
+  j << "{\n  \"period\": {\"first\": "
+    << quoted(data::format_date(u.days[static_cast<std::size_t>(e.first_day)]))
     << ", \"last\": " << quoted(data::format_date(u.days[static_cast<std::size_t>(e.last_day)]))
     << ", \"days\": " << e.returns.size() << "},\n  \"strategy\": {";
   auto object = [&](const ReturnMetrics& m) {
     const auto fields = return_fields(m);
-    for (std::size_t k = 0; k < fields.size(); ++k) j << (k ? ", " : "") << quoted(fields[k].first) << ": " << number(fields[k].second);
+    for (std::size_t k = 0; k < fields.size(); ++k)
+      j << (k ? ", " : "") << quoted(fields[k].first) << ": " << number(fields[k].second);
   };
   object(e.metrics);
-  j << ", \"mean_daily_turnover\": " << number(e.mean_turnover) << ", \"mean_gross_exposure\": " << number(e.mean_gross_exposure)
+  j << ", \"mean_daily_turnover\": " << number(e.mean_turnover)
+    << ", \"mean_gross_exposure\": " << number(e.mean_gross_exposure)
     << "},\n  \"benchmark\": {\"name\": " << quoted(e.benchmark_name) << ", ";
   object(e.benchmark_metrics);
   const auto& r = e.relative;
   j << "},\n  \"relative\": {\"alpha\": " << number(r.alpha) << ", \"beta\": " << number(r.beta)
-    << ", \"correlation\": " << number(r.correlation) << ", \"information_ratio\": " << number(r.information_ratio)
+    << ", \"correlation\": " << number(r.correlation)
+    << ", \"information_ratio\": " << number(r.information_ratio)
     << ", \"tracking_error\": " << number(r.tracking_error) << ", \"up_capture\": " << number(r.up_capture)
-    << ", \"down_capture\": " << number(r.down_capture) << "},\n  \"predictions\": {\"count\": " << e.classification.count
-    << ", \"accuracy\": " << number(e.classification.accuracy) << ", \"balanced_accuracy\": "
-    << number(e.classification.balanced_accuracy) << ", \"auc\": " << number(e.classification.auc)
-    << ", \"daily_ic\": " << number(e.daily_ic) << ", \"daily_rank_ic\": " << number(e.daily_rank_ic)
-    << "},\n  \"costs\": {\"commission\": " << number(e.backtest.costs.commission) << ", \"spread\": "
-    << number(e.backtest.costs.spread) << ", \"slippage\": " << number(e.backtest.costs.slippage) << ", \"impact\": "
-    << number(e.backtest.costs.impact) << ", \"borrow\": " << number(e.backtest.costs.borrow)
-    << "},\n  \"scorecard\": [";
+    << ", \"down_capture\": " << number(r.down_capture)
+    << "},\n  \"predictions\": {\"count\": " << e.classification.count
+    << ", \"accuracy\": " << number(e.classification.accuracy)
+    << ", \"balanced_accuracy\": " << number(e.classification.balanced_accuracy)
+    << ", \"auc\": " << number(e.classification.auc) << ", \"daily_ic\": " << number(e.daily_ic)
+    << ", \"daily_rank_ic\": " << number(e.daily_rank_ic)
+    << "},\n  \"costs\": {\"commission\": " << number(e.backtest.costs.commission)
+    << ", \"spread\": " << number(e.backtest.costs.spread)
+    << ", \"slippage\": " << number(e.backtest.costs.slippage)
+    << ", \"impact\": " << number(e.backtest.costs.impact)
+    << ", \"borrow\": " << number(e.backtest.costs.borrow) << "},\n  \"scorecard\": [";
   for (std::size_t k = 0; k < e.scorecard.size(); ++k) {
     const auto& l = e.scorecard[k];
-    j << (k ? ", " : "") << "{\"name\": " << quoted(l.name) << ", \"value\": " << number(l.value) << ", \"target\": "
-      << number(l.target) << ", \"higher_is_better\": " << (l.higher_is_better ? "true" : "false")
+    j << (k ? ", " : "") << "{\"name\": " << quoted(l.name) << ", \"value\": " << number(l.value)
+      << ", \"target\": " << number(l.target)
+      << ", \"higher_is_better\": " << (l.higher_is_better ? "true" : "false")
       << ", \"met\": " << (l.met ? "true" : "false") << "}";
   }
   j << "]\n}\n";
@@ -225,7 +241,8 @@ std::string evaluation_csv(const Evaluation& e) {
   c.precision(12);
   c << "metric,strategy,benchmark\n";
   const auto a = return_fields(e.metrics), b = return_fields(e.benchmark_metrics);
-  for (std::size_t k = 0; k < a.size(); ++k) c << a[k].first << ',' << number(a[k].second) << ',' << number(b[k].second) << '\n';
+  for (std::size_t k = 0; k < a.size(); ++k)
+    c << a[k].first << ',' << number(a[k].second) << ',' << number(b[k].second) << '\n';
   const std::pair<const char*, double> extra[] = {{"alpha", e.relative.alpha},
                                                   {"beta", e.relative.beta},
                                                   {"information_ratio", e.relative.information_ratio},

@@ -29,7 +29,8 @@ double sample_sd(std::span<const double> x) {
 void check_finite(std::span<const double> x, const char* what) {
   for (std::size_t i = 0; i < x.size(); ++i)
     if (!std::isfinite(x[i]))
-      throw std::invalid_argument(std::string(what) + ": return of day " + std::to_string(i) + " is not finite");
+      throw std::invalid_argument(std::string(what) + ": return of day " + std::to_string(i) +
+                                  " is not finite");
 }
 
 double ratio(double numerator, double denominator) {
@@ -79,7 +80,8 @@ ReturnMetrics return_metrics(std::span<const double> r) {
   m.sharpe = ratio(mu, sd) * std::sqrt(kTradingDaysPerYear);
   double downside = 0;
   for (const double v : r) downside += std::min(v, 0.0) * std::min(v, 0.0);
-  downside = std::sqrt(downside / static_cast<double>(std::max<std::int64_t>(n, 1))) * std::sqrt(kTradingDaysPerYear);
+  downside = std::sqrt(downside / static_cast<double>(std::max<std::int64_t>(n, 1))) *
+             std::sqrt(kTradingDaysPerYear);
   m.sortino = ratio(mu * kTradingDaysPerYear, downside);
 
   std::vector<double> dd(r.size());

@@ -31,11 +31,16 @@ std::string pct(double v, int digits = 2) {
 std::string escape(const std::string& s) {
   std::string out;
   for (const char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
   }
   return out;
 }
@@ -58,21 +63,28 @@ std::string line_chart(const std::vector<Series>& series, const std::vector<std:
   lo -= pad;
   hi += pad;
   const auto n = std::max<std::size_t>(dates.size(), 2);
-  auto px = [&](std::size_t k) { return kLeft + (kWidth - kLeft - kRight) * static_cast<double>(k) / static_cast<double>(n - 1); };
+  auto px = [&](std::size_t k) {
+    return kLeft + (kWidth - kLeft - kRight) * static_cast<double>(k) / static_cast<double>(n - 1);
+  };
   auto py = [&](double y) { return kTop + (kHeight - kTop - kBottom) * (hi - y) / (hi - lo); };
   std::ostringstream svg;
-  svg << "<svg id=\"" << id << "\" class=\"chart\" viewBox=\"0 0 " << kWidth << ' ' << kHeight << "\" width=\"" << kWidth
-      << "\" height=\"" << kHeight << '"' << (hidden ? " style=\"display:none\"" : "") << ">\n";
+  svg << "<svg id=\"" << id << "\" class=\"chart\" viewBox=\"0 0 " << kWidth << ' ' << kHeight
+      << "\" width=\"" << kWidth << "\" height=\"" << kHeight << '"'
+      << (hidden ? " style=\"display:none\"" : "") << ">\n";
   for (int t = 0; t <= 4; ++t) {  // y grid and labels
     const double y = lo + (hi - lo) * t / 4.0, shown = log_y ? std::exp(y) : y;
-    svg << "<line class=\"grid\" x1=\"" << kLeft << "\" x2=\"" << kWidth - kRight << "\" y1=\"" << fixed(py(y), 1) << "\" y2=\""
-        << fixed(py(y), 1) << "\"/><text class=\"axis\" x=\"" << kLeft - 6 << "\" y=\"" << fixed(py(y) + 4, 1)
-        << "\" text-anchor=\"end\">" << (percent ? pct(shown, 1) : fixed(shown, shown < 10 ? 2 : 0)) << "</text>\n";
+    svg << "<line class=\"grid\" x1=\"" << kLeft << "\" x2=\"" << kWidth - kRight << "\" y1=\""
+        << fixed(py(y), 1) << "\" y2=\"" << fixed(py(y), 1) << "\"/><text class=\"axis\" x=\"" << kLeft - 6
+        << "\" y=\"" << fixed(py(y) + 4, 1) << "\" text-anchor=\"end\">"
+        << (percent ? pct(shown, 1) : fixed(shown, shown < 10 ? 2 : 0)) << "</text>\n";
   }
   for (int t = 0; t <= 5 && !dates.empty(); ++t) {  // x labels
     const std::size_t k = (dates.size() - 1) * static_cast<std::size_t>(t) / 5;
     svg << "<text class=\"axis\" x=\"" << fixed(px(k), 1) << "\" y=\"" << kHeight - 8 << "\" text-anchor=\""
-        << (t == 0 ? "start" : t == 5 ? "end" : "middle") << "\">" << dates[k] << "</text>\n";
+        << (t == 0   ? "start"
+            : t == 5 ? "end"
+                     : "middle")
+        << "\">" << dates[k] << "</text>\n";
   }
   double legend_x = kLeft + 8;
   for (const auto& s : series) {
@@ -87,9 +99,9 @@ std::string line_chart(const std::vector<Series>& series, const std::vector<std:
       d << (pen_down ? 'L' : 'M') << fixed(px(k), 1) << ' ' << fixed(py(y), 1) << ' ';
       pen_down = true;
     }
-    svg << "<path class=\"series\" fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"1.5\" d=\"" << d.str()
-        << "\"/>\n<text class=\"legend\" x=\"" << fixed(legend_x, 1) << "\" y=\"" << kTop - 8 << "\" fill=\"" << s.color
-        << "\">" << escape(s.name) << "</text>\n";
+    svg << "<path class=\"series\" fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"1.5\" d=\""
+        << d.str() << "\"/>\n<text class=\"legend\" x=\"" << fixed(legend_x, 1) << "\" y=\"" << kTop - 8
+        << "\" fill=\"" << s.color << "\">" << escape(s.name) << "</text>\n";
     legend_x += 14.0 + 7.0 * static_cast<double>(s.name.size());
   }
   svg << "</svg>\n";
@@ -103,17 +115,18 @@ std::string bar_chart(const std::vector<std::pair<std::string, double>>& bars, c
   for (const auto& b : bars) extent = std::max(extent, std::abs(b.second));
   const double zero = left + (kWidth - left - 80) / 2.0, scale = (kWidth - left - 80) / 2.0 / extent;
   std::ostringstream svg;
-  svg << "<svg id=\"" << id << "\" class=\"chart\" viewBox=\"0 0 " << kWidth << ' ' << height << "\" width=\"" << kWidth
-      << "\" height=\"" << height << "\">\n<line class=\"grid\" x1=\"" << zero << "\" x2=\"" << zero << "\" y1=\"" << kTop - 6
-      << "\" y2=\"" << height << "\"/>\n";
+  svg << "<svg id=\"" << id << "\" class=\"chart\" viewBox=\"0 0 " << kWidth << ' ' << height << "\" width=\""
+      << kWidth << "\" height=\"" << height << "\">\n<line class=\"grid\" x1=\"" << zero << "\" x2=\"" << zero
+      << "\" y1=\"" << kTop - 6 << "\" y2=\"" << height << "\"/>\n";
   for (std::size_t k = 0; k < bars.size(); ++k) {
     const double v = bars[k].second, y = kTop + row * static_cast<double>(k);
     const double x = v >= 0 ? zero : zero + v * scale;
-    svg << "<text class=\"axis\" x=\"" << left - 8 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\">" << escape(bars[k].first)
-        << "</text><rect class=\"bar\" x=\"" << fixed(x, 1) << "\" y=\"" << y + 3 << "\" width=\""
-        << fixed(std::max(std::abs(v) * scale, 0.5), 1) << "\" height=\"" << row - 6 << "\" fill=\""
-        << (v >= 0 ? "#2a9d4a" : "#c0392b") << "\"/><text class=\"axis\" x=\"" << fixed(zero + (v >= 0 ? 1 : -1) * (std::abs(v) * scale + 6), 1)
-        << "\" y=\"" << y + 14 << "\" text-anchor=\"" << (v >= 0 ? "start" : "end") << "\">" << pct(v) << "</text>\n";
+    svg << "<text class=\"axis\" x=\"" << left - 8 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\">"
+        << escape(bars[k].first) << "</text><rect class=\"bar\" x=\"" << fixed(x, 1) << "\" y=\"" << y + 3
+        << "\" width=\"" << fixed(std::max(std::abs(v) * scale, 0.5), 1) << "\" height=\"" << row - 6
+        << "\" fill=\"" << (v >= 0 ? "#2a9d4a" : "#c0392b") << "\"/><text class=\"axis\" x=\""
+        << fixed(zero + (v >= 0 ? 1 : -1) * (std::abs(v) * scale + 6), 1) << "\" y=\"" << y + 14
+        << "\" text-anchor=\"" << (v >= 0 ? "start" : "end") << "\">" << pct(v) << "</text>\n";
   }
   svg << "</svg>\n";
   return svg.str();
@@ -132,19 +145,21 @@ std::string histogram(const std::vector<double>& values, const std::string& id) 
   const double w = static_cast<double>(kWidth - kLeft - kRight) / bins;
   auto px = [&](double v) { return kLeft + (kWidth - kLeft - kRight) * (v - lo) / (hi - lo); };
   std::ostringstream svg;
-  svg << "<svg id=\"" << id << "\" class=\"chart\" viewBox=\"0 0 " << kWidth << ' ' << kHeight << "\" width=\"" << kWidth
-      << "\" height=\"" << kHeight << "\">\n";
+  svg << "<svg id=\"" << id << "\" class=\"chart\" viewBox=\"0 0 " << kWidth << ' ' << kHeight
+      << "\" width=\"" << kWidth << "\" height=\"" << kHeight << "\">\n";
   for (int b = 0; b < bins; ++b) {
-    const double h = (kHeight - kTop - kBottom) * counts[static_cast<std::size_t>(b)] / static_cast<double>(top);
-    svg << "<rect class=\"bar\" x=\"" << fixed(kLeft + b * w, 1) << "\" y=\"" << fixed(kHeight - kBottom - h, 1)
-        << "\" width=\"" << fixed(w - 1, 1) << "\" height=\"" << fixed(std::max(h, 0.5), 1) << "\" fill=\"#4a78b5\"/>\n";
+    const double h =
+        (kHeight - kTop - kBottom) * counts[static_cast<std::size_t>(b)] / static_cast<double>(top);
+    svg << "<rect class=\"bar\" x=\"" << fixed(kLeft + b * w, 1) << "\" y=\""
+        << fixed(kHeight - kBottom - h, 1) << "\" width=\"" << fixed(w - 1, 1) << "\" height=\""
+        << fixed(std::max(h, 0.5), 1) << "\" fill=\"#4a78b5\"/>\n";
   }
-  svg << "<line class=\"zero\" x1=\"" << fixed(px(0), 1) << "\" x2=\"" << fixed(px(0), 1) << "\" y1=\"" << kTop << "\" y2=\""
-      << kHeight - kBottom << "\" stroke=\"#333\"/>\n";
+  svg << "<line class=\"zero\" x1=\"" << fixed(px(0), 1) << "\" x2=\"" << fixed(px(0), 1) << "\" y1=\""
+      << kTop << "\" y2=\"" << kHeight - kBottom << "\" stroke=\"#333\"/>\n";
   for (int t = 0; t <= 4; ++t) {
     const double v = lo + (hi - lo) * t / 4.0;
-    svg << "<text class=\"axis\" x=\"" << fixed(px(v), 1) << "\" y=\"" << kHeight - 8 << "\" text-anchor=\"middle\">" << pct(v, 1)
-        << "</text>\n";
+    svg << "<text class=\"axis\" x=\"" << fixed(px(v), 1) << "\" y=\"" << kHeight - 8
+        << "\" text-anchor=\"middle\">" << pct(v, 1) << "</text>\n";
   }
   svg << "</svg>\n";
   return svg.str();
@@ -185,7 +200,8 @@ std::string monthly_table(const std::vector<double>& r, const std::vector<std::s
     for (const auto& [m, f] : g) extent = std::max(extent, std::abs(f - 1));
   std::ostringstream t;
   t << "<table class=\"heat\" id=\"monthly\"><tr><th>year</th>";
-  for (const char* m : {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}) t << "<th>" << m << "</th>";
+  for (const char* m : {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"})
+    t << "<th>" << m << "</th>";
   t << "<th>year</th></tr>\n";
   for (const auto& [year, g] : months) {
     t << "<tr><th>" << year << "</th>";
@@ -198,8 +214,8 @@ std::string monthly_table(const std::vector<double>& r, const std::vector<std::s
       }
       const double v = it->second - 1, a = std::min(1.0, std::abs(v) / extent);
       total *= it->second;
-      t << "<td style=\"background:rgba(" << (v >= 0 ? "42,157,74," : "192,57,43,") << fixed(0.15 + 0.75 * a, 2) << ")\">"
-        << fixed(100 * v, 1) << "</td>";
+      t << "<td style=\"background:rgba(" << (v >= 0 ? "42,157,74," : "192,57,43,")
+        << fixed(0.15 + 0.75 * a, 2) << ")\">" << fixed(100 * v, 1) << "</td>";
     }
     t << "<td><b>" << fixed(100 * (total - 1), 1) << "</b></td></tr>\n";
   }
@@ -212,7 +228,8 @@ std::string monthly_table(const std::vector<double>& r, const std::vector<std::s
 std::string html_report(const Evaluation& e, const data::Universe& u, const ReportOptions& o) {
   const std::int64_t N = u.ticker_count();
   std::vector<std::string> dates;
-  for (std::int64_t d = e.first_day; d <= e.last_day; ++d) dates.push_back(data::format_date(u.days[static_cast<std::size_t>(d)]));
+  for (std::int64_t d = e.first_day; d <= e.last_day; ++d)
+    dates.push_back(data::format_date(u.days[static_cast<std::size_t>(d)]));
   const auto strategy_wealth = wealth(e.returns), benchmark_wealth = wealth(e.benchmark_returns);
   std::vector<double> dd(e.returns.size()), bdd(e.returns.size());
   drawdown_series(e.returns, dd);
@@ -226,32 +243,40 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
   const double capital = e.backtest.equity.front();
   std::map<std::string, double> by_sector;
   for (std::int64_t i = 0; i < N; ++i) {
-    const std::string sector = static_cast<std::size_t>(i) < u.sector.size() && !u.sector[static_cast<std::size_t>(i)].empty()
-                                   ? u.sector[static_cast<std::size_t>(i)]
-                                   : "(unknown)";
+    const std::string sector =
+        static_cast<std::size_t>(i) < u.sector.size() && !u.sector[static_cast<std::size_t>(i)].empty()
+            ? u.sector[static_cast<std::size_t>(i)]
+            : "(unknown)";
     by_sector[sector] += e.backtest.ticker_pnl[static_cast<std::size_t>(i)] / capital;
   }
   std::vector<std::pair<std::string, double>> sectors(by_sector.begin(), by_sector.end());
   std::sort(sectors.begin(), sectors.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
 
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << escape(o.title) << "</title>\n<style>\n"
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << escape(o.title)
+    << "</title>\n<style>\n"
     << "body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:960px}h1{margin-bottom:2px}"
-       "h2{margin-top:28px;border-bottom:1px solid #ddd}.sub{color:#666}table{border-collapse:collapse;font-size:13px}"
-       "td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}th{background:#f4f4f4}.met{color:#1e7d34;font-weight:bold}"
+       "h2{margin-top:28px;border-bottom:1px solid "
+       "#ddd}.sub{color:#666}table{border-collapse:collapse;font-size:13px}"
+       "td,th{border:1px solid #ddd;padding:3px "
+       "7px;text-align:right}th{background:#f4f4f4}.met{color:#1e7d34;font-weight:bold}"
        ".notmet{color:#b03020;font-weight:bold}.chart text{font-size:11px;fill:#444}.grid{stroke:#e6e6e6}"
        "#stocks th{cursor:pointer}.heat td{min-width:34px}\n</style></head><body>\n"
-    << "<h1>" << escape(o.title) << "</h1><div class=\"sub\">" << escape(o.subtitle) << "<br>Out-of-sample period "
-    << dates.front() << " .. " << dates.back() << " (" << dates.size() << " days); benchmark: " << escape(e.benchmark_name)
-    << "</div>\n<h2>Scorecard (plan targets, out of sample, after costs)</h2>\n<table id=\"scorecard\"><tr><th>target</th>"
+    << "<h1>" << escape(o.title) << "</h1><div class=\"sub\">" << escape(o.subtitle)
+    << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back() << " (" << dates.size()
+    << " days); benchmark: " << escape(e.benchmark_name)
+    << "</div>\n<h2>Scorecard (plan targets, out of sample, after costs)</h2>\n<table "
+       "id=\"scorecard\"><tr><th>target</th>"
        "<th>value</th><th>threshold</th><th>status</th></tr>\n";
   for (const auto& l : e.scorecard)
-    h << "<tr><td>" << l.name << "</td><td>" << (l.name == "sharpe" ? fixed(l.value, 2) : pct(l.value)) << "</td><td>"
-      << (l.higher_is_better ? "&gt; " : "&lt; ") << (l.name == "sharpe" ? fixed(l.target, 2) : pct(l.target, 0))
-      << "</td><td class=\"" << (l.met ? "met\">met" : "notmet\">not met") << "</td></tr>\n";
+    h << "<tr><td>" << l.name << "</td><td>" << (l.name == "sharpe" ? fixed(l.value, 2) : pct(l.value))
+      << "</td><td>" << (l.higher_is_better ? "&gt; " : "&lt; ")
+      << (l.name == "sharpe" ? fixed(l.target, 2) : pct(l.target, 0)) << "</td><td class=\""
+      << (l.met ? "met\">met" : "notmet\">not met") << "</td></tr>\n";
   const auto& m = e.metrics;
   const auto& b = e.benchmark_metrics;
-  h << "</table>\n<h2>Metrics</h2>\n<table id=\"metrics\"><tr><th>metric</th><th>strategy</th><th>benchmark</th></tr>\n";
+  h << "</table>\n<h2>Metrics</h2>\n<table "
+       "id=\"metrics\"><tr><th>metric</th><th>strategy</th><th>benchmark</th></tr>\n";
   const std::tuple<const char*, std::string, std::string> rows[] = {
       {"total return", pct(m.total_return), pct(b.total_return)},
       {"annual return", pct(m.annual_return), pct(b.annual_return)},
@@ -280,25 +305,33 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
       {"prediction AUC", fixed(e.classification.auc, 4), ""},
       {"daily IC / rank IC", fixed(e.daily_ic, 4) + " / " + fixed(e.daily_rank_ic, 4), ""},
       {"costs (% of capital)", pct(e.backtest.costs.total() / capital), ""}};
-  for (const auto& [name, a, c] : rows) h << "<tr><td>" << name << "</td><td>" << a << "</td><td>" << c << "</td></tr>\n";
+  for (const auto& [name, a, c] : rows)
+    h << "<tr><td>" << name << "</td><td>" << a << "</td><td>" << c << "</td></tr>\n";
   h << "</table>\n<h2>Equity curve</h2>\n<label><input type=\"checkbox\" id=\"logscale\"> log scale</label>\n"
-    << line_chart({{"strategy", "#1f5fa8", strategy_wealth}, {escape(e.benchmark_name), "#999", benchmark_wealth}}, dates, false,
-                  false, "equity")
-    << line_chart({{"strategy", "#1f5fa8", strategy_wealth}, {escape(e.benchmark_name), "#999", benchmark_wealth}}, dates, true,
-                  false, "equity_log", true)
+    << line_chart(
+           {{"strategy", "#1f5fa8", strategy_wealth}, {escape(e.benchmark_name), "#999", benchmark_wealth}},
+           dates, false, false, "equity")
+    << line_chart(
+           {{"strategy", "#1f5fa8", strategy_wealth}, {escape(e.benchmark_name), "#999", benchmark_wealth}},
+           dates, true, false, "equity_log", true)
     << "<h2>Drawdown</h2>\n"
-    << line_chart({{"strategy", "#c0392b", dd}, {escape(e.benchmark_name), "#999", bdd}}, dates, false, true, "drawdown")
+    << line_chart({{"strategy", "#c0392b", dd}, {escape(e.benchmark_name), "#999", bdd}}, dates, false, true,
+                  "drawdown")
     << "<h2>Rolling " << o.rolling_window << "-day Sharpe and volatility</h2>\n"
-    << line_chart({{"Sharpe", "#1f5fa8", rolling(e.returns, o.rolling_window, true)}}, dates, false, false, "rolling_sharpe")
+    << line_chart({{"Sharpe", "#1f5fa8", rolling(e.returns, o.rolling_window, true)}}, dates, false, false,
+                  "rolling_sharpe")
     << line_chart({{"volatility (annualised)", "#8e44ad", rolling(e.returns, o.rolling_window, false)},
                    {"benchmark", "#999", rolling(e.benchmark_returns, o.rolling_window, false)}},
                   dates, false, true, "rolling_volatility")
-    << "<h2>Monthly returns (%)</h2>\n" << monthly_table(e.returns, dates) << "<h2>Distribution of daily returns</h2>\n"
+    << "<h2>Monthly returns (%)</h2>\n"
+    << monthly_table(e.returns, dates) << "<h2>Distribution of daily returns</h2>\n"
     << histogram(e.returns, "distribution") << "<h2>Exposure and turnover</h2>\n"
     << line_chart({{"long", "#2a9d4a", longs}, {"short", "#c0392b", shorts}}, dates, false, true, "exposure")
     << line_chart({{"turnover (traded / equity)", "#e67e22", turnover}}, dates, false, true, "turnover")
-    << "<h2>P&amp;L per sector (% of initial capital)</h2>\n" << bar_chart(sectors, "sectors")
-    << "<h2>Per stock</h2>\n<table id=\"stocks\"><thead><tr><th>ticker</th><th>sector</th><th>P&amp;L % of capital</th>"
+    << "<h2>P&amp;L per sector (% of initial capital)</h2>\n"
+    << bar_chart(sectors, "sectors")
+    << "<h2>Per stock</h2>\n<table id=\"stocks\"><thead><tr><th>ticker</th><th>sector</th><th>P&amp;L % of "
+       "capital</th>"
        "<th>days held</th><th>mean |weight|</th></tr></thead><tbody>\n";
   for (std::int64_t i = 0; i < N; ++i) {
     std::int64_t held = 0;
@@ -311,9 +344,10 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
     const double pnl = e.backtest.ticker_pnl[static_cast<std::size_t>(i)] / capital;
     if (held == 0 && pnl == 0) continue;
     h << "<tr><td>" << escape(u.tickers[static_cast<std::size_t>(i)]) << "</td><td>"
-      << escape(static_cast<std::size_t>(i) < u.sector.size() ? u.sector[static_cast<std::size_t>(i)] : "") << "</td><td data-v=\""
-      << pnl << "\">" << fixed(100 * pnl, 3) << "</td><td data-v=\"" << held << "\">" << held << "</td><td data-v=\""
-      << weight / static_cast<double>(dates.size()) << "\">" << pct(weight / static_cast<double>(dates.size()), 3) << "</td></tr>\n";
+      << escape(static_cast<std::size_t>(i) < u.sector.size() ? u.sector[static_cast<std::size_t>(i)] : "")
+      << "</td><td data-v=\"" << pnl << "\">" << fixed(100 * pnl, 3) << "</td><td data-v=\"" << held << "\">"
+      << held << "</td><td data-v=\"" << weight / static_cast<double>(dates.size()) << "\">"
+      << pct(weight / static_cast<double>(dates.size()), 3) << "</td></tr>\n";
   }
   h << "</tbody></table>\n<script>\n"
        "document.getElementById('logscale').addEventListener('change', function (e) {\n"

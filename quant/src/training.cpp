@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <array>
-#include <iomanip>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <iomanip>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -48,7 +48,8 @@ std::string format_double(double v) {
 }
 
 // Days of `sorted_days` that are also in `allowed` (both ascending).
-std::vector<std::int64_t> intersect(std::span<const std::int64_t> sorted_days, const std::vector<std::int64_t>& allowed) {
+std::vector<std::int64_t> intersect(std::span<const std::int64_t> sorted_days,
+                                    const std::vector<std::int64_t>& allowed) {
   std::vector<std::int64_t> out;
   std::set_intersection(sorted_days.begin(), sorted_days.end(), allowed.begin(), allowed.end(),
                         std::back_inserter(out));
@@ -58,7 +59,8 @@ std::vector<std::int64_t> intersect(std::span<const std::int64_t> sorted_days, c
 std::vector<SampleRef> samples_of(std::int64_t ticker, const std::vector<std::int64_t>& days) {
   std::vector<SampleRef> out;
   out.reserve(days.size());
-  for (const std::int64_t d : days) out.push_back({static_cast<std::int32_t>(ticker), static_cast<std::int32_t>(d)});
+  for (const std::int64_t d : days)
+    out.push_back({static_cast<std::int32_t>(ticker), static_cast<std::int32_t>(d)});
   return out;
 }
 
@@ -120,8 +122,9 @@ Predictions read_predictions(const h5::File& f, const std::string& group) {
   return p;
 }
 
-const char* kCounts[] = {"train_samples", "validation_samples", "test_samples", "epochs_run", "best_epoch",
-                         "fits", "train_samples_seen", "eval_samples_seen"};
+const char* kCounts[] = {"train_samples",      "validation_samples", "test_samples",
+                         "epochs_run",         "best_epoch",         "fits",
+                         "train_samples_seen", "eval_samples_seen"};
 
 void write_unit(const fs::path& path, const UnitResult& r, const std::function<void(h5::File&)>& extra) {
   fs::create_directories(path.parent_path());
@@ -129,8 +132,9 @@ void write_unit(const fs::path& path, const UnitResult& r, const std::function<v
     f.set_attr("/", "format", std::string("quantforge.checkpoint"));
     f.set_attr("/", "status", r.status);
     f.set_attr("/", "reason", r.reason);
-    const std::int64_t counts[] = {r.train_samples, r.validation_samples, r.test_samples, r.epochs_run,
-                                   r.best_epoch,    r.fits,               r.train_samples_seen, r.eval_samples_seen};
+    const std::int64_t counts[] = {r.train_samples,      r.validation_samples, r.test_samples,
+                                   r.epochs_run,         r.best_epoch,         r.fits,
+                                   r.train_samples_seen, r.eval_samples_seen};
     for (std::size_t k = 0; k < std::size(kCounts); ++k) f.set_attr("/", kCounts[k], counts[k]);
     f.set_attr("/", "validation_loss", r.validation_loss);
     f.set_attr("/", "last_loss", r.last_loss);
@@ -146,8 +150,9 @@ UnitResult read_unit(const h5::File& f) {
   UnitResult r;
   r.status = f.attr_string("/", "status");
   r.reason = f.attr_string("/", "reason");
-  std::int64_t* counts[] = {&r.train_samples, &r.validation_samples, &r.test_samples, &r.epochs_run,
-                            &r.best_epoch,    &r.fits,               &r.train_samples_seen, &r.eval_samples_seen};
+  std::int64_t* counts[] = {&r.train_samples,      &r.validation_samples, &r.test_samples,
+                            &r.epochs_run,         &r.best_epoch,         &r.fits,
+                            &r.train_samples_seen, &r.eval_samples_seen};
   for (std::size_t k = 0; k < std::size(kCounts); ++k) *counts[k] = f.attr_int("/", kCounts[k]);
   r.validation_loss = f.attr_double("/", "validation_loss");
   r.last_loss = f.attr_double("/", "last_loss");
@@ -157,7 +162,8 @@ UnitResult read_unit(const h5::File& f) {
 }
 
 // Predictions of a fitted model on the given samples.
-Predictions predict(nn::SequenceClassifier& model, const StockDataset& data, const WindowBatchSource& source) {
+Predictions predict(nn::SequenceClassifier& model, const StockDataset& data,
+                    const WindowBatchSource& source) {
   Predictions p;
   p.probability = nn::predict_proba([&](const Var& x) { return model.forward(x); }, source);
   for (const SampleRef& s : source.samples()) {
@@ -177,9 +183,10 @@ struct FitOutcome {
 };
 
 // Fits one model on train (early stopping on validation) and predicts the test samples.
-FitOutcome fit_one(const StockDataset& data, const Trial& trial, const StudyOptions& o, bool per_ticker_scaling,
-                   const std::vector<SampleRef>& train, const std::vector<SampleRef>& validation,
-                   const std::vector<SampleRef>& test, std::uint64_t stream) {
+FitOutcome fit_one(const StockDataset& data, const Trial& trial, const StudyOptions& o,
+                   bool per_ticker_scaling, const std::vector<SampleRef>& train,
+                   const std::vector<SampleRef>& validation, const std::vector<SampleRef>& test,
+                   std::uint64_t stream) {
   FitOutcome out;
   out.scalers = fit_scalers(data, train, per_ticker_scaling);
   const WindowBatchSource train_source(data, train, out.scalers);
@@ -200,11 +207,14 @@ FitOutcome fit_one(const StockDataset& data, const Trial& trial, const StudyOpti
 void write_scalers(h5::File& f, const std::string& group, const std::vector<data::StandardScaler>& scalers,
                    std::int64_t features) {
   const auto n = static_cast<std::int64_t>(scalers.size());
-  Tensor mean = Tensor::full({n, features}, kNaN, DType::f64), scale = Tensor::full({n, features}, kNaN, DType::f64);
+  Tensor mean = Tensor::full({n, features}, kNaN, DType::f64),
+         scale = Tensor::full({n, features}, kNaN, DType::f64);
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < features && !scalers[static_cast<std::size_t>(i)].mean().empty(); ++j) {
-      mean.data<double>()[i * features + j] = scalers[static_cast<std::size_t>(i)].mean()[static_cast<std::size_t>(j)];
-      scale.data<double>()[i * features + j] = scalers[static_cast<std::size_t>(i)].scale()[static_cast<std::size_t>(j)];
+      mean.data<double>()[i * features + j] =
+          scalers[static_cast<std::size_t>(i)].mean()[static_cast<std::size_t>(j)];
+      scale.data<double>()[i * features + j] =
+          scalers[static_cast<std::size_t>(i)].scale()[static_cast<std::size_t>(j)];
     }
   f.write(group + "/mean", mean);
   f.write(group + "/scale", scale);
@@ -241,8 +251,8 @@ std::string fold_table(const TrialSummary& t) {
   out << std::fixed;
   const char* names[] = {"accuracy", "balanced_accuracy", "auc", "log_loss", "ic"};
   auto metrics = [](const Scores& s) {
-    return std::array<double, 5>{s.classification.accuracy, s.classification.balanced_accuracy, s.classification.auc,
-                                 s.classification.log_loss, s.ic};
+    return std::array<double, 5>{s.classification.accuracy, s.classification.balanced_accuracy,
+                                 s.classification.auc, s.classification.log_loss, s.ic};
   };
   out << "  fold  samples  accuracy  bal.acc     AUC  logloss      IC\n";
   std::array<std::vector<double>, 5> columns;
@@ -266,7 +276,8 @@ std::string fold_table(const TrialSummary& t) {
     const double mean = std::accumulate(c.begin(), c.end(), 0.0) / static_cast<double>(c.size());
     double ss = 0;
     for (const double v : c) ss += (v - mean) * (v - mean);
-    out << ' ' << names[j] << ' ' << mean << " +/- " << (c.size() > 1 ? std::sqrt(ss / static_cast<double>(c.size() - 1)) : 0.0);
+    out << ' ' << names[j] << ' ' << mean << " +/- "
+        << (c.size() > 1 ? std::sqrt(ss / static_cast<double>(c.size() - 1)) : 0.0);
   }
   out << '\n';
   return out.str();
@@ -289,7 +300,8 @@ CvScheme parse_cv_scheme(const std::string& name) {
   if (name == "rolling") return CvScheme::rolling;
   if (name == "purged_kfold") return CvScheme::purged_kfold;
   if (name == "cpcv") return CvScheme::combinatorial;
-  throw std::invalid_argument("unknown cross-validation '" + name + "' (none, walk_forward, rolling, purged_kfold, cpcv)");
+  throw std::invalid_argument("unknown cross-validation '" + name +
+                              "' (none, walk_forward, rolling, purged_kfold, cpcv)");
 }
 
 std::string to_string(CvScheme scheme) {
@@ -309,9 +321,9 @@ std::string to_string(CvScheme scheme) {
 }
 
 std::string Trial::describe() const {
-  return model.architecture + " h=" + std::to_string(model.hidden_size) + " L=" + std::to_string(model.num_layers) +
-         " drop=" + format_double(model.dropout) + " lr=" + format_double(learning_rate) +
-         " w=" + std::to_string(window) + " f=" + features;
+  return model.architecture + " h=" + std::to_string(model.hidden_size) +
+         " L=" + std::to_string(model.num_layers) + " drop=" + format_double(model.dropout) +
+         " lr=" + format_double(learning_rate) + " w=" + std::to_string(window) + " f=" + features;
 }
 
 std::vector<Trial> grid_trials(const SearchSpace& s) {
@@ -330,7 +342,8 @@ std::vector<Trial> grid_trials(const SearchSpace& s) {
                 t.features = features;
                 trials.push_back(t);
               }
-  if (trials.empty()) throw std::invalid_argument("the search space is empty (a hyperparameter has no value)");
+  if (trials.empty())
+    throw std::invalid_argument("the search space is empty (a hyperparameter has no value)");
   return trials;
 }
 
@@ -344,19 +357,22 @@ std::vector<Trial> random_trials(const SearchSpace& space, int count, std::uint6
   return all;
 }
 
-CalendarPlan plan_calendar(std::int64_t days, std::int64_t window, std::int64_t horizon, const StudyOptions& o) {
+CalendarPlan plan_calendar(std::int64_t days, std::int64_t window, std::int64_t horizon,
+                           const StudyOptions& o) {
   CalendarPlan plan;
   plan.test_last = days - 1 - horizon;  // the last day with a label
-  plan.test_first = days - static_cast<std::int64_t>(std::llround(o.test_fraction * static_cast<double>(days)));
+  plan.test_first =
+      days - static_cast<std::int64_t>(std::llround(o.test_fraction * static_cast<double>(days)));
   plan.dev_first = window - 1;
   // No development window or label may reach the first test window: t + h < test_first - window + 1.
   plan.dev_last = plan.test_first - window - horizon;
   if (o.test_fraction <= 0 || o.test_fraction >= 1 || plan.test_first > plan.test_last)
-    throw std::invalid_argument("test_fraction " + format_double(o.test_fraction) + " leaves no test period in " +
-                                std::to_string(days) + " days");
+    throw std::invalid_argument("test_fraction " + format_double(o.test_fraction) +
+                                " leaves no test period in " + std::to_string(days) + " days");
   if (plan.dev_last - plan.dev_first < 10 * window)
-    throw std::invalid_argument(std::to_string(days) + " calendar days are too few for window " + std::to_string(window) +
-                                " and a test period of " + format_double(o.test_fraction * 100) + " %");
+    throw std::invalid_argument(std::to_string(days) + " calendar days are too few for window " +
+                                std::to_string(window) + " and a test period of " +
+                                format_double(o.test_fraction * 100) + " %");
   std::vector<std::int64_t> dev_days(static_cast<std::size_t>(plan.dev_last - plan.dev_first + 1));
   std::iota(dev_days.begin(), dev_days.end(), plan.dev_first);
   const std::vector<cv::SampleSpan> spans = cv::window_spans(dev_days, window, horizon);
@@ -393,7 +409,8 @@ CalendarPlan plan_calendar(std::int64_t days, std::int64_t window, std::int64_t 
   return plan;
 }
 
-Scores score_predictions(std::span<const double> p, std::span<const double> labels, std::span<const double> r) {
+Scores score_predictions(std::span<const double> p, std::span<const double> labels,
+                         std::span<const double> r) {
   Scores s;
   s.classification = classification_scores(p, labels);
   std::vector<double> centred(p.begin(), p.end());
@@ -431,11 +448,12 @@ std::string study_key(const StudyOptions& o, const std::vector<Trial>& trials, c
   std::ostringstream k;
   k << "data=" << data_hash << " scope=" << (o.scope == Scope::pooled ? "pooled" : "per_stock")
     << " label=" << to_string(o.label) << " threshold=" << o.threshold_in_vols << " cv=" << to_string(o.cv)
-    << " folds=" << o.folds << " initial=" << o.initial_train_share << " rolling=" << o.rolling_blocks << " cpcv_test=" << o.cpcv_test_groups
-    << " embargo=" << o.embargo << " test=" << o.test_fraction << " validation=" << o.validation_fraction
-    << " min_train=" << o.min_train_samples << " per_ticker_scaling=" << o.per_ticker_scaling
-    << " select=" << o.select_by << " epochs=" << o.fit.epochs << " patience=" << o.fit.patience
-    << " wd=" << o.fit.weight_decay << " cosine=" << o.fit.cosine_schedule << " batch=" << o.fit.train.batch_size
+    << " folds=" << o.folds << " initial=" << o.initial_train_share << " rolling=" << o.rolling_blocks
+    << " cpcv_test=" << o.cpcv_test_groups << " embargo=" << o.embargo << " test=" << o.test_fraction
+    << " validation=" << o.validation_fraction << " min_train=" << o.min_train_samples
+    << " per_ticker_scaling=" << o.per_ticker_scaling << " select=" << o.select_by
+    << " epochs=" << o.fit.epochs << " patience=" << o.fit.patience << " wd=" << o.fit.weight_decay
+    << " cosine=" << o.fit.cosine_schedule << " batch=" << o.fit.train.batch_size
     << " clip=" << o.fit.train.clip_norm << " seed=" << o.seed << " tickers=";
   for (const auto& t : o.tickers) k << t << ',';
   for (const auto& t : trials) k << " | " << t.describe();
@@ -446,7 +464,10 @@ std::string study_key(const StudyOptions& o, const std::vector<Trial>& trials, c
 
 Study::Study(const data::Universe& universe, const data::FeaturePanels& panels, StudyOptions options,
              std::vector<Trial> trials, fs::path out_dir)
-    : universe_(universe), panels_(panels), options_(std::move(options)), trials_(std::move(trials)),
+    : universe_(universe),
+      panels_(panels),
+      options_(std::move(options)),
+      trials_(std::move(trials)),
       out_(std::move(out_dir)) {
   if (trials_.empty()) throw std::invalid_argument("a study needs at least one trial");
   if (trials_.size() > 1 && options_.cv == CvScheme::none)
@@ -476,8 +497,8 @@ const StockDataset& Study::dataset(const Trial& trial) {
   const std::string key = std::to_string(trial.window) + "|" + trial.features;
   for (const auto& [k, d] : datasets_)
     if (k == key) return *d;
-  DatasetOptions o{resolve_features(trial.features, panels_), trial.window, options_.label, options_.threshold_in_vols,
-                   tickers_};
+  DatasetOptions o{resolve_features(trial.features, panels_), trial.window, options_.label,
+                   options_.threshold_in_vols, tickers_};
   datasets_.emplace_back(key, std::make_unique<StockDataset>(universe_, panels_, std::move(o)));
   return *datasets_.back().second;
 }
@@ -508,8 +529,10 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
   // Runs `count` units (this rank's share: index % ranks == rank); `path(u)` is the unit's checkpoint
   // and `work(u)` computes it. Per-stock units run in parallel, one thread each (SerialRegion); pooled
   // units one after another, each using every thread.
-  auto run_units = [&](const std::string& phase, std::int64_t count, const std::function<fs::path(std::int64_t)>& path,
-                       const std::function<std::string(std::int64_t)>& label, const std::function<double(std::int64_t)>& work) {
+  auto run_units = [&](const std::string& phase, std::int64_t count,
+                       const std::function<fs::path(std::int64_t)>& path,
+                       const std::function<std::string(std::int64_t)>& label,
+                       const std::function<double(std::int64_t)>& work) {
     std::vector<std::int64_t> todo;
     StudyProgress progress{phase, 0, 0, 0, "", kNaN};
     for (std::int64_t u = rank; u < count; u += ranks) {
@@ -572,7 +595,8 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
              K = static_cast<std::int64_t>(plan_.folds.size());
   auto cv_path = [&](std::int64_t u) {
     const std::int64_t trial = pooled ? u / K : u / N;
-    const std::string who = pooled ? "fold_" + std::to_string(u % K) : ticker_name(tickers_[static_cast<std::size_t>(u % N)]);
+    const std::string who =
+        pooled ? "fold_" + std::to_string(u % K) : ticker_name(tickers_[static_cast<std::size_t>(u % N)]);
     return checkpoints / "cv" / ("trial_" + std::to_string(trial)) / (who + ".h5");
   };
   const std::int64_t cv_units = K == 0 ? 0 : (pooled ? T * K : T * N);
@@ -584,8 +608,9 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
         const StockDataset& d = *std::find_if(datasets_.begin(), datasets_.end(), [&](const auto& e) {
                                    return e.first == std::to_string(trial.window) + "|" + trial.features;
                                  })->second;
-        auto run_fold = [&](std::int64_t fold, const std::vector<SampleRef>& train, const std::vector<SampleRef>& val,
-                            const std::vector<SampleRef>& test, const std::string& who) {
+        auto run_fold = [&](std::int64_t fold, const std::vector<SampleRef>& train,
+                            const std::vector<SampleRef>& val, const std::vector<SampleRef>& test,
+                            const std::string& who) {
           if (static_cast<std::int64_t>(train.size()) < options_.min_train_samples || test.empty()) return;
           FitOutcome f = fit_one(d, trial, options_, !pooled || options_.per_ticker_scaling, train, val, test,
                                  stream_of(trial, who, static_cast<int>(fold)));
@@ -596,7 +621,8 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
         try {
           if (pooled) {
             const DaySplit& s = plan_.folds[static_cast<std::size_t>(u % K)];
-            run_fold(u % K, samples_in(d, s.train), samples_in(d, s.validation), samples_in(d, s.test), "pooled");
+            run_fold(u % K, samples_in(d, s.train), samples_in(d, s.validation), samples_in(d, s.test),
+                     "pooled");
           } else {
             const std::int64_t i = tickers_[static_cast<std::size_t>(u % N)];
             for (std::int64_t fold = 0; fold < K; ++fold) {
@@ -624,7 +650,8 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
     Predictions all;
     for (std::int64_t k = 0; k < (pooled ? K : N) && K > 0; ++k) {
       const fs::path p = cv_path(t * (pooled ? K : N) + k);
-      if (!fs::exists(p)) throw std::runtime_error("checkpoint " + p.string() + " is missing (did a rank fail?)");
+      if (!fs::exists(p))
+        throw std::runtime_error("checkpoint " + p.string() + " is missing (did a rank fail?)");
       const h5::File f(p, h5::File::Mode::read);
       const UnitResult r = read_unit(f);
       for (std::size_t j = 0; j < r.predictions.size(); ++j) {
@@ -662,13 +689,15 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
     if (t == result.best_trial) result.cv_predictions = all;
   }
   if (T > 1 && !std::isfinite(result.trials[static_cast<std::size_t>(result.best_trial)].mean))
-    throw std::runtime_error("no trial produced a cross-validation score (too little history for every fold?)");
+    throw std::runtime_error(
+        "no trial produced a cross-validation score (too little history for every fold?)");
 
   // ---- phase 2: the final fit of the best trial, scored on the test period ----
   const Trial& best = trials_[static_cast<std::size_t>(result.best_trial)];
   const StockDataset& d = dataset(best);
   auto final_path = [&](std::int64_t u) {
-    return checkpoints / "final" / ((pooled ? std::string("pooled") : ticker_name(tickers_[static_cast<std::size_t>(u)])) + ".h5");
+    return checkpoints / "final" /
+           ((pooled ? std::string("pooled") : ticker_name(tickers_[static_cast<std::size_t>(u)])) + ".h5");
   };
   const DaySplit& fin = plan_.final;
   run_units(
@@ -679,7 +708,8 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
         try {
           std::vector<SampleRef> train, val, test;
           if (pooled) {
-            train = samples_in(d, fin.train), val = samples_in(d, fin.validation), test = samples_in(d, fin.test);
+            train = samples_in(d, fin.train), val = samples_in(d, fin.validation),
+            test = samples_in(d, fin.test);
           } else {
             const std::int64_t i = tickers_[static_cast<std::size_t>(u)];
             train = samples_of(i, intersect(d.decision_days(i), fin.train));
@@ -697,8 +727,9 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
             r.status = "skipped";
             r.reason = "no decision day in the test period (delisted before it)";
           } else {
-            f = fit_one(d, best, options_, !pooled || options_.per_ticker_scaling, train, val, test,
-                        stream_of(best, pooled ? "pooled" : ticker_name(tickers_[static_cast<std::size_t>(u)]), -1));
+            f = fit_one(
+                d, best, options_, !pooled || options_.per_ticker_scaling, train, val, test,
+                stream_of(best, pooled ? "pooled" : ticker_name(tickers_[static_cast<std::size_t>(u)]), -1));
             account(f.fit, r);
             r.epochs_run = f.fit.epochs_run;
             r.best_epoch = f.fit.best_epoch;
@@ -725,7 +756,8 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
   const std::int64_t finals = pooled ? 1 : N;
   for (std::int64_t u = 0; u < finals; ++u) {
     const fs::path p = final_path(u);
-    if (!fs::exists(p)) throw std::runtime_error("checkpoint " + p.string() + " is missing (did a rank fail?)");
+    if (!fs::exists(p))
+      throw std::runtime_error("checkpoint " + p.string() + " is missing (did a rank fail?)");
     const h5::File f(p, h5::File::Mode::read);
     const UnitResult r = read_unit(f);
     result.test_predictions.append(r.predictions);
@@ -733,7 +765,8 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
       for (const std::int64_t i : tickers_) {
         Coverage c{ticker_name(i), r.status, r.reason};
         c.train_samples = static_cast<std::int64_t>(intersect(d.decision_days(i), fin.train).size());
-        c.validation_samples = static_cast<std::int64_t>(intersect(d.decision_days(i), fin.validation).size());
+        c.validation_samples =
+            static_cast<std::int64_t>(intersect(d.decision_days(i), fin.validation).size());
         c.test_samples = static_cast<std::int64_t>(intersect(d.decision_days(i), fin.test).size());
         c.epochs_run = r.epochs_run;
         c.best_epoch = r.best_epoch;
@@ -748,8 +781,16 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
         result.coverage.push_back(c);
       }
     } else {
-      Coverage c{ticker_name(tickers_[static_cast<std::size_t>(u)]), r.status, r.reason, r.train_samples,
-                 r.validation_samples, r.test_samples, r.epochs_run, r.best_epoch, r.validation_loss, kNaN};
+      Coverage c{ticker_name(tickers_[static_cast<std::size_t>(u)]),
+                 r.status,
+                 r.reason,
+                 r.train_samples,
+                 r.validation_samples,
+                 r.test_samples,
+                 r.epochs_run,
+                 r.best_epoch,
+                 r.validation_loss,
+                 kNaN};
       result.coverage.push_back(c);
     }
   }
@@ -757,7 +798,8 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
   std::map<std::int32_t, std::pair<double, double>> hits;  // ticker -> (correct, count)
   for (std::size_t j = 0; j < result.test_predictions.size(); ++j) {
     auto& h = hits[result.test_predictions.ticker[j]];
-    h.first += (result.test_predictions.probability[j] > 0.5) == (result.test_predictions.label[j] > 0.5) ? 1 : 0;
+    h.first +=
+        (result.test_predictions.probability[j] > 0.5) == (result.test_predictions.label[j] > 0.5) ? 1 : 0;
     h.second += 1;
   }
   for (Coverage& c : result.coverage) {
@@ -791,8 +833,10 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
     f.set_attr("/", "best_trial", static_cast<std::int64_t>(r.best_trial));
     f.set_attr("/", "best_config", best.describe());
     f.set_attr("/", "window", best.window);
-    f.set_attr("/", "test_first_day", data::format_date(universe_.days[static_cast<std::size_t>(plan_.test_first)]));
-    f.set_attr("/", "dev_last_day", data::format_date(universe_.days[static_cast<std::size_t>(plan_.dev_last)]));
+    f.set_attr("/", "test_first_day",
+               data::format_date(universe_.days[static_cast<std::size_t>(plan_.test_first)]));
+    f.set_attr("/", "dev_last_day",
+               data::format_date(universe_.days[static_cast<std::size_t>(plan_.dev_last)]));
     f.write_strings("/features", features);
     // Trials: configuration and fold scores.
     std::vector<std::string> describe;
@@ -805,9 +849,14 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
       Tensor table = Tensor::empty({K, 8}, DType::f64);
       for (std::int64_t k = 0; k < K; ++k) {
         const Scores& x = s.folds[static_cast<std::size_t>(k)];
-        const double row[] = {static_cast<double>(s.fold_samples[static_cast<std::size_t>(k)]), x.classification.accuracy,
-                              x.classification.balanced_accuracy, x.classification.auc, x.classification.log_loss,
-                              x.classification.brier, x.ic, x.rank_ic};
+        const double row[] = {static_cast<double>(s.fold_samples[static_cast<std::size_t>(k)]),
+                              x.classification.accuracy,
+                              x.classification.balanced_accuracy,
+                              x.classification.auc,
+                              x.classification.log_loss,
+                              x.classification.brier,
+                              x.ic,
+                              x.rank_ic};
         std::copy(std::begin(row), std::end(row), table.data<double>() + k * 8);
       }
       f.write(g + "/fold_scores", table);
@@ -849,7 +898,8 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
       status.push_back(c.status);
       reason.push_back(c.reason);
       const double row[] = {static_cast<double>(c.train_samples), static_cast<double>(c.validation_samples),
-                            static_cast<double>(c.test_samples), static_cast<double>(c.epochs_run), c.test_accuracy};
+                            static_cast<double>(c.test_samples), static_cast<double>(c.epochs_run),
+                            c.test_accuracy};
       std::copy(std::begin(row), std::end(row), counts.data<double>() + static_cast<std::int64_t>(k) * 5);
     }
     f.write_strings("/coverage/ticker", tickers);
@@ -865,23 +915,25 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
 
   // Tables beside it.
   std::ostringstream trials_csv, folds_csv, coverage_csv, sectors_csv;
-  trials_csv << "trial,architecture,hidden,layers,dropout,learning_rate,window,features,folds,cv_" << options_.select_by
-             << "_mean,cv_" << options_.select_by << "_spread,cv_accuracy,cv_balanced_accuracy,cv_auc,cv_log_loss,cv_ic,selected\n";
+  trials_csv << "trial,architecture,hidden,layers,dropout,learning_rate,window,features,folds,cv_"
+             << options_.select_by << "_mean,cv_" << options_.select_by
+             << "_spread,cv_accuracy,cv_balanced_accuracy,cv_auc,cv_log_loss,cv_ic,selected\n";
   folds_csv << "trial,fold,samples,accuracy,balanced_accuracy,auc,log_loss,brier,ic,rank_ic\n";
   for (std::size_t t = 0; t < r.trials.size(); ++t) {
     const auto& s = r.trials[t];
     const auto& m = s.trial.model;
     const auto& p = s.pooled.classification;
-    trials_csv << t << ',' << m.architecture << ',' << m.hidden_size << ',' << m.num_layers << ',' << m.dropout << ','
-               << s.trial.learning_rate << ',' << s.trial.window << ',' << csv_field(s.trial.features) << ','
-               << s.folds.size() << ',' << s.mean << ',' << s.spread << ',' << p.accuracy << ',' << p.balanced_accuracy
-               << ',' << p.auc << ',' << p.log_loss << ',' << s.pooled.ic << ','
-               << (static_cast<int>(t) == r.best_trial ? 1 : 0) << '\n';
+    trials_csv << t << ',' << m.architecture << ',' << m.hidden_size << ',' << m.num_layers << ','
+               << m.dropout << ',' << s.trial.learning_rate << ',' << s.trial.window << ','
+               << csv_field(s.trial.features) << ',' << s.folds.size() << ',' << s.mean << ',' << s.spread
+               << ',' << p.accuracy << ',' << p.balanced_accuracy << ',' << p.auc << ',' << p.log_loss << ','
+               << s.pooled.ic << ',' << (static_cast<int>(t) == r.best_trial ? 1 : 0) << '\n';
     for (std::size_t k = 0; k < s.folds.size(); ++k) {
       const auto& x = s.folds[k];
       folds_csv << t << ',' << k << ',' << s.fold_samples[k] << ',' << x.classification.accuracy << ','
-                << x.classification.balanced_accuracy << ',' << x.classification.auc << ',' << x.classification.log_loss
-                << ',' << x.classification.brier << ',' << x.ic << ',' << x.rank_ic << '\n';
+                << x.classification.balanced_accuracy << ',' << x.classification.auc << ','
+                << x.classification.log_loss << ',' << x.classification.brier << ',' << x.ic << ','
+                << x.rank_ic << '\n';
     }
   }
   coverage_csv << "ticker,status,reason,train_samples,validation_samples,test_samples,epochs_run,best_epoch,"
@@ -890,8 +942,8 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
   for (const Coverage& c : r.coverage) {
     trained += c.status == "trained" ? 1 : 0;
     coverage_csv << c.ticker << ',' << c.status << ',' << csv_field(c.reason) << ',' << c.train_samples << ','
-                 << c.validation_samples << ',' << c.test_samples << ',' << c.epochs_run << ',' << c.best_epoch << ','
-                 << c.validation_loss << ',' << c.test_accuracy << '\n';
+                 << c.validation_samples << ',' << c.test_samples << ',' << c.epochs_run << ','
+                 << c.best_epoch << ',' << c.validation_loss << ',' << c.test_accuracy << '\n';
   }
   // Test-period scores per sector.
   std::map<std::string, Predictions> by_sector;
@@ -912,28 +964,35 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
                 << s.classification.accuracy << ',' << s.classification.balanced_accuracy << ','
                 << s.classification.auc << ',' << s.ic << '\n';
   }
-  const double coverage_share = r.coverage.empty() ? 0.0 : static_cast<double>(trained) / static_cast<double>(r.coverage.size());
+  const double coverage_share =
+      r.coverage.empty() ? 0.0 : static_cast<double>(trained) / static_cast<double>(r.coverage.size());
   const auto& bt = r.trials[static_cast<std::size_t>(r.best_trial)];
   std::ostringstream summary;
   summary.precision(4);
-  summary << "run_lstm_training: " << (pooled ? "pooled model" : "per-stock models") << ", " << r.trials.size()
-          << " trial(s), cross-validation " << to_string(options_.cv) << " (" << plan_.folds.size() << " folds), label "
-          << to_string(options_.label) << "\n"
-          << "development days " << data::format_date(universe_.days[static_cast<std::size_t>(plan_.dev_first)]) << " .. "
-          << data::format_date(universe_.days[static_cast<std::size_t>(plan_.dev_last)]) << ", untouched test period "
+  summary << "run_lstm_training: " << (pooled ? "pooled model" : "per-stock models") << ", "
+          << r.trials.size() << " trial(s), cross-validation " << to_string(options_.cv) << " ("
+          << plan_.folds.size() << " folds), label " << to_string(options_.label) << "\n"
+          << "development days "
+          << data::format_date(universe_.days[static_cast<std::size_t>(plan_.dev_first)]) << " .. "
+          << data::format_date(universe_.days[static_cast<std::size_t>(plan_.dev_last)])
+          << ", untouched test period "
           << data::format_date(universe_.days[static_cast<std::size_t>(plan_.test_first)]) << " .. "
           << data::format_date(universe_.days[static_cast<std::size_t>(plan_.test_last)]) << "\n"
           << "best trial " << r.best_trial << ": " << bt.trial.describe() << "\n"
-          << "  CV " << options_.select_by << " " << bt.mean << " +/- " << bt.spread << " over folds; CV accuracy "
-          << bt.pooled.classification.accuracy << ", AUC " << bt.pooled.classification.auc << ", IC " << bt.pooled.ic << "\n"
-          << fold_table(bt) << "test period: accuracy " << r.test.classification.accuracy << ", balanced accuracy "
-          << r.test.classification.balanced_accuracy << ", AUC " << r.test.classification.auc << ", log loss "
-          << r.test.classification.log_loss << ", IC " << r.test.ic << " over " << r.test.classification.count
-          << " predictions (always-up baseline " << up_share(r.test_predictions.label) << ")\n"
-          << "coverage: " << trained << " of " << r.coverage.size() << " tickers trained (" << coverage_share * 100 << " %)\n"
-          << "plan targets: accuracy > 55 %: " << (r.test.classification.accuracy > 0.55 ? "met" : "NOT met") << " ("
-          << r.test.classification.accuracy * 100 << " %); models for > 90 % of stocks: "
-          << (coverage_share > 0.9 ? "met" : "NOT met") << " (" << coverage_share * 100 << " %)\n";
+          << "  CV " << options_.select_by << " " << bt.mean << " +/- " << bt.spread
+          << " over folds; CV accuracy " << bt.pooled.classification.accuracy << ", AUC "
+          << bt.pooled.classification.auc << ", IC " << bt.pooled.ic << "\n"
+          << fold_table(bt) << "test period: accuracy " << r.test.classification.accuracy
+          << ", balanced accuracy " << r.test.classification.balanced_accuracy << ", AUC "
+          << r.test.classification.auc << ", log loss " << r.test.classification.log_loss << ", IC "
+          << r.test.ic << " over " << r.test.classification.count << " predictions (always-up baseline "
+          << up_share(r.test_predictions.label) << ")\n"
+          << "coverage: " << trained << " of " << r.coverage.size() << " tickers trained ("
+          << coverage_share * 100 << " %)\n"
+          << "plan targets: accuracy > 55 %: " << (r.test.classification.accuracy > 0.55 ? "met" : "NOT met")
+          << " (" << r.test.classification.accuracy * 100
+          << " %); models for > 90 % of stocks: " << (coverage_share > 0.9 ? "met" : "NOT met") << " ("
+          << coverage_share * 100 << " %)\n";
   data::write_text_atomically(out_ / "trials.csv", trials_csv.str());
   data::write_text_atomically(out_ / "cv_folds.csv", folds_csv.str());
   data::write_text_atomically(out_ / "coverage.csv", coverage_csv.str());

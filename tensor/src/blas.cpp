@@ -1,10 +1,9 @@
 #include "qf/tensor/blas.h"
 
-#include <string>
-
 #include <cblas.h>
 
 #include <algorithm>
+#include <string>
 
 #include "qf/tensor/parallel.h"
 
@@ -68,7 +67,8 @@ const char* better_core() {
   const std::string core = core_name();
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  if (avx512 && (core == "Haswell" || core == "Zen" || core == "Prescott" || core == "Core2")) return "SkylakeX";
+  if (avx512 && (core == "Haswell" || core == "Zen" || core == "Prescott" || core == "Core2"))
+    return "SkylakeX";
 #endif
   return nullptr;
 }

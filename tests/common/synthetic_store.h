@@ -16,7 +16,8 @@ struct SyntheticStore {
   data::FeaturePanels features;
 };
 
-inline SyntheticStore synthetic_store(const std::string& name, const data::SyntheticUniverseOptions& options) {
+inline SyntheticStore synthetic_store(const std::string& name,
+                                      const data::SyntheticUniverseOptions& options) {
   const std::filesystem::path dir = temp_path(name);
   std::filesystem::remove_all(dir);
   data::write_synthetic_universe(data::make_synthetic_universe(options), dir);

@@ -52,7 +52,8 @@ namespace {
 // A researcher's architecture: mean over time of a Linear projection, then a head.
 class MeanPoolClassifier : public nn::SequenceClassifier {
  public:
-  MeanPoolClassifier(std::int64_t in, std::int64_t hidden, Rng& rng) : project(in, hidden, rng), head(hidden, 1, rng) {
+  MeanPoolClassifier(std::int64_t in, std::int64_t hidden, Rng& rng)
+      : project(in, hidden, rng), head(hidden, 1, rng) {
     register_module("project", project);
     register_module("head", head);
   }

@@ -15,7 +15,8 @@ using namespace qf;
 namespace {
 
 // A hand-made universe: per ticker its opens, closes and volumes (NaN close = not listed that day).
-data::Universe make_universe(const std::vector<std::vector<double>>& opens, const std::vector<std::vector<double>>& closes,
+data::Universe make_universe(const std::vector<std::vector<double>>& opens,
+                             const std::vector<std::vector<double>>& closes,
                              const std::vector<std::vector<double>>& volumes) {
   data::Universe u;
   const auto N = static_cast<std::int64_t>(closes.size()), D = static_cast<std::int64_t>(closes[0].size());
@@ -122,8 +123,8 @@ TEST(Backtest, ParticipationCapAndUntradableDays) {
 
 TEST(Backtest, DelistedTickerIsClosedOutAtItsLastClose) {
   const double nan = std::nan("");
-  const auto u = make_universe({kOpen, {50, 50, 50, nan, nan}}, {kClose, {50, 51, 52, nan, nan}},
-                               {kVolume, kVolume});
+  const auto u =
+      make_universe({kOpen, {50, 50, 50, nan, nan}}, {kClose, {50, 51, 52, nan, nan}}, {kVolume, kVolume});
   const auto r = quant::run_backtest(u, constant_targets(5, {0.5, 0.5}), quant::BacktestOptions{});
   EXPECT_NEAR(r.weights.at({2, 1}), 0.0, 0) << "sold at the close of day 2, its last";
   EXPECT_NEAR(r.ticker_pnl[1], 0.5e6 * (52.0 / 51 - 1), 1e-6);
@@ -133,8 +134,8 @@ TEST(Backtest, DelistedTickerIsClosedOutAtItsLastClose) {
 }
 
 TEST(Backtest, LeverageLimitAndConservationOfMoney) {
-  const auto s = test_support::synthetic_store("backtest_money", {.tickers = 30, .days = 300, .seed = 5, .ipo_share = 0.2,
-                                                                  .delisting_share = 0.2});
+  const auto s = test_support::synthetic_store(
+      "backtest_money", {.tickers = 30, .days = 300, .seed = 5, .ipo_share = 0.2, .delisting_share = 0.2});
   Tensor scores = Tensor::empty({s.universe.day_count(), s.universe.ticker_count()}, DType::f64);
   const Tensor& ret5 = s.features.at("ret_5");
   for (std::int64_t k = 0; k < scores.numel(); ++k) scores.data<double>()[k] = ret5.data<float>()[k];
@@ -145,7 +146,8 @@ TEST(Backtest, LeverageLimitAndConservationOfMoney) {
   o.costs = {5, 0, 0, 2, 2, 0.1, 0.05, 30};
   const auto r = quant::run_backtest(s.universe, targets, o);
   for (std::int64_t d = 1; d < s.universe.day_count(); ++d)
-    EXPECT_LE(r.long_exposure[static_cast<std::size_t>(d)] + r.short_exposure[static_cast<std::size_t>(d)], 1.5 * 1.05);
+    EXPECT_LE(r.long_exposure[static_cast<std::size_t>(d)] + r.short_exposure[static_cast<std::size_t>(d)],
+              1.5 * 1.05);
   const double pnl = std::accumulate(r.ticker_pnl.begin(), r.ticker_pnl.end(), 0.0);
   EXPECT_NEAR(pnl, r.equity.back() - o.initial_capital, 1e-6 * o.initial_capital);
   EXPECT_GT(r.costs.total(), 0);
@@ -163,7 +165,8 @@ TEST(Backtest, LaterPricesNeverMoveEarlierReturns) {
   };
   const auto before = strategy(s.universe, s.features);
   data::Universe changed = s.universe;
-  for (Tensor* t : {&changed.open, &changed.high, &changed.low, &changed.close, &changed.volume}) *t = t->clone();
+  for (Tensor* t : {&changed.open, &changed.high, &changed.low, &changed.close, &changed.volume})
+    *t = t->clone();
   Rng rng(1);
   for (std::int64_t d = cut + 1; d < D; ++d)
     for (std::int64_t i = 0; i < N; ++i) {
@@ -174,16 +177,19 @@ TEST(Backtest, LaterPricesNeverMoveEarlierReturns) {
     }
   const auto after = strategy(changed, quant::compute_features(changed));
   for (std::int64_t d = 0; d <= cut; ++d)
-    ASSERT_EQ(before.returns[static_cast<std::size_t>(d)], after.returns[static_cast<std::size_t>(d)]) << "day " << d;
+    ASSERT_EQ(before.returns[static_cast<std::size_t>(d)], after.returns[static_cast<std::size_t>(d)])
+        << "day " << d;
   bool later_differs = false;
   for (std::int64_t d = cut + 1; d < D; ++d)
-    later_differs = later_differs || before.returns[static_cast<std::size_t>(d)] != after.returns[static_cast<std::size_t>(d)];
+    later_differs = later_differs ||
+                    before.returns[static_cast<std::size_t>(d)] != after.returns[static_cast<std::size_t>(d)];
   EXPECT_TRUE(later_differs) << "the perturbation must reach the P&L, or the test proves nothing";
 }
 
 TEST(Backtest, BuiltInStrategies) {
   const double nan = std::nan("");
-  const auto u = make_universe({kOpen, {50, 50, 50, 50, 50}}, {kClose, {50, 55, 60, 50, 45}}, {kVolume, kVolume});
+  const auto u =
+      make_universe({kOpen, {50, 50, 50, 50, 50}}, {kClose, {50, 55, 60, 50, 45}}, {kVolume, kVolume});
   const auto hold = quant::run_backtest(u, quant::buy_and_hold_targets(u), quant::BacktestOptions{});
   EXPECT_NEAR(hold.turnover[1], 1.0, 1e-12);
   for (std::size_t d = 2; d < 5; ++d) EXPECT_EQ(hold.turnover[d], 0.0) << "held, never rebalanced";
@@ -208,7 +214,8 @@ TEST(Backtest, TargetsOfDayTActOnDayTPlusOneOnly) {
     o.costs.commission_bps = 5;  // so that a trade shows on the day it happens
     const auto a = quant::run_backtest(s.universe, base, o), b = quant::run_backtest(s.universe, changed, o);
     for (std::int64_t d = 0; d <= t; ++d)
-      ASSERT_EQ(a.returns[static_cast<std::size_t>(d)], b.returns[static_cast<std::size_t>(d)]) << "day " << d;
+      ASSERT_EQ(a.returns[static_cast<std::size_t>(d)], b.returns[static_cast<std::size_t>(d)])
+          << "day " << d;
     EXPECT_NE(a.returns[static_cast<std::size_t>(t + 1)], b.returns[static_cast<std::size_t>(t + 1)]);
   }
 }

@@ -27,7 +27,8 @@ TEST(Dataset, FeatureSetsAndListsResolveToStoredPanels) {
   EXPECT_EQ(quant::resolve_features("rsi_14, returns,rsi_14", panels),
             (std::vector<std::string>{"rsi_14", "logret_1", "logret_5", "logret_20", "rvol_20"}));
   EXPECT_EQ(quant::resolve_features("all", panels).size(), panels.size());
-  for (const auto& set : quant::feature_set_names()) EXPECT_FALSE(quant::resolve_features(set, panels).empty()) << set;
+  for (const auto& set : quant::feature_set_names())
+    EXPECT_FALSE(quant::resolve_features(set, panels).empty()) << set;
   try {
     quant::resolve_features("returns,rsi_15", panels);
     FAIL() << "no error";
@@ -82,8 +83,10 @@ TEST(Dataset, WindowsAndLabelsOfEarlierDaysIgnoreLaterPrices) {
       // Labels of days up to cut-2 use closes up to cut-1; windows ending there use rows up to t.
       EXPECT_EQ(before.label(i, t), after.label(i, t));
       const auto F = before.feature_count();
-      EXPECT_EQ(std::memcmp(before.features(i).data<double>() + (t - 29) * F,
-                            after.features(i).data<double>() + (t - 29) * F, static_cast<std::size_t>(30 * F) * 8), 0);
+      EXPECT_EQ(
+          std::memcmp(before.features(i).data<double>() + (t - 29) * F,
+                      after.features(i).data<double>() + (t - 29) * F, static_cast<std::size_t>(30 * F) * 8),
+          0);
       ++compared;
     }
   }

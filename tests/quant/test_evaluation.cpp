@@ -47,22 +47,24 @@ TEST(Evaluation, ForesightOfTomorrowIsUselessWithTheExecutionLag) {
   for (std::int64_t d = first; d <= last; ++d)
     for (std::int64_t i = 0; i < N; ++i) {
       foresight.probability.data<double>()[d * N + i] = labels.data<double>()[d * N + i];
-      if (d + 2 < D && u.listed[static_cast<std::size_t>((d + 2) * N + i)] && u.listed[static_cast<std::size_t>(d * N + i)])
+      if (d + 2 < D && u.listed[static_cast<std::size_t>((d + 2) * N + i)] &&
+          u.listed[static_cast<std::size_t>(d * N + i)])
         cheat.data<double>()[d * N + i] = u.close.at({d + 2, i}) / u.close.at({d + 1, i}) - 1;
     }
   quant::BacktestOptions o;
-  const auto e = quant::evaluate_strategy(u, quant::strategy_targets(foresight, {"top_k", 5, 5, 0}), foresight, o,
-                                          quant::BenchmarkKind::equal_weight);
+  const auto e = quant::evaluate_strategy(u, quant::strategy_targets(foresight, {"top_k", 5, 5, 0}),
+                                          foresight, o, quant::BenchmarkKind::equal_weight);
   EXPECT_EQ(e.classification.accuracy, 1.0);
   EXPECT_EQ(e.first_day, first + 1);
   EXPECT_LT(std::abs(e.metrics.sharpe), 3.0) << "tomorrow's direction, traded tomorrow, is no edge";
   quant::PredictionPanel lagged{cheat, first, last, "cheat"};
-  const auto c = quant::evaluate_strategy(u, quant::top_k_targets(cheat, 5, 5), lagged, o, quant::BenchmarkKind::equal_weight);
+  const auto c = quant::evaluate_strategy(u, quant::top_k_targets(cheat, 5, 5), lagged, o,
+                                          quant::BenchmarkKind::equal_weight);
   EXPECT_GT(c.metrics.sharpe, 10.0) << "knowing the return the trade earns would be";
   // The JSON carries every section.
   const std::string json = quant::evaluation_json(e, u);
-  for (const char* key : {"\"period\"", "\"strategy\"", "\"benchmark\"", "\"relative\"", "\"predictions\"", "\"costs\"",
-                          "\"scorecard\""})
+  for (const char* key : {"\"period\"", "\"strategy\"", "\"benchmark\"", "\"relative\"", "\"predictions\"",
+                          "\"costs\"", "\"scorecard\""})
     EXPECT_NE(json.find(key), std::string::npos) << key;
 }
 

@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // True when the spans [t-window+1, t+1] of some day of a and some day of b overlap.
-bool spans_touch(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b, std::int64_t window) {
+bool spans_touch(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b,
+                 std::int64_t window) {
   for (const std::int64_t s : a)
     for (const std::int64_t t : b)
       if (s + 1 >= t - window + 1 && s - window + 1 <= t + 1) return true;
@@ -26,15 +27,16 @@ bool spans_touch(const std::vector<std::int64_t>& a, const std::vector<std::int6
 }  // namespace
 
 TEST(CalendarPlan, PurgesEveryTrainingAndValidationSpanAwayFromTests) {
-  for (const auto scheme : {quant::CvScheme::walk_forward, quant::CvScheme::rolling, quant::CvScheme::purged_kfold,
-                            quant::CvScheme::combinatorial}) {
+  for (const auto scheme : {quant::CvScheme::walk_forward, quant::CvScheme::rolling,
+                            quant::CvScheme::purged_kfold, quant::CvScheme::combinatorial}) {
     quant::StudyOptions o;
     o.cv = scheme;
     o.folds = scheme == quant::CvScheme::combinatorial ? 5 : 4;
     const std::int64_t window = 40;
     const quant::CalendarPlan plan = quant::plan_calendar(2000, window, 1, o);
     EXPECT_EQ(plan.test_first, 1600);
-    EXPECT_EQ(plan.dev_last + window + 1, plan.test_first - 1 + 1) << "dev labels and windows end before the test";
+    EXPECT_EQ(plan.dev_last + window + 1, plan.test_first - 1 + 1)
+        << "dev labels and windows end before the test";
     EXPECT_EQ(plan.folds.size(), scheme == quant::CvScheme::combinatorial ? 10u : 4u);
     for (const auto& f : plan.folds) {
       ASSERT_FALSE(f.train.empty());
@@ -81,8 +83,8 @@ TEST(Search, GridEnumeratesAndRandomDrawsDistinctTrials) {
 namespace {
 
 const test_support::SyntheticStore& small_store() {
-  static const test_support::SyntheticStore s =
-      test_support::synthetic_store("training", {.tickers = 8, .days = 900, .seed = 31, .predictability = 0.2});
+  static const test_support::SyntheticStore s = test_support::synthetic_store(
+      "training", {.tickers = 8, .days = 900, .seed = 31, .predictability = 0.2});
   return s;
 }
 

@@ -32,7 +32,7 @@ class StandardScaler {
   void fit(const Tensor& features, std::int64_t first_row, std::int64_t end_row);  // rows [first, end)
   // Over the given rows of several [days, F] matrices at once (e.g. the training days of many tickers).
   void fit(std::span<const Tensor> matrices, std::span<const std::vector<std::int64_t>> rows);
-  Tensor transform(const Tensor& features) const;                                  // all rows
+  Tensor transform(const Tensor& features) const;  // all rows
   const std::vector<double>& mean() const { return mean_; }
   const std::vector<double>& scale() const { return scale_; }
 

@@ -80,8 +80,8 @@ struct FitResult {
 // are kept. on_epoch (optional) sees each epoch's stats as they come.
 FitResult fit(SequenceClassifier& model, const BatchSource& train, const BatchSource* validation,
               const FitOptions& options, Rng& rng,
-              const std::function<void(std::int64_t epoch, const EpochStats& train, const EpochStats* validation)>&
-                  on_epoch = {});
+              const std::function<void(std::int64_t epoch, const EpochStats& train,
+                                       const EpochStats* validation)>& on_epoch = {});
 
 // Rows `rows` of a [N, ...] tensor, gathered into a new [rows.size(), ...] tensor.
 Tensor gather_rows(const Tensor& t, std::span<const std::int64_t> rows);

@@ -34,7 +34,7 @@ struct DatasetOptions {
   std::vector<std::string> features;  // resolved panel names
   std::int64_t window = 60;
   LabelKind label = LabelKind::next_day_up;
-  double threshold_in_vols = 0.5;  // beyond_threshold only
+  double threshold_in_vols = 0.5;    // beyond_threshold only
   std::vector<std::int64_t> only{};  // build these tickers (universe indices) only; empty: all
 };
 

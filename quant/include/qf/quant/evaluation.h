@@ -18,12 +18,13 @@ namespace qf::quant {
 struct PredictionPanel {
   Tensor probability;
   std::int64_t first_day = 0, last_day = -1;  // calendar indices, inclusive
-  std::string source;                          // e.g. "registry.h5 /test_predictions"
+  std::string source;                         // e.g. "registry.h5 /test_predictions"
 };
 
 // The final models' test-period predictions of a run_lstm_training registry. The registry must come
 // from this store (same tickers and, for each prediction, a day of this calendar); errors name the file.
-PredictionPanel read_registry_predictions(const std::filesystem::path& registry, const data::Universe& universe);
+PredictionPanel read_registry_predictions(const std::filesystem::path& registry,
+                                          const data::Universe& universe);
 
 struct StrategySpec {
   std::string rule = "top_k";  // top_k: long the k_long most likely up, short the k_short least likely;
@@ -44,28 +45,31 @@ struct ScorecardLine {
 };
 
 struct Evaluation {
-  std::int64_t first_day = 0, last_day = 0;  // the days whose returns are scored (calendar indices)
-  BacktestResult backtest;                   // over the whole calendar (flat before the period)
+  std::int64_t first_day = 0, last_day = 0;        // the days whose returns are scored (calendar indices)
+  BacktestResult backtest;                         // over the whole calendar (flat before the period)
   std::vector<double> returns, benchmark_returns;  // over [first_day, last_day]
   std::string benchmark_name;
   ReturnMetrics metrics, benchmark_metrics;
   BenchmarkMetrics relative;
-  ClassificationScores classification;  // the predictions of the period against next-day direction
+  ClassificationScores classification;     // the predictions of the period against next-day direction
   double daily_ic = 0, daily_rank_ic = 0;  // means over days of the cross-sectional IC / rank IC
   double mean_turnover = 0, mean_gross_exposure = 0;
-  std::vector<ScorecardLine> scorecard;  // accuracy > 55 %, annual return > 15 %, max drawdown < 10 %, Sharpe > 1.5
+  std::vector<ScorecardLine>
+      scorecard;  // accuracy > 55 %, annual return > 15 %, max drawdown < 10 %, Sharpe > 1.5
 };
 
 // Backtests `targets` and scores the days after the prediction period starts (the first day with a
 // position can only be the day after the first prediction). The index benchmark needs the store's
 // benchmark close; equal_weight is the universe's equal-weight portfolio, rebalanced daily, without costs.
-Evaluation evaluate_strategy(const data::Universe& universe, const Tensor& targets, const PredictionPanel& predictions,
-                             const BacktestOptions& options, BenchmarkKind benchmark);
+Evaluation evaluate_strategy(const data::Universe& universe, const Tensor& targets,
+                             const PredictionPanel& predictions, const BacktestOptions& options,
+                             BenchmarkKind benchmark);
 
 // The plan's targets, out of sample: each line met or not.
 std::vector<ScorecardLine> plan_scorecard(double accuracy, const ReturnMetrics& metrics);
 
-// Every figure of an evaluation as JSON (one object), and the scalar metrics as "metric,strategy,benchmark" CSV.
+// Every figure of an evaluation as JSON (one object), and the scalar metrics as "metric,strategy,benchmark"
+// CSV.
 std::string evaluation_json(const Evaluation& e, const data::Universe& universe);
 std::string evaluation_csv(const Evaluation& e);
 

@@ -19,12 +19,12 @@ struct ReturnMetrics {
   double annual_volatility = 0;  // sd(r, ddof 1) sqrt(252)
   double sharpe = 0;             // mean(r) / sd(r, ddof 1) sqrt(252)
   double sortino = 0;            // 252 mean(r) / (sqrt(mean(min(r, 0)^2)) sqrt(252))
-  double max_drawdown = 0;       // min over t of wealth_t / max(wealth up to t) - 1, wealth_0 = 1 included; <= 0
+  double max_drawdown = 0;  // min over t of wealth_t / max(wealth up to t) - 1, wealth_0 = 1 included; <= 0
   std::int64_t max_drawdown_days = 0;  // longest run of days below the previous peak
   double calmar = 0;                   // annual_return / -max_drawdown
   double omega = 0;                    // sum of gains / sum of losses (threshold 0)
-  double ulcer_index = 0;              // sqrt(sum(dd_t^2) / (days - 1)), dd from the running peak (quantstats)
-  double value_at_risk = 0;            // 5th percentile of r (linear interpolation, numpy's default)
+  double ulcer_index = 0;    // sqrt(sum(dd_t^2) / (days - 1)), dd from the running peak (quantstats)
+  double value_at_risk = 0;  // 5th percentile of r (linear interpolation, numpy's default)
   double conditional_value_at_risk = 0;  // mean of the floor(0.05 (days - 1)) + 1 lowest returns
   double skew = 0;                       // adjusted Fisher-Pearson (pandas' Series.skew)
   double kurtosis = 0;                   // excess, bias-corrected (pandas' Series.kurt)

@@ -17,6 +17,7 @@ struct ReportOptions {
   int rolling_window = 63;
 };
 
-std::string html_report(const Evaluation& evaluation, const data::Universe& universe, const ReportOptions& options);
+std::string html_report(const Evaluation& evaluation, const data::Universe& universe,
+                        const ReportOptions& options);
 
 }  // namespace qf::quant

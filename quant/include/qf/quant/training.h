@@ -58,9 +58,10 @@ struct StudyOptions {
   LabelKind label = LabelKind::next_day_up;
   double threshold_in_vols = 0.5;
   CvScheme cv = CvScheme::walk_forward;
-  int folds = 4;               // walk_forward / rolling / purged_kfold; cpcv: the number of groups
-  int rolling_blocks = 2;      // rolling: training blocks per fold
-  double initial_train_share = 0.5;  // walk_forward / rolling: the first block's share of the development days
+  int folds = 4;           // walk_forward / rolling / purged_kfold; cpcv: the number of groups
+  int rolling_blocks = 2;  // rolling: training blocks per fold
+  double initial_train_share =
+      0.5;                     // walk_forward / rolling: the first block's share of the development days
   int cpcv_test_groups = 2;    // cpcv: groups tested per split
   std::int64_t embargo = 5;    // days after a test block that training may not use
   double test_fraction = 0.2;  // final test period, share of the calendar
@@ -84,7 +85,8 @@ struct CalendarPlan {
   std::vector<DaySplit> folds;  // cross-validation over the development days
   DaySplit final;               // train/validation over the development days, test = the test period
 };
-CalendarPlan plan_calendar(std::int64_t days, std::int64_t window, std::int64_t horizon, const StudyOptions& options);
+CalendarPlan plan_calendar(std::int64_t days, std::int64_t window, std::int64_t horizon,
+                           const StudyOptions& options);
 
 // Scores of a set of out-of-sample predictions.
 struct Scores {
@@ -112,10 +114,10 @@ struct Coverage {
 
 struct TrialSummary {
   Trial trial;
-  std::vector<Scores> folds;        // per fold, over all tickers' predictions
+  std::vector<Scores> folds;  // per fold, over all tickers' predictions
   std::vector<std::int64_t> fold_samples;
-  double mean = 0, spread = 0;      // of the selection metric over folds (sample standard deviation)
-  Scores pooled;                    // all out-of-sample predictions of all folds together
+  double mean = 0, spread = 0;  // of the selection metric over folds (sample standard deviation)
+  Scores pooled;                // all out-of-sample predictions of all folds together
 };
 
 struct StudyProgress {
@@ -169,6 +171,7 @@ class Study {
 
 // The key of everything that decides a study's results (options, trials, data hash): a rerun into the
 // same folder must have the same key.
-std::string study_key(const StudyOptions& options, const std::vector<Trial>& trials, const std::string& data_hash);
+std::string study_key(const StudyOptions& options, const std::vector<Trial>& trials,
+                      const std::string& data_hash);
 
 }  // namespace qf::quant
