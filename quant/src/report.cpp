@@ -108,7 +108,8 @@ std::string line_chart(const std::vector<Series>& series, const std::vector<std:
   return svg.str();
 }
 
-// Horizontal bars with labels (e.g. P&L per sector), in percent.
+// Horizontal bars around a zero line with their labels on the left and their values in a column on the
+// right (e.g. P&L per sector), in percent.
 std::string bar_chart(const std::vector<std::pair<std::string, double>>& bars, const std::string& id) {
   const int row = 22, height = kTop + row * static_cast<int>(bars.size()) + 8, left = 230;
   double extent = 1e-12;
@@ -125,8 +126,7 @@ std::string bar_chart(const std::vector<std::pair<std::string, double>>& bars, c
         << escape(bars[k].first) << "</text><rect class=\"bar\" x=\"" << fixed(x, 1) << "\" y=\"" << y + 3
         << "\" width=\"" << fixed(std::max(std::abs(v) * scale, 0.5), 1) << "\" height=\"" << row - 6
         << "\" fill=\"" << (v >= 0 ? "#2a9d4a" : "#c0392b") << "\"/><text class=\"axis\" x=\""
-        << fixed(zero + (v >= 0 ? 1 : -1) * (std::abs(v) * scale + 6), 1) << "\" y=\"" << y + 14
-        << "\" text-anchor=\"" << (v >= 0 ? "start" : "end") << "\">" << pct(v) << "</text>\n";
+        << kWidth - 8 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\">" << pct(v) << "</text>\n";
   }
   svg << "</svg>\n";
   return svg.str();
