@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 int main(int argc, char** argv) try {
   std::string store = "out/universe.h5", registry = "out/training/registry.h5", out = "out/backtest";
-  std::string execution = "next_close", benchmark = "index";
+  std::string execution = "next_close", benchmark = "index", weights;
   int repeat = 0;
   qf::quant::StrategySpec strategy;
   qf::quant::BacktestOptions o;
@@ -33,7 +33,11 @@ int main(int argc, char** argv) try {
       ("registry", po::value(&registry)->default_value(registry), "model registry (run_lstm_training): its test-period predictions")
       ("out", po::value(&out)->default_value(out), "output folder")
       ("rule", po::value(&strategy.rule)->default_value(strategy.rule),
-       "top_k: long the --long most likely up (short the --short least); threshold: long every p > 0.5 + margin")
+       "top_k: long the --long most likely up (short the --short least); threshold: long every p > 0.5 + "
+       "margin; equal_weight or buy_and_hold: the universe, for reference")
+      ("weights", po::value(&weights),
+       "trade these target weights instead of a rule (HDF5: /target_weights [days, tickers], /tickers), e.g. "
+       "from portfolio_optimizer; the registry's predictions still give the period and the prediction scores")
       ("long", po::value(&strategy.k_long)->default_value(strategy.k_long), "top_k: names held long")
       ("short", po::value(&strategy.k_short)->default_value(strategy.k_short), "top_k: names held short (threshold: > 0 shorts)")
       ("margin", po::value(&strategy.margin)->default_value(strategy.margin), "threshold: confidence margin around 0.5")
@@ -65,7 +69,8 @@ int main(int argc, char** argv) try {
 
   const qf::data::Universe universe = qf::data::read_universe(store);
   const qf::quant::PredictionPanel predictions = qf::quant::read_registry_predictions(registry, universe);
-  const qf::Tensor targets = qf::quant::strategy_targets(predictions, strategy);
+  const qf::Tensor targets = weights.empty() ? qf::quant::strategy_targets(universe, predictions, strategy)
+                                             : qf::quant::read_target_weights(weights, universe);
   const auto start = std::chrono::steady_clock::now();
   const qf::quant::Evaluation e = qf::quant::evaluate_strategy(
       universe, targets, predictions, o,

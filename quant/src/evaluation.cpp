@@ -78,10 +78,26 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& path, con
   return p;
 }
 
-Tensor strategy_targets(const PredictionPanel& predictions, const StrategySpec& spec) {
+Tensor strategy_targets(const data::Universe& u, const PredictionPanel& predictions,
+                        const StrategySpec& spec) {
   if (spec.rule == "top_k") return top_k_targets(predictions.probability, spec.k_long, spec.k_short);
+  if (spec.rule == "equal_weight" || spec.rule == "buy_and_hold") {
+    const std::int64_t N = u.ticker_count();
+    Tensor t = spec.rule == "equal_weight" ? equal_weight_targets(u)
+                                           : Tensor::full(u.close.shape(), kNaN, DType::f64);
+    if (spec.rule == "buy_and_hold" && predictions.first_day <= predictions.last_day) {
+      const Tensor equal = equal_weight_targets(u);
+      std::copy_n(equal.data<double>() + predictions.first_day * N, N,
+                  t.data<double>() + predictions.first_day * N);
+    }
+    for (std::int64_t d = 0; d < u.day_count(); ++d)  // nothing decided outside the period
+      if (d < predictions.first_day || (spec.rule == "equal_weight" && d > predictions.last_day))
+        std::fill_n(t.data<double>() + d * N, N, kNaN);
+    return t;
+  }
   if (spec.rule != "threshold")
-    throw std::invalid_argument("unknown strategy rule '" + spec.rule + "' (top_k, threshold)");
+    throw std::invalid_argument("unknown strategy rule '" + spec.rule +
+                                "' (top_k, threshold, equal_weight, buy_and_hold)");
   const Tensor& p = predictions.probability;
   const std::int64_t D = p.dim(0), N = p.dim(1);
   Tensor t = Tensor::full({D, N}, kNaN, DType::f64);
@@ -105,6 +121,20 @@ Tensor strategy_targets(const PredictionPanel& predictions, const StrategySpec& 
     }
   }
   return t;
+}
+
+Tensor read_target_weights(const std::filesystem::path& path, const data::Universe& u) {
+  const h5::File f(path, h5::File::Mode::read);
+  if (!f.exists("/target_weights") || !f.exists("/tickers"))
+    throw std::runtime_error(path.string() + ": needs /target_weights [days, tickers] and /tickers");
+  if (f.read_strings("/tickers") != u.tickers)
+    throw std::runtime_error(path.string() + ": its tickers are not this store's");
+  Tensor w = f.read("/target_weights").to(DType::f64);
+  if (w.shape() != Shape{u.day_count(), u.ticker_count()})
+    throw std::runtime_error(path.string() + " [/target_weights]: " + to_string(w.shape()) +
+                             ", the store is [" + std::to_string(u.day_count()) + ", " +
+                             std::to_string(u.ticker_count()) + "]");
+  return w;
 }
 
 std::vector<ScorecardLine> plan_scorecard(double accuracy, const ReturnMetrics& m) {

@@ -125,8 +125,8 @@ std::string bar_chart(const std::vector<std::pair<std::string, double>>& bars, c
     svg << "<text class=\"axis\" x=\"" << left - 8 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\">"
         << escape(bars[k].first) << "</text><rect class=\"bar\" x=\"" << fixed(x, 1) << "\" y=\"" << y + 3
         << "\" width=\"" << fixed(std::max(std::abs(v) * scale, 0.5), 1) << "\" height=\"" << row - 6
-        << "\" fill=\"" << (v >= 0 ? "#2a9d4a" : "#c0392b") << "\"/><text class=\"axis\" x=\""
-        << kWidth - 8 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\">" << pct(v) << "</text>\n";
+        << "\" fill=\"" << (v >= 0 ? "#2a9d4a" : "#c0392b") << "\"/><text class=\"axis\" x=\"" << kWidth - 8
+        << "\" y=\"" << y + 14 << "\" text-anchor=\"end\">" << pct(v) << "</text>\n";
   }
   svg << "</svg>\n";
   return svg.str();

@@ -28,12 +28,13 @@ TEST(Evaluation, ScorecardMarksEachTarget) {
 
 TEST(Evaluation, ThresholdRuleWeights) {
   quant::PredictionPanel p{Tensor::from<double>({0.7, 0.4, 0.55, NAN, NAN, NAN}, {2, 3}), 0, 0, "test"};
-  const Tensor t = quant::strategy_targets(p, {"threshold", 0, 1, 0.1});
+  const data::Universe none;
+  const Tensor t = quant::strategy_targets(none, p, {"threshold", 0, 1, 0.1});
   EXPECT_EQ(t.at({0, 0}), 1.0);  // p > 0.6: long, the only position
   EXPECT_EQ(t.at({0, 1}), 0.0);  // 0.4 is not below 0.5 - 0.1: no short
   EXPECT_EQ(t.at({0, 2}), 0.0);
   EXPECT_TRUE(std::isnan(t.at({1, 0})));
-  EXPECT_THROW(quant::strategy_targets(p, {"momentum", 1, 0, 0}), std::invalid_argument);
+  EXPECT_THROW(quant::strategy_targets(none, p, {"momentum", 1, 0, 0}), std::invalid_argument);
 }
 
 TEST(Evaluation, ForesightOfTomorrowIsUselessWithTheExecutionLag) {
@@ -52,7 +53,7 @@ TEST(Evaluation, ForesightOfTomorrowIsUselessWithTheExecutionLag) {
         cheat.data<double>()[d * N + i] = u.close.at({d + 2, i}) / u.close.at({d + 1, i}) - 1;
     }
   quant::BacktestOptions o;
-  const auto e = quant::evaluate_strategy(u, quant::strategy_targets(foresight, {"top_k", 5, 5, 0}),
+  const auto e = quant::evaluate_strategy(u, quant::strategy_targets(u, foresight, {"top_k", 5, 5, 0}),
                                           foresight, o, quant::BenchmarkKind::equal_weight);
   EXPECT_EQ(e.classification.accuracy, 1.0);
   EXPECT_EQ(e.first_day, first + 1);
@@ -81,5 +82,33 @@ TEST(Evaluation, RegistryFromAnotherStoreIsRefused) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
   }
+  std::filesystem::remove(path);
+}
+
+TEST(Evaluation, ReferenceRulesAndWeightsFromAFile) {
+  const auto s = test_support::synthetic_store("evaluation_rules", {.tickers = 6, .days = 60, .seed = 10});
+  const auto& u = s.universe;
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  quant::PredictionPanel p{Tensor::full({D, N}, 0.5, DType::f64), 20, 50, "flat"};
+  const Tensor equal = quant::strategy_targets(u, p, {"equal_weight", 0, 0, 0});
+  const Tensor hold = quant::strategy_targets(u, p, {"buy_and_hold", 0, 0, 0});
+  EXPECT_TRUE(std::isnan(equal.at({19, 0})));
+  EXPECT_NEAR(equal.at({20, 0}) * static_cast<double>(N), 1.0, 1e-12);
+  EXPECT_TRUE(std::isnan(equal.at({51, 0})));
+  EXPECT_NEAR(hold.at({20, 3}) * static_cast<double>(N), 1.0, 1e-12);
+  EXPECT_TRUE(std::isnan(hold.at({21, 3})));
+  const auto path = test_support::temp_path("weights.h5");
+  h5::write_atomically(path, [&](h5::File& f) {
+    f.write("/target_weights", equal);
+    f.write_strings("/tickers", u.tickers);
+  });
+  const Tensor read = quant::read_target_weights(path, u);
+  ASSERT_EQ(read.shape(), equal.shape());
+  EXPECT_EQ(read.at({30, 2}), equal.at({30, 2}));
+  h5::write_atomically(path, [&](h5::File& f) {
+    f.write("/target_weights", Tensor::zeros({D - 1, N}, DType::f64));
+    f.write_strings("/tickers", u.tickers);
+  });
+  EXPECT_THROW(quant::read_target_weights(path, u), std::runtime_error);
   std::filesystem::remove(path);
 }

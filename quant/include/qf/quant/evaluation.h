@@ -28,13 +28,20 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& registry,
 
 struct StrategySpec {
   std::string rule = "top_k";  // top_k: long the k_long most likely up, short the k_short least likely;
-                               // threshold: equal weight long every ticker with p > 0.5 + margin
-                               // (and short p < 0.5 - margin when k_short > 0)
+                               // threshold: equal weight long every ticker with p > 0.5 + margin (and
+                               // short p < 0.5 - margin when k_short > 0);
+                               // equal_weight / buy_and_hold: the universe over the prediction period
+                               // (rebalanced daily / bought on its first day), the reference strategies
   int k_long = 50, k_short = 0;
   double margin = 0.0;
 };
 // Target weights from the predictions (NaN rows outside the prediction period: nothing held before it).
-Tensor strategy_targets(const PredictionPanel& predictions, const StrategySpec& spec);
+Tensor strategy_targets(const data::Universe& universe, const PredictionPanel& predictions,
+                        const StrategySpec& spec);
+
+// Target weights computed elsewhere (e.g. by portfolio_optimizer): an HDF5 file with /target_weights
+// float64 [days, tickers] on this store's calendar and /tickers equal to the store's.
+Tensor read_target_weights(const std::filesystem::path& path, const data::Universe& universe);
 
 enum class BenchmarkKind { index, equal_weight };
 
