@@ -1,5 +1,6 @@
 #include "cluster.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #ifdef QF_WITH_MPI
@@ -24,8 +25,13 @@ bool g_mpi = false;
 
 Cluster::Cluster(int& argc, char**& argv) {
   if (!launched_by_mpi()) return;
-  MPI_Init(&argc, &argv);
+  // Our worker threads never call MPI: only the main thread does (funneled).
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   g_mpi = true;
+  if (provided < MPI_THREAD_FUNNELED) {
+    std::fprintf(stderr, "MPI gives no thread support (level %d): run with --threads 1\n", provided);
+  }
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
 }

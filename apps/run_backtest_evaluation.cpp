@@ -92,12 +92,15 @@ int main(int argc, char** argv) try {
     std::printf("engine: %.3f ms (median of %d runs)\n", times[times.size() / 2], repeat);
   }
   std::ostringstream subtitle, daily;
-  subtitle << "Strategy " << strategy.rule << " (long " << strategy.k_long << ", short " << strategy.k_short
-           << ") on the predictions of " << registry << ", executed at the " << execution
-           << "; costs: commission " << o.costs.commission_bps << " bp, half spread "
-           << o.costs.half_spread_bps << " bp, slippage " << o.costs.slippage_bps << " bp, impact "
-           << o.costs.impact_coefficient << ", participation cap " << o.costs.max_participation << ", borrow "
-           << o.costs.borrow_bps_per_year << " bp/yr";
+  if (weights.empty())
+    subtitle << "Strategy " << strategy.rule << " (long " << strategy.k_long << ", short " << strategy.k_short
+             << ") on the predictions of " << registry;
+  else
+    subtitle << "Target weights of " << weights << " over the prediction period of " << registry;
+  subtitle << ", executed at the " << execution << "; costs: commission " << o.costs.commission_bps
+           << " bp, half spread " << o.costs.half_spread_bps << " bp, slippage " << o.costs.slippage_bps
+           << " bp, impact " << o.costs.impact_coefficient << ", participation cap "
+           << o.costs.max_participation << ", borrow " << o.costs.borrow_bps_per_year << " bp/yr";
   daily.precision(10);
   daily << "date,equity,return,benchmark_return,cost_fraction,turnover,long_exposure,short_exposure\n";
   for (std::int64_t d = e.first_day; d <= e.last_day; ++d) {

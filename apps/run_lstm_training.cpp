@@ -195,6 +195,8 @@ int main(int argc, char** argv) {
          "test hook: end abruptly after this many new units, as a kill would");
     // clang-format on
     if (!qf::apps::parse_command_line(argc, argv, options, cluster.rank() == 0)) return 0;
+    if (o.fit.train.batch_size < 1 || o.fit.epochs < 1)
+      throw po::error("--batch-size and --epochs must be >= 1");
     if (device != "cpu")
       throw po::error("--device " + device +
                       ": only cpu is wired into training so far (the CUDA LSTM kernels exist, "
@@ -229,7 +231,10 @@ int main(int argc, char** argv) {
     qf::quant::Study study(universe, panels, o, trial_list, out);
 
     // The study key guards the folder: a rerun resumes only the same study.
-    const std::string key = qf::quant::study_key(o, trial_list, hash);
+    // A pooled model's gradient sums depend on the thread count (per-stock fits never split theirs).
+    const std::string key =
+        qf::quant::study_key(o, trial_list, hash) +
+        (o.scope == qf::quant::Scope::pooled ? " threads=" + std::to_string(threads) : "");
     const fs::path key_file = fs::path(out) / "study_key.txt";
     if (restart && cluster.rank() == 0)
       for (const char* name : {"checkpoints", "registry.h5", "study_key.txt", "summary.txt", "trials.csv",

@@ -29,6 +29,12 @@ struct Registry {
        [](const ModelSpec& s, Rng& rng) { return std::make_unique<GRUClassifier>(rnn_options(s), rng); }},
       {"attention_gru",
        [](const ModelSpec& s, Rng& rng) {
+         // One GRU layer, no dropout: refuse settings it would silently ignore (a search over them
+         // would only compare seeds).
+         if (s.num_layers != 1 || s.dropout != 0.0)
+           throw std::invalid_argument("attention_gru has one GRU layer and no dropout (asked for " +
+                                       std::to_string(s.num_layers) + " layers, dropout " +
+                                       std::to_string(s.dropout) + ")");
          return std::make_unique<AttentionGRU>(s.input_size, s.hidden_size, s.hidden_size, rng);
        }},
   };

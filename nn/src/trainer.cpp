@@ -131,6 +131,9 @@ FitResult fit(SequenceClassifier& model, const BatchSource& train, const BatchSo
   Adam optimizer(model.parameters(), AdamOptions{o.learning_rate, 0.9, 0.999, 1e-8, o.weight_decay},
                  /*decoupled_weight_decay=*/true);
   const CosineLR schedule(o.learning_rate, o.epochs, o.learning_rate * 0.05);
+  if (o.train.batch_size < 1 || o.epochs < 1)
+    throw std::invalid_argument("fit: batch size and epochs must be at least 1, got " +
+                                std::to_string(o.train.batch_size) + " and " + std::to_string(o.epochs));
   const ModelFunction forward = [&](const Var& x) { return model.forward(x); };
   const bool validate = validation != nullptr && validation->size() > 0;
   FitResult result;
@@ -160,7 +163,7 @@ FitResult fit(SequenceClassifier& model, const BatchSource& train, const BatchSo
     }
   }
   model.eval();
-  if (!validate) {
+  if (!validate || result.best_epoch == 0) {  // no validation set, or no finite validation loss at all
     result.best_epoch = result.epochs_run;
     result.best_validation_loss = std::numeric_limits<double>::quiet_NaN();
     return result;

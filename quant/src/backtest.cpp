@@ -70,11 +70,11 @@ BacktestResult run_backtest(const data::Universe& u, const Tensor& targets, cons
     return u.listed[static_cast<std::size_t>(d * N + i)] != 0;
   };
 
-  // Buys (q > 0) or sells q currency of ticker i at `price` on day d; returns the cost.
-  auto trade = [&](std::int64_t d, std::int64_t i, double q, double price, double& day_costs,
+  // Buys (q > 0) or sells q currency of ticker i at `price` on day d, with `vol` the day volume known when
+  // the order goes in (for the impact); adds the cost to day_costs.
+  auto trade = [&](std::int64_t d, std::int64_t i, double q, double price, double vol, double& day_costs,
                    double& traded) {
     const double notional = std::abs(q), shares = notional / price;
-    const double vol = volume[d * N + i];
     double commission = c.commission_bps * kBps * notional;
     if (c.commission_per_share > 0) commission += std::max(c.commission_min, c.commission_per_share * shares);
     const double spread = c.half_spread_bps * kBps * notional, slippage = c.slippage_bps * kBps * notional;
@@ -134,11 +134,13 @@ BacktestResult run_backtest(const data::Universe& u, const Tensor& targets, cons
       if (std::isfinite(row[i]) && listed(d, i)) gross += std::abs(row[i]);
     const double scale = gross > o.max_gross_leverage ? o.max_gross_leverage / gross : 1.0;
     const double equity_now = cash + holdings_value();
-    for (std::int64_t i = 0; i < N; ++i) {
+    // Ruined overnight (equity <= 0): no orders, they would flip every target's sign.
+    for (std::int64_t i = 0; i < N && equity_now > 0; ++i) {
       if (!std::isfinite(row[i]) || !listed(d, i)) continue;
       double q = row[i] * scale * equity_now - hold[static_cast<std::size_t>(i)];
       if (std::abs(q) <= 1e-12 * equity_now) continue;
-      const double p = price[d * N + i], vol = volume[d * N + i];
+      // At the open only yesterday's volume is known: it sizes the participation cap and the impact.
+      const double p = price[d * N + i], vol = volume[(at_open ? d - 1 : d) * N + i];
       if (!u.present[static_cast<std::size_t>(d * N + i)] || !(vol > 0) || !(p > 0)) {
         ++r.clipped_orders[static_cast<std::size_t>(d)];
         continue;
@@ -147,14 +149,15 @@ BacktestResult run_backtest(const data::Universe& u, const Tensor& targets, cons
         q = std::copysign(c.max_participation * vol * p, q);
         ++r.clipped_orders[static_cast<std::size_t>(d)];
       }
-      trade(d, i, q, p, day_costs, traded);
+      trade(d, i, q, p, vol, day_costs, traded);
     }
     if (at_open) mark(d, close, open, d);  // intraday
 
     // Close out what stops being listed after today, at today's close.
     for (std::int64_t i = 0; i < N; ++i)
       if (hold[static_cast<std::size_t>(i)] != 0 && listed(d, i) && d + 1 < D && !listed(d + 1, i))
-        trade(d, i, -hold[static_cast<std::size_t>(i)], close[d * N + i], day_costs, traded);
+        trade(d, i, -hold[static_cast<std::size_t>(i)], close[d * N + i], volume[d * N + i], day_costs,
+              traded);
 
     const double equity = cash + holdings_value();
     r.equity[static_cast<std::size_t>(d)] = equity;
@@ -205,7 +208,6 @@ Tensor top_k_targets(const Tensor& scores, int k_long, int k_short) {
   if (k_long < 0 || k_short < 0 || k_long + k_short == 0)
     throw std::invalid_argument("top_k_targets: need k_long, k_short >= 0 and at least one of them > 0");
   const std::int64_t D = scores.dim(0), N = scores.dim(1);
-  const double long_share = k_short > 0 && k_long > 0 ? 0.5 : 1.0, short_share = long_share;
   Tensor t = Tensor::full({D, N}, kNaN, DType::f64);
   std::vector<std::int64_t> order;
   for (std::int64_t d = 0; d < D; ++d) {
@@ -221,6 +223,8 @@ Tensor top_k_targets(const Tensor& scores, int k_long, int k_short) {
     const auto n = static_cast<std::int64_t>(order.size());
     const std::int64_t longs = std::min<std::int64_t>(k_long, n),
                        shorts = std::min<std::int64_t>(k_short, n - longs);
+    // Gross 1: half and half when both sides hold names today, else all on the one side.
+    const double long_share = longs > 0 && shorts > 0 ? 0.5 : 1.0, short_share = long_share;
     for (std::int64_t k = 0; k < longs; ++k)
       out[order[static_cast<std::size_t>(k)]] = long_share / static_cast<double>(longs);
     for (std::int64_t k = 0; k < shorts; ++k)

@@ -123,6 +123,7 @@ StockDataset::StockDataset(const data::Universe& u, const data::FeaturePanels& p
     }
   features_.resize(static_cast<std::size_t>(tickers_));
   decision_days_.resize(static_cast<std::size_t>(tickers_));
+  prediction_days_.resize(static_cast<std::size_t>(tickers_));
   const double* labels = labels_.data<double>();
   std::vector<std::uint8_t> wanted(static_cast<std::size_t>(tickers_), options_.only.empty() ? 1 : 0);
   for (const std::int64_t i : options_.only) wanted.at(static_cast<std::size_t>(i)) = 1;
@@ -139,13 +140,20 @@ StockDataset::StockDataset(const data::Universe& u, const data::FeaturePanels& p
       }
       row_ok[static_cast<std::size_t>(t)] = ok;
     }
-    // Decision day t: rows t-window+1 .. t all finite (a running count of bad rows) and a finite label.
+    // Prediction day t: rows t-window+1 .. t all finite (a running count of bad rows) and the ticker's own
+    // row on t (not a calendar gap). Decision day: also a finite label from a real row on t+1 (a gap's
+    // carried-forward close would fake a flat day).
+    auto present = [&](std::int64_t t) {
+      return t < days_ && u.present[static_cast<std::size_t>(t * tickers_ + i)] != 0;
+    };
     std::int64_t bad_in_window = 0;
     for (std::int64_t t = 0; t < days_; ++t) {
       bad_in_window += row_ok[static_cast<std::size_t>(t)] ? 0 : 1;
       if (t >= options_.window)
         bad_in_window -= row_ok[static_cast<std::size_t>(t - options_.window)] ? 0 : 1;
-      if (t >= options_.window - 1 && bad_in_window == 0 && std::isfinite(labels[t * tickers_ + i]))
+      if (t < options_.window - 1 || bad_in_window != 0 || !present(t)) continue;
+      prediction_days_[static_cast<std::size_t>(i)].push_back(t);
+      if (std::isfinite(labels[t * tickers_ + i]) && present(t + 1))
         decision_days_[static_cast<std::size_t>(i)].push_back(t);
     }
     features_[static_cast<std::size_t>(i)] = std::move(f);
@@ -179,7 +187,7 @@ std::vector<data::StandardScaler> fit_scalers(const StockDataset& data, std::spa
   }
   std::vector<data::StandardScaler> scalers(static_cast<std::size_t>(data.ticker_count()));
   for (std::int64_t i = 0; i < data.ticker_count(); ++i)
-    if (!rows[static_cast<std::size_t>(i)].empty())
+    if (rows[static_cast<std::size_t>(i)].size() >= 2)  // one row has no spread to scale by
       scalers[static_cast<std::size_t>(i)].fit(
           std::span<const Tensor>(&data.features(i), 1),
           std::span<const std::vector<std::int64_t>>(&rows[static_cast<std::size_t>(i)], 1));

@@ -155,19 +155,29 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
   e.last_day = std::min(p.last_day + 1, D - 1);
   if (e.first_day > e.last_day)
     throw std::invalid_argument("evaluate_strategy: the prediction period has no next day");
-  e.backtest = run_backtest(u, targets, options);
+  // Flat before the period, no new orders after it: costs, P&L and exposures all belong to the period
+  // (weights from a file may cover more days).
+  Tensor in_period = targets.clone();
+  for (std::int64_t d = 0; d < D; ++d)
+    if (d < p.first_day || d > p.last_day) std::fill_n(in_period.data<double>() + d * N, N, kNaN);
+  e.backtest = run_backtest(u, in_period, options);
   e.returns.assign(e.backtest.returns.begin() + e.first_day, e.backtest.returns.begin() + e.last_day + 1);
   if (benchmark == BenchmarkKind::index) {
     if (u.benchmark_close.empty())
       throw std::invalid_argument(
           "the store has no benchmark index (process_new_data --benchmark): use equal_weight");
     e.benchmark_name = u.benchmark_name.empty() ? "index" : u.benchmark_name;
+    // A day the index file has no row: no move that day, and the next row's move counts from the last
+    // close there was (so a gap never loses the index's move).
+    double last = kNaN;
+    for (std::int64_t d = 0; d < e.first_day; ++d)
+      if (std::isfinite(u.benchmark_close[static_cast<std::size_t>(d)]))
+        last = u.benchmark_close[static_cast<std::size_t>(d)];
     for (std::int64_t d = e.first_day; d <= e.last_day; ++d) {
-      const double now = u.benchmark_close[static_cast<std::size_t>(d)],
-                   before = u.benchmark_close[static_cast<std::size_t>(d - 1)];
-      // A day the index has no row: no move (a gap of a day in the index file, not a flat market).
-      e.benchmark_returns.push_back(
-          std::isfinite(now) && std::isfinite(before) && before > 0 ? now / before - 1 : 0.0);
+      const double now = u.benchmark_close[static_cast<std::size_t>(d)];
+      const bool moved = std::isfinite(now) && std::isfinite(last) && last > 0;
+      e.benchmark_returns.push_back(moved ? now / last - 1 : 0.0);
+      if (std::isfinite(now)) last = now;
     }
   } else {
     e.benchmark_name = "equal-weight universe";

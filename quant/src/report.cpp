@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 
 namespace qf::quant {
 
@@ -167,6 +168,7 @@ std::string histogram(const std::vector<double>& values, const std::string& id) 
 
 std::vector<double> rolling(const std::vector<double>& r, int window, bool sharpe) {
   std::vector<double> out(r.size(), kNaN);
+  if (window < 2) throw std::invalid_argument("html_report: the rolling window must be at least 2 days");
   for (std::size_t k = static_cast<std::size_t>(window); k <= r.size(); ++k) {
     double s = 0, ss = 0;
     for (std::size_t j = k - static_cast<std::size_t>(window); j < k; ++j) s += r[j];
@@ -308,14 +310,12 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
   for (const auto& [name, a, c] : rows)
     h << "<tr><td>" << name << "</td><td>" << a << "</td><td>" << c << "</td></tr>\n";
   h << "</table>\n<h2>Equity curve</h2>\n<label><input type=\"checkbox\" id=\"logscale\"> log scale</label>\n"
-    << line_chart(
-           {{"strategy", "#1f5fa8", strategy_wealth}, {escape(e.benchmark_name), "#999", benchmark_wealth}},
-           dates, false, false, "equity")
-    << line_chart(
-           {{"strategy", "#1f5fa8", strategy_wealth}, {escape(e.benchmark_name), "#999", benchmark_wealth}},
-           dates, true, false, "equity_log", true)
+    << line_chart({{"strategy", "#1f5fa8", strategy_wealth}, {e.benchmark_name, "#999", benchmark_wealth}},
+                  dates, false, false, "equity")
+    << line_chart({{"strategy", "#1f5fa8", strategy_wealth}, {e.benchmark_name, "#999", benchmark_wealth}},
+                  dates, true, false, "equity_log", true)
     << "<h2>Drawdown</h2>\n"
-    << line_chart({{"strategy", "#c0392b", dd}, {escape(e.benchmark_name), "#999", bdd}}, dates, false, true,
+    << line_chart({{"strategy", "#c0392b", dd}, {e.benchmark_name, "#999", bdd}}, dates, false, true,
                   "drawdown")
     << "<h2>Rolling " << o.rolling_window << "-day Sharpe and volatility</h2>\n"
     << line_chart({{"Sharpe", "#1f5fa8", rolling(e.returns, o.rolling_window, true)}}, dates, false, false,

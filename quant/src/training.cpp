@@ -127,6 +127,9 @@ const char* kCounts[] = {"train_samples",      "validation_samples", "test_sampl
                          "train_samples_seen", "eval_samples_seen"};
 
 void write_unit(const fs::path& path, const UnitResult& r, const std::function<void(h5::File&)>& extra) {
+  // One writer at a time: workers finish units concurrently, and not every HDF5 build is thread-safe.
+  static std::mutex writing;
+  const std::lock_guard lock(writing);
   fs::create_directories(path.parent_path());
   h5::write_atomically(path, [&](h5::File& f) {
     f.set_attr("/", "format", std::string("quantforge.checkpoint"));
@@ -189,8 +192,18 @@ FitOutcome fit_one(const StockDataset& data, const Trial& trial, const StudyOpti
                    std::uint64_t stream) {
   FitOutcome out;
   out.scalers = fit_scalers(data, train, per_ticker_scaling);
+  // A ticker without training rows has no scaler of its own (a pooled model, a listing that starts late):
+  // its validation and test samples are left out rather than scaled by anything else.
+  auto scaled = [&](const std::vector<SampleRef>& samples) {
+    if (!per_ticker_scaling) return samples;
+    std::vector<SampleRef> kept;
+    for (const SampleRef& s : samples)
+      if (!out.scalers[static_cast<std::size_t>(s.ticker)].mean().empty()) kept.push_back(s);
+    return kept;
+  };
+  const std::vector<SampleRef> validation_kept = scaled(validation), test_kept = scaled(test);
   const WindowBatchSource train_source(data, train, out.scalers);
-  const WindowBatchSource validation_source(data, validation, out.scalers);
+  const WindowBatchSource validation_source(data, validation_kept, out.scalers);
   nn::ModelSpec spec = trial.model;
   spec.input_size = data.feature_count();
   Rng rng = Rng(o.seed).split(stream);
@@ -200,7 +213,8 @@ FitOutcome fit_one(const StockDataset& data, const Trial& trial, const StudyOpti
   out.fit = nn::fit(*out.model, train_source, &validation_source, fit, rng);
   for (const auto& e : out.fit.train)
     if (!std::isfinite(e.loss)) throw std::runtime_error("training loss is not finite");
-  if (!test.empty()) out.test = predict(*out.model, data, WindowBatchSource(data, test, out.scalers));
+  if (!test_kept.empty())
+    out.test = predict(*out.model, data, WindowBatchSource(data, test_kept, out.scalers));
   return out;
 }
 
@@ -581,10 +595,11 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
     result.train_samples_seen += r.train_samples_seen;
     result.eval_samples_seen += r.eval_samples_seen;
   };
-  auto samples_in = [&](const StockDataset& d, const std::vector<std::int64_t>& days) {
+  // Training and validation samples need labels (decision days); test samples are every prediction day.
+  auto samples_in = [&](const StockDataset& d, const std::vector<std::int64_t>& days, bool for_test) {
     std::vector<SampleRef> out;
     for (const std::int64_t i : tickers_) {
-      const auto s = samples_of(i, intersect(d.decision_days(i), days));
+      const auto s = samples_of(i, intersect(for_test ? d.prediction_days(i) : d.decision_days(i), days));
       out.insert(out.end(), s.begin(), s.end());
     }
     return out;
@@ -618,24 +633,32 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
           r.predictions.append(f.test);
           r.prediction_fold.insert(r.prediction_fold.end(), f.test.size(), static_cast<std::int32_t>(fold));
         };
-        try {
-          if (pooled) {
-            const DaySplit& s = plan_.folds[static_cast<std::size_t>(u % K)];
-            run_fold(u % K, samples_in(d, s.train), samples_in(d, s.validation), samples_in(d, s.test),
-                     "pooled");
-          } else {
-            const std::int64_t i = tickers_[static_cast<std::size_t>(u % N)];
-            for (std::int64_t fold = 0; fold < K; ++fold) {
-              const DaySplit& s = plan_.folds[static_cast<std::size_t>(fold)];
+        // A fold that fails is recorded and the others kept (selection then compares trials on the
+        // (ticker, fold) pairs every trial scored).
+        auto guarded = [&](std::int64_t fold, auto&& body) {
+          try {
+            body();
+          } catch (const std::exception& e) {
+            r.status = "failed";
+            r.reason += (r.reason.empty() ? "" : "; ") + ("fold " + std::to_string(fold) + ": " + e.what());
+          }
+        };
+        if (pooled) {
+          const DaySplit& s = plan_.folds[static_cast<std::size_t>(u % K)];
+          guarded(u % K, [&] {
+            run_fold(u % K, samples_in(d, s.train, false), samples_in(d, s.validation, false),
+                     samples_in(d, s.test, true), "pooled");
+          });
+        } else {
+          const std::int64_t i = tickers_[static_cast<std::size_t>(u % N)];
+          for (std::int64_t fold = 0; fold < K; ++fold) {
+            const DaySplit& s = plan_.folds[static_cast<std::size_t>(fold)];
+            guarded(fold, [&] {
               run_fold(fold, samples_of(i, intersect(d.decision_days(i), s.train)),
                        samples_of(i, intersect(d.decision_days(i), s.validation)),
-                       samples_of(i, intersect(d.decision_days(i), s.test)), ticker_name(i));
-            }
+                       samples_of(i, intersect(d.prediction_days(i), s.test)), ticker_name(i));
+            });
           }
-        } catch (const std::exception& e) {
-          r = UnitResult{};
-          r.status = "failed";
-          r.reason = e.what();
         }
         add_stats(r);
         write_unit(cv_path(u), r, {});
@@ -643,18 +666,31 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
       });
   sync();
 
-  // Every rank reads every unit and scores each trial fold by fold over all tickers.
-  for (std::int64_t t = 0; t < T; ++t) {
-    TrialSummary summary{trials_[static_cast<std::size_t>(t)], {}, {}, 0, 0, {}};
-    std::vector<Predictions> by_fold(static_cast<std::size_t>(K));
-    Predictions all;
+  // Every rank reads every unit and scores each trial fold by fold over all tickers. With several trials,
+  // only the (ticker, fold) pairs that every trial predicted count, so that a trial that failed or was
+  // skipped on hard cases is not scored on an easier subset.
+  std::vector<std::vector<UnitResult>> units(static_cast<std::size_t>(T));
+  std::map<std::pair<std::int32_t, std::int32_t>, std::int64_t> predicted_by;  // (ticker, fold) -> trials
+  for (std::int64_t t = 0; t < T; ++t)
     for (std::int64_t k = 0; k < (pooled ? K : N) && K > 0; ++k) {
       const fs::path p = cv_path(t * (pooled ? K : N) + k);
       if (!fs::exists(p))
         throw std::runtime_error("checkpoint " + p.string() + " is missing (did a rank fail?)");
       const h5::File f(p, h5::File::Mode::read);
-      const UnitResult r = read_unit(f);
+      units[static_cast<std::size_t>(t)].push_back(read_unit(f));
+      std::set<std::pair<std::int32_t, std::int32_t>> pairs;
+      const UnitResult& r = units[static_cast<std::size_t>(t)].back();
+      for (std::size_t j = 0; j < r.predictions.size(); ++j)
+        pairs.insert({r.predictions.ticker[j], r.prediction_fold[j]});
+      for (const auto& pair : pairs) ++predicted_by[pair];
+    }
+  for (std::int64_t t = 0; t < T; ++t) {
+    TrialSummary summary{trials_[static_cast<std::size_t>(t)], {}, {}, 0, 0, {}};
+    std::vector<Predictions> by_fold(static_cast<std::size_t>(K));
+    Predictions all;
+    for (const UnitResult& r : units[static_cast<std::size_t>(t)]) {
       for (std::size_t j = 0; j < r.predictions.size(); ++j) {
+        if (predicted_by[{r.predictions.ticker[j], r.prediction_fold[j]}] != T) continue;
         Predictions& target = by_fold[static_cast<std::size_t>(r.prediction_fold[j])];
         target.ticker.push_back(r.predictions.ticker[j]);
         target.day.push_back(r.predictions.day[j]);
@@ -695,8 +731,9 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
   // ---- phase 2: the final fit of the best trial, scored on the test period ----
   const Trial& best = trials_[static_cast<std::size_t>(result.best_trial)];
   const StockDataset& d = dataset(best);
+  // The trial is part of the path: a resume that selects another trial never reuses these fits.
   auto final_path = [&](std::int64_t u) {
-    return checkpoints / "final" /
+    return checkpoints / "final" / ("trial_" + std::to_string(result.best_trial)) /
            ((pooled ? std::string("pooled") : ticker_name(tickers_[static_cast<std::size_t>(u)])) + ".h5");
   };
   const DaySplit& fin = plan_.final;
@@ -708,13 +745,13 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
         try {
           std::vector<SampleRef> train, val, test;
           if (pooled) {
-            train = samples_in(d, fin.train), val = samples_in(d, fin.validation),
-            test = samples_in(d, fin.test);
+            train = samples_in(d, fin.train, false), val = samples_in(d, fin.validation, false),
+            test = samples_in(d, fin.test, true);
           } else {
             const std::int64_t i = tickers_[static_cast<std::size_t>(u)];
             train = samples_of(i, intersect(d.decision_days(i), fin.train));
             val = samples_of(i, intersect(d.decision_days(i), fin.validation));
-            test = samples_of(i, intersect(d.decision_days(i), fin.test));
+            test = samples_of(i, intersect(d.prediction_days(i), fin.test));
           }
           r.train_samples = static_cast<std::int64_t>(train.size());
           r.validation_samples = static_cast<std::int64_t>(val.size());
@@ -767,7 +804,7 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
         c.train_samples = static_cast<std::int64_t>(intersect(d.decision_days(i), fin.train).size());
         c.validation_samples =
             static_cast<std::int64_t>(intersect(d.decision_days(i), fin.validation).size());
-        c.test_samples = static_cast<std::int64_t>(intersect(d.decision_days(i), fin.test).size());
+        c.test_samples = static_cast<std::int64_t>(intersect(d.prediction_days(i), fin.test).size());
         c.epochs_run = r.epochs_run;
         c.best_epoch = r.best_epoch;
         c.validation_loss = r.validation_loss;
@@ -818,7 +855,7 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
   const bool pooled = options_.scope == Scope::pooled;
   const Trial& best = trials_[static_cast<std::size_t>(r.best_trial)];
   const auto features = resolve_features(best.features, panels_);
-  const fs::path checkpoints = out_ / "checkpoints" / "final";
+  const fs::path checkpoints = out_ / "checkpoints" / "final" / ("trial_" + std::to_string(r.best_trial));
   h5::write_atomically(out_ / "registry.h5", [&](h5::File& f) {
     f.set_attr("/", "format", std::string("quantforge.registry"));
     f.set_attr("/", "format_version", std::int64_t{1});

@@ -27,7 +27,8 @@ nn::TensorBatchSource toy_data(std::int64_t n, std::uint64_t seed) {
 TEST(Models, EveryBuiltInArchitectureMapsWindowsToOneLogit) {
   for (const std::string name : {"lstm", "gru", "attention_gru"}) {
     Rng rng(1);
-    auto model = nn::make_model({name, 3, 8, 2, 0.0}, rng);
+    const std::int64_t layers = name == std::string("attention_gru") ? 1 : 2;
+    auto model = nn::make_model({name, 3, 8, layers, 0.0}, rng);
     Tensor x = Tensor::empty({5, 7, 3});
     rng.fill_normal(x, 0, 1);
     const Var logits = model->forward(Var(x));
@@ -46,6 +47,9 @@ TEST(Models, UnknownNameListsTheKnownOnes) {
     EXPECT_NE(std::string(e.what()).find("attention_gru, gru, lstm"), std::string::npos) << e.what();
   }
   EXPECT_THROW(nn::register_architecture("Bad Name", {}), std::invalid_argument);
+  // Settings an architecture would ignore are refused, not silently dropped.
+  EXPECT_THROW(nn::make_model({"attention_gru", 3, 8, 2, 0.0}, rng), std::invalid_argument);
+  EXPECT_THROW(nn::make_model({"attention_gru", 3, 8, 1, 0.2}, rng), std::invalid_argument);
 }
 
 namespace {

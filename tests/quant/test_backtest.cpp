@@ -200,6 +200,9 @@ TEST(Backtest, BuiltInStrategies) {
   EXPECT_EQ(top.at({0, 1}), 0.5);
   EXPECT_EQ(top.at({0, 0}), -0.5);
   EXPECT_TRUE(std::isnan(top.at({1, 0})));  // no score: no decision, hold
+  // One name with a score: it gets the whole book (no empty short side halving it).
+  const Tensor one = quant::top_k_targets(Tensor::from<double>({0.7, nan}, {1, 2}), 1, 1);
+  EXPECT_EQ(one.at({0, 0}), 1.0);
 }
 
 TEST(Backtest, TargetsOfDayTActOnDayTPlusOneOnly) {

@@ -2,6 +2,7 @@
 // labels, and scalers that never see anything but training days.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -121,4 +122,34 @@ TEST(Dataset, ScalersSeeOnlyTrainingDays) {
   EXPECT_FLOAT_EQ(x.data<float>()[1 * 40 + 9 * 4 + 2],
                   static_cast<float>((raw - pooled[0].mean()[2]) / pooled[0].scale()[2]));
   EXPECT_EQ(y.data<float>()[1], static_cast<float>(d.label(1, last.day)));
+}
+
+TEST(Dataset, CalendarGapsAreNeitherPredictedNorLabelled) {
+  const auto& s = store();
+  data::Universe gapped = s.universe;
+  const std::int64_t N = gapped.ticker_count(), gap = 300, i = 0;
+  gapped.present[static_cast<std::size_t>(gap * N + i)] = 0;  // day 300 of ticker 0: a carried-forward row
+  const quant::DatasetOptions o{quant::resolve_features("returns", s.features), 10};
+  const quant::StockDataset d(gapped, s.features, o), plain(s.universe, s.features, o);
+  auto has = [](std::span<const std::int64_t> days, std::int64_t t) {
+    return std::find(days.begin(), days.end(), t) != days.end();
+  };
+  ASSERT_TRUE(has(plain.prediction_days(i), gap) && has(plain.decision_days(i), gap - 1));
+  EXPECT_FALSE(has(d.prediction_days(i), gap));
+  EXPECT_FALSE(has(d.decision_days(i), gap - 1)) << "its label would come from a fake flat day";
+  EXPECT_TRUE(has(d.prediction_days(i), gap - 1)) << "it can still be predicted";
+}
+
+TEST(Dataset, PredictionDaysDoNotDependOnTheLabel) {
+  const auto& s = store();
+  quant::DatasetOptions o{quant::resolve_features("returns", s.features), 10,
+                          quant::LabelKind::beyond_threshold, 1.0};
+  const quant::StockDataset banded(s.universe, s.features, o);
+  o.label = quant::LabelKind::next_day_up;
+  const quant::StockDataset plain(s.universe, s.features, o);
+  for (std::int64_t i = 0; i < plain.ticker_count(); ++i) {
+    const auto a = banded.prediction_days(i), b = plain.prediction_days(i);
+    ASSERT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << "ticker " << i;
+    EXPECT_LT(banded.decision_days(i).size(), plain.decision_days(i).size()) << "small moves have no label";
+  }
 }

@@ -105,6 +105,12 @@ TEST(Evaluation, ReferenceRulesAndWeightsFromAFile) {
   const Tensor read = quant::read_target_weights(path, u);
   ASSERT_EQ(read.shape(), equal.shape());
   EXPECT_EQ(read.at({30, 2}), equal.at({30, 2}));
+  // Weights covering the whole calendar trade only inside the prediction period.
+  const auto e = quant::evaluate_strategy(u, quant::equal_weight_targets(u), p, quant::BacktestOptions{},
+                                          quant::BenchmarkKind::equal_weight);
+  EXPECT_EQ(e.backtest.equity[static_cast<std::size_t>(p.first_day)], 1e6);
+  EXPECT_EQ(e.backtest.turnover[static_cast<std::size_t>(p.first_day)], 0.0);
+  EXPECT_GT(e.backtest.turnover[static_cast<std::size_t>(p.first_day + 1)], 0.9);
   h5::write_atomically(path, [&](h5::File& f) {
     f.write("/target_weights", Tensor::zeros({D - 1, N}, DType::f64));
     f.write_strings("/tickers", u.tickers);

@@ -2,6 +2,7 @@
 // day, searches enumerate their trials, and a study is bit-reproducible whatever the thread count.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 
 #include "common/synthetic_store.h"
@@ -160,4 +161,27 @@ TEST(Study, PooledModelCoversEveryTickerAndTooShortHistoriesAreSkippedWithAReaso
   }
   fs::remove_all(test_support::temp_path("study_pooled"));
   fs::remove_all(test_support::temp_path("study_skipped"));
+}
+
+TEST(Study, PooledModelWithLateListingsAndBandLabelsPredictsEveryTestDay) {
+  const auto store = test_support::synthetic_store(
+      "study_late", {.tickers = 10, .days = 900, .seed = 33, .ipo_share = 0.5, .predictability = 0.2});
+  auto o = small_options();
+  o.scope = quant::Scope::pooled;
+  o.label = quant::LabelKind::beyond_threshold;
+  const auto out = test_support::temp_path("study_late");
+  fs::remove_all(out);
+  set_num_threads(2);
+  quant::Study study(store.universe, store.features, o, {small_trial()}, out);
+  const auto r = study.run();
+  for (const auto& c : r.coverage) EXPECT_NE(c.status, "failed") << c.ticker << ": " << c.reason;
+  // Predictions on every test-period prediction day of the tickers with training rows, labelled or not.
+  std::size_t unlabelled = 0;
+  for (const double y : r.test_predictions.label) unlabelled += std::isnan(y) ? 1 : 0;
+  EXPECT_GT(unlabelled, r.test_predictions.size() / 10) << "band labels leave small moves unlabelled";
+  std::int64_t expected = 0;
+  for (const auto& c : r.coverage)
+    if (c.status == "trained") expected += c.test_samples;
+  EXPECT_EQ(static_cast<std::int64_t>(r.test_predictions.size()), expected);
+  fs::remove_all(out);
 }

@@ -76,8 +76,9 @@ struct FitResult {
 };
 
 // Trains with AdamW (Adam when weight_decay is 0). With a non-empty validation set, the parameters of
-// the epoch with the lowest validation loss are restored at the end; without one, the last epoch's
-// are kept. on_epoch (optional) sees each epoch's stats as they come.
+// the epoch with the lowest validation loss are restored at the end; without one (or when no epoch
+// had a finite validation loss: best_validation_loss is then NaN), the last epoch's are kept. on_epoch
+// (optional) sees each epoch's stats as they come.
 FitResult fit(SequenceClassifier& model, const BatchSource& train, const BatchSource* validation,
               const FitOptions& options, Rng& rng,
               const std::function<void(std::int64_t epoch, const EpochStats& train,

@@ -25,7 +25,9 @@
 //                the 20-day volatility of daily log returns up to d-1
 // and a trade is cut to max_participation * volume_d shares (0 disables the cap). Shorts pay
 // borrow_bps_per_year / 252 of their notional each day; cash earns nothing and may go negative only up to
-// the leverage limit the targets obey.
+// the leverage limit the targets obey. A day that opens with equity <= 0 places no orders (ruin).
+// With next_open execution, the participation cap and the impact use the previous day's volume (the
+// one known at the open).
 #pragma once
 
 #include <vector>

@@ -56,7 +56,13 @@ class StockDataset {
 
   // Raw features of a ticker: [days, F] float64, NaN where unknown (undefined when not in options.only).
   const Tensor& features(std::int64_t ticker) const { return features_[static_cast<std::size_t>(ticker)]; }
-  // Decision days of a ticker (ascending) with a full finite window and a finite label.
+  // Days a prediction can be made for (ascending): a full finite window and the ticker's own row that day.
+  std::span<const std::int64_t> prediction_days(std::int64_t ticker) const {
+    return prediction_days_[static_cast<std::size_t>(ticker)];
+  }
+  // Prediction days that also have a finite label from a real next-day row: what training sees. Test
+  // sets use every prediction day, so that which days get predicted never depends on the outcome (a
+  // beyond_threshold label is NaN for small moves); scores skip the unlabelled ones.
   std::span<const std::int64_t> decision_days(std::int64_t ticker) const {
     return decision_days_[static_cast<std::size_t>(ticker)];
   }
@@ -70,7 +76,7 @@ class StockDataset {
   std::vector<Tensor> features_;
   Tensor labels_;                // [days, tickers]
   std::vector<double> returns_;  // [days, tickers]
-  std::vector<std::vector<std::int64_t>> decision_days_;
+  std::vector<std::vector<std::int64_t>> prediction_days_, decision_days_;
 };
 
 // Scalers fitted on the feature rows of the given training samples only: one per ticker
