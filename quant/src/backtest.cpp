@@ -17,20 +17,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kBps = 1e-4;
 constexpr double kDefaultVolatility = 0.02;  // impact before a ticker has 20 days of returns
 
-// 20-day volatility of daily log returns up to each day, per cell [days, tickers]; NaN outside listings.
-std::vector<double> volatility_panel(const data::Universe& u) {
-  const std::int64_t D = u.day_count(), N = u.ticker_count();
-  std::vector<double> out(static_cast<std::size_t>(D * N), kNaN), close(static_cast<std::size_t>(D));
-  for (std::int64_t i = 0; i < N; ++i) {
-    for (std::int64_t d = 0; d < D; ++d)
-      close[static_cast<std::size_t>(d)] = u.close.data<double>()[d * N + i];
-    const std::vector<double> v = realized_volatility(close, 20);
-    for (std::int64_t d = 0; d < D; ++d)
-      out[static_cast<std::size_t>(d * N + i)] = v[static_cast<std::size_t>(d)];
-  }
-  return out;
-}
-
 }  // namespace
 
 BacktestResult run_backtest(const data::Universe& u, const Tensor& targets, const BacktestOptions& o) {
@@ -52,7 +38,7 @@ BacktestResult run_backtest(const data::Universe& u, const Tensor& targets, cons
   const double* close = u.close.data<double>();
   const double* volume = u.volume.data<double>();
   const std::vector<double> sigma =
-      o.costs.impact_coefficient > 0 ? volatility_panel(u) : std::vector<double>{};
+      o.costs.impact_coefficient > 0 ? realized_volatility_panel(u, 20) : std::vector<double>{};
   const CostModel& c = o.costs;
   const double borrow_per_day = c.borrow_bps_per_year * kBps / 252.0;
 

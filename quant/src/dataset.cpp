@@ -6,6 +6,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "qf/quant/returns.h"
+
 namespace qf::quant {
 
 namespace {
@@ -112,15 +114,7 @@ StockDataset::StockDataset(const data::Universe& u, const data::FeaturePanels& p
     columns.push_back(it->second.data<float>());
   }
   labels_ = make_labels(u, options_.label, options_.threshold_in_vols);
-  returns_.assign(static_cast<std::size_t>(days_ * tickers_), kNaN);
-  const double* close = u.close.data<double>();
-  for (std::int64_t t = 0; t + 1 < days_; ++t)
-    for (std::int64_t i = 0; i < tickers_; ++i) {
-      const auto now = static_cast<std::size_t>(t * tickers_ + i),
-                 after = now + static_cast<std::size_t>(tickers_);
-      if (u.listed[now] && u.listed[after] && close[now] > 0 && close[after] > 0)
-        returns_[now] = std::log(close[after] / close[now]);
-    }
+  returns_ = next_day_log_returns(u);
   features_.resize(static_cast<std::size_t>(tickers_));
   decision_days_.resize(static_cast<std::size_t>(tickers_));
   prediction_days_.resize(static_cast<std::size_t>(tickers_));

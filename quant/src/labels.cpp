@@ -14,26 +14,10 @@ Tensor make_labels(const data::Universe& u, LabelKind kind, double k) {
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   Tensor labels = Tensor::full({D, N}, kNaN, DType::f64);
   double* out = labels.data<double>();
-  const double* close = u.close.data<double>();
-  // r[t+1] for each (t, i), NaN unless both days are listed.
-  std::vector<double> next(static_cast<std::size_t>(D * N), kNaN);
-  for (std::int64_t t = 0; t + 1 < D; ++t)
-    for (std::int64_t i = 0; i < N; ++i) {
-      const auto now = static_cast<std::size_t>(t * N + i), after = now + static_cast<std::size_t>(N);
-      if (u.listed[now] && u.listed[after] && close[now] > 0 && close[after] > 0)
-        next[now] = std::log(close[after] / close[now]);
-    }
-  std::vector<double> vol;  // realised volatility up to t, per ticker, for beyond_threshold
-  if (kind == LabelKind::beyond_threshold) {
-    vol.assign(static_cast<std::size_t>(D * N), kNaN);
-    std::vector<double> series(static_cast<std::size_t>(D));
-    for (std::int64_t i = 0; i < N; ++i) {
-      for (std::int64_t t = 0; t < D; ++t) series[static_cast<std::size_t>(t)] = close[t * N + i];
-      const std::vector<double> v = realized_volatility(series, 20);
-      for (std::int64_t t = 0; t < D; ++t)
-        vol[static_cast<std::size_t>(t * N + i)] = v[static_cast<std::size_t>(t)];
-    }
-  }
+  const std::vector<double> next = next_day_log_returns(u);  // r[t+1] for each (t, i)
+  // Realised volatility up to t, per ticker, for beyond_threshold.
+  const std::vector<double> vol =
+      kind == LabelKind::beyond_threshold ? realized_volatility_panel(u, 20) : std::vector<double>{};
   std::vector<double> row;
   for (std::int64_t t = 0; t < D; ++t) {
     double median = kNaN;

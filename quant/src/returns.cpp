@@ -61,4 +61,30 @@ double directional_accuracy(std::span<const double> probabilities, std::span<con
   return counted ? static_cast<double>(correct) / static_cast<double>(counted) : kNaN;
 }
 
+std::vector<double> next_day_log_returns(const data::Universe& u) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  std::vector<double> next(static_cast<std::size_t>(D * N), std::numeric_limits<double>::quiet_NaN());
+  const double* close = u.close.data<double>();
+  for (std::int64_t t = 0; t + 1 < D; ++t)
+    for (std::int64_t i = 0; i < N; ++i) {
+      const auto now = static_cast<std::size_t>(t * N + i), after = now + static_cast<std::size_t>(N);
+      if (u.listed[now] && u.listed[after] && close[now] > 0 && close[after] > 0)
+        next[now] = std::log(close[after] / close[now]);
+    }
+  return next;
+}
+
+std::vector<double> realized_volatility_panel(const data::Universe& u, std::int64_t period) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  std::vector<double> out(static_cast<std::size_t>(D * N)), series(static_cast<std::size_t>(D));
+  for (std::int64_t i = 0; i < N; ++i) {
+    for (std::int64_t t = 0; t < D; ++t)
+      series[static_cast<std::size_t>(t)] = u.close.data<double>()[t * N + i];
+    const std::vector<double> v = realized_volatility(series, period);
+    for (std::int64_t t = 0; t < D; ++t)
+      out[static_cast<std::size_t>(t * N + i)] = v[static_cast<std::size_t>(t)];
+  }
+  return out;
+}
+
 }  // namespace qf::quant

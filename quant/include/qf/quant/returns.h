@@ -7,6 +7,8 @@
 #include <span>
 #include <vector>
 
+#include "qf/data/universe.h"
+
 namespace qf::quant {
 
 // log(p_t / p_{t-1}); lookback 1.
@@ -19,5 +21,12 @@ std::vector<double> realized_volatility(std::span<const double> prices, std::int
 std::vector<double> next_day_direction(std::span<const double> prices);
 // Share of correct directions: probability > 0.5 against label > 0.5 (NaN labels skipped).
 double directional_accuracy(std::span<const double> probabilities, std::span<const double> labels);
+
+// The same over a universe, as [days x tickers] row-major panels (the universe's layout):
+// log(close[t+1] / close[t]) where the ticker is listed on both days (NaN elsewhere): what labels,
+// datasets and scores measure a prediction of day t against;
+std::vector<double> next_day_log_returns(const data::Universe& universe);
+// realized_volatility of each ticker's closes, up to each day (NaN before `period` returns).
+std::vector<double> realized_volatility_panel(const data::Universe& universe, std::int64_t period);
 
 }  // namespace qf::quant
