@@ -12,7 +12,6 @@ namespace qf::quant {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Scale-free features only in the named sets (price levels such as sma_20 differ by orders of
 // magnitude between stocks and drift over time; the model sees returns, oscillators and ranks).
