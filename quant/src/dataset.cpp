@@ -12,7 +12,6 @@ namespace qf::quant {
 
 namespace {
 
-
 // Scale-free features only in the named sets (price levels such as sma_20 differ by orders of
 // magnitude between stocks and drift over time; the model sees returns, oscillators and ranks).
 const std::map<std::string, std::vector<std::string>>& named_sets() {
