@@ -620,9 +620,7 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
       [&](std::int64_t u) {
         UnitResult r;
         const Trial& trial = trials_[static_cast<std::size_t>(pooled ? u / K : u / N)];
-        const StockDataset& d = *std::find_if(datasets_.begin(), datasets_.end(), [&](const auto& e) {
-                                   return e.first == std::to_string(trial.window) + "|" + trial.features;
-                                 })->second;
+        const StockDataset& d = dataset(trial);  // built before the workers started: a lookup only
         auto run_fold = [&](std::int64_t fold, const std::vector<SampleRef>& train,
                             const std::vector<SampleRef>& val, const std::vector<SampleRef>& test,
                             const std::string& who) {
