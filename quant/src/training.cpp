@@ -782,7 +782,12 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
           if (r.status != "trained" || !f.model) return;
           nn::write_model(file, "/model", *f.model);
           file.set_attr("/model", "architecture", best.model.architecture);
-          write_scalers(file, "/scalers", f.scalers, d.feature_count());
+          // A per-stock fit has one scaler that means anything: its ticker's (a [1, F] row); pooled, all.
+          const auto one =
+              pooled ? f.scalers
+                     : std::vector<data::StandardScaler>{
+                           f.scalers[static_cast<std::size_t>(tickers_[static_cast<std::size_t>(u)])]};
+          write_scalers(file, "/scalers", one, d.feature_count());
         });
         return r.last_loss;
       });
@@ -908,9 +913,8 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
       const h5::File unit(checkpoints / (c.ticker + ".h5"), h5::File::Mode::read);
       const std::string g = "/models/" + c.ticker;
       copy_model(unit, f, g);
-      const std::int64_t i = universe_.index_of(c.ticker);
-      f.write(g + "/scaler/mean", unit.read("/scalers/mean")[i]);
-      f.write(g + "/scaler/scale", unit.read("/scalers/scale")[i]);
+      f.write(g + "/scaler/mean", unit.read("/scalers/mean")[0]);
+      f.write(g + "/scaler/scale", unit.read("/scalers/scale")[0]);
       f.set_attr(g, "best_epoch", c.best_epoch);
       f.set_attr(g, "validation_loss", c.validation_loss);
       f.set_attr(g, "test_accuracy", c.test_accuracy);

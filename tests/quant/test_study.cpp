@@ -2,6 +2,7 @@
 // day, searches enumerate their trials, and a study is bit-reproducible whatever the thread count.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -139,7 +140,20 @@ TEST(Study, SameBitsWithOneOrTwoThreadsAndAFullRegistry) {
     Rng rng(0);
     auto model = nn::make_model({"lstm", 4, 8, 1, 0.0}, rng);
     nn::read_parameters(registry, "/models/" + c.ticker, *model);
-    EXPECT_EQ(registry.read("/models/" + c.ticker + "/scaler/mean").numel(), 4);
+    const Tensor mean = registry.read("/models/" + c.ticker + "/scaler/mean");
+    ASSERT_EQ(mean.numel(), 4);
+    // The ticker's own scaler: the mean of its first feature over its final training days.
+    const quant::StockDataset data(small_store().universe, small_store().features,
+                                   {quant::resolve_features("returns", small_store().features), 20});
+    const std::int64_t i = small_store().universe.index_of(c.ticker);
+    double total = 0;
+    std::int64_t count = 0;
+    for (const std::int64_t t : data.decision_days(i))
+      if (std::binary_search(study.plan().final.train.begin(), study.plan().final.train.end(), t)) {
+        total += data.features(i).data<double>()[t * 4];
+        ++count;
+      }
+    EXPECT_NEAR(mean.data<double>()[0], total / static_cast<double>(count), 1e-12) << c.ticker;
   }
   EXPECT_GE(trained, 7);
   fs::remove_all(test_support::temp_path("study_1"));
