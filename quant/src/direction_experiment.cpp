@@ -1,6 +1,7 @@
 #include "qf/quant/direction_experiment.h"
 
 #include <cmath>
+#include <limits>
 
 #include "qf/data/windows.h"
 #include "qf/nn/trainer.h"
@@ -42,9 +43,6 @@ DirectionExperimentResult run_direction_experiment(std::span<const double> close
 
   Rng rng(o.seed);
   nn::LSTMClassifier model(nn::RNNOptions{features.dim(1), o.hidden, o.layers, 0.0, DType::f32}, rng);
-  nn::Adam optimizer(model.parameters(), nn::AdamOptions{o.learning_rate});
-  const nn::CosineLR schedule(o.learning_rate, o.epochs, o.learning_rate * 0.05);
-  auto forward = [&](const Var& x) { return model.forward(x); };
 
   DirectionExperimentResult result;
   result.train_samples = train.inputs.dim(0);
@@ -54,16 +52,21 @@ DirectionExperimentResult run_direction_experiment(std::span<const double> close
   result.validation_up_share =
       ups / static_cast<double>(std::max<std::int64_t>(result.validation_samples, 1));
 
-  for (std::int64_t epoch = 0; epoch < o.epochs; ++epoch) {
-    optimizer.set_lr(schedule.lr(epoch));
-    model.train();
-    const nn::EpochStats fit = nn::train_epoch(forward, optimizer, train.inputs, train.targets,
-                                               nn::TrainOptions{o.batch_size, 1.0, true}, rng);
-    model.eval();
-    const nn::EpochStats val = nn::evaluate(forward, validation.inputs, validation.targets);
-    result.epochs.push_back({epoch + 1, fit.loss, fit.accuracy, val.loss, val.accuracy});
-    if (on_epoch) on_epoch(result.epochs.back());
-  }
+  // Every epoch runs (no early stopping) and reports its validation scores.
+  nn::FitOptions fit;
+  fit.epochs = o.epochs;
+  fit.patience = 0;
+  fit.learning_rate = o.learning_rate;
+  fit.cosine_schedule = true;
+  fit.train = nn::TrainOptions{o.batch_size, 1.0, true};
+  const nn::TensorBatchSource train_source(train.inputs, train.targets),
+      validation_source(validation.inputs, validation.targets);
+  nn::fit(model, train_source, &validation_source, fit, rng,
+          [&](std::int64_t epoch, const nn::EpochStats& t, const nn::EpochStats* v) {
+            const double nan = std::numeric_limits<double>::quiet_NaN();  // no validation windows
+            result.epochs.push_back({epoch, t.loss, t.accuracy, v ? v->loss : nan, v ? v->accuracy : nan});
+            if (on_epoch) on_epoch(result.epochs.back());
+          });
   return result;
 }
 
