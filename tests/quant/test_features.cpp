@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/synthetic_store.h"
 #include "common/temp_path.h"
 #include "qf/data/synthetic_universe.h"
 #include "qf/quant/features.h"
@@ -52,12 +53,9 @@ bool bitwise_equal(const data::FeaturePanels& a, const data::FeaturePanels& b,
 }  // namespace
 
 TEST(Features, IndicatorsPerTickerOverItsListingAndNaNOutside) {
-  const fs::path dir = test_support::temp_path("features_basic");
-  fs::remove_all(dir);
-  data::write_synthetic_universe(data::make_synthetic_universe({.tickers = 30, .days = 260, .seed = 3}), dir);
-  const data::IngestOptions options{{}, dir / "constituents.csv", dir / "index.csv"};
-  const data::Universe u = data::ingest(data::list_price_files(dir / "prices", options), options);
-  const data::FeaturePanels f = quant::compute_features(u);
+  const auto store = test_support::synthetic_store("features_basic", {.tickers = 30, .days = 260, .seed = 3});
+  const data::Universe& u = store.universe;
+  const data::FeaturePanels& f = store.features;
   EXPECT_EQ(f.size(), quant::ta::indicator_count() + quant::ranked_features().size());
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   for (std::int64_t i = 0; i < N; ++i) {
