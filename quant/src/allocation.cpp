@@ -49,42 +49,24 @@ Tensor cross_product(const Tensor& x, double scale) {
   return c;
 }
 
-// Lower Cholesky factor of a symmetric positive definite [n, n] matrix (row-major), in place.
+// Cholesky factor (LAPACK, in place) of a symmetric positive definite [n, n] matrix.
+// Pivots that are positive only by rounding (relative to the diagonal) count as singular.
 void cholesky(std::vector<double>& a, std::int64_t n, const char* what) {
-  for (std::int64_t j = 0; j < n; ++j) {
-    const double diagonal = a[static_cast<std::size_t>(j * n + j)];
-    double d = diagonal;
-    for (std::int64_t k = 0; k < j; ++k)
-      d -= a[static_cast<std::size_t>(j * n + k)] * a[static_cast<std::size_t>(j * n + k)];
-    if (!(d >
-          1e-14 * std::abs(diagonal)))  // relative: rounding leaves tiny positive pivots on singular input
-      throw std::invalid_argument(std::string(what) + ": the covariance is not positive definite (pivot " +
-                                  std::to_string(j) + ")");
-    const double l = std::sqrt(d);
-    a[static_cast<std::size_t>(j * n + j)] = l;
-    for (std::int64_t i = j + 1; i < n; ++i) {
-      double s = a[static_cast<std::size_t>(i * n + j)];
-      for (std::int64_t k = 0; k < j; ++k)
-        s -= a[static_cast<std::size_t>(i * n + k)] * a[static_cast<std::size_t>(j * n + k)];
-      a[static_cast<std::size_t>(i * n + j)] = s / l;
-    }
+  std::vector<double> diagonal(static_cast<std::size_t>(n));
+  for (std::int64_t j = 0; j < n; ++j) diagonal[static_cast<std::size_t>(j)] = a[static_cast<std::size_t>(j * n + j)];
+  std::int64_t bad = blas::cholesky_factor(n, a.data()) - 1;
+  for (std::int64_t j = 0; j < n && bad < 0; ++j) {
+    const double pivot = a[static_cast<std::size_t>(j * n + j)];
+    if (!(pivot * pivot > 1e-14 * std::abs(diagonal[static_cast<std::size_t>(j)]))) bad = j;
   }
+  if (bad >= 0)
+    throw std::invalid_argument(std::string(what) + ": the covariance is not positive definite (pivot " +
+                                std::to_string(bad) + ")");
 }
 
-// Solves L L' x = b given the factor from cholesky().
-std::vector<double> cholesky_solve(const std::vector<double>& l, std::int64_t n, std::vector<double> b) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t k = 0; k < i; ++k)
-      b[static_cast<std::size_t>(i)] -=
-          l[static_cast<std::size_t>(i * n + k)] * b[static_cast<std::size_t>(k)];
-    b[static_cast<std::size_t>(i)] /= l[static_cast<std::size_t>(i * n + i)];
-  }
-  for (std::int64_t i = n - 1; i >= 0; --i) {
-    for (std::int64_t k = i + 1; k < n; ++k)
-      b[static_cast<std::size_t>(i)] -=
-          l[static_cast<std::size_t>(k * n + i)] * b[static_cast<std::size_t>(k)];
-    b[static_cast<std::size_t>(i)] /= l[static_cast<std::size_t>(i * n + i)];
-  }
+// Solves A x = b given the factor from cholesky().
+std::vector<double> cholesky_solve(const std::vector<double>& factor, std::int64_t n, std::vector<double> b) {
+  blas::cholesky_solve(n, factor.data(), b.data());
   return b;
 }
 

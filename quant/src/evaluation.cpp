@@ -53,17 +53,18 @@ std::vector<std::pair<std::string, double>> return_fields(const ReturnMetrics& m
 
 }  // namespace
 
-PredictionPanel read_registry_predictions(const std::filesystem::path& path, const data::Universe& u) {
+PredictionPanel read_registry_predictions(const std::filesystem::path& path, const data::Universe& u,
+                                          const std::string& group) {
   const h5::File f(path, h5::File::Mode::read);
   if (!f.has_attr("/", "format") || f.attr_string("/", "format") != "quantforge.registry")
     throw std::runtime_error(path.string() + ": not a run_lstm_training registry");
   if (f.read_strings("/tickers") != u.tickers)
     throw std::runtime_error(path.string() +
                              ": its tickers are not this store's (trained on another store?)");
-  const Tensor ticker = f.read("/test_predictions/ticker"), day = f.read("/test_predictions/day"),
-               probability = f.read("/test_predictions/probability");
+  const Tensor ticker = f.read(group + "/ticker"), day = f.read(group + "/day"),
+               probability = f.read(group + "/probability");
   const std::int64_t D = u.day_count(), N = u.ticker_count();
-  PredictionPanel p{Tensor::full({D, N}, kNaN, DType::f64), D, -1, path.string() + " /test_predictions"};
+  PredictionPanel p{Tensor::full({D, N}, kNaN, DType::f64), D, -1, path.string() + " " + group};
   for (std::int64_t k = 0; k < probability.numel(); ++k) {
     const auto i = static_cast<std::int64_t>(ticker.data<double>()[k]),
                d = static_cast<std::int64_t>(day.data<double>()[k]);
@@ -76,7 +77,7 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& path, con
     p.first_day = std::min(p.first_day, d);
     p.last_day = std::max(p.last_day, d);
   }
-  if (p.last_day < 0) throw std::runtime_error(path.string() + ": holds no test-period predictions");
+  if (p.last_day < 0) throw std::runtime_error(path.string() + ": holds no predictions in " + group);
   return p;
 }
 

@@ -7,6 +7,12 @@
 
 #include "qf/tensor/parallel.h"
 
+extern "C" {  // LAPACK, from OpenBLAS (which bundles it)
+void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda, double* b,
+             const int* ldb, int* info);
+}
+
 namespace qf::blas {
 
 namespace {
@@ -50,6 +56,27 @@ template void gemm_parallel<float>(Trans, Trans, std::int64_t, std::int64_t, std
 template void gemm_parallel<double>(Trans, Trans, std::int64_t, std::int64_t, std::int64_t, double,
                                     const double*, std::int64_t, const double*, std::int64_t, double, double*,
                                     std::int64_t);
+
+void gemv(Trans trans_a, std::int64_t m, std::int64_t n, double alpha, const double* a, std::int64_t lda,
+          const double* x, double beta, double* y) {
+  cblas_dgemv(CblasRowMajor, to_cblas(trans_a), static_cast<int>(m), static_cast<int>(n), alpha, a,
+              static_cast<int>(lda), x, 1, beta, y, 1);
+}
+
+// Row-major storage of a symmetric matrix is its column-major storage too, so LAPACK's column-major
+// routines apply as they are ('L' here is the row-major upper triangle).
+int cholesky_factor(std::int64_t n, double* a) {
+  const char uplo = 'L';
+  int order = static_cast<int>(n), lda = order, info = 0;
+  dpotrf_(&uplo, &order, a, &lda, &info);
+  return info;
+}
+
+void cholesky_solve(std::int64_t n, const double* factor, double* b) {
+  const char uplo = 'L';
+  int order = static_cast<int>(n), lda = order, columns = 1, info = 0;
+  dpotrs_(&uplo, &order, &columns, factor, &lda, b, &lda, &info);
+}
 
 void set_num_threads(int threads) {
   openblas_set_num_threads(threads);

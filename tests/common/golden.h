@@ -1,6 +1,7 @@
 // Reads the named arrays written by scripts/make_torch_golden.py.
 #pragma once
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -27,7 +28,11 @@ inline std::map<std::string, Tensor> read_golden(const std::string& path) {
     std::getline(in, values);
     std::istringstream v(values);
     std::vector<double> data(static_cast<std::size_t>(shape_numel(shape)));
-    for (auto& x : data) v >> x;
+    std::string token;  // strtod, not operator>>, so that "inf" (an unbounded constraint) reads too
+    for (auto& x : data) {
+      if (!(v >> token)) break;
+      x = std::strtod(token.c_str(), nullptr);
+    }
     if (!v) throw std::runtime_error("golden file " + path + ": short data for " + name);
     out[name] = Tensor::from<double>(data, shape);
   }

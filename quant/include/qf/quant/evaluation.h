@@ -23,8 +23,11 @@ struct PredictionPanel {
 
 // The final models' test-period predictions of a run_lstm_training registry. The registry must come
 // from this store (same tickers and, for each prediction, a day of this calendar); errors name the file.
+// `group` selects /test_predictions (default) or /cv_predictions (the best trial's out-of-fold
+// predictions, which precede the test period: history for calibrating the predictions).
 PredictionPanel read_registry_predictions(const std::filesystem::path& registry,
-                                          const data::Universe& universe);
+                                          const data::Universe& universe,
+                                          const std::string& group = "/test_predictions");
 
 struct StrategySpec {
   std::string rule = "top_k";  // top_k: long the k_long most likely up, short the k_short least likely;

@@ -17,6 +17,17 @@ void gemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int
           const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta, double* c,
           std::int64_t ldc);
 
+// y = alpha op(A) x + beta y, A row-major [m, n] with row stride lda.
+void gemv(Trans trans_a, std::int64_t m, std::int64_t n, double alpha, const double* a, std::int64_t lda,
+          const double* x, double beta, double* y);
+
+// Cholesky factorisation of a symmetric positive definite [n, n] matrix in place (LAPACK dpotrf; only
+// one triangle is read and overwritten). Returns 0, or the 1-based order of the first leading minor
+// that is not positive definite.
+int cholesky_factor(std::int64_t n, double* a);
+// Solves A x = b in place of b with the factor of cholesky_factor.
+void cholesky_solve(std::int64_t n, const double* factor, double* b);
+
 // C = alpha op(A) op(B) + beta C with the rows of C split over qf::parallel_for (serial when small
 // or already inside a parallel region).
 template <class T>

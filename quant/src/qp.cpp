@@ -1,0 +1,323 @@
+#include "qf/quant/qp.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "qf/tensor/blas.h"
+
+namespace qf::quant {
+
+namespace {
+
+using Vec = std::vector<double>;
+
+double inf_norm(const Vec& v) {
+  double m = 0;
+  for (const double x : v) m = std::max(m, std::abs(x));
+  return m;
+}
+
+double soft(double a, double t) { return a > t ? a - t : (a < -t ? a + t : 0.0); }
+
+// The proximal step of the bounds block: argmin_z sum_i rho_i / 2 (z_i - v_i)^2 + kappa |z_i - c_i|
+// over lower <= z <= upper and sum_i |z_i - c_i| <= tau. Per coordinate it is a clamped soft threshold;
+// the ball adds a multiplier lambda to the threshold, found by bisection (the l1 norm falls
+// monotonically in lambda). Returns lambda. With an empty intersection it returns the point of least
+// l1 distance (ADMM's duals then diverge, and the infeasibility check names the constraints).
+double prox_bounds(const Vec& v, const Vec& rho, double kappa, const Vec& c, const Vec& lower,
+                   const Vec& upper, double tau, Vec& z) {
+  const std::size_t n = v.size();
+  auto point = [&](double lambda) {
+    double norm = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double d = std::clamp(soft(v[i] - c[i], (kappa + lambda) / rho[i]), lower[i] - c[i], upper[i] - c[i]);
+      z[i] = c[i] + d;
+      norm += std::abs(d);
+    }
+    return norm;
+  };
+  if (point(0.0) <= tau) return 0.0;
+  double lo = 0, hi = 0;
+  for (std::size_t i = 0; i < n; ++i) hi = std::max(hi, rho[i] * std::abs(v[i] - c[i]));
+  for (int k = 0; k < 100 && hi - lo > 1e-15 * std::max(1.0, hi); ++k) {
+    const double mid = 0.5 * (lo + hi);
+    (point(mid) > tau ? lo : hi) = mid;
+  }
+  point(hi);
+  return hi;
+}
+
+std::string variable_name(const QpProblem& p, std::size_t i) {
+  return i < p.variable_names.size() ? p.variable_names[i] : "x[" + std::to_string(i) + "]";
+}
+std::string row_name(const QpProblem& p, std::size_t j) {
+  return j < p.row_names.size() ? p.row_names[j] : "row " + std::to_string(j);
+}
+
+void check(const QpProblem& p) {
+  const auto n = static_cast<std::size_t>(p.n), m = static_cast<std::size_t>(p.rows());
+  auto fail = [](const std::string& what) { throw std::invalid_argument("QpSolver: " + what); };
+  if (p.n < 1) fail("no variables");
+  if (p.P.size() != n * n || p.q.size() != n) fail("P must be [n, n] and q [n]");
+  if (p.A.size() != m * n || p.row_upper.size() != m) fail("A must be [m, n] with m row bounds");
+  if (!p.lower.empty() && (p.lower.size() != n || p.upper.size() != n)) fail("bounds must be [n]");
+  if (!p.reference.empty() && p.reference.size() != n) fail("the reference point must be [n]");
+  for (const double v : p.P)
+    if (!std::isfinite(v)) fail("P holds a non-finite value");
+  for (const double v : p.A)
+    if (!std::isfinite(v)) fail("A holds a non-finite value");
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(p.q[i])) fail("q holds a non-finite value");
+    if (!p.lower.empty() && !(p.lower[i] <= p.upper[i]))
+      fail("bounds of " + variable_name(p, i) + " are empty or NaN");
+  }
+  for (std::size_t j = 0; j < m; ++j)
+    if (!(p.row_lower[j] <= p.row_upper[j])) fail("bounds of " + row_name(p, j) + " are empty or NaN");
+  if (!(p.l1_cost >= 0) || !(p.l1_limit >= 0) || !(p.gross_limit >= 0))
+    fail("l1_cost, l1_limit and gross_limit must be non-negative");
+}
+
+}  // namespace
+
+const char* to_string(QpStatus s) {
+  switch (s) {
+    case QpStatus::solved: return "solved";
+    case QpStatus::max_iterations: return "not converged (iteration limit)";
+    case QpStatus::primal_infeasible: return "primal infeasible";
+  }
+  return "?";
+}
+
+bool QpSolver::factorise(const QpProblem& p, const Vec& diagonal, const Vec& rho_rows) {
+  const auto n = static_cast<std::size_t>(p.n), m = rho_rows.size();
+  if (factor_.size() == n * n && cached_P_ == p.P && cached_A_ == p.A && cached_diagonal_ == diagonal &&
+      cached_rho_rows_ == rho_rows)
+    return false;
+  factor_ = p.P;
+  for (std::size_t i = 0; i < n; ++i) factor_[i * n + i] += settings_.sigma + diagonal[i];
+  for (std::size_t j = 0; j < m; ++j) {  // + A' diag(rho_rows) A (rows are few and often sparse)
+    const double* a = p.A.data() + j * n;
+    for (std::size_t r = 0; r < n; ++r) {
+      if (a[r] == 0) continue;
+      const double s = rho_rows[j] * a[r];
+      for (std::size_t col = 0; col < n; ++col) factor_[r * n + col] += s * a[col];
+    }
+  }
+  if (const int info = blas::cholesky_factor(p.n, factor_.data()); info != 0) {
+    factor_.clear();
+    throw std::invalid_argument("QpSolver: P + sigma I + A' rho A is not positive definite (minor " +
+                                std::to_string(info) + "): is P symmetric positive semi-definite?");
+  }
+  cached_P_ = p.P;
+  cached_A_ = p.A;
+  cached_diagonal_ = diagonal;
+  cached_rho_rows_ = rho_rows;
+  return true;
+}
+
+QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
+  check(p);
+  const QpSettings& s = settings_;
+  const auto n = static_cast<std::size_t>(p.n), m = static_cast<std::size_t>(p.rows());
+  const Vec lower = p.lower.empty() ? Vec(n, -kInfinity) : p.lower;
+  const Vec upper = p.upper.empty() ? Vec(n, kInfinity) : p.upper;
+  const Vec zeros(n, 0.0), no_lower(n, -kInfinity), no_upper(n, kInfinity);
+  const Vec& reference = p.reference.empty() ? zeros : p.reference;
+
+  // The constraint blocks z_b = A_b x, each with its own exact projection (proximal step):
+  // bounds (z = x, with the l1 cost), the turnover ball (z = x), the gross ball (z = x), the rows (z = A x).
+  enum Kind { bounds, turnover, gross, rows, kinds };
+  const bool active[kinds] = {true, std::isfinite(p.l1_limit), std::isfinite(p.gross_limit), m > 0};
+  const std::size_t size[kinds] = {n, n, n, m};
+
+  QpSolution out;
+  const bool warm = previous != nullptr && previous->x.size() == n && previous->z.size() == kinds &&
+                    previous->z[rows].size() == m;
+  if (warm) {
+    out = *previous;
+    out.conflicting.clear();
+  } else {
+    out.x.assign(n, 0.0);
+    out.z.assign(kinds, {});
+    out.y.assign(kinds, {});
+    out.rho = s.rho;
+  }
+  for (int b = 0; b < kinds; ++b) {  // blocks switched on since the warm start start from zero
+    if (!active[b]) out.z[b].clear(), out.y[b].clear();
+    if (active[b] && out.z[b].size() != size[b]) out.z[b].assign(size[b], 0.0), out.y[b].assign(size[b], 0.0);
+  }
+  out.iterations = 0;
+  out.factorisations = 0;
+
+  // rho per constraint: larger on equalities (OSQP's heuristic), so that they converge as fast as the rest.
+  double rho = 0;
+  std::vector<Vec> rho_of(kinds);
+  Vec diagonal(n);
+  auto set_rho = [&](double r) {
+    rho = std::clamp(r, 1e-6, 1e6);
+    for (int b = 0; b < kinds; ++b) rho_of[b].assign(active[b] ? size[b] : 0, rho);
+    for (std::size_t i = 0; i < n; ++i)
+      if (lower[i] == upper[i]) rho_of[bounds][i] *= s.equality_rho_scale;
+    for (std::size_t j = 0; j < m; ++j)
+      if (p.row_lower[j] == p.row_upper[j]) rho_of[rows][j] *= s.equality_rho_scale;
+    for (std::size_t i = 0; i < n; ++i)
+      diagonal[i] = rho_of[bounds][i] + (active[turnover] ? rho : 0.0) + (active[gross] ? rho : 0.0);
+    out.factorisations += factorise(p, diagonal, rho_of[rows]) ? 1 : 0;
+  };
+  set_rho(out.rho);
+
+  Vec& x = out.x;
+  std::vector<Vec>&z = out.z, &y = out.y;
+  std::vector<Vec> ax(kinds), dy(kinds);
+  for (int b = 0; b < kinds; ++b) ax[b].assign(z[b].size(), 0.0), dy[b].assign(z[b].size(), 0.0);
+  Vec xt(n), v, px(n), aty(n), tmp(m);
+  // A_b' w summed over blocks, and A_b x per block.
+  auto transpose_sum = [&](const std::vector<Vec>& w, Vec& result) {
+    if (m > 0)
+      blas::gemv(blas::Trans::yes, p.rows(), p.n, 1.0, p.A.data(), p.n, w[rows].data(), 0.0, result.data());
+    else
+      std::fill(result.begin(), result.end(), 0.0);
+    for (int b = bounds; b <= gross; ++b)
+      if (active[b])
+        for (std::size_t i = 0; i < n; ++i) result[i] += w[b][i];
+  };
+  auto apply = [&](const Vec& in) {
+    for (int b = bounds; b <= gross; ++b)
+      if (active[b]) std::copy(in.begin(), in.end(), ax[b].begin());
+    if (m > 0) blas::gemv(blas::Trans::no, p.rows(), p.n, 1.0, p.A.data(), p.n, in.data(), 0.0, ax[rows].data());
+  };
+  auto project = [&](int b, const Vec& in, Vec& result) {
+    if (b == bounds) prox_bounds(in, rho_of[b], p.l1_cost, reference, lower, upper, kInfinity, result);
+    if (b == turnover) prox_bounds(in, rho_of[b], 0.0, reference, no_lower, no_upper, p.l1_limit, result);
+    if (b == gross) prox_bounds(in, rho_of[b], 0.0, zeros, no_lower, no_upper, p.gross_limit, result);
+    if (b == rows)
+      for (std::size_t j = 0; j < m; ++j) result[j] = std::clamp(in[j], p.row_lower[j], p.row_upper[j]);
+  };
+
+  // A certificate of primal infeasibility from the dual step dy (OSQP section 3.4): sum_b A_b' dy_b ~ 0
+  // while the support function of the constraint set in direction dy is negative. Its support names
+  // the constraints in conflict.
+  auto infeasible = [&]() {
+    double scale = 0;
+    for (int b = 0; b < kinds; ++b) scale = std::max(scale, inf_norm(dy[b]));
+    if (!(scale > 1e-12)) return false;
+    transpose_sum(dy, aty);
+    if (inf_norm(aty) > s.eps_infeasible * scale) return false;
+    double support = 0;
+    auto add = [&](double lo, double hi, double d) {
+      if (d > 0) support += std::isfinite(hi) ? hi * d : kInfinity;
+      if (d < 0) support += std::isfinite(lo) ? lo * d : kInfinity;
+    };
+    for (std::size_t j = 0; j < m; ++j) add(p.row_lower[j], p.row_upper[j], dy[rows][j]);
+    for (std::size_t i = 0; i < n; ++i) add(lower[i], upper[i], dy[bounds][i]);
+    if (active[turnover]) {
+      for (std::size_t i = 0; i < n; ++i) support += reference[i] * dy[turnover][i];
+      support += p.l1_limit * inf_norm(dy[turnover]);
+    }
+    if (active[gross]) support += p.gross_limit * inf_norm(dy[gross]);
+    if (!(support < -s.eps_infeasible * scale)) return false;
+    const double cut = 1e-3 * scale;
+    for (std::size_t j = 0; j < m; ++j)
+      if (std::abs(dy[rows][j]) > cut)
+        out.conflicting.push_back(row_name(p, j) + (dy[rows][j] > 0 ? " (upper)" : " (lower)"));
+    for (const double side : {1.0, -1.0}) {
+      std::size_t count = 0;
+      std::string first;
+      for (std::size_t i = 0; i < n; ++i)
+        if (side * dy[bounds][i] > cut && (first.empty() ? (first = variable_name(p, i), true) : true)) ++count;
+      const std::string which = side > 0 ? "upper" : "lower";
+      if (count == 1) out.conflicting.push_back(which + " bound of " + first);
+      if (count > 1)
+        out.conflicting.push_back(which + " bounds of " + std::to_string(count) + " variables (" + first + ", ...)");
+    }
+    if (active[turnover] && inf_norm(dy[turnover]) > cut) out.conflicting.push_back("turnover limit");
+    if (active[gross] && inf_norm(dy[gross]) > cut) out.conflicting.push_back("gross limit");
+    return true;
+  };
+
+  for (int k = 1; k <= s.max_iterations; ++k) {
+    // x step: (P + sigma I + sum_b A_b' rho_b A_b) x~ = sigma x - q + sum_b A_b' (rho_b z_b - y_b).
+    std::vector<Vec>& w = dy;  // scratch: rho z - y per block
+    for (int b = 0; b < kinds; ++b)
+      for (std::size_t i = 0; i < z[b].size(); ++i) w[b][i] = rho_of[b][i] * z[b][i] - y[b][i];
+    transpose_sum(w, xt);
+    for (std::size_t i = 0; i < n; ++i) xt[i] += s.sigma * x[i] - p.q[i];
+    blas::cholesky_solve(p.n, factor_.data(), xt.data());
+    apply(xt);
+    // z and y steps, over-relaxed.
+    for (int b = 0; b < kinds; ++b) {
+      if (!active[b]) continue;
+      const std::size_t nb = size[b];
+      v.resize(nb);
+      tmp.resize(nb);
+      for (std::size_t i = 0; i < nb; ++i) {
+        v[i] = s.alpha * ax[b][i] + (1 - s.alpha) * z[b][i];
+        tmp[i] = v[i] + y[b][i] / rho_of[b][i];
+      }
+      project(b, tmp, z[b]);
+      for (std::size_t i = 0; i < nb; ++i) {
+        dy[b][i] = rho_of[b][i] * (v[i] - z[b][i]);
+        y[b][i] += dy[b][i];
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) x[i] = s.alpha * xt[i] + (1 - s.alpha) * x[i];
+    out.iterations = k;
+
+    const bool adapt = s.adapt_rho_every > 0 && k % s.adapt_rho_every == 0;
+    if (k % s.check_every != 0 && !adapt && k != s.max_iterations) continue;
+    // Residuals at x: primal max_b |A_b x - z_b|, dual |P x + q + sum_b A_b' y_b|.
+    apply(x);
+    double primal = 0, primal_scale = 0;
+    for (int b = 0; b < kinds; ++b)
+      for (std::size_t i = 0; i < z[b].size(); ++i) {
+        primal = std::max(primal, std::abs(ax[b][i] - z[b][i]));
+        primal_scale = std::max({primal_scale, std::abs(ax[b][i]), std::abs(z[b][i])});
+      }
+    blas::gemv(blas::Trans::no, p.n, p.n, 1.0, p.P.data(), p.n, x.data(), 0.0, px.data());
+    transpose_sum(y, aty);
+    double dual = 0;
+    for (std::size_t i = 0; i < n; ++i) dual = std::max(dual, std::abs(px[i] + p.q[i] + aty[i]));
+    const double dual_scale = std::max({inf_norm(px), inf_norm(p.q), inf_norm(aty)});
+    out.primal_residual = primal;
+    out.dual_residual = dual;
+    if (primal <= s.eps_abs + s.eps_rel * primal_scale && dual <= s.eps_abs + s.eps_rel * dual_scale) {
+      out.status = QpStatus::solved;
+      break;
+    }
+    if (infeasible()) {
+      out.status = QpStatus::primal_infeasible;
+      break;
+    }
+    if (adapt) {  // OSQP's rule: balance the relative residuals; refactor only for a large change
+      const double ratio = (primal / std::max(primal_scale, 1e-30)) / (dual / std::max(dual_scale, 1e-30));
+      const double proposed = rho * std::sqrt(std::max(ratio, 1e-30));
+      if (proposed > 5 * rho || proposed < rho / 5) set_rho(proposed);
+    }
+  }
+  out.rho = rho;
+  out.row_duals = y[rows];
+  out.bound_duals = y[bounds];
+  out.l1_limit_dual = active[turnover] ? inf_norm(y[turnover]) : 0.0;
+  out.gross_dual = active[gross] ? inf_norm(y[gross]) : 0.0;
+  blas::gemv(blas::Trans::no, p.n, p.n, 1.0, p.P.data(), p.n, x.data(), 0.0, px.data());
+  out.objective = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    out.objective += 0.5 * x[i] * px[i] + p.q[i] * x[i] + p.l1_cost * std::abs(x[i] - reference[i]);
+  return out;
+}
+
+const QpSolution& require_solved(const QpSolution& solution, const std::string& context) {
+  if (solution.status == QpStatus::primal_infeasible) {
+    std::string names;
+    for (const auto& c : solution.conflicting) names += (names.empty() ? "" : ", ") + c;
+    throw std::runtime_error(context + ": infeasible constraints: " + names);
+  }
+  if (solution.status != QpStatus::solved)
+    throw std::runtime_error(context + ": the QP did not converge in " + std::to_string(solution.iterations) +
+                             " iterations (primal residual " + std::to_string(solution.primal_residual) +
+                             ", dual " + std::to_string(solution.dual_residual) + ")");
+  return solution;
+}
+
+}  // namespace qf::quant
