@@ -136,6 +136,7 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
                     previous->z[rows].size() == m;
   if (warm) {
     out = *previous;
+    out.status = QpStatus::max_iterations;
     out.conflicting.clear();
   } else {
     out.x.assign(n, 0.0);
@@ -295,6 +296,9 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
       if (proposed > 5 * rho || proposed < rho / 5) set_rho(proposed);
     }
   }
+  // The bounds block's point: inside the bounds exactly (and exactly at x0 where the l1 cost holds it),
+  // within the tolerance of the rest, where x is only within the tolerance of everything.
+  if (out.status == QpStatus::solved) x = z[bounds];
   out.rho = rho;
   out.row_duals = y[rows];
   out.bound_duals = y[bounds];

@@ -58,7 +58,7 @@ const char* to_string(QpStatus status);
 
 struct QpSolution {
   QpStatus status = QpStatus::max_iterations;
-  std::vector<double> x;              // [n]
+  std::vector<double> x;  // [n]; when solved, exactly within the bounds (the rest within tolerance)
   std::vector<double> row_duals;    // [m] multipliers of the rows (> 0: the upper bound binds)
   std::vector<double> bound_duals;  // [n] multipliers of the bounds (with the l1 cost's subgradient)
   double l1_limit_dual = 0, gross_dual = 0;  // > 0 when the turnover / gross limit binds
