@@ -104,7 +104,9 @@ bool QpSolver::factorise(const QpProblem& p, const Vec& diagonal, const Vec& rho
       for (std::size_t col = 0; col < n; ++col) factor_[r * n + col] += s * a[col];
     }
   }
-  if (const int info = blas::cholesky_factor(p.n, factor_.data()); info != 0) {
+  // The explicit inverse: each iteration then costs one matrix-vector product, which BLAS runs several
+  // times faster than the two triangular solves of the factor (measured: docs/performance.md).
+  if (const int info = blas::cholesky_inverse(p.n, factor_.data()); info != 0) {
     factor_.clear();
     throw std::invalid_argument("QpSolver: P + sigma I + A' rho A is not positive definite (minor " +
                                 std::to_string(info) + "): is P symmetric positive semi-definite?");
@@ -172,7 +174,7 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
   std::vector<Vec>&z = out.z, &y = out.y;
   std::vector<Vec> ax(kinds), dy(kinds);
   for (int b = 0; b < kinds; ++b) ax[b].assign(z[b].size(), 0.0), dy[b].assign(z[b].size(), 0.0);
-  Vec xt(n), v, px(n), aty(n), tmp(m);
+  Vec xt(n), solved(n), v, px(n), aty(n), tmp(m);
   // A_b' w summed over blocks, and A_b x per block.
   auto transpose_sum = [&](const std::vector<Vec>& w, Vec& result) {
     if (m > 0)
@@ -244,7 +246,8 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
       for (std::size_t i = 0; i < z[b].size(); ++i) w[b][i] = rho_of[b][i] * z[b][i] - y[b][i];
     transpose_sum(w, xt);
     for (std::size_t i = 0; i < n; ++i) xt[i] += s.sigma * x[i] - p.q[i];
-    blas::cholesky_solve(p.n, factor_.data(), xt.data());
+    blas::gemv(blas::Trans::no, p.n, p.n, 1.0, factor_.data(), p.n, xt.data(), 0.0, solved.data());
+    std::swap(xt, solved);
     apply(xt);
     // z and y steps, over-relaxed.
     for (int b = 0; b < kinds; ++b) {

@@ -13,6 +13,14 @@ namespace qf::quant {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr const char* kStyle =
+    "body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:960px}h1{margin-bottom:2px}"
+       "h2{margin-top:28px;border-bottom:1px solid "
+       "#ddd}.sub{color:#666}table{border-collapse:collapse;font-size:13px}"
+       "td,th{border:1px solid #ddd;padding:3px "
+       "7px;text-align:right}th{background:#f4f4f4}.met{color:#1e7d34;font-weight:bold}"
+       ".notmet{color:#b03020;font-weight:bold}.chart text{font-size:11px;fill:#444}.grid{stroke:#e6e6e6}"
+       "#stocks th{cursor:pointer}.heat td{min-width:34px}\n";
 constexpr int kWidth = 900, kHeight = 260, kLeft = 64, kRight = 16, kTop = 24, kBottom = 28;
 
 struct Series {
@@ -257,13 +265,7 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
   std::ostringstream h;
   h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << escape(o.title)
     << "</title>\n<style>\n"
-    << "body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:960px}h1{margin-bottom:2px}"
-       "h2{margin-top:28px;border-bottom:1px solid "
-       "#ddd}.sub{color:#666}table{border-collapse:collapse;font-size:13px}"
-       "td,th{border:1px solid #ddd;padding:3px "
-       "7px;text-align:right}th{background:#f4f4f4}.met{color:#1e7d34;font-weight:bold}"
-       ".notmet{color:#b03020;font-weight:bold}.chart text{font-size:11px;fill:#444}.grid{stroke:#e6e6e6}"
-       "#stocks th{cursor:pointer}.heat td{min-width:34px}\n</style></head><body>\n"
+    << kStyle << "</style></head><body>\n"
     << "<h1>" << escape(o.title) << "</h1><div class=\"sub\">" << escape(o.subtitle)
     << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back() << " (" << dates.size()
     << " days); benchmark: " << escape(e.benchmark_name)
@@ -368,6 +370,80 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
        "    rows.forEach(function (r) { body.appendChild(r); });\n"
        "  });\n"
        "});\n</script>\n</body></html>\n";
+  return h.str();
+}
+
+std::string comparison_report(const std::vector<NamedEvaluation>& strategies, const data::Universe& u,
+                              const ReportOptions& o) {
+  if (strategies.empty()) throw std::invalid_argument("comparison_report: no strategies");
+  const Evaluation& first = *strategies.front().evaluation;
+  for (const auto& s : strategies)
+    if (s.evaluation->first_day != first.first_day || s.evaluation->last_day != first.last_day)
+      throw std::invalid_argument("comparison_report: " + s.name + " covers another period");
+  std::vector<std::string> dates;
+  for (std::int64_t d = first.first_day; d <= first.last_day; ++d)
+    dates.push_back(data::format_date(u.days[static_cast<std::size_t>(d)]));
+  static const char* palette[] = {"#1f5fa8", "#c0392b", "#2a9d4a", "#8e44ad", "#e67e22",
+                                  "#16a085", "#d35400", "#2c3e50", "#7f8c8d", "#b8860b"};
+  std::vector<Series> equity, drawdowns, exposure;
+  for (std::size_t k = 0; k < strategies.size(); ++k) {
+    const Evaluation& e = *strategies[k].evaluation;
+    const std::string color = palette[k % 10];
+    std::vector<double> dd(e.returns.size()), gross;
+    drawdown_series(e.returns, dd);
+    for (std::int64_t d = e.first_day; d <= e.last_day; ++d)
+      gross.push_back(e.backtest.long_exposure[static_cast<std::size_t>(d)] +
+                      e.backtest.short_exposure[static_cast<std::size_t>(d)]);
+    equity.push_back({strategies[k].name, color, wealth(e.returns)});
+    drawdowns.push_back({strategies[k].name, color, dd});
+    exposure.push_back({strategies[k].name, color, gross});
+  }
+  std::vector<double> bdd(first.benchmark_returns.size());
+  drawdown_series(first.benchmark_returns, bdd);
+  equity.push_back({first.benchmark_name, "#999", wealth(first.benchmark_returns)});
+  drawdowns.push_back({first.benchmark_name, "#999", bdd});
+
+  std::ostringstream h;
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << escape(o.title)
+    << "</title>\n<style>\n" << kStyle << "</style></head><body>\n<h1>" << escape(o.title)
+    << "</h1><div class=\"sub\">" << escape(o.subtitle) << "<br>Out-of-sample period " << dates.front() << " .. "
+    << dates.back() << " (" << dates.size() << " days); benchmark: " << escape(first.benchmark_name)
+    << "</div>\n<h2>Side by side (after costs)</h2>\n<table id=\"comparison\"><tr><th>strategy</th><th>annual "
+       "return</th><th>volatility</th><th>Sharpe</th><th>Sortino</th><th>max drawdown</th><th>Calmar</th>"
+       "<th>turnover / day</th><th>gross exposure</th><th>costs</th><th>plan targets met</th></tr>\n";
+  auto row = [&](const std::string& name, const ReturnMetrics& m, const Evaluation* e) {
+    h << "<tr><td style=\"text-align:left\">" << escape(name) << "</td><td>" << pct(m.annual_return) << "</td><td>"
+      << pct(m.annual_volatility) << "</td><td>" << fixed(m.sharpe, 2) << "</td><td>" << fixed(m.sortino, 2)
+      << "</td><td>" << pct(m.max_drawdown) << "</td><td>" << fixed(m.calmar, 2) << "</td>";
+    if (e == nullptr) {
+      h << "<td></td><td></td><td></td><td></td></tr>\n";
+      return;
+    }
+    int met = 0;
+    for (const auto& l : e->scorecard) met += l.met ? 1 : 0;
+    h << "<td>" << pct(e->mean_turnover) << "</td><td>" << pct(e->mean_gross_exposure) << "</td><td>"
+      << pct(e->backtest.costs.total() / e->backtest.equity.front()) << "</td><td>" << met << " of "
+      << e->scorecard.size() << "</td></tr>\n";
+  };
+  for (const auto& s : strategies) row(s.name, s.evaluation->metrics, s.evaluation);
+  row(first.benchmark_name + " (benchmark)", first.benchmark_metrics, nullptr);
+  h << "</table>\n<h2>Equity curves</h2>\n"
+    << line_chart(equity, dates, false, false, "equity") << "<h2>Drawdowns</h2>\n"
+    << line_chart(drawdowns, dates, false, true, "drawdown") << "<h2>Gross exposure</h2>\n"
+    << line_chart(exposure, dates, false, true, "exposure")
+    << "<h2>Scorecards (plan targets, out of sample, after costs)</h2>\n<table id=\"scorecards\"><tr><th>strategy</th>";
+  for (const auto& l : first.scorecard)
+    h << "<th>" << l.name << " " << (l.higher_is_better ? "&gt; " : "&lt; ")
+      << (l.name == "sharpe" ? fixed(l.target, 2) : pct(l.target, 0)) << "</th>";
+  h << "</tr>\n";
+  for (const auto& s : strategies) {
+    h << "<tr><td style=\"text-align:left\">" << escape(s.name) << "</td>";
+    for (const auto& l : s.evaluation->scorecard)
+      h << "<td class=\"" << (l.met ? "met" : "notmet") << "\">"
+        << (l.name == "sharpe" ? fixed(l.value, 2) : pct(l.value)) << "</td>";
+    h << "</tr>\n";
+  }
+  h << "</table>\n</body></html>\n";
   return h.str();
 }
 

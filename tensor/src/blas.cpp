@@ -9,6 +9,7 @@
 
 extern "C" {  // LAPACK, from OpenBLAS (which bundles it)
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda, double* b,
              const int* ldb, int* info);
 }
@@ -76,6 +77,18 @@ void cholesky_solve(std::int64_t n, const double* factor, double* b) {
   const char uplo = 'L';
   int order = static_cast<int>(n), lda = order, columns = 1, info = 0;
   dpotrs_(&uplo, &order, &columns, factor, &lda, b, &lda, &info);
+}
+
+int cholesky_inverse(std::int64_t n, double* a) {
+  const char uplo = 'L';
+  int order = static_cast<int>(n), lda = order, info = 0;
+  dpotrf_(&uplo, &order, a, &lda, &info);
+  if (info != 0) return info;
+  dpotri_(&uplo, &order, a, &lda, &info);
+  // dpotri fills one triangle (the row-major upper one here): mirror it.
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < i; ++j) a[i * n + j] = a[j * n + i];
+  return info;
 }
 
 void set_num_threads(int threads) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "qf/quant/evaluation.h"
 
@@ -19,5 +20,14 @@ struct ReportOptions {
 
 std::string html_report(const Evaluation& evaluation, const data::Universe& universe,
                         const ReportOptions& options);
+
+// Several strategies over the same period side by side: a metrics table (one row each, and the
+// benchmark), equity curves, drawdowns and gross exposure on shared charts, and each one's scorecard.
+struct NamedEvaluation {
+  std::string name;
+  const Evaluation* evaluation = nullptr;
+};
+std::string comparison_report(const std::vector<NamedEvaluation>& strategies, const data::Universe& universe,
+                              const ReportOptions& options);
 
 }  // namespace qf::quant

@@ -25,6 +25,9 @@ void gemv(Trans trans_a, std::int64_t m, std::int64_t n, double alpha, const dou
 // one triangle is read and overwritten). Returns 0, or the 1-based order of the first leading minor
 // that is not positive definite.
 int cholesky_factor(std::int64_t n, double* a);
+// The inverse of a symmetric positive definite matrix in place, both triangles (dpotrf + dpotri); the
+// return value as cholesky_factor's.
+int cholesky_inverse(std::int64_t n, double* a);
 // Solves A x = b in place of b with the factor of cholesky_factor.
 void cholesky_solve(std::int64_t n, const double* factor, double* b);
 
