@@ -3,7 +3,9 @@
 # the embedded default (the built-in synthetic 518-stock universe):
 #   process_new_data   -> out/universe.h5 (+ validation report and state manifest)
 #   run_lstm_training  -> out/training/registry.h5 (+ coverage, trials, folds, scorecard in summary.txt)
-#   run_backtest_evaluation -> out/backtest/report.html (+ metrics.json/csv, daily.csv, the scorecard)
+#   portfolio_optimizer -> out/portfolio/<method>[_dd]/weights.h5 (+ decisions.csv with each day's reasons)
+#   run_backtest_evaluation -> out/backtest/report.html (+ metrics.json/csv, daily.csv, the scorecard), and
+#                      out/portfolio/backtest/comparison.html: the optimiser's variants side by side
 # Extra arguments go to process_new_data (e.g. --input ../shared/data/sp500_5yr ...). A rerun without
 # arguments updates the store in place (nothing changes: the same content hash) and stage 2 resumes
 # from its checkpoints; a run with arguments rebuilds the store and restarts stage 2.
@@ -19,3 +21,10 @@ else
   build/apps/run_lstm_training --store out/universe.h5 --out out/training --restart
 fi
 build/apps/run_backtest_evaluation --store out/universe.h5 --registry out/training/registry.h5 --out out/backtest
+methods=equal_weight,mean_variance,risk_parity,confidence_top_k
+build/apps/portfolio_optimizer --store out/universe.h5 --registry out/training/registry.h5 --out out/portfolio \
+  --methods $methods --drawdown-control both --turnover 0.5
+weights=()
+for m in ${methods//,/ }; do weights+=(out/portfolio/$m/weights.h5 out/portfolio/${m}_dd/weights.h5); done
+build/apps/run_backtest_evaluation --store out/universe.h5 --registry out/training/registry.h5 \
+  --out out/portfolio/backtest --weights "${weights[@]}"

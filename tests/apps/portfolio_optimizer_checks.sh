@@ -31,7 +31,7 @@ case $mode in
   bad_input)
     set +e
     out=$("$app" --store "$store" --registry "$registry" --out "$work/bad" --lookback 60 --name-cap 0.0001 2>&1); code=$?
-    echo "$out"; [ $code -eq 1 ] && echo "$out" | grep -q "infeasible constraints: net exposure (lower), upper bounds of" || exit 1
+    echo "$out"; [ $code -eq 1 ] && echo "$out" | grep -q "infeasible constraints: net exposure (lower), .*upper bounds of" || exit 1
     out=$("$app" --store "$store" --registry "$work/no_registry.h5" --out "$work/bad" 2>&1); code=$?
     echo "$out"; [ $code -eq 1 ] && echo "$out" | grep -q "bad input: .*no_registry.h5" || exit 1
     python3 - "$work/regime.h5" <<'PY' 2>/dev/null || { echo "no h5py: regime file check skipped"; exit 0; }
