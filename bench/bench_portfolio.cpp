@@ -52,6 +52,9 @@ qf::quant::OptimizerSpec issue_case(const std::string& method) {
   s.constraints.turnover_max = 0.20;
   if (const char* e = std::getenv("QF_EPS")) s.solver.eps_rel = std::atof(e);
   if (const char* e = std::getenv("QF_CHECK")) s.solver.check_every = std::atoi(e);
+  if (const char* e = std::getenv("QF_COST")) s.constraints.cost_penalty_bps = std::atof(e);
+  if (const char* e = std::getenv("QF_TURNOVER")) s.constraints.turnover_max = std::atof(e);
+  if (const char* e = std::getenv("QF_RHO")) s.solver.rho = std::atof(e);
   return s;
 }
 
