@@ -33,7 +33,8 @@ std::vector<std::pair<double, double>> parse_steps(const std::string& text) {
   std::vector<std::pair<double, double>> steps;
   for (const auto& item : split(text, ',')) {
     const auto colon = item.find(':');
-    if (colon == std::string::npos) throw po::error("--drawdown-steps: expected drawdown:exposure pairs, got '" + item + "'");
+    if (colon == std::string::npos)
+      throw po::error("--drawdown-steps: expected drawdown:exposure pairs, got '" + item + "'");
     steps.emplace_back(std::stod(item.substr(0, colon)), std::stod(item.substr(colon + 1)));
   }
   return steps;
@@ -51,7 +52,8 @@ int main(int argc, char** argv) try {
   auto& r = spec.rules;
   bool long_short = false;
   po::options_description options(
-      "portfolio_optimizer: daily target weights from the predictions of a model registry, with constraints and "
+      "portfolio_optimizer: daily target weights from the predictions of a model registry, with constraints "
+      "and "
       "risk rules");
   // clang-format off
   options.add_options()
@@ -92,7 +94,8 @@ int main(int argc, char** argv) try {
       ("regime", po::value(&regime), "risk rule: HDF5 with /regime_exposure [days] (exposure factor per day, NaN = 1)");
   // clang-format on
   if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
-  if (drawdown != "off" && drawdown != "on" && drawdown != "both") throw po::error("--drawdown-control must be off, on or both");
+  if (drawdown != "off" && drawdown != "on" && drawdown != "both")
+    throw po::error("--drawdown-control must be off, on or both");
   c.long_only = !long_short;
   c.bucket_max[0] = bucket_large, c.bucket_max[1] = bucket_mid, c.bucket_max[2] = bucket_small;
   r.drawdown_steps = parse_steps(steps);
@@ -108,7 +111,8 @@ int main(int argc, char** argv) try {
     history = qf::quant::read_registry_predictions(registry, universe, "/cv_predictions");
   if (!regime.empty()) {
     const qf::h5::File f(regime, qf::h5::File::Mode::read);
-    if (!f.exists("/regime_exposure")) throw qf::data::InputError(regime, 0, "/regime_exposure", "missing dataset");
+    if (!f.exists("/regime_exposure"))
+      throw qf::data::InputError(regime, 0, "/regime_exposure", "missing dataset");
     const qf::Tensor e = f.read("/regime_exposure").to(qf::DType::f64);
     if (e.numel() != universe.day_count())
       throw qf::data::InputError(regime, 0, "/regime_exposure",
@@ -139,7 +143,8 @@ int main(int argc, char** argv) try {
           qf::quant::optimize_portfolio(universe, predictions, history ? &*history : nullptr, v.spec);
     }
   });
-  std::printf("portfolio_optimizer: %lld tickers, %s .. %s\n", static_cast<long long>(universe.ticker_count()),
+  std::printf("portfolio_optimizer: %lld tickers, %s .. %s\n",
+              static_cast<long long>(universe.ticker_count()),
               qf::data::format_date(universe.days[static_cast<std::size_t>(predictions.first_day)]).c_str(),
               qf::data::format_date(universe.days[static_cast<std::size_t>(predictions.last_day)]).c_str());
   for (std::size_t k = 0; k < variants.size(); ++k) {
@@ -148,15 +153,16 @@ int main(int argc, char** argv) try {
     double positions = 0, turnover = 0, vol = 0, iterations = 0;
     int fired = 0;
     for (const auto& d : res.decisions) {
-      positions += d.positions, turnover += d.turnover, vol += d.ex_ante_volatility, iterations += d.iterations;
+      positions += d.positions, turnover += d.turnover, vol += d.ex_ante_volatility,
+          iterations += d.iterations;
       fired += d.rules.empty() ? 0 : 1;
     }
     const double days = std::max<double>(1, static_cast<double>(res.decisions.size()));
-    std::printf("  %-22s %4zu days in %6.2f s: %5.1f names, turnover %5.1f %%/day, ex-ante vol %5.1f %%, "
-                "%5.0f QP iterations/day, rules acted on %d days -> %s/%s/weights.h5\n",
-                variants[k].name.c_str(), res.decisions.size(), res.seconds, positions / days,
-                100 * turnover / days, 100 * vol / days, iterations / days, fired, out.c_str(),
-                variants[k].name.c_str());
+    std::printf(
+        "  %-22s %4zu days in %6.2f s: %5.1f names, turnover %5.1f %%/day, ex-ante vol %5.1f %%, "
+        "%5.0f QP iterations/day, rules acted on %d days -> %s/%s/weights.h5\n",
+        variants[k].name.c_str(), res.decisions.size(), res.seconds, positions / days, 100 * turnover / days,
+        100 * vol / days, iterations / days, fired, out.c_str(), variants[k].name.c_str());
   }
   return 0;
 } catch (const qf::data::InputError& e) {

@@ -20,16 +20,17 @@ namespace fs = std::filesystem;
 namespace {
 
 // The report, JSON, CSV and daily series of one evaluation, into `folder`.
-void write_evaluation(const fs::path& folder, const qf::quant::Evaluation& e, const qf::data::Universe& universe,
-                      const std::string& subtitle) {
+void write_evaluation(const fs::path& folder, const qf::quant::Evaluation& e,
+                      const qf::data::Universe& universe, const std::string& subtitle) {
   std::ostringstream daily;
   daily.precision(10);
   daily << "date,equity,return,benchmark_return,cost_fraction,turnover,long_exposure,short_exposure\n";
   for (std::int64_t d = e.first_day; d <= e.last_day; ++d) {
     const auto k = static_cast<std::size_t>(d), j = static_cast<std::size_t>(d - e.first_day);
-    daily << qf::data::format_date(universe.days[k]) << ',' << e.backtest.equity[k] << ',' << e.returns[j] << ','
-          << e.benchmark_returns[j] << ',' << e.backtest.cost_fraction[k] << ',' << e.backtest.turnover[k] << ','
-          << e.backtest.long_exposure[k] << ',' << e.backtest.short_exposure[k] << '\n';
+    daily << qf::data::format_date(universe.days[k]) << ',' << e.backtest.equity[k] << ',' << e.returns[j]
+          << ',' << e.benchmark_returns[j] << ',' << e.backtest.cost_fraction[k] << ','
+          << e.backtest.turnover[k] << ',' << e.backtest.long_exposure[k] << ','
+          << e.backtest.short_exposure[k] << '\n';
   }
   fs::create_directories(folder);
   qf::data::write_text_atomically(folder / "metrics.json", qf::quant::evaluation_json(e, universe));
@@ -39,12 +40,12 @@ void write_evaluation(const fs::path& folder, const qf::quant::Evaluation& e, co
                                   qf::quant::html_report(e, universe, {"QuantForge backtest", subtitle, 63}));
 }
 
-void print_summary(const qf::quant::Evaluation& e, const qf::data::Universe& universe, double ms, double capital,
-                   const std::string& folder) {
+void print_summary(const qf::quant::Evaluation& e, const qf::data::Universe& universe, double ms,
+                   double capital, const std::string& folder) {
   std::printf("run_backtest_evaluation: %s .. %s (%zu days), %lld tickers; backtest and metrics in %.1f ms\n",
               qf::data::format_date(universe.days[static_cast<std::size_t>(e.first_day)]).c_str(),
-              qf::data::format_date(universe.days[static_cast<std::size_t>(e.last_day)]).c_str(), e.returns.size(),
-              static_cast<long long>(universe.ticker_count()), ms);
+              qf::data::format_date(universe.days[static_cast<std::size_t>(e.last_day)]).c_str(),
+              e.returns.size(), static_cast<long long>(universe.ticker_count()), ms);
   std::printf(
       "strategy: annual return %.2f %%, volatility %.2f %%, Sharpe %.2f, max drawdown %.2f %%, costs %.2f %% "
       "of capital\n",
@@ -55,8 +56,8 @@ void print_summary(const qf::quant::Evaluation& e, const qf::data::Universe& uni
               100 * e.benchmark_metrics.max_drawdown);
   std::printf("scorecard (out of sample, after costs):\n");
   for (const auto& l : e.scorecard)
-    std::printf("  %-14s %10.4f  target %s %.2f  %s\n", l.name.c_str(), l.value, l.higher_is_better ? ">" : "<",
-                l.target, l.met ? "met" : "NOT met");
+    std::printf("  %-14s %10.4f  target %s %.2f  %s\n", l.name.c_str(), l.value,
+                l.higher_is_better ? ">" : "<", l.target, l.met ? "met" : "NOT met");
   std::printf("-> %s/report.html, metrics.json, metrics.csv, daily.csv\n", folder.c_str());
 }
 
@@ -116,12 +117,13 @@ int main(int argc, char** argv) try {
 
   const qf::data::Universe universe = qf::data::read_universe(store);
   const qf::quant::PredictionPanel predictions = qf::quant::read_registry_predictions(registry, universe);
-  const auto kind = benchmark == "index" ? qf::quant::BenchmarkKind::index : qf::quant::BenchmarkKind::equal_weight;
+  const auto kind =
+      benchmark == "index" ? qf::quant::BenchmarkKind::index : qf::quant::BenchmarkKind::equal_weight;
   std::ostringstream costs;
-  costs << ", executed at the " << execution << "; costs: commission " << o.costs.commission_bps << " bp, half spread "
-        << o.costs.half_spread_bps << " bp, slippage " << o.costs.slippage_bps << " bp, impact "
-        << o.costs.impact_coefficient << ", participation cap " << o.costs.max_participation << ", borrow "
-        << o.costs.borrow_bps_per_year << " bp/yr";
+  costs << ", executed at the " << execution << "; costs: commission " << o.costs.commission_bps
+        << " bp, half spread " << o.costs.half_spread_bps << " bp, slippage " << o.costs.slippage_bps
+        << " bp, impact " << o.costs.impact_coefficient << ", participation cap " << o.costs.max_participation
+        << ", borrow " << o.costs.borrow_bps_per_year << " bp/yr";
 
   struct Strategy {
     std::string name, subtitle;
@@ -133,28 +135,33 @@ int main(int argc, char** argv) try {
     std::ostringstream s;
     s << "Strategy " << strategy.rule << " (long " << strategy.k_long << ", short " << strategy.k_short
       << ") on the predictions of " << registry << costs.str();
-    strategies.push_back({strategy.rule, s.str(), out, qf::quant::strategy_targets(universe, predictions, strategy)});
+    strategies.push_back(
+        {strategy.rule, s.str(), out, qf::quant::strategy_targets(universe, predictions, strategy)});
   }
   for (const auto& file : weights) {
     const std::string name = fs::path(file).parent_path().filename().string();
-    strategies.push_back({name.empty() ? fs::path(file).stem().string() : name,
-                          "Target weights of " + file + " over the prediction period of " + registry + costs.str(),
-                          weights.size() > 1 ? fs::path(out) / name : fs::path(out),
-                          qf::quant::read_target_weights(file, universe)});
+    strategies.push_back(
+        {name.empty() ? fs::path(file).stem().string() : name,
+         "Target weights of " + file + " over the prediction period of " + registry + costs.str(),
+         weights.size() > 1 ? fs::path(out) / name : fs::path(out),
+         qf::quant::read_target_weights(file, universe)});
   }
   std::vector<qf::quant::Evaluation> evaluations;
   for (const auto& s : strategies) {
     const auto start = std::chrono::steady_clock::now();
     evaluations.push_back(qf::quant::evaluate_strategy(universe, s.targets, predictions, o, kind));
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const auto& e = evaluations.back();
     if (repeat > 0) {  // the engine alone, for bench/compare_backtest.py
       std::vector<double> times;
       for (int k = 0; k < repeat; ++k) {
         const auto t0 = std::chrono::steady_clock::now();
         const auto again = qf::quant::run_backtest(universe, s.targets, o);
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-        if (again.equity.back() != e.backtest.equity.back()) throw std::logic_error("the backtest is not deterministic");
+        times.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        if (again.equity.back() != e.backtest.equity.back())
+          throw std::logic_error("the backtest is not deterministic");
       }
       std::sort(times.begin(), times.end());
       std::printf("engine: %.3f ms (median of %d runs)\n", times[times.size() / 2], repeat);
@@ -175,15 +182,17 @@ int main(int argc, char** argv) try {
       int met = 0;
       for (const auto& l : e.scorecard) met += l.met ? 1 : 0;
       csv << strategies[k].name << ',' << e.metrics.annual_return << ',' << e.metrics.annual_volatility << ','
-          << e.metrics.sharpe << ',' << e.metrics.sortino << ',' << e.metrics.max_drawdown << ',' << e.metrics.calmar
-          << ',' << e.mean_turnover << ',' << e.mean_gross_exposure << ','
+          << e.metrics.sharpe << ',' << e.metrics.sortino << ',' << e.metrics.max_drawdown << ','
+          << e.metrics.calmar << ',' << e.mean_turnover << ',' << e.mean_gross_exposure << ','
           << e.backtest.costs.total() / o.initial_capital << ',' << met << '\n';
     }
     qf::data::write_text_atomically(fs::path(out) / "comparison.csv", csv.str());
     qf::data::write_text_atomically(
         fs::path(out) / "comparison.html",
-        qf::quant::comparison_report(named, universe, {"QuantForge: strategies side by side", "Costs" + costs.str().substr(1), 63}));
-    std::printf("comparison of %zu strategies -> %s/comparison.html, comparison.csv\n", strategies.size(), out.c_str());
+        qf::quant::comparison_report(
+            named, universe, {"QuantForge: strategies side by side", "Costs" + costs.str().substr(1), 63}));
+    std::printf("comparison of %zu strategies -> %s/comparison.html, comparison.csv\n", strategies.size(),
+                out.c_str());
   }
   return 0;
 } catch (const qf::data::InputError& e) {

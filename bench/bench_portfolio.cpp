@@ -25,7 +25,8 @@ const Fixture& fixture() {
   static const Fixture f = [] {
     const auto dir = std::filesystem::temp_directory_path() / "qf_bench_portfolio";
     std::filesystem::remove_all(dir);
-    qf::data::write_synthetic_universe(qf::data::make_synthetic_universe({.tickers = 505, .days = 1260}), dir);
+    qf::data::write_synthetic_universe(qf::data::make_synthetic_universe({.tickers = 505, .days = 1260}),
+                                       dir);
     const qf::data::IngestOptions options{{}, dir / "constituents.csv", dir / "index.csv"};
     Fixture out{qf::data::ingest(qf::data::list_price_files(dir / "prices", options), options), {}};
     std::filesystem::remove_all(dir);
@@ -72,9 +73,15 @@ void BM_Rebalance5y(benchmark::State& state, const std::string& method) {
   state.counters["rebalances"] = static_cast<double>(days);
   state.counters["qp_iterations_per_day"] = iterations / static_cast<double>(std::max<std::size_t>(days, 1));
 }
-BENCHMARK_CAPTURE(BM_Rebalance5y, mean_variance, std::string("mean_variance"))->Unit(benchmark::kSecond)->Iterations(1);
-BENCHMARK_CAPTURE(BM_Rebalance5y, equal_weight, std::string("equal_weight"))->Unit(benchmark::kSecond)->Iterations(1);
-BENCHMARK_CAPTURE(BM_Rebalance5y, min_variance, std::string("min_variance"))->Unit(benchmark::kSecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_Rebalance5y, mean_variance, std::string("mean_variance"))
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_Rebalance5y, equal_weight, std::string("equal_weight"))
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_Rebalance5y, min_variance, std::string("min_variance"))
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
 
 void BM_QpSolve(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
@@ -84,7 +91,8 @@ void BM_QpSolve(benchmark::State& state) {
   p.q.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < n; ++j)  // one factor plus specific risk: positive definite
-      p.P[i * n + j] = 0.3 * std::cos(0.01 * static_cast<double>(i)) * std::cos(0.01 * static_cast<double>(j));
+      p.P[i * n + j] =
+          0.3 * std::cos(0.01 * static_cast<double>(i)) * std::cos(0.01 * static_cast<double>(j));
     p.P[i * n + i] += 1.0;
     p.q[i] = -0.01 * std::sin(static_cast<double>(i));
   }

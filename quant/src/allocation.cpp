@@ -53,7 +53,8 @@ Tensor cross_product(const Tensor& x, double scale) {
 // Pivots that are positive only by rounding (relative to the diagonal) count as singular.
 void cholesky(std::vector<double>& a, std::int64_t n, const char* what) {
   std::vector<double> diagonal(static_cast<std::size_t>(n));
-  for (std::int64_t j = 0; j < n; ++j) diagonal[static_cast<std::size_t>(j)] = a[static_cast<std::size_t>(j * n + j)];
+  for (std::int64_t j = 0; j < n; ++j)
+    diagonal[static_cast<std::size_t>(j)] = a[static_cast<std::size_t>(j * n + j)];
   std::int64_t bad = blas::cholesky_factor(n, a.data()) - 1;
   for (std::int64_t j = 0; j < n && bad < 0; ++j) {
     const double pivot = a[static_cast<std::size_t>(j * n + j)];

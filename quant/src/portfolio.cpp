@@ -28,8 +28,12 @@ using Vec = std::vector<double>;
 class RollingMoments {
  public:
   RollingMoments(std::int64_t tickers, int window, double decay)
-      : n_(static_cast<std::size_t>(tickers)), window_(static_cast<std::size_t>(window)), decay_(decay),
-        gram_(n_ * n_, 0.0), sum_(n_, 0.0), valid_(n_, 0) {}
+      : n_(static_cast<std::size_t>(tickers)),
+        window_(static_cast<std::size_t>(window)),
+        decay_(decay),
+        gram_(n_ * n_, 0.0),
+        sum_(n_, 0.0),
+        valid_(n_, 0) {}
 
   void push(const Vec& returns) {
     Vec row(n_);
@@ -54,7 +58,8 @@ class RollingMoments {
   bool full(std::size_t i) const { return rows_.size() == window_ && valid_[i] == static_cast<int>(window_); }
 
   // The covariance [n, n] of the tickers `names` (all full) by `estimator`, as allocation.h defines it.
-  Vec covariance(const std::vector<std::int64_t>& names, const std::string& estimator, double* shrinkage) const {
+  Vec covariance(const std::vector<std::int64_t>& names, const std::string& estimator,
+                 double* shrinkage) const {
     const std::size_t n = names.size(), T = rows_.size();
     double total = 0;  // sum of the weights
     for (std::size_t k = 0; k < T; ++k) total += std::pow(decay_, static_cast<double>(T - 1 - k));
@@ -84,7 +89,8 @@ class RollingMoments {
     beta = std::min(beta, delta);
     const double shrink = beta == 0 ? 0.0 : beta / delta;
     for (std::size_t a = 0; a < n; ++a)
-      for (std::size_t b = 0; b < n; ++b) s[a * n + b] = (1 - shrink) * s[a * n + b] + (a == b ? shrink * mu : 0.0);
+      for (std::size_t b = 0; b < n; ++b)
+        s[a * n + b] = (1 - shrink) * s[a * n + b] + (a == b ? shrink * mu : 0.0);
     *shrinkage = shrink;
     return s;
   }
@@ -141,9 +147,9 @@ double drawdown_scale(double drawdown, const std::vector<std::pair<double, doubl
 void check_spec(const OptimizerSpec& s, const data::Universe& u) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("portfolio_optimizer: " + what); };
   const auto& c = s.constraints;
-  const std::vector<std::string> methods = {"equal_weight", "inverse_volatility", "risk_parity", "hrp",
-                                            "confidence_top_k", "min_variance", "mean_variance", "max_sharpe",
-                                            "target_risk", "kelly"};
+  const std::vector<std::string> methods = {
+      "equal_weight", "inverse_volatility", "risk_parity", "hrp",         "confidence_top_k",
+      "min_variance", "mean_variance",      "max_sharpe",  "target_risk", "kelly"};
   if (std::find(methods.begin(), methods.end(), s.method) == methods.end())
     fail("unknown method '" + s.method + "'");
   if (s.risk.estimator != "ledoit_wolf" && s.risk.estimator != "sample" && s.risk.estimator != "ewma")
@@ -153,9 +159,12 @@ void check_spec(const OptimizerSpec& s, const data::Universe& u) {
   if (!(c.name_max > 0)) fail("the per-name cap must be positive");
   if (!(c.net_min <= c.net_max)) fail("net_min must not exceed net_max");
   if (c.long_only && c.net_min < 0) fail("long only needs net_min >= 0");
-  if (!(s.risk_aversion > 0) || !(s.kelly_fraction > 0)) fail("risk aversion and Kelly fraction must be positive");
-  if (s.method == "target_risk" && !(s.target_volatility > 0)) fail("target_risk needs a positive target volatility");
-  if (!s.rules.regime_exposure.empty() && static_cast<std::int64_t>(s.rules.regime_exposure.size()) != u.day_count())
+  if (!(s.risk_aversion > 0) || !(s.kelly_fraction > 0))
+    fail("risk aversion and Kelly fraction must be positive");
+  if (s.method == "target_risk" && !(s.target_volatility > 0))
+    fail("target_risk needs a positive target volatility");
+  if (!s.rules.regime_exposure.empty() &&
+      static_cast<std::int64_t>(s.rules.regime_exposure.size()) != u.day_count())
     fail("the regime exposure series must have one value per calendar day");
 }
 
@@ -170,7 +179,8 @@ std::vector<int> market_cap_buckets(const data::Universe& u) {
   std::sort(caps.begin(), caps.end());
   const double low = caps[caps.size() / 3], high = caps[2 * caps.size() / 3];
   for (std::size_t i = 0; i < bucket.size() && i < u.market_cap.size(); ++i)
-    if (std::isfinite(u.market_cap[i])) bucket[i] = u.market_cap[i] >= high ? 0 : (u.market_cap[i] >= low ? 1 : 2);
+    if (std::isfinite(u.market_cap[i]))
+      bucket[i] = u.market_cap[i] >= high ? 0 : (u.market_cap[i] >= low ? 1 : 2);
   return bucket;
 }
 
@@ -191,9 +201,10 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   std::vector<std::string> sector_names;
   std::vector<int> sector_of(static_cast<std::size_t>(N));
   for (std::int64_t i = 0; i < N; ++i) {
-    const std::string name = static_cast<std::size_t>(i) < u.sector.size() && !u.sector[static_cast<std::size_t>(i)].empty()
-                                 ? u.sector[static_cast<std::size_t>(i)]
-                                 : "(unknown)";
+    const std::string name =
+        static_cast<std::size_t>(i) < u.sector.size() && !u.sector[static_cast<std::size_t>(i)].empty()
+            ? u.sector[static_cast<std::size_t>(i)]
+            : "(unknown)";
     auto [it, added] = sector_index.try_emplace(name, static_cast<int>(sector_names.size()));
     if (added) sector_names.push_back(name);
     sector_of[static_cast<std::size_t>(i)] = it->second;
@@ -244,7 +255,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     double portfolio_return = 0;
     for (std::int64_t i = 0; i < N; ++i) {
       const double c0 = close[(d - 1) * N + i], c1 = close[d * N + i];
-      returns[static_cast<std::size_t>(i)] = std::isfinite(c0) && std::isfinite(c1) && c0 > 0 ? c1 / c0 - 1 : kNaN;
+      returns[static_cast<std::size_t>(i)] =
+          std::isfinite(c0) && std::isfinite(c1) && c0 > 0 ? c1 / c0 - 1 : kNaN;
       if (held[static_cast<std::size_t>(i)] != 0 && std::isfinite(returns[static_cast<std::size_t>(i)]))
         portfolio_return += held[static_cast<std::size_t>(i)] * returns[static_cast<std::size_t>(i)];
     }
@@ -253,8 +265,10 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       const double r = returns[static_cast<std::size_t>(i)];
       double& w = held[static_cast<std::size_t>(i)];
       if (w == 0) continue;
-      if (!std::isfinite(r) && !u.listed[static_cast<std::size_t>(d * N + i)]) w = 0;  // delisted: gone
-      else if (std::isfinite(r)) w = w * (1 + r) / (1 + portfolio_return);
+      if (!std::isfinite(r) && !u.listed[static_cast<std::size_t>(d * N + i)])
+        w = 0;  // delisted: gone
+      else if (std::isfinite(r))
+        w = w * (1 + r) / (1 + portfolio_return);
     }
     equity *= 1 + portfolio_return;
     peak = std::max(peak, equity);
@@ -285,8 +299,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     // Eligible names.
     std::vector<std::int64_t> names;
     for (std::int64_t i = 0; i < N; ++i)
-      if (u.present[static_cast<std::size_t>(d * N + i)] && std::isfinite(prob[d * N + i]) && moments.full(static_cast<std::size_t>(i)) &&
-          barred_until[static_cast<std::size_t>(i)] < d)
+      if (u.present[static_cast<std::size_t>(d * N + i)] && std::isfinite(prob[d * N + i]) &&
+          moments.full(static_cast<std::size_t>(i)) && barred_until[static_cast<std::size_t>(i)] < d)
         names.push_back(i);
     const std::size_t n = names.size();
     decision.eligible = static_cast<int>(n);
@@ -328,7 +342,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     qp.n = static_cast<std::int64_t>(n);
     qp.lower.assign(n, c.long_only ? 0.0 : -c.name_max);
     qp.upper.assign(n, c.name_max);
-    for (std::size_t a = 0; a < n; ++a) qp.variable_names.push_back(u.tickers[static_cast<std::size_t>(names[a])]);
+    for (std::size_t a = 0; a < n; ++a)
+      qp.variable_names.push_back(u.tickers[static_cast<std::size_t>(names[a])]);
     auto add_row = [&](const std::string& name, double lo, double hi, auto member) {
       Vec row(n, 0.0);
       bool any = false;
@@ -341,11 +356,13 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       qp.row_names.push_back(name);
     };
     const bool kelly = spec.method == "kelly";
-    add_row("net exposure", kelly ? std::min(0.0, c.net_min) : c.net_min, c.net_max, [](std::int64_t) { return true; });
+    add_row("net exposure", kelly ? std::min(0.0, c.net_min) : c.net_min, c.net_max,
+            [](std::int64_t) { return true; });
     if (c.sector_max > 0)
       for (std::size_t g = 0; g < sector_names.size(); ++g)
-        add_row("sector " + sector_names[g], -c.sector_max, c.sector_max,
-                [&](std::int64_t i) { return sector_of[static_cast<std::size_t>(i)] == static_cast<int>(g); });
+        add_row("sector " + sector_names[g], -c.sector_max, c.sector_max, [&](std::int64_t i) {
+          return sector_of[static_cast<std::size_t>(i)] == static_cast<int>(g);
+        });
     for (int b = 0; b < 3; ++b)
       if (c.bucket_max[b] < 1)
         add_row(bucket_names[b], -c.bucket_max[b], c.bucket_max[b],
@@ -406,10 +423,12 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
         const double limit = qp.l1_limit;  // the turnover limit can be out of reach after a forced sale
         qp.l1_limit = kInfinity;
         s = solver.solve(qp);
-        if (s.status == QpStatus::solved) fired.push_back("turnover limit " + percent(limit) + " relaxed (infeasible)");
+        if (s.status == QpStatus::solved)
+          fired.push_back("turnover limit " + percent(limit) + " relaxed (infeasible)");
       }
       if (!required && s.status != QpStatus::solved) return s;
-      require_solved(s, "portfolio_optimizer, " + data::format_date(u.days[static_cast<std::size_t>(d)]) + ", " + spec.method);
+      require_solved(s, "portfolio_optimizer, " + data::format_date(u.days[static_cast<std::size_t>(d)]) +
+                            ", " + spec.method);
       decision.iterations += s.iterations;
       warm = s;
       warm_ok = true;
@@ -426,7 +445,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     };
     QpSolution solution;
     const bool has_alpha = std::any_of(mu.begin(), mu.end(), [](double m) { return m != 0; });
-    if (spec.method == "min_variance" || (mean_variance_family && !has_alpha && spec.method != "target_risk")) {
+    if (spec.method == "min_variance" ||
+        (mean_variance_family && !has_alpha && spec.method != "target_risk")) {
       solution = solve_with(0.0);
       if (spec.method != "min_variance") fired.push_back("no measured skill (IC 0): minimum variance");
     } else if (spec.method == "mean_variance" || kelly) {
@@ -448,8 +468,10 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       double lo = -3, hi = 1, x1 = hi - ratio * (hi - lo), x2 = lo + ratio * (hi - lo);
       double f1 = sharpe(x1, nullptr), f2 = sharpe(x2, nullptr);
       for (int k = 0; k < 12; ++k) {
-        if (f1 >= f2) hi = x2, x2 = x1, f2 = f1, x1 = hi - ratio * (hi - lo), f1 = sharpe(x1, nullptr);
-        else lo = x1, x1 = x2, f1 = f2, x2 = lo + ratio * (hi - lo), f2 = sharpe(x2, nullptr);
+        if (f1 >= f2)
+          hi = x2, x2 = x1, f2 = f1, x1 = hi - ratio * (hi - lo), f1 = sharpe(x1, nullptr);
+        else
+          lo = x1, x1 = x2, f1 = f2, x2 = lo + ratio * (hi - lo), f2 = sharpe(x2, nullptr);
       }
       QpSolution best;
       if (sharpe(0.5 * (lo + hi), &best) > -kInfinity) {
@@ -504,7 +526,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
           solution = std::move(again);
           fired.push_back("minimum position: " + std::to_string(dropped) + " dropped");
         } else {
-          fired.push_back("minimum position: " + std::to_string(dropped) + " kept (dropping them is infeasible)");
+          fired.push_back("minimum position: " + std::to_string(dropped) +
+                          " kept (dropping them is infeasible)");
         }
       }
       qp = before;
@@ -524,7 +547,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       double v = 0;
       for (std::size_t a = 0; a < n; ++a) v += qp.A[j * n + a] * solution.x[a];
       if (std::abs(v - qp.row_upper[j]) < tol || std::abs(v - qp.row_lower[j]) < tol)
-        if (qp.row_lower[j] != qp.row_upper[j] || qp.row_names[j] != "net exposure") binding.push_back(qp.row_names[j]);
+        if (qp.row_lower[j] != qp.row_upper[j] || qp.row_names[j] != "net exposure")
+          binding.push_back(qp.row_names[j]);
     }
     double turnover = 0, gross = 0;
     for (std::size_t a = 0; a < n; ++a) {
@@ -559,9 +583,11 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     Vec next(static_cast<std::size_t>(N), 0.0);
     for (std::size_t a = 0; a < n; ++a) next[static_cast<std::size_t>(names[a])] = scale * solution.x[a];
     for (std::int64_t i = 0; i < N; ++i) {
-      const double w = std::abs(next[static_cast<std::size_t>(i)]) < 1e-9 ? 0.0 : next[static_cast<std::size_t>(i)];
+      const double w =
+          std::abs(next[static_cast<std::size_t>(i)]) < 1e-9 ? 0.0 : next[static_cast<std::size_t>(i)];
       traded += std::abs(w - held[static_cast<std::size_t>(i)]);
-      if (w != 0 && (held[static_cast<std::size_t>(i)] == 0 || (w > 0) != (held[static_cast<std::size_t>(i)] > 0)))
+      if (w != 0 &&
+          (held[static_cast<std::size_t>(i)] == 0 || (w > 0) != (held[static_cast<std::size_t>(i)] > 0)))
         entry[static_cast<std::size_t>(i)] = close[d * N + i];
       if (w == 0) entry[static_cast<std::size_t>(i)] = kNaN;
       out[i] = held[static_cast<std::size_t>(i)] = w;
@@ -579,9 +605,9 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::ostringstream about;
-  about << spec.method << ", " << spec.risk.estimator << " covariance over " << spec.risk.lookback << " days, "
-        << (c.long_only ? "long only" : "long/short") << ", name cap " << percent(c.name_max) << ", sector cap "
-        << percent(c.sector_max);
+  about << spec.method << ", " << spec.risk.estimator << " covariance over " << spec.risk.lookback
+        << " days, " << (c.long_only ? "long only" : "long/short") << ", name cap " << percent(c.name_max)
+        << ", sector cap " << percent(c.sector_max);
   if (std::isfinite(c.turnover_max)) about << ", turnover <= " << percent(c.turnover_max) << "/day";
   if (rules.drawdown_control) about << ", drawdown control";
   if (rules.target_volatility > 0) about << ", vol target " << percent(rules.target_volatility);
@@ -592,7 +618,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   return result;
 }
 
-void write_optimizer_output(const std::filesystem::path& folder, const OptimizerResult& r, const data::Universe& u) {
+void write_optimizer_output(const std::filesystem::path& folder, const OptimizerResult& r,
+                            const data::Universe& u) {
   std::filesystem::create_directories(folder);
   const std::int64_t N = u.ticker_count();
   const auto weights_path = folder / "weights.h5", temporary = folder / "weights.h5.tmp";
@@ -619,8 +646,8 @@ void write_optimizer_output(const std::filesystem::path& folder, const Optimizer
     }
     f.create_group("/decisions");
     const std::pair<const char*, const std::vector<double>*> columns[] = {
-        {"day", &day}, {"gross", &gross}, {"net", &net}, {"ex_ante_volatility", &vol}, {"turnover", &turnover},
-        {"exposure_scale", &scale}, {"ic", &ic}, {"drawdown", &dd}};
+        {"day", &day},           {"gross", &gross},          {"net", &net}, {"ex_ante_volatility", &vol},
+        {"turnover", &turnover}, {"exposure_scale", &scale}, {"ic", &ic},   {"drawdown", &dd}};
     for (const auto& [name, values] : columns)
       f.write(std::string("/decisions/") + name, Tensor::from<double>(*values, {K}));
     if (K > 0) {
@@ -639,11 +666,12 @@ void write_optimizer_output(const std::filesystem::path& folder, const Optimizer
   for (const auto& x : r.decisions) {
     const std::string date = data::format_date(u.days[static_cast<std::size_t>(x.day)]);
     decisions << date << ',' << x.eligible << ',' << x.positions << ',' << x.gross << ',' << x.net << ','
-              << x.turnover << ',' << x.ex_ante_volatility << ',' << x.exposure_scale << ',' << x.drawdown << ','
-              << x.ic << ',' << x.iterations << ",\"" << x.binding << "\",\"" << x.rules << "\"\n";
+              << x.turnover << ',' << x.ex_ante_volatility << ',' << x.exposure_scale << ',' << x.drawdown
+              << ',' << x.ic << ',' << x.iterations << ",\"" << x.binding << "\",\"" << x.rules << "\"\n";
     for (std::int64_t i = 0; i < N; ++i) {
       const double w = r.weights.data<double>()[x.day * N + i];
-      if (w != 0 && std::isfinite(w)) weights << date << ',' << u.tickers[static_cast<std::size_t>(i)] << ',' << w << '\n';
+      if (w != 0 && std::isfinite(w))
+        weights << date << ',' << u.tickers[static_cast<std::size_t>(i)] << ',' << w << '\n';
     }
   }
   data::write_text_atomically(folder / "decisions.csv", decisions.str());

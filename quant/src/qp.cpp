@@ -18,7 +18,9 @@ double inf_norm(const Vec& v) {
   return m;
 }
 
-double soft(double a, double t) { return a > t ? a - t : (a < -t ? a + t : 0.0); }
+double soft(double a, double t) {
+  return a > t ? a - t : (a < -t ? a + t : 0.0);
+}
 
 // The proximal step of the bounds block: argmin_z sum_i rho_i / 2 (z_i - v_i)^2 + kappa |z_i - c_i|
 // over lower <= z <= upper and sum_i |z_i - c_i| <= tau. Per coordinate it is a clamped soft threshold;
@@ -31,7 +33,8 @@ double prox_bounds(const Vec& v, const Vec& rho, double kappa, const Vec& c, con
   auto point = [&](double lambda) {
     double norm = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      const double d = std::clamp(soft(v[i] - c[i], (kappa + lambda) / rho[i]), lower[i] - c[i], upper[i] - c[i]);
+      const double d =
+          std::clamp(soft(v[i] - c[i], (kappa + lambda) / rho[i]), lower[i] - c[i], upper[i] - c[i]);
       z[i] = c[i] + d;
       norm += std::abs(d);
     }
@@ -82,9 +85,12 @@ void check(const QpProblem& p) {
 
 const char* to_string(QpStatus s) {
   switch (s) {
-    case QpStatus::solved: return "solved";
-    case QpStatus::max_iterations: return "not converged (iteration limit)";
-    case QpStatus::primal_infeasible: return "primal infeasible";
+    case QpStatus::solved:
+      return "solved";
+    case QpStatus::max_iterations:
+      return "not converged (iteration limit)";
+    case QpStatus::primal_infeasible:
+      return "primal infeasible";
   }
   return "?";
 }
@@ -188,7 +194,8 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
   auto apply = [&](const Vec& in) {
     for (int b = bounds; b <= gross; ++b)
       if (active[b]) std::copy(in.begin(), in.end(), ax[b].begin());
-    if (m > 0) blas::gemv(blas::Trans::no, p.rows(), p.n, 1.0, p.A.data(), p.n, in.data(), 0.0, ax[rows].data());
+    if (m > 0)
+      blas::gemv(blas::Trans::no, p.rows(), p.n, 1.0, p.A.data(), p.n, in.data(), 0.0, ax[rows].data());
   };
   auto project = [&](int b, const Vec& in, Vec& result) {
     if (b == bounds) prox_bounds(in, rho_of[b], p.l1_cost, reference, lower, upper, kInfinity, result);
@@ -228,11 +235,13 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
       std::size_t count = 0;
       std::string first;
       for (std::size_t i = 0; i < n; ++i)
-        if (side * dy[bounds][i] > cut && (first.empty() ? (first = variable_name(p, i), true) : true)) ++count;
+        if (side * dy[bounds][i] > cut && (first.empty() ? (first = variable_name(p, i), true) : true))
+          ++count;
       const std::string which = side > 0 ? "upper" : "lower";
       if (count == 1) out.conflicting.push_back(which + " bound of " + first);
       if (count > 1)
-        out.conflicting.push_back(which + " bounds of " + std::to_string(count) + " variables (" + first + ", ...)");
+        out.conflicting.push_back(which + " bounds of " + std::to_string(count) + " variables (" + first +
+                                  ", ...)");
     }
     if (active[turnover] && inf_norm(dy[turnover]) > cut) out.conflicting.push_back("turnover limit");
     if (active[gross] && inf_norm(dy[gross]) > cut) out.conflicting.push_back("gross limit");

@@ -15,12 +15,12 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* kStyle =
     "body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:960px}h1{margin-bottom:2px}"
-       "h2{margin-top:28px;border-bottom:1px solid "
-       "#ddd}.sub{color:#666}table{border-collapse:collapse;font-size:13px}"
-       "td,th{border:1px solid #ddd;padding:3px "
-       "7px;text-align:right}th{background:#f4f4f4}.met{color:#1e7d34;font-weight:bold}"
-       ".notmet{color:#b03020;font-weight:bold}.chart text{font-size:11px;fill:#444}.grid{stroke:#e6e6e6}"
-       "#stocks th{cursor:pointer}.heat td{min-width:34px}\n";
+    "h2{margin-top:28px;border-bottom:1px solid "
+    "#ddd}.sub{color:#666}table{border-collapse:collapse;font-size:13px}"
+    "td,th{border:1px solid #ddd;padding:3px "
+    "7px;text-align:right}th{background:#f4f4f4}.met{color:#1e7d34;font-weight:bold}"
+    ".notmet{color:#b03020;font-weight:bold}.chart text{font-size:11px;fill:#444}.grid{stroke:#e6e6e6}"
+    "#stocks th{cursor:pointer}.heat td{min-width:34px}\n";
 constexpr int kWidth = 900, kHeight = 260, kLeft = 64, kRight = 16, kTop = 24, kBottom = 28;
 
 struct Series {
@@ -405,16 +405,19 @@ std::string comparison_report(const std::vector<NamedEvaluation>& strategies, co
 
   std::ostringstream h;
   h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << escape(o.title)
-    << "</title>\n<style>\n" << kStyle << "</style></head><body>\n<h1>" << escape(o.title)
-    << "</h1><div class=\"sub\">" << escape(o.subtitle) << "<br>Out-of-sample period " << dates.front() << " .. "
-    << dates.back() << " (" << dates.size() << " days); benchmark: " << escape(first.benchmark_name)
-    << "</div>\n<h2>Side by side (after costs)</h2>\n<table id=\"comparison\"><tr><th>strategy</th><th>annual "
+    << "</title>\n<style>\n"
+    << kStyle << "</style></head><body>\n<h1>" << escape(o.title) << "</h1><div class=\"sub\">"
+    << escape(o.subtitle) << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back() << " ("
+    << dates.size() << " days); benchmark: " << escape(first.benchmark_name)
+    << "</div>\n<h2>Side by side (after costs)</h2>\n<table "
+       "id=\"comparison\"><tr><th>strategy</th><th>annual "
        "return</th><th>volatility</th><th>Sharpe</th><th>Sortino</th><th>max drawdown</th><th>Calmar</th>"
        "<th>turnover / day</th><th>gross exposure</th><th>costs</th><th>plan targets met</th></tr>\n";
   auto row = [&](const std::string& name, const ReturnMetrics& m, const Evaluation* e) {
-    h << "<tr><td style=\"text-align:left\">" << escape(name) << "</td><td>" << pct(m.annual_return) << "</td><td>"
-      << pct(m.annual_volatility) << "</td><td>" << fixed(m.sharpe, 2) << "</td><td>" << fixed(m.sortino, 2)
-      << "</td><td>" << pct(m.max_drawdown) << "</td><td>" << fixed(m.calmar, 2) << "</td>";
+    h << "<tr><td style=\"text-align:left\">" << escape(name) << "</td><td>" << pct(m.annual_return)
+      << "</td><td>" << pct(m.annual_volatility) << "</td><td>" << fixed(m.sharpe, 2) << "</td><td>"
+      << fixed(m.sortino, 2) << "</td><td>" << pct(m.max_drawdown) << "</td><td>" << fixed(m.calmar, 2)
+      << "</td>";
     if (e == nullptr) {
       h << "<td></td><td></td><td></td><td></td></tr>\n";
       return;
@@ -431,7 +434,8 @@ std::string comparison_report(const std::vector<NamedEvaluation>& strategies, co
     << line_chart(equity, dates, false, false, "equity") << "<h2>Drawdowns</h2>\n"
     << line_chart(drawdowns, dates, false, true, "drawdown") << "<h2>Gross exposure</h2>\n"
     << line_chart(exposure, dates, false, true, "exposure")
-    << "<h2>Scorecards (plan targets, out of sample, after costs)</h2>\n<table id=\"scorecards\"><tr><th>strategy</th>";
+    << "<h2>Scorecards (plan targets, out of sample, after costs)</h2>\n<table "
+       "id=\"scorecards\"><tr><th>strategy</th>";
   for (const auto& l : first.scorecard)
     h << "<th>" << l.name << " " << (l.higher_is_better ? "&gt; " : "&lt; ")
       << (l.name == "sharpe" ? fixed(l.target, 2) : pct(l.target, 0)) << "</th>";

@@ -73,14 +73,16 @@ TEST(Portfolio, RiskModelMatchesAllocationEstimators) {
     for (std::int64_t t = 0; t < 60; ++t)
       for (std::int64_t a = 0; a < n; ++a) {
         const std::int64_t d = day - 59 + t, i = names[static_cast<std::size_t>(a)];
-        window.data<double>()[t * n + a] = u.close.data<double>()[d * N + i] / u.close.data<double>()[(d - 1) * N + i] - 1;
+        window.data<double>()[t * n + a] =
+            u.close.data<double>()[d * N + i] / u.close.data<double>()[(d - 1) * N + i] - 1;
       }
     const Tensor S = estimator == "ledoit_wolf" ? quant::ledoit_wolf(window).covariance
                      : estimator == "sample"    ? quant::sample_covariance(window)
                                                 : quant::ewma_covariance(window, spec.risk.halflife);
     const auto expected = quant::min_variance_weights(S);
     for (std::int64_t a = 0; a < n; ++a)
-      EXPECT_NEAR(r.weights.data<double>()[day * N + names[static_cast<std::size_t>(a)]], expected[static_cast<std::size_t>(a)], 1e-6)
+      EXPECT_NEAR(r.weights.data<double>()[day * N + names[static_cast<std::size_t>(a)]],
+                  expected[static_cast<std::size_t>(a)], 1e-6)
           << estimator << " " << u.tickers[static_cast<std::size_t>(names[static_cast<std::size_t>(a)])];
   }
 }
@@ -89,8 +91,8 @@ TEST(Portfolio, EveryConstraintHoldsOnEveryDay) {
   const auto& u = universe();
   const std::int64_t N = u.ticker_count();
   const auto buckets = quant::market_cap_buckets(u);
-  for (const std::string method : {"mean_variance", "equal_weight", "risk_parity", "confidence_top_k", "max_sharpe",
-                                   "target_risk", "kelly", "hrp", "inverse_volatility"}) {
+  for (const std::string method : {"mean_variance", "equal_weight", "risk_parity", "confidence_top_k",
+                                   "max_sharpe", "target_risk", "kelly", "hrp", "inverse_volatility"}) {
     auto p = skilled_predictions(u, 120);
     const bool searching = method == "max_sharpe" || method == "target_risk";  // many solves a day
     if (searching) p.last_day = 160;
@@ -122,7 +124,9 @@ TEST(Portfolio, EveryConstraintHoldsOnEveryDay) {
       if (method == "kelly") {
         EXPECT_LE(net, 1 + 1e-4);
       } else {
-        EXPECT_NEAR(net, 1.0, 1e-4) << method << " day " << dec.day << " rules " << dec.rules << " binding " << dec.binding << " it " << dec.iterations;  // rows hold to the solver tolerance (1e-6) per name
+        EXPECT_NEAR(net, 1.0, 1e-4) << method << " day " << dec.day << " rules " << dec.rules << " binding "
+                                    << dec.binding << " it "
+                                    << dec.iterations;  // rows hold to the solver tolerance (1e-6) per name
       }
       turnover_binding += dec.binding.find("turnover") != std::string::npos ? 1 : 0;
       previous.assign(w, w + N);
@@ -152,7 +156,8 @@ TEST(Portfolio, TurnoverIsMeasuredAgainstDriftedWeights) {
       growth += g;
     }
     double traded = 0;
-    for (std::int64_t i = 0; i < N; ++i) traded += std::abs(now[i] - drifted[static_cast<std::size_t>(i)] / growth);
+    for (std::int64_t i = 0; i < N; ++i)
+      traded += std::abs(now[i] - drifted[static_cast<std::size_t>(i)] / growth);
     EXPECT_LE(traded, 0.1 + 1e-4) << "day " << d;  // to the solver's tolerance (cash of ~1e-5 drifts too)
     EXPECT_NEAR(traded, r.decisions[k].turnover, 1e-4);
   }
@@ -168,14 +173,16 @@ TEST(Portfolio, DecisionsUseNoFutureData) {
   const auto p = skilled_predictions(u, 120);
   const auto a = quant::optimize_portfolio(u, p, nullptr, spec);
   data::Universe changed = u;
-  for (std::int64_t k = (t + 1) * N; k < changed.close.numel(); ++k) changed.close.data<double>()[k] *= 1.3 + 0.01 * (k % 7);
+  for (std::int64_t k = (t + 1) * N; k < changed.close.numel(); ++k)
+    changed.close.data<double>()[k] *= 1.3 + 0.01 * (k % 7);
   const auto b = quant::optimize_portfolio(changed, p, nullptr, spec);
   for (std::int64_t k = 0; k <= t * N + N - 1; ++k) {
     const double x = a.weights.data<double>()[k], y = b.weights.data<double>()[k];
     ASSERT_TRUE((std::isnan(x) && std::isnan(y)) || x == y) << "day " << k / N << " ticker " << k % N;
   }
   bool differs = false;  // and the perturbation does reach later days
-  for (std::int64_t k = (t + 2) * N; k < a.weights.numel(); ++k) differs |= a.weights.data<double>()[k] != b.weights.data<double>()[k];
+  for (std::int64_t k = (t + 2) * N; k < a.weights.numel(); ++k)
+    differs |= a.weights.data<double>()[k] != b.weights.data<double>()[k];
   EXPECT_TRUE(differs);
 }
 
@@ -213,13 +220,15 @@ TEST(Portfolio, StopLossBarsTheNameForItsCooldown) {
   int stops = 0;
   for (std::size_t k = 0; k < r.decisions.size(); ++k) {
     const std::string& text = r.decisions[k].rules;
-    for (std::size_t at = text.find("stop-loss "); at != std::string::npos; at = text.find("stop-loss ", at + 1)) {
+    for (std::size_t at = text.find("stop-loss "); at != std::string::npos;
+         at = text.find("stop-loss ", at + 1)) {
       const std::string ticker = text.substr(at + 10, text.find(';', at) - at - 10);
       const std::int64_t i = u.index_of(ticker);
       ASSERT_GE(i, 0) << ticker;
       ++stops;
       for (std::size_t j = k; j < std::min(r.decisions.size(), k + 5); ++j)
-        EXPECT_EQ(r.weights.data<double>()[r.decisions[j].day * N + i], 0.0) << ticker << " held during its cooldown";
+        EXPECT_EQ(r.weights.data<double>()[r.decisions[j].day * N + i], 0.0)
+            << ticker << " held during its cooldown";
     }
   }
   EXPECT_GT(stops, 5);
@@ -231,7 +240,8 @@ TEST(Portfolio, RegimeHookAndVolatilityTargetScaleExposure) {
   spec.rules.regime_exposure.assign(static_cast<std::size_t>(u.day_count()), std::nan(""));
   for (std::size_t d = 200; d < 260; ++d) spec.rules.regime_exposure[d] = 0.4;
   const auto r = quant::optimize_portfolio(u, skilled_predictions(u, 120), nullptr, spec);
-  for (const auto& d : r.decisions) EXPECT_NEAR(d.gross, d.day >= 200 && d.day < 260 ? 0.4 : 1.0, 1e-4) << d.day;
+  for (const auto& d : r.decisions)
+    EXPECT_NEAR(d.gross, d.day >= 200 && d.day < 260 ? 0.4 : 1.0, 1e-4) << d.day;
   spec.rules.regime_exposure.clear();
   spec.rules.target_volatility = 0.02;  // far below the minimum-variance portfolio's
   const auto v = quant::optimize_portfolio(u, skilled_predictions(u, 120), nullptr, spec);
@@ -252,5 +262,6 @@ TEST(Portfolio, InfeasibleConstraintsAreNamed) {
   }
   spec = small_spec("mean_variance");
   spec.method = "no_such_method";
-  EXPECT_THROW(quant::optimize_portfolio(u, skilled_predictions(u, 120), nullptr, spec), std::invalid_argument);
+  EXPECT_THROW(quant::optimize_portfolio(u, skilled_predictions(u, 120), nullptr, spec),
+               std::invalid_argument);
 }

@@ -14,7 +14,9 @@ using quant::kInfinity;
 
 namespace {
 
-std::vector<double> vec(const Tensor& t) { return {t.data<double>(), t.data<double>() + t.numel()}; }
+std::vector<double> vec(const Tensor& t) {
+  return {t.data<double>(), t.data<double>() + t.numel()};
+}
 
 quant::QpSettings tight() {
   quant::QpSettings s;
@@ -155,7 +157,8 @@ TEST(Qp, MatchesCvxpyOnWellAndIllConditionedProblems) {
     const auto expected = vec(g.at(name + ".x"));
     const double objective = value.item();
     EXPECT_NEAR(s.objective, objective, 1e-7 * std::max(1.0, std::abs(objective)) + 1e-10) << name;
-    for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(s.x[i], expected[i], 2e-5) << name << " x" << i;
+    for (std::size_t i = 0; i < expected.size(); ++i)
+      EXPECT_NEAR(s.x[i], expected[i], 2e-5) << name << " x" << i;
     // Feasible to the tolerance.
     double turnover = 0, gross = 0;
     for (std::size_t i = 0; i < expected.size(); ++i) {

@@ -63,10 +63,10 @@ struct RiskModelSpec {
 
 struct ConstraintSpec {
   bool long_only = true;
-  double net_min = 1.0, net_max = 1.0;  // sum of weights
-  double gross_max = 1.0;               // sum of |weights|
-  double name_max = 0.05;               // |w_i|
-  double sector_max = 0.30;             // |net weight of a sector|; <= 0: none
+  double net_min = 1.0, net_max = 1.0;     // sum of weights
+  double gross_max = 1.0;                  // sum of |weights|
+  double name_max = 0.05;                  // |w_i|
+  double sector_max = 0.30;                // |net weight of a sector|; <= 0: none
   double bucket_max[3] = {1.0, 0.5, 0.3};  // large, mid, small market-cap terciles; >= 1: none
   double turnover_max = kInfinity;         // sum |w - w_current| a day
   double cost_penalty_bps = 10.0;          // mean-variance family: cost per unit of turnover
@@ -85,7 +85,7 @@ struct RiskRules {
 
 struct OptimizerSpec {
   std::string method = "mean_variance";
-  double risk_aversion = 10;  // gamma of the quadratic utility (daily units)
+  double risk_aversion = 10;        // gamma of the quadratic utility (daily units)
   double target_volatility = 0.10;  // target_risk, annualised
   int top_k = 50;                   // confidence_top_k
   double kelly_fraction = 0.25;

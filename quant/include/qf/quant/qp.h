@@ -28,11 +28,11 @@ namespace qf::quant {
 inline constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
 struct QpProblem {
-  std::int64_t n = 0;               // variables
-  std::vector<double> P;            // [n, n] row-major, symmetric PSD
-  std::vector<double> q;            // [n]
-  std::vector<double> lower, upper; // [n]; +-kInfinity where unbounded; empty: unbounded
-  std::vector<double> A;            // [m, n] row-major (m = row_lower.size())
+  std::int64_t n = 0;                // variables
+  std::vector<double> P;             // [n, n] row-major, symmetric PSD
+  std::vector<double> q;             // [n]
+  std::vector<double> lower, upper;  // [n]; +-kInfinity where unbounded; empty: unbounded
+  std::vector<double> A;             // [m, n] row-major (m = row_lower.size())
   std::vector<double> row_lower, row_upper;
   std::vector<std::string> row_names;       // [m] for errors and binding reports ("row k" when empty)
   std::vector<std::string> variable_names;  // [n] likewise ("x[i]" when empty)
@@ -58,7 +58,7 @@ const char* to_string(QpStatus status);
 
 struct QpSolution {
   QpStatus status = QpStatus::max_iterations;
-  std::vector<double> x;  // [n]; when solved, exactly within the bounds (the rest within tolerance)
+  std::vector<double> x;            // [n]; when solved, exactly within the bounds (the rest within tolerance)
   std::vector<double> row_duals;    // [m] multipliers of the rows (> 0: the upper bound binds)
   std::vector<double> bound_duals;  // [n] multipliers of the bounds (with the l1 cost's subgradient)
   double l1_limit_dual = 0, gross_dual = 0;  // > 0 when the turnover / gross limit binds
@@ -82,7 +82,8 @@ class QpSolver {
 
  private:
   // Factors P + sigma I + diagonal + A' diag(rho_rows) A unless the cached factor is of the same matrix.
-  bool factorise(const QpProblem& p, const std::vector<double>& diagonal, const std::vector<double>& rho_rows);
+  bool factorise(const QpProblem& p, const std::vector<double>& diagonal,
+                 const std::vector<double>& rho_rows);
   QpSettings settings_;
   std::vector<double> factor_, cached_P_, cached_A_, cached_diagonal_, cached_rho_rows_;
 };
