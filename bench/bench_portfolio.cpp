@@ -56,6 +56,8 @@ qf::quant::OptimizerSpec issue_case(const std::string& method) {
   if (const char* e = std::getenv("QF_COST")) s.constraints.cost_penalty_bps = std::atof(e);
   if (const char* e = std::getenv("QF_TURNOVER")) s.constraints.turnover_max = std::atof(e);
   if (const char* e = std::getenv("QF_RHO")) s.solver.rho = std::atof(e);
+  if (const char* e = std::getenv("QF_POLISH_BELOW")) s.solver.polish_below = std::atof(e);
+  if (const char* e = std::getenv("QF_POLISH_EVERY")) s.solver.polish_every = std::atoi(e);
   return s;
 }
 

@@ -11,6 +11,7 @@ namespace qf::quant {
 namespace {
 
 using Vec = std::vector<double>;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 double inf_norm(const Vec& v) {
   double m = 0;
@@ -79,6 +80,160 @@ void check(const QpProblem& p) {
     if (!(p.row_lower[j] <= p.row_upper[j])) fail("bounds of " + row_name(p, j) + " are empty or NaN");
   if (!(p.l1_cost >= 0) || !(p.l1_limit >= 0) || !(p.gross_limit >= 0))
     fail("l1_cost, l1_limit and gross_limit must be non-negative");
+}
+
+// OSQP's polishing, extended to the l1 terms: from ADMM's approximate solution, guess which bounds and
+// rows are active, which coordinates sit at the l1 kink x0, and whether the turnover ball binds; solve
+// the equality-constrained KKT system of that guess exactly; accept it only if it is primal feasible and
+// its multipliers have the right signs (then it is the exact optimum). ADMM can then stop at a loose
+// tolerance: the iterations it would spend creeping towards the kinks are the slow part.
+struct PolishInput {
+  const QpProblem* p;
+  const Vec *lower, *upper, *reference;
+  const Vec *z_bounds, *z_rows, *y_rows, *z_turnover;  // z_turnover null when there is no turnover limit
+  bool turnover_binds;
+  double tolerance;
+};
+bool polish(const PolishInput& in, Vec& x, Vec& row_duals, double& turnover_dual) {
+  const QpProblem& p = *in.p;
+  const auto n = static_cast<std::size_t>(p.n), m = static_cast<std::size_t>(p.rows());
+  const Vec &lo = *in.lower, &hi = *in.upper, &x0 = *in.reference, &zb = *in.z_bounds;
+  const bool l1 = p.l1_cost > 0 || in.turnover_binds;
+  // Coordinates: fixed at a bound or at the kink (value v), or free with the sign s of x - x0.
+  std::vector<std::size_t> free;
+  Vec v(n), s(n, 0.0);
+  std::vector<std::uint8_t> kink(n, 0), fixed(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool at_kink = l1 && x0[i] >= lo[i] && x0[i] <= hi[i] &&
+                         (zb[i] == x0[i] || (in.z_turnover && (*in.z_turnover)[i] == x0[i]));
+    if (zb[i] == lo[i] || zb[i] == hi[i] || at_kink) {
+      fixed[i] = 1;
+      kink[i] = at_kink ? 1 : 0;
+      v[i] = at_kink ? x0[i] : zb[i];
+    } else {
+      free.push_back(i);
+      s[i] = zb[i] > x0[i] ? 1.0 : -1.0;
+    }
+  }
+  // Active rows: at a bound, or with a multiplier already (OSQP's guess), on the multiplier's side;
+  // only those that still involve a free coordinate enter the system.
+  Vec row_bound(m, kNaN);
+  std::vector<std::size_t> rows;
+  for (std::size_t j = 0; j < m; ++j) {
+    const double zj = (*in.z_rows)[j], yj = (*in.y_rows)[j];
+    if (zj == p.row_upper[j] || (yj > 1e-10 && std::isfinite(p.row_upper[j])))
+      row_bound[j] = p.row_upper[j];
+    else if (zj == p.row_lower[j] || (yj < -1e-10 && std::isfinite(p.row_lower[j])))
+      row_bound[j] = p.row_lower[j];
+    else
+      continue;
+    bool involved = false;
+    for (const std::size_t i : free) involved |= p.A[j * n + i] != 0;
+    if (involved) rows.push_back(j);
+  }
+  const std::size_t f = free.size(), a = rows.size(), k = f + a + (in.turnover_binds ? 1 : 0);
+  if (f > 400) return false;  // a dense solve of that size costs more than it saves
+  // [P_FF A_F' b; A_F 0 0; b' 0 0] [x_F; nu; mu] = [-q_F - P_FC v_C - kappa s_F; row bound - A_C v_C; ball]
+  Vec K(k * k, 0.0), r(k, 0.0);
+  for (std::size_t u = 0; u < f; ++u) {
+    const std::size_t i = free[u];
+    for (std::size_t w = 0; w < f; ++w) K[u * k + w] = p.P[i * n + free[w]];
+    double rhs = -p.q[i] - p.l1_cost * s[i];
+    for (std::size_t c = 0; c < n; ++c)
+      if (fixed[c]) rhs -= p.P[i * n + c] * v[c];
+    r[u] = rhs;
+  }
+  for (std::size_t t = 0; t < a; ++t) {
+    const std::size_t j = rows[t];
+    double rhs = row_bound[j];
+    for (std::size_t c = 0; c < n; ++c)
+      if (fixed[c]) rhs -= p.A[j * n + c] * v[c];
+    for (std::size_t u = 0; u < f; ++u) K[(f + t) * k + u] = K[u * k + f + t] = p.A[j * n + free[u]];
+    r[f + t] = rhs;
+  }
+  if (in.turnover_binds) {  // sum_F s_i (x_i - x0_i) + sum_C |v_i - x0_i| = limit
+    double rhs = p.l1_limit;
+    for (std::size_t c = 0; c < n; ++c)
+      if (fixed[c]) rhs -= std::abs(v[c] - x0[c]);
+    for (std::size_t u = 0; u < f; ++u) {
+      K[(k - 1) * k + u] = K[u * k + k - 1] = s[free[u]];
+      rhs += s[free[u]] * x0[free[u]];
+    }
+    r[k - 1] = rhs;
+  }
+  if (k == 0) return false;
+  // Quasi-definite regularisation (+delta on the x block, -delta on the multipliers, as OSQP) keeps
+  // dependent active rows (e.g. a budget that is the sum of binding sector rows) solvable; iterative
+  // refinement against the exact matrix then removes its bias.
+  double scale = 1;
+  for (const double e : K) scale = std::max(scale, std::abs(e));
+  const double delta = 1e-11 * scale;
+  Vec Kr = K;
+  for (std::size_t u = 0; u < k; ++u) Kr[u * k + u] += u < f ? delta : -delta;
+  Vec rc(k, 0.0), residual = r;
+  for (int step = 0; step < 3; ++step) {
+    Vec Kc = Kr;
+    if (blas::solve_symmetric_indefinite(static_cast<std::int64_t>(k), Kc.data(), residual.data()) != 0)
+      return false;
+    for (std::size_t u = 0; u < k; ++u) rc[u] += residual[u];
+    for (std::size_t u = 0; u < k; ++u) {
+      double e = r[u];
+      for (std::size_t w = 0; w < k; ++w) e -= K[u * k + w] * rc[w];
+      residual[u] = e;
+    }
+  }
+  // The candidate, and its checks.
+  Vec xc = v;
+  for (std::size_t u = 0; u < f; ++u) xc[free[u]] = rc[u];
+  const double tol = in.tolerance;
+  for (std::size_t u = 0; u < f; ++u) {
+    const std::size_t i = free[u];
+    if (xc[i] < lo[i] - tol || xc[i] > hi[i] + tol) return false;
+    if (l1 && s[i] * (xc[i] - x0[i]) < -tol) return false;
+  }
+  Vec ax(m, 0.0);
+  for (std::size_t j = 0; j < m; ++j) {
+    for (std::size_t i = 0; i < n; ++i) ax[j] += p.A[j * n + i] * xc[i];
+    if (ax[j] < p.row_lower[j] - tol || ax[j] > p.row_upper[j] + tol) return false;
+  }
+  Vec nu(m, 0.0);
+  for (std::size_t t = 0; t < a; ++t) {
+    const std::size_t j = rows[t];
+    nu[j] = rc[f + t];
+    if (p.row_lower[j] != p.row_upper[j]) {
+      const bool upper_side = row_bound[j] == p.row_upper[j];
+      if ((upper_side && nu[j] < -tol) || (!upper_side && nu[j] > tol)) return false;
+    }
+  }
+  const double mu = in.turnover_binds ? rc[k - 1] : 0.0;
+  if (mu < -tol) return false;
+  double turnover = 0;
+  for (std::size_t i = 0; i < n; ++i) turnover += std::abs(xc[i] - x0[i]);
+  if (std::isfinite(p.l1_limit) && turnover > p.l1_limit + tol) return false;
+  // Stationarity of the fixed coordinates: 0 in h + c d|x - x0| + N_[lo, hi](x), h the smooth gradient.
+  const double c = p.l1_cost + mu;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!fixed[i]) continue;
+    double h = p.q[i];
+    for (std::size_t j = 0; j < n; ++j) h += p.P[i * n + j] * xc[j];
+    for (std::size_t j = 0; j < m; ++j) h += p.A[j * n + i] * nu[j];
+    const bool at_lower = v[i] == lo[i], at_upper = v[i] == hi[i];
+    double low_end = h, high_end = h;  // the reachable range of h + the l1 subgradient
+    if (kink[i])
+      low_end -= c, high_end += c;
+    else if (l1)
+      low_end += c * (v[i] > x0[i] ? 1 : -1), high_end = low_end;
+    // With the normal cone: at the lower bound any n <= 0, so we need high_end >= 0; at the upper bound
+    // low_end <= 0; interior: 0 in [low_end, high_end]; both bounds (fixed variable): anything.
+    const bool ok = (at_lower && at_upper) || (at_lower && !at_upper && high_end >= -tol) ||
+                    (at_upper && !at_lower && low_end <= tol) ||
+                    (!at_lower && !at_upper && low_end <= tol && high_end >= -tol);
+    if (!ok) return false;
+  }
+  x = std::move(xc);
+  row_duals = std::move(nu);
+  turnover_dual = mu;
+  return true;
 }
 
 }  // namespace
@@ -180,7 +335,10 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
   std::vector<Vec>&z = out.z, &y = out.y;
   std::vector<Vec> ax(kinds), dy(kinds);
   for (int b = 0; b < kinds; ++b) ax[b].assign(z[b].size(), 0.0), dy[b].assign(z[b].size(), 0.0);
-  Vec xt(n), solved(n), v, px(n), aty(n), tmp(m);
+  Vec xt(n), solved(n), v, px(n), aty(n), tmp(m), polished, polished_duals;
+  double polished_turnover_dual = 0;
+  int next_polish = 0;
+  out.polished = false;
   // A_b' w summed over blocks, and A_b x per block.
   auto transpose_sum = [&](const std::vector<Vec>& w, Vec& result) {
     if (m > 0)
@@ -294,6 +452,20 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
     const double dual_scale = std::max({inf_norm(px), inf_norm(p.q), inf_norm(aty)});
     out.primal_residual = primal;
     out.dual_residual = dual;
+    if (s.polish && !active[gross] && k >= next_polish &&
+        primal <= s.polish_below * std::max(1.0, primal_scale) &&
+        dual <= s.polish_below * std::max(1.0, dual_scale)) {
+      next_polish = k + s.polish_every;  // a failed guess is retried only after more iterations
+      const bool binds = active[turnover] && inf_norm(y[turnover]) > 1e-12;
+      const PolishInput input{&p,         &lower,   &upper,   &reference,
+                              &z[bounds], &z[rows], &y[rows], active[turnover] ? &z[turnover] : nullptr,
+                              binds,      1e-9};
+      if (polish(input, polished, polished_duals, polished_turnover_dual)) {
+        out.status = QpStatus::solved;
+        out.polished = true;
+        break;
+      }
+    }
     if (primal <= s.eps_abs + s.eps_rel * primal_scale && dual <= s.eps_abs + s.eps_rel * dual_scale) {
       out.status = QpStatus::solved;
       break;
@@ -310,11 +482,12 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
   }
   // The bounds block's point: inside the bounds exactly (and exactly at x0 where the l1 cost holds it),
   // within the tolerance of the rest, where x is only within the tolerance of everything.
-  if (out.status == QpStatus::solved) x = z[bounds];
+  if (out.status == QpStatus::solved) x = out.polished ? polished : z[bounds];
   out.rho = rho;
-  out.row_duals = y[rows];
+  out.row_duals = out.polished ? polished_duals : y[rows];
   out.bound_duals = y[bounds];
-  out.l1_limit_dual = active[turnover] ? inf_norm(y[turnover]) : 0.0;
+  out.l1_limit_dual =
+      out.polished ? polished_turnover_dual : (active[turnover] ? inf_norm(y[turnover]) : 0.0);
   out.gross_dual = active[gross] ? inf_norm(y[gross]) : 0.0;
   blas::gemv(blas::Trans::no, p.n, p.n, 1.0, p.P.data(), p.n, x.data(), 0.0, px.data());
   out.objective = 0;

@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "qf/tensor/parallel.h"
 
 extern "C" {  // LAPACK, from OpenBLAS (which bundles it)
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dgesv_(const int* n, const int* nrhs, double* a, const int* lda, int* ipiv, double* b, const int* ldb,
+            int* info);
 void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda, double* b,
              const int* ldb, int* info);
@@ -88,6 +91,13 @@ int cholesky_inverse(std::int64_t n, double* a) {
   // dpotri fills one triangle (the row-major upper one here): mirror it.
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < i; ++j) a[i * n + j] = a[j * n + i];
+  return info;
+}
+
+int solve_symmetric_indefinite(std::int64_t n, double* a, double* b) {
+  int order = static_cast<int>(n), lda = order, columns = 1, info = 0;
+  std::vector<int> pivots(static_cast<std::size_t>(n));
+  dgesv_(&order, &columns, a, &lda, pivots.data(), b, &lda, &info);
   return info;
 }
 

@@ -51,6 +51,12 @@ struct QpSettings {
   int check_every = 5;              // residuals and termination every this many iterations
   int adapt_rho_every = 25;         // iterations between rho updates (0: never)
   double equality_rho_scale = 1e3;  // rho of equality rows and fixed variables, relative
+  // Polishing: once both relative residuals are below polish_below, guess the active set and solve its
+  // KKT system exactly; accepted only when it checks out (feasible, multipliers of the right sign), so
+  // a polished solution is exact to rounding. Not with a gross limit.
+  bool polish = true;
+  double polish_below = 1e-3;
+  int polish_every = 25;  // iterations before a failed guess is tried again
 };
 
 enum class QpStatus { solved, max_iterations, primal_infeasible };
@@ -64,6 +70,7 @@ struct QpSolution {
   double l1_limit_dual = 0, gross_dual = 0;  // > 0 when the turnover / gross limit binds
   double objective = 0, primal_residual = 0, dual_residual = 0;
   int iterations = 0, factorisations = 0;
+  bool polished = false;  // the solution came from the polishing step (exact for its active set)
   std::vector<std::string> conflicting;  // when infeasible: the constraints of the certificate
 
   // ADMM state per constraint block (bounds, turnover ball, gross ball, rows), for warm starts.
