@@ -75,11 +75,21 @@ std::string line_chart(const std::vector<Series>& series, const std::vector<std:
   auto px = [&](std::size_t k) {
     return kLeft + (kWidth - kLeft - kRight) * static_cast<double>(k) / static_cast<double>(n - 1);
   };
-  auto py = [&](double y) { return kTop + (kHeight - kTop - kBottom) * (hi - y) / (hi - lo); };
+  // The legend, wrapped into rows above the plot (the plot moves down by the extra rows).
+  std::vector<std::pair<double, int>> legend;  // x and row of each series' name
+  double legend_x = kLeft + 8;
+  int legend_rows = 1;
+  for (const auto& s : series) {
+    const double width = 14.0 + 7.0 * static_cast<double>(s.name.size());
+    if (legend_x + width > kWidth - kRight && legend_x > kLeft + 8) legend_x = kLeft + 8, ++legend_rows;
+    legend.emplace_back(legend_x, legend_rows - 1);
+    legend_x += width;
+  }
+  const int top = kTop + 14 * (legend_rows - 1), height = kHeight + 14 * (legend_rows - 1);
+  auto py = [&](double y) { return top + (height - top - kBottom) * (hi - y) / (hi - lo); };
   std::ostringstream svg;
-  svg << "<svg id=\"" << id << "\" class=\"chart\" viewBox=\"0 0 " << kWidth << ' ' << kHeight
-      << "\" width=\"" << kWidth << "\" height=\"" << kHeight << '"'
-      << (hidden ? " style=\"display:none\"" : "") << ">\n";
+  svg << "<svg id=\"" << id << "\" class=\"chart\" viewBox=\"0 0 " << kWidth << ' ' << height << "\" width=\""
+      << kWidth << "\" height=\"" << height << '"' << (hidden ? " style=\"display:none\"" : "") << ">\n";
   for (int t = 0; t <= 4; ++t) {  // y grid and labels
     const double y = lo + (hi - lo) * t / 4.0, shown = log_y ? std::exp(y) : y;
     svg << "<line class=\"grid\" x1=\"" << kLeft << "\" x2=\"" << kWidth - kRight << "\" y1=\""
@@ -89,14 +99,14 @@ std::string line_chart(const std::vector<Series>& series, const std::vector<std:
   }
   for (int t = 0; t <= 5 && !dates.empty(); ++t) {  // x labels
     const std::size_t k = (dates.size() - 1) * static_cast<std::size_t>(t) / 5;
-    svg << "<text class=\"axis\" x=\"" << fixed(px(k), 1) << "\" y=\"" << kHeight - 8 << "\" text-anchor=\""
+    svg << "<text class=\"axis\" x=\"" << fixed(px(k), 1) << "\" y=\"" << height - 8 << "\" text-anchor=\""
         << (t == 0   ? "start"
             : t == 5 ? "end"
                      : "middle")
         << "\">" << dates[k] << "</text>\n";
   }
-  double legend_x = kLeft + 8;
-  for (const auto& s : series) {
+  for (std::size_t index = 0; index < series.size(); ++index) {
+    const auto& s = series[index];
     std::ostringstream d;
     bool pen_down = false;
     for (std::size_t k = 0; k < s.values.size(); ++k) {
@@ -109,9 +119,9 @@ std::string line_chart(const std::vector<Series>& series, const std::vector<std:
       pen_down = true;
     }
     svg << "<path class=\"series\" fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"1.5\" d=\""
-        << d.str() << "\"/>\n<text class=\"legend\" x=\"" << fixed(legend_x, 1) << "\" y=\"" << kTop - 8
-        << "\" fill=\"" << s.color << "\">" << escape(s.name) << "</text>\n";
-    legend_x += 14.0 + 7.0 * static_cast<double>(s.name.size());
+        << d.str() << "\"/>\n<text class=\"legend\" x=\"" << fixed(legend[index].first, 1) << "\" y=\""
+        << kTop - 8 + 14 * legend[index].second << "\" style=\"fill:" << s.color << "\">" << escape(s.name)
+        << "</text>\n";  // a style, not a fill attribute: the page's CSS for chart text would override that
   }
   svg << "</svg>\n";
   return svg.str();
