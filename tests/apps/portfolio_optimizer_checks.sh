@@ -25,7 +25,7 @@ case $mode in
     test -s "$work/compare/backtest/comparison.html"
     [ "$(grep -c . "$work/compare/backtest/comparison.csv")" -eq 9 ]
     [ "$(grep -c '<svg id="[a-z]*" class="chart"' "$work/compare/backtest/comparison.html")" -eq 3 ]
-    [ "$(grep -c '<path class="series"' "$work/compare/backtest/comparison.html")" -eq 25 ]  # 8 + 1, 8 + 1, 8
+    [ "$(grep -c '<path class="series"' "$work/compare/backtest/comparison.html")" -eq 26 ]  # equity and drawdown: 8 + the benchmark; exposure: 8
     for v in equal_weight mean_variance_dd risk_parity confidence_top_k_dd; do
       grep -q "<td style=\"text-align:left\">$v</td>" "$work/compare/backtest/comparison.html"
       test -s "$work/compare/backtest/$v/report.html"
