@@ -13,6 +13,7 @@
 #include "qf/data/store.h"
 #include "qf/quant/allocation.h"
 #include "qf/quant/metrics.h"
+#include "qf/tensor/blas.h"
 #include "qf/tensor/hdf5.h"
 
 namespace qf::quant {
@@ -65,9 +66,11 @@ class RollingMoments {
     for (std::size_t k = 0; k < T; ++k) total += std::pow(decay_, static_cast<double>(T - 1 - k));
     Vec mean(n), s(n * n);
     for (std::size_t a = 0; a < n; ++a) mean[a] = sum_[static_cast<std::size_t>(names[a])] / total;
-    for (std::size_t a = 0; a < n; ++a) {
+    for (std::size_t a = 0; a < n;
+         ++a) {  // names ascend, so (names[a], names[b >= a]) is in the upper triangle
       const double* g = gram_.data() + static_cast<std::size_t>(names[a]) * n_;
-      for (std::size_t b = 0; b < n; ++b) s[a * n + b] = g[names[b]] / total - mean[a] * mean[b];
+      for (std::size_t b = a; b < n; ++b)
+        s[a * n + b] = s[b * n + a] = g[names[b]] / total - mean[a] * mean[b];
     }
     *shrinkage = 0;
     if (estimator != "ledoit_wolf") return s;
@@ -100,20 +103,31 @@ class RollingMoments {
     for (double& v : gram_) v *= f;
     for (double& v : sum_) v *= f;
   }
+  // The Gram matrix's upper triangle only (j >= i): half the work of the daily rank-1 updates.
   void add(const Vec& x, double w) {
     for (std::size_t i = 0; i < n_; ++i) {
       if (x[i] == 0) continue;
       const double wx = w * x[i];
       double* g = gram_.data() + i * n_;
-      for (std::size_t j = 0; j < n_; ++j) g[j] += wx * x[j];
+      for (std::size_t j = i; j < n_; ++j) g[j] += wx * x[j];
       sum_[i] += wx;
     }
   }
+  // From the stored window, by one GEMM (sqrt(w_t) x_t as rows).
   void rebuild() {
-    std::fill(gram_.begin(), gram_.end(), 0.0);
-    std::fill(sum_.begin(), sum_.end(), 0.0);
     const std::size_t T = rows_.size();
-    for (std::size_t k = 0; k < T; ++k) add(rows_[k], std::pow(decay_, static_cast<double>(T - 1 - k)));
+    Vec scaled(T * n_);
+    std::fill(sum_.begin(), sum_.end(), 0.0);
+    for (std::size_t k = 0; k < T; ++k) {
+      const double w = std::pow(decay_, static_cast<double>(T - 1 - k)), root = std::sqrt(w);
+      for (std::size_t i = 0; i < n_; ++i) {
+        scaled[k * n_ + i] = root * rows_[k][i];
+        sum_[i] += w * rows_[k][i];
+      }
+    }
+    const auto n = static_cast<std::int64_t>(n_), t = static_cast<std::int64_t>(T);
+    blas::gemm(blas::Trans::yes, blas::Trans::no, n, n, t, 1.0, scaled.data(), n, scaled.data(), n, 0.0,
+               gram_.data(), n);
   }
   std::size_t n_, window_;
   double decay_;
