@@ -82,11 +82,14 @@ void check(const QpProblem& p) {
     fail("l1_cost, l1_limit and gross_limit must be non-negative");
 }
 
-// OSQP's polishing, extended to the l1 terms: from ADMM's approximate solution, guess which bounds and
-// rows are active, which coordinates sit at the l1 kink x0, and whether the turnover ball binds; solve
-// the equality-constrained KKT system of that guess exactly; accept it only if it is primal feasible and
-// its multipliers have the right signs (then it is the exact optimum). ADMM can then stop at a loose
-// tolerance: the iterations it would spend creeping towards the kinks are the slow part.
+// OSQP's polishing, extended to the l1 terms and refined like an active-set method: from ADMM's
+// approximate solution, guess which bounds and rows are active, which coordinates sit at the l1 kink x0,
+// and whether the turnover ball binds; solve the equality-constrained KKT system of that guess; then
+// correct the guess where the candidate breaks a condition (a bound or row crossed: make it active; a
+// multiplier of the wrong sign: release it) and solve again, a few times. A candidate that passes every
+// check (feasible, multipliers of the right signs, stationary on the fixed coordinates) is the exact
+// optimum. ADMM can then stop early: the iterations it would spend creeping towards the kinks are the
+// slow part.
 struct PolishInput {
   const QpProblem* p;
   const Vec *lower, *upper, *reference;
@@ -98,10 +101,11 @@ bool polish(const PolishInput& in, Vec& x, Vec& row_duals, double& turnover_dual
   const QpProblem& p = *in.p;
   const auto n = static_cast<std::size_t>(p.n), m = static_cast<std::size_t>(p.rows());
   const Vec &lo = *in.lower, &hi = *in.upper, &x0 = *in.reference, &zb = *in.z_bounds;
-  const bool l1 = p.l1_cost > 0 || in.turnover_binds;
-  // Coordinates: fixed at a bound or at the kink (value v), or free with the sign s of x - x0.
-  std::vector<std::size_t> free;
-  Vec v(n), s(n, 0.0);
+  const bool l1 = p.l1_cost > 0 || std::isfinite(p.l1_limit);
+  const double tol = in.tolerance;
+  // The guess. Coordinates: fixed at a bound or at the kink (value v), or free with the sign s of
+  // x - x0. Rows: side +1 (upper active), -1 (lower active), 0 (inactive).
+  Vec v(n, 0.0), s(n, 1.0);
   std::vector<std::uint8_t> kink(n, 0), fixed(n, 0);
   for (std::size_t i = 0; i < n; ++i) {
     const bool at_kink = l1 && x0[i] >= lo[i] && x0[i] <= hi[i] &&
@@ -111,129 +115,165 @@ bool polish(const PolishInput& in, Vec& x, Vec& row_duals, double& turnover_dual
       kink[i] = at_kink ? 1 : 0;
       v[i] = at_kink ? x0[i] : zb[i];
     } else {
-      free.push_back(i);
       s[i] = zb[i] > x0[i] ? 1.0 : -1.0;
     }
   }
-  // Active rows: at a bound, or with a multiplier already (OSQP's guess), on the multiplier's side;
-  // only those that still involve a free coordinate enter the system.
-  Vec row_bound(m, kNaN);
-  std::vector<std::size_t> rows;
+  std::vector<int> side(m, 0);
   for (std::size_t j = 0; j < m; ++j) {
     const double zj = (*in.z_rows)[j], yj = (*in.y_rows)[j];
     if (zj == p.row_upper[j] || (yj > 1e-10 && std::isfinite(p.row_upper[j])))
-      row_bound[j] = p.row_upper[j];
+      side[j] = 1;
     else if (zj == p.row_lower[j] || (yj < -1e-10 && std::isfinite(p.row_lower[j])))
-      row_bound[j] = p.row_lower[j];
-    else
-      continue;
-    bool involved = false;
-    for (const std::size_t i : free) involved |= p.A[j * n + i] != 0;
-    if (involved) rows.push_back(j);
+      side[j] = -1;
   }
-  const std::size_t f = free.size(), a = rows.size(), k = f + a + (in.turnover_binds ? 1 : 0);
-  if (f > 400) return false;  // a dense solve of that size costs more than it saves
-  // [P_FF A_F' b; A_F 0 0; b' 0 0] [x_F; nu; mu] = [-q_F - P_FC v_C - kappa s_F; row bound - A_C v_C; ball]
-  Vec K(k * k, 0.0), r(k, 0.0);
-  for (std::size_t u = 0; u < f; ++u) {
-    const std::size_t i = free[u];
-    for (std::size_t w = 0; w < f; ++w) K[u * k + w] = p.P[i * n + free[w]];
-    double rhs = -p.q[i] - p.l1_cost * s[i];
-    for (std::size_t c = 0; c < n; ++c)
-      if (fixed[c]) rhs -= p.P[i * n + c] * v[c];
-    r[u] = rhs;
-  }
-  for (std::size_t t = 0; t < a; ++t) {
-    const std::size_t j = rows[t];
-    double rhs = row_bound[j];
-    for (std::size_t c = 0; c < n; ++c)
-      if (fixed[c]) rhs -= p.A[j * n + c] * v[c];
-    for (std::size_t u = 0; u < f; ++u) K[(f + t) * k + u] = K[u * k + f + t] = p.A[j * n + free[u]];
-    r[f + t] = rhs;
-  }
-  if (in.turnover_binds) {  // sum_F s_i (x_i - x0_i) + sum_C |v_i - x0_i| = limit
-    double rhs = p.l1_limit;
-    for (std::size_t c = 0; c < n; ++c)
-      if (fixed[c]) rhs -= std::abs(v[c] - x0[c]);
-    for (std::size_t u = 0; u < f; ++u) {
-      K[(k - 1) * k + u] = K[u * k + k - 1] = s[free[u]];
-      rhs += s[free[u]] * x0[free[u]];
+  bool binds = in.turnover_binds;
+
+  for (int pass = 0; pass < 8; ++pass) {
+    std::vector<std::size_t> free, rows;
+    for (std::size_t i = 0; i < n; ++i)
+      if (!fixed[i]) free.push_back(i);
+    for (std::size_t j = 0; j < m; ++j) {  // active rows that still involve a free coordinate
+      if (side[j] == 0) continue;
+      bool involved = false;
+      for (const std::size_t i : free) involved |= p.A[j * n + i] != 0;
+      if (involved) rows.push_back(j);
     }
-    r[k - 1] = rhs;
-  }
-  if (k == 0) return false;
-  // Quasi-definite regularisation (+delta on the x block, -delta on the multipliers, as OSQP) keeps
-  // dependent active rows (e.g. a budget that is the sum of binding sector rows) solvable; iterative
-  // refinement against the exact matrix then removes its bias.
-  double scale = 1;
-  for (const double e : K) scale = std::max(scale, std::abs(e));
-  const double delta = 1e-11 * scale;
-  Vec Kr = K;
-  for (std::size_t u = 0; u < k; ++u) Kr[u * k + u] += u < f ? delta : -delta;
-  Vec rc(k, 0.0), residual = r;
-  for (int step = 0; step < 3; ++step) {
-    Vec Kc = Kr;
-    if (blas::solve_symmetric_indefinite(static_cast<std::int64_t>(k), Kc.data(), residual.data()) != 0)
-      return false;
-    for (std::size_t u = 0; u < k; ++u) rc[u] += residual[u];
-    for (std::size_t u = 0; u < k; ++u) {
-      double e = r[u];
-      for (std::size_t w = 0; w < k; ++w) e -= K[u * k + w] * rc[w];
-      residual[u] = e;
+    const std::size_t f = free.size(), a = rows.size(), k = f + a + (binds ? 1 : 0);
+    if (f > 400) return false;  // a dense solve of that size costs more than it saves
+    Vec xc = v;
+    Vec nu(m, 0.0);
+    double mu = 0;
+    if (k > 0) {
+      // [P_FF A_F' b; A_F 0 0; b' 0 0] [x_F; nu; mu] = [-q_F - P_FC v_C - kappa s_F; bound - A_C v_C; ball]
+      Vec K(k * k, 0.0), r(k, 0.0);
+      for (std::size_t u = 0; u < f; ++u) {
+        const std::size_t i = free[u];
+        for (std::size_t w = 0; w < f; ++w) K[u * k + w] = p.P[i * n + free[w]];
+        double rhs = -p.q[i] - p.l1_cost * s[i];
+        for (std::size_t col = 0; col < n; ++col)
+          if (fixed[col]) rhs -= p.P[i * n + col] * v[col];
+        r[u] = rhs;
+      }
+      for (std::size_t t = 0; t < a; ++t) {
+        const std::size_t j = rows[t];
+        double rhs = side[j] > 0 ? p.row_upper[j] : p.row_lower[j];
+        for (std::size_t col = 0; col < n; ++col)
+          if (fixed[col]) rhs -= p.A[j * n + col] * v[col];
+        for (std::size_t u = 0; u < f; ++u) K[(f + t) * k + u] = K[u * k + f + t] = p.A[j * n + free[u]];
+        r[f + t] = rhs;
+      }
+      if (binds) {  // sum_F s_i (x_i - x0_i) + sum_C |v_i - x0_i| = limit
+        double rhs = p.l1_limit;
+        for (std::size_t col = 0; col < n; ++col)
+          if (fixed[col]) rhs -= std::abs(v[col] - x0[col]);
+        for (std::size_t u = 0; u < f; ++u) {
+          K[(k - 1) * k + u] = K[u * k + k - 1] = s[free[u]];
+          rhs += s[free[u]] * x0[free[u]];
+        }
+        r[k - 1] = rhs;
+      }
+      // Quasi-definite regularisation (+delta on the x block, -delta on the multipliers, as OSQP) keeps
+      // dependent active rows (e.g. a budget that is the sum of binding sector rows) solvable;
+      // iterative refinement against the exact matrix then removes its bias.
+      double scale = 1;
+      for (const double e : K) scale = std::max(scale, std::abs(e));
+      const double delta = 1e-11 * scale;
+      Vec Kr = K;
+      for (std::size_t u = 0; u < k; ++u) Kr[u * k + u] += u < f ? delta : -delta;
+      Vec rc(k, 0.0), residual = r;
+      for (int step = 0; step < 3; ++step) {
+        Vec Kc = Kr;
+        if (blas::solve_symmetric_indefinite(static_cast<std::int64_t>(k), Kc.data(), residual.data()) != 0)
+          return false;
+        for (std::size_t u = 0; u < k; ++u) rc[u] += residual[u];
+        for (std::size_t u = 0; u < k; ++u) {
+          double e = r[u];
+          for (std::size_t w = 0; w < k; ++w) e -= K[u * k + w] * rc[w];
+          residual[u] = e;
+        }
+      }
+      for (std::size_t u = 0; u < f; ++u) xc[free[u]] = rc[u];
+      for (std::size_t t = 0; t < a; ++t) nu[rows[t]] = rc[f + t];
+      if (binds) mu = rc[k - 1];
     }
-  }
-  // The candidate, and its checks.
-  Vec xc = v;
-  for (std::size_t u = 0; u < f; ++u) xc[free[u]] = rc[u];
-  const double tol = in.tolerance;
-  for (std::size_t u = 0; u < f; ++u) {
-    const std::size_t i = free[u];
-    if (xc[i] < lo[i] - tol || xc[i] > hi[i] + tol) return false;
-    if (l1 && s[i] * (xc[i] - x0[i]) < -tol) return false;
-  }
-  Vec ax(m, 0.0);
-  for (std::size_t j = 0; j < m; ++j) {
-    for (std::size_t i = 0; i < n; ++i) ax[j] += p.A[j * n + i] * xc[i];
-    if (ax[j] < p.row_lower[j] - tol || ax[j] > p.row_upper[j] + tol) return false;
-  }
-  Vec nu(m, 0.0);
-  for (std::size_t t = 0; t < a; ++t) {
-    const std::size_t j = rows[t];
-    nu[j] = rc[f + t];
-    if (p.row_lower[j] != p.row_upper[j]) {
-      const bool upper_side = row_bound[j] == p.row_upper[j];
-      if ((upper_side && nu[j] < -tol) || (!upper_side && nu[j] > tol)) return false;
+    // Primal checks: a crossed bound or kink is fixed there.
+    bool changed = false;
+    for (const std::size_t i : free) {
+      if (xc[i] < lo[i] - tol || xc[i] > hi[i] + tol) {
+        fixed[i] = 1, kink[i] = 0, v[i] = xc[i] < lo[i] ? lo[i] : hi[i];
+        changed = true;
+      } else if (l1 && s[i] * (xc[i] - x0[i]) < -tol && x0[i] >= lo[i] && x0[i] <= hi[i]) {
+        fixed[i] = 1, kink[i] = 1, v[i] = x0[i];
+        changed = true;
+      }
     }
+    if (changed) continue;
+    for (std::size_t j = 0; j < m; ++j) {  // a crossed row becomes active
+      double value = 0;
+      for (std::size_t i = 0; i < n; ++i) value += p.A[j * n + i] * xc[i];
+      if (value <= p.row_upper[j] + tol && value >= p.row_lower[j] - tol) continue;
+      const int want = value > p.row_upper[j] ? 1 : -1;
+      if (side[j] != want) {
+        side[j] = want, changed = true;
+        continue;
+      }
+      // Active and still crossed: its coordinates are all fixed (e.g. a sector that drifted above its
+      // cap with every name at its kink), so release those at a kink in the direction that repairs it;
+      // with none to release, or with free coordinates (an inconsistent set), give up.
+      bool involved = false, released = false;
+      for (const std::size_t i : free) involved |= p.A[j * n + i] != 0;
+      if (involved) return false;
+      for (std::size_t i = 0; i < n; ++i)
+        if (p.A[j * n + i] != 0 && kink[i] && lo[i] != hi[i]) {
+          fixed[i] = 0, kink[i] = 0, released = true;
+          s[i] = -want * (p.A[j * n + i] > 0 ? 1.0 : -1.0);
+        }
+      if (!released) return false;
+      changed = true;
+    }
+    double turnover = 0;
+    for (std::size_t i = 0; i < n; ++i) turnover += std::abs(xc[i] - x0[i]);
+    if (std::isfinite(p.l1_limit) && turnover > p.l1_limit + tol) {
+      if (binds) return false;
+      binds = true, changed = true;
+    }
+    if (changed) continue;
+    // Dual checks: a multiplier of the wrong sign releases its constraint.
+    for (const std::size_t j : rows)
+      if (p.row_lower[j] != p.row_upper[j] && ((side[j] > 0 && nu[j] < -tol) || (side[j] < 0 && nu[j] > tol)))
+        side[j] = 0, changed = true;
+    if (binds && mu < -tol) binds = false, changed = true;
+    if (changed) continue;
+    // Stationarity of the fixed coordinates: 0 in h + c d|x - x0| + N_[lo, hi](x), h the smooth
+    // gradient; a coordinate that wants to move is freed in that direction.
+    const double c = p.l1_cost + mu;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!fixed[i] || lo[i] == hi[i]) continue;
+      double h = p.q[i];
+      for (std::size_t j = 0; j < n; ++j) h += p.P[i * n + j] * xc[j];
+      for (std::size_t j = 0; j < m; ++j) h += p.A[j * n + i] * nu[j];
+      const bool at_lower = v[i] == lo[i], at_upper = v[i] == hi[i];
+      double low_end = h, high_end = h;  // the reachable range of h + the l1 subgradient
+      if (kink[i])
+        low_end -= c, high_end += c;
+      else if (l1)
+        low_end = high_end = h + c * (v[i] > x0[i] ? 1 : -1);
+      // The normal cone: at the lower bound any n <= 0, so high_end >= 0 is needed; at the upper bound
+      // low_end <= 0; inside: 0 in [low_end, high_end].
+      const bool wants_up = high_end < -tol && !at_upper, wants_down = low_end > tol && !at_lower;
+      if (wants_up || wants_down) {
+        fixed[i] = 0, kink[i] = 0;
+        s[i] = v[i] != x0[i] ? (v[i] > x0[i] ? 1.0 : -1.0) : (wants_up ? 1.0 : -1.0);
+        changed = true;
+      }
+    }
+    if (changed) continue;
+    x = std::move(xc);
+    row_duals = std::move(nu);
+    turnover_dual = mu;
+    return true;
   }
-  const double mu = in.turnover_binds ? rc[k - 1] : 0.0;
-  if (mu < -tol) return false;
-  double turnover = 0;
-  for (std::size_t i = 0; i < n; ++i) turnover += std::abs(xc[i] - x0[i]);
-  if (std::isfinite(p.l1_limit) && turnover > p.l1_limit + tol) return false;
-  // Stationarity of the fixed coordinates: 0 in h + c d|x - x0| + N_[lo, hi](x), h the smooth gradient.
-  const double c = p.l1_cost + mu;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!fixed[i]) continue;
-    double h = p.q[i];
-    for (std::size_t j = 0; j < n; ++j) h += p.P[i * n + j] * xc[j];
-    for (std::size_t j = 0; j < m; ++j) h += p.A[j * n + i] * nu[j];
-    const bool at_lower = v[i] == lo[i], at_upper = v[i] == hi[i];
-    double low_end = h, high_end = h;  // the reachable range of h + the l1 subgradient
-    if (kink[i])
-      low_end -= c, high_end += c;
-    else if (l1)
-      low_end += c * (v[i] > x0[i] ? 1 : -1), high_end = low_end;
-    // With the normal cone: at the lower bound any n <= 0, so we need high_end >= 0; at the upper bound
-    // low_end <= 0; interior: 0 in [low_end, high_end]; both bounds (fixed variable): anything.
-    const bool ok = (at_lower && at_upper) || (at_lower && !at_upper && high_end >= -tol) ||
-                    (at_upper && !at_lower && low_end <= tol) ||
-                    (!at_lower && !at_upper && low_end <= tol && high_end >= -tol);
-    if (!ok) return false;
-  }
-  x = std::move(xc);
-  row_duals = std::move(nu);
-  turnover_dual = mu;
-  return true;
+  return false;
 }
 
 }  // namespace
