@@ -202,7 +202,8 @@ bool polish(const PolishInput& in, Vec& x, Vec& row_duals, double& turnover_dual
       if (xc[i] < lo[i] - tol || xc[i] > hi[i] + tol) {
         fixed[i] = 1, kink[i] = 0, v[i] = xc[i] < lo[i] ? lo[i] : hi[i];
         changed = true;
-      } else if (l1 && s[i] * (xc[i] - x0[i]) < -tol && x0[i] >= lo[i] && x0[i] <= hi[i]) {
+      } else if (l1 && s[i] * (xc[i] - x0[i]) < -tol) {
+        if (x0[i] < lo[i] || x0[i] > hi[i]) return false;  // cannot sit at a kink outside the bounds
         fixed[i] = 1, kink[i] = 1, v[i] = x0[i];
         changed = true;
       }
