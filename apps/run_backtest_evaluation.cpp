@@ -179,8 +179,7 @@ int main(int argc, char** argv) try {
     for (std::size_t k = 0; k < strategies.size(); ++k) {
       const auto& e = evaluations[k];
       named.push_back({strategies[k].name, &e});
-      int met = 0;
-      for (const auto& l : e.scorecard) met += l.met ? 1 : 0;
+      const int met = qf::quant::targets_met(e.scorecard);
       csv << strategies[k].name << ',' << e.metrics.annual_return << ',' << e.metrics.annual_volatility << ','
           << e.metrics.sharpe << ',' << e.metrics.sortino << ',' << e.metrics.max_drawdown << ','
           << e.metrics.calmar << ',' << e.mean_turnover << ',' << e.mean_gross_exposure << ','

@@ -150,6 +150,11 @@ std::vector<ScorecardLine> plan_scorecard(double accuracy, const ReturnMetrics& 
   return lines;
 }
 
+int targets_met(const std::vector<ScorecardLine>& scorecard) {
+  return static_cast<int>(
+      std::count_if(scorecard.begin(), scorecard.end(), [](const auto& l) { return l.met; }));
+}
+
 Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, const PredictionPanel& p,
                              const BacktestOptions& options, BenchmarkKind benchmark) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();

@@ -59,8 +59,7 @@ class RollingMoments {
   bool full(std::size_t i) const { return rows_.size() == window_ && valid_[i] == static_cast<int>(window_); }
 
   // The covariance [n, n] of the tickers `names` (all full) by `estimator`, as allocation.h defines it.
-  Vec covariance(const std::vector<std::int64_t>& names, const std::string& estimator,
-                 double* shrinkage) const {
+  Vec covariance(const std::vector<std::int64_t>& names, const std::string& estimator) const {
     const std::size_t n = names.size(), T = rows_.size();
     double total = 0;  // sum of the weights
     for (std::size_t k = 0; k < T; ++k) total += std::pow(decay_, static_cast<double>(T - 1 - k));
@@ -72,7 +71,6 @@ class RollingMoments {
       for (std::size_t b = a; b < n; ++b)
         s[a * n + b] = s[b * n + a] = g[names[b]] / total - mean[a] * mean[b];
     }
-    *shrinkage = 0;
     if (estimator != "ledoit_wolf") return s;
     // sklearn's ledoit_wolf_shrinkage (see allocation.cpp), with the window's centred rows.
     double trace = 0, delta_ = 0, beta_ = 0;
@@ -94,7 +92,6 @@ class RollingMoments {
     for (std::size_t a = 0; a < n; ++a)
       for (std::size_t b = 0; b < n; ++b)
         s[a * n + b] = (1 - shrink) * s[a * n + b] + (a == b ? shrink * mu : 0.0);
-    *shrinkage = shrink;
     return s;
   }
 
@@ -251,8 +248,7 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   const double decay = spec.risk.estimator == "ewma" ? std::pow(0.5, 1.0 / spec.risk.halflife) : 1.0;
   RollingMoments moments(N, spec.risk.lookback, decay);
   QpSolver solver(spec.solver);
-  QpSolution warm;
-  bool have_warm = false;
+  QpSolution warm;  // the last solution, for the names of warm_names (empty before the first)
   std::vector<std::int64_t> warm_names, risk_names;
   Vec risk_covariance;
   std::int64_t last_refresh = -1'000'000;
@@ -328,13 +324,11 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     }
     // Risk model.
     if (names != risk_names || d - last_refresh >= spec.risk.refresh_days) {
-      double shrinkage = 0;
-      risk_covariance = moments.covariance(names, spec.risk.estimator, &shrinkage);
+      risk_covariance = moments.covariance(names, spec.risk.estimator);
       risk_names = names;
       last_refresh = d;
     }
     const Vec& S = risk_covariance;
-    Tensor S_tensor = Tensor::from<double>(S, {static_cast<std::int64_t>(n), static_cast<std::int64_t>(n)});
     // Expected returns.
     const double ic = std::max(0.0, ic_count > 0 ? ic_sum / (ic_count + spec.ic_prior_days) : 0.0);
     decision.ic = ic;
@@ -398,10 +392,13 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     const bool mean_variance_family = spec.method == "min_variance" || spec.method == "mean_variance" ||
                                       spec.method == "max_sharpe" || spec.method == "target_risk" || kelly;
     Vec target;
+    auto covariance_tensor = [&] {  // allocation.h's rules take a Tensor: a copy, made only for them
+      return Tensor::from<double>(S, {static_cast<std::int64_t>(n), static_cast<std::int64_t>(n)});
+    };
     if (spec.method == "equal_weight") target = equal_weights(static_cast<std::int64_t>(n));
-    if (spec.method == "inverse_volatility") target = inverse_volatility_weights(S_tensor);
-    if (spec.method == "risk_parity") target = risk_parity_weights(S_tensor, 1e-8, 50);
-    if (spec.method == "hrp") target = hrp_weights(S_tensor);
+    if (spec.method == "inverse_volatility") target = inverse_volatility_weights(covariance_tensor());
+    if (spec.method == "risk_parity") target = risk_parity_weights(covariance_tensor(), 1e-8, 50);
+    if (spec.method == "hrp") target = hrp_weights(covariance_tensor());
     if (spec.method == "confidence_top_k") {
       std::vector<std::size_t> order(n);
       std::iota(order.begin(), order.end(), 0);
@@ -424,7 +421,7 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       for (double& v : qp.P) v /= variance_scale;
       qp.q.assign(n, 0.0);
     }
-    bool warm_ok = have_warm && names == warm_names;  // yesterday's solution as today's start
+    bool warm_ok = names == warm_names;  // yesterday's solution as today's start
     double last_inverse_gamma = 0;
     auto solve_with = [&](double inverse_gamma, bool required = true) {
       last_inverse_gamma = inverse_gamma;
@@ -518,7 +515,6 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     } else {
       solution = solve_with(0.0);
     }
-    // Minimum position size: drop the small ones and solve once more without them.
     // Minimum position size (not convex): the names below it are fixed at 0 and the others held at least
     // at it, and the day solved again; when that is infeasible the first solution stands, and says so.
     if (c.min_position > 0) {
@@ -548,8 +544,6 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     }
     warm = solution;
     warm_names = names;
-    have_warm = true;
-    (void)warm_ok;
 
     // Binding constraints.
     std::vector<std::string> binding;

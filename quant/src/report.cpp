@@ -432,8 +432,7 @@ std::string comparison_report(const std::vector<NamedEvaluation>& strategies, co
       h << "<td></td><td></td><td></td><td></td></tr>\n";
       return;
     }
-    int met = 0;
-    for (const auto& l : e->scorecard) met += l.met ? 1 : 0;
+    const int met = targets_met(e->scorecard);
     h << "<td>" << pct(e->mean_turnover) << "</td><td>" << pct(e->mean_gross_exposure) << "</td><td>"
       << pct(e->backtest.costs.total() / e->backtest.equity.front()) << "</td><td>" << met << " of "
       << e->scorecard.size() << "</td></tr>\n";

@@ -77,6 +77,8 @@ Evaluation evaluate_strategy(const data::Universe& universe, const Tensor& targe
 
 // The plan's targets, out of sample: each line met or not.
 std::vector<ScorecardLine> plan_scorecard(double accuracy, const ReturnMetrics& metrics);
+// How many lines of a scorecard are met.
+int targets_met(const std::vector<ScorecardLine>& scorecard);
 
 // Every figure of an evaluation as JSON (one object), and the scalar metrics as "metric,strategy,benchmark"
 // CSV.
