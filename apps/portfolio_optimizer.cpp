@@ -150,19 +150,19 @@ int main(int argc, char** argv) try {
   for (std::size_t k = 0; k < variants.size(); ++k) {
     const auto& res = results[k];
     qf::quant::write_optimizer_output(fs::path(out) / variants[k].name, res, universe);
-    double positions = 0, turnover = 0, vol = 0, iterations = 0;
+    double positions = 0, turnover = 0, vol = 0, iterations = 0, passes = 0;
     int fired = 0;
     for (const auto& d : res.decisions) {
       positions += d.positions, turnover += d.turnover, vol += d.ex_ante_volatility,
-          iterations += d.iterations;
+          iterations += d.iterations, passes += d.active_set_passes;
       fired += d.rules.empty() ? 0 : 1;
     }
     const double days = std::max<double>(1, static_cast<double>(res.decisions.size()));
     std::printf(
         "  %-22s %4zu days in %6.2f s: %5.1f names, turnover %5.1f %%/day, ex-ante vol %5.1f %%, "
-        "%5.0f QP iterations/day, rules acted on %d days -> %s/%s/weights.h5\n",
+        "QP %.0f ADMM iterations + %.0f active-set passes/day, rules acted on %d days -> %s/%s/weights.h5\n",
         variants[k].name.c_str(), res.decisions.size(), res.seconds, positions / days, 100 * turnover / days,
-        100 * vol / days, iterations / days, fired, out.c_str(), variants[k].name.c_str());
+        100 * vol / days, iterations / days, passes / days, fired, out.c_str(), variants[k].name.c_str());
   }
   return 0;
 } catch (const qf::data::InputError& e) {

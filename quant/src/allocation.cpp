@@ -80,9 +80,7 @@ std::vector<double> normalised(std::vector<double> w) {
 std::vector<double> times(const Tensor& c, const std::vector<double>& w) {
   const std::int64_t n = c.dim(0);
   std::vector<double> out(static_cast<std::size_t>(n), 0.0);
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t j = 0; j < n; ++j)
-      out[static_cast<std::size_t>(i)] += c.data<double>()[i * n + j] * w[static_cast<std::size_t>(j)];
+  blas::gemv(blas::Trans::no, n, n, 1.0, c.data<double>(), n, w.data(), 0.0, out.data());
   return out;
 }
 
@@ -180,12 +178,20 @@ std::vector<double> risk_contributions(const Tensor& c, const std::vector<double
   return rc;
 }
 
-std::vector<double> risk_parity_weights(const Tensor& c, double tolerance, int max_iterations) {
+std::vector<double> risk_parity_weights(const Tensor& c, double tolerance, int max_iterations,
+                                        std::span<const double> start) {
   check_covariance(c, "risk_parity_weights");
   const std::int64_t n = c.dim(0);
   const double b = 1.0 / static_cast<double>(n);
   // Spinu (2013): y minimises y' S y / 2 - b sum(log y); then w = y / sum(y) has equal contributions.
   std::vector<double> y = inverse_volatility_weights(c);
+  if (start.size() == y.size() && std::all_of(start.begin(), start.end(), [](double w) { return w > 0; })) {
+    // At the optimum y' S y = n b = 1, so a start of any scale is brought onto that scale.
+    y.assign(start.begin(), start.end());
+    const std::vector<double> sy = times(c, y);
+    const double scale = 1 / std::sqrt(std::inner_product(y.begin(), y.end(), sy.begin(), 0.0));
+    for (double& v : y) v *= scale;
+  }
   for (int iteration = 0; iteration < max_iterations; ++iteration) {
     const std::vector<double> sy = times(c, y);
     std::vector<double> gradient(static_cast<std::size_t>(n)),

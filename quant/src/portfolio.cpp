@@ -249,7 +249,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   RollingMoments moments(N, spec.risk.lookback, decay);
   QpSolver solver(spec.solver);
   QpSolution warm;  // the last solution, for the names of warm_names (empty before the first)
-  std::vector<std::int64_t> warm_names, risk_names;
+  std::vector<std::int64_t> warm_names, risk_names, target_names;
+  Vec last_target;  // yesterday's risk-parity target, a warm start for today's
   Vec risk_covariance;
   std::int64_t last_refresh = -1'000'000;
 
@@ -397,7 +398,12 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     };
     if (spec.method == "equal_weight") target = equal_weights(static_cast<std::int64_t>(n));
     if (spec.method == "inverse_volatility") target = inverse_volatility_weights(covariance_tensor());
-    if (spec.method == "risk_parity") target = risk_parity_weights(covariance_tensor(), 1e-8, 50);
+    if (spec.method == "risk_parity") {  // warm from yesterday's target when the names are the same
+      target = risk_parity_weights(
+          covariance_tensor(), 1e-8, 50,
+          names == target_names ? std::span<const double>(last_target) : std::span<const double>());
+      last_target = target, target_names = names;
+    }
     if (spec.method == "hrp") target = hrp_weights(covariance_tensor());
     if (spec.method == "confidence_top_k") {
       std::vector<std::size_t> order(n);
@@ -441,6 +447,7 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       require_solved(s, "portfolio_optimizer, " + data::format_date(u.days[static_cast<std::size_t>(d)]) +
                             ", " + spec.method);
       decision.iterations += s.iterations;
+      decision.active_set_passes += s.polish_passes;
       warm = s;
       warm_ok = true;
       return s;
@@ -669,13 +676,14 @@ void write_optimizer_output(const std::filesystem::path& folder, const Optimizer
   decisions.precision(8);
   weights.precision(8);
   decisions << "date,eligible,positions,gross,net,turnover,ex_ante_volatility,exposure_scale,drawdown,ic,"
-               "iterations,binding,rules\n";
+               "iterations,active_set_passes,binding,rules\n";
   weights << "date,ticker,weight\n";
   for (const auto& x : r.decisions) {
     const std::string date = data::format_date(u.days[static_cast<std::size_t>(x.day)]);
     decisions << date << ',' << x.eligible << ',' << x.positions << ',' << x.gross << ',' << x.net << ','
               << x.turnover << ',' << x.ex_ante_volatility << ',' << x.exposure_scale << ',' << x.drawdown
-              << ',' << x.ic << ',' << x.iterations << ",\"" << x.binding << "\",\"" << x.rules << "\"\n";
+              << ',' << x.ic << ',' << x.iterations << ',' << x.active_set_passes << ",\"" << x.binding
+              << "\",\"" << x.rules << "\"\n";
     for (std::int64_t i = 0; i < N; ++i) {
       const double w = r.weights.data<double>()[x.day * N + i];
       if (w != 0 && std::isfinite(w))

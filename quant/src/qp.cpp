@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 #include "qf/tensor/blas.h"
@@ -12,6 +13,7 @@ namespace {
 
 using Vec = std::vector<double>;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kPolishTolerance = 1e-9;  // feasibility and multiplier-sign slack of a polished point
 
 double inf_norm(const Vec& v) {
   double m = 0;
@@ -90,45 +92,125 @@ void check(const QpProblem& p) {
 // check (feasible, multipliers of the right signs, stationary on the fixed coordinates) is the exact
 // optimum. ADMM can then stop early: the iterations it would spend creeping towards the kinks are the
 // slow part.
-struct PolishInput {
-  const QpProblem* p;
-  const Vec *lower, *upper, *reference;
-  const Vec *z_bounds, *z_rows, *y_rows, *z_turnover;  // z_turnover null when there is no turnover limit
-  bool turnover_binds;
-  double tolerance;
-};
-bool polish(const PolishInput& in, Vec& x, Vec& row_duals, double& turnover_dual) {
-  const QpProblem& p = *in.p;
+// The guess of ADMM's iterate: the bounds block's point z sits exactly at a bound or a kink when that
+// constraint is active, and the rows' z and duals show which side of a row binds.
+QpActiveSet guess_from_admm(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, const Vec& zb,
+                            const Vec* z_turnover, const Vec& z_rows, const Vec& y_rows,
+                            bool turnover_binds) {
   const auto n = static_cast<std::size_t>(p.n), m = static_cast<std::size_t>(p.rows());
-  const Vec &lo = *in.lower, &hi = *in.upper, &x0 = *in.reference, &zb = *in.z_bounds;
   const bool l1 = p.l1_cost > 0 || std::isfinite(p.l1_limit);
-  const double tol = in.tolerance;
-  // The guess. Coordinates: fixed at a bound or at the kink (value v), or free with the sign s of
-  // x - x0. Rows: side +1 (upper active), -1 (lower active), 0 (inactive).
+  QpActiveSet g;
+  g.variable.assign(n, QpActiveSet::up);
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool at_kink = l1 && x0[i] >= lo[i] && x0[i] <= hi[i] &&
+                         (zb[i] == x0[i] || (z_turnover && (*z_turnover)[i] == x0[i]));
+    if (at_kink)
+      g.variable[i] = QpActiveSet::kink;
+    else if (zb[i] == lo[i] || zb[i] == hi[i])
+      g.variable[i] = zb[i] == lo[i] ? QpActiveSet::lower : QpActiveSet::upper;
+    else
+      g.variable[i] = zb[i] > x0[i] ? QpActiveSet::up : QpActiveSet::down;
+  }
+  g.row.assign(m, 0);
+  for (std::size_t j = 0; j < m; ++j) {
+    const double zj = z_rows[j], yj = y_rows[j];
+    if (zj == p.row_upper[j] || (yj > 1e-10 && std::isfinite(p.row_upper[j])))
+      g.row[j] = 1;
+    else if (zj == p.row_lower[j] || (yj < -1e-10 && std::isfinite(p.row_lower[j])))
+      g.row[j] = -1;
+  }
+  g.turnover_binds = turnover_binds;
+  return g;
+}
+
+// The constraints that hold with equality at `point`, when it is feasible (within tol); nullopt otherwise.
+// Yesterday's optimum usually is feasible today (only drift separates it from the reference point),
+// which gives the active-set iterations a feasible start.
+std::optional<QpActiveSet> active_set_at(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0,
+                                         const Vec& point, double tol) {
+  const auto n = static_cast<std::size_t>(p.n), m = static_cast<std::size_t>(p.rows());
+  if (point.size() != n) return std::nullopt;
+  QpActiveSet g;
+  g.variable.resize(n);
+  double turnover = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!(point[i] >= lo[i] - tol && point[i] <= hi[i] + tol)) return std::nullopt;
+    turnover += std::abs(point[i] - x0[i]);
+    g.variable[i] = std::abs(point[i] - x0[i]) <= tol && x0[i] >= lo[i] && x0[i] <= hi[i] ? QpActiveSet::kink
+                    : point[i] <= lo[i] + tol                                             ? QpActiveSet::lower
+                    : point[i] >= hi[i] - tol                                             ? QpActiveSet::upper
+                    : point[i] > x0[i]                                                    ? QpActiveSet::up
+                                                                                          : QpActiveSet::down;
+  }
+  if (std::isfinite(p.l1_limit) && turnover > p.l1_limit + tol) return std::nullopt;
+  g.turnover_binds = std::isfinite(p.l1_limit) && turnover >= p.l1_limit - tol;
+  g.row.assign(m, 0);
+  for (std::size_t j = 0; j < m; ++j) {
+    double value = 0;
+    for (std::size_t i = 0; i < n; ++i) value += p.A[j * n + i] * point[i];
+    if (value > p.row_upper[j] + tol || value < p.row_lower[j] - tol) return std::nullopt;
+    g.row[j] = value >= p.row_upper[j] - tol ? 1 : (value <= p.row_lower[j] + tol ? -1 : 0);
+  }
+  return g;
+}
+
+// Polishes from `guess`; on success x, the row duals and the turnover dual hold the exact optimum and
+// `guess` its active set.
+bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, double tol, int passes,
+            QpActiveSet& guess, const Vec* start, Vec& x, Vec& row_duals, double& turnover_dual,
+            int& passes_used) {
+  const auto n = static_cast<std::size_t>(p.n), m = static_cast<std::size_t>(p.rows());
+  if (guess.variable.size() != n || guess.row.size() != m) return false;
+  const bool l1 = p.l1_cost > 0 || std::isfinite(p.l1_limit);
+  // Coordinates: fixed at a bound or at the kink (value v), or free with the sign s of x - x0.
+  // Rows: side +1 (upper active), -1 (lower active), 0 (inactive).
   Vec v(n, 0.0), s(n, 1.0);
   std::vector<std::uint8_t> kink(n, 0), fixed(n, 0);
   for (std::size_t i = 0; i < n; ++i) {
-    const bool at_kink = l1 && x0[i] >= lo[i] && x0[i] <= hi[i] &&
-                         (zb[i] == x0[i] || (in.z_turnover && (*in.z_turnover)[i] == x0[i]));
-    if (zb[i] == lo[i] || zb[i] == hi[i] || at_kink) {
-      fixed[i] = 1;
-      kink[i] = at_kink ? 1 : 0;
-      v[i] = at_kink ? x0[i] : zb[i];
-    } else {
-      s[i] = zb[i] > x0[i] ? 1.0 : -1.0;
+    switch (guess.variable[i]) {
+      case QpActiveSet::kink:
+        if (!(x0[i] >= lo[i] && x0[i] <= hi[i])) break;  // yesterday's kink is outside today's bounds
+        fixed[i] = kink[i] = 1, v[i] = x0[i];
+        continue;
+      case QpActiveSet::lower:
+      case QpActiveSet::upper:
+        fixed[i] = 1, v[i] = guess.variable[i] == QpActiveSet::lower ? lo[i] : hi[i];
+        continue;
+      case QpActiveSet::down:
+        s[i] = -1;
+        continue;
+      default:
+        break;
     }
+    if (lo[i] == hi[i]) fixed[i] = 1, v[i] = lo[i];
   }
-  std::vector<int> side(m, 0);
-  for (std::size_t j = 0; j < m; ++j) {
-    const double zj = (*in.z_rows)[j], yj = (*in.y_rows)[j];
-    if (zj == p.row_upper[j] || (yj > 1e-10 && std::isfinite(p.row_upper[j])))
-      side[j] = 1;
-    else if (zj == p.row_lower[j] || (yj < -1e-10 && std::isfinite(p.row_lower[j])))
-      side[j] = -1;
+  std::vector<int> side(guess.row.begin(), guess.row.end());
+  for (std::size_t j = 0; j < m; ++j)  // a side without a finite bound cannot bind
+    if ((side[j] > 0 && !std::isfinite(p.row_upper[j])) || (side[j] < 0 && !std::isfinite(p.row_lower[j])))
+      side[j] = 0;
+  bool binds = guess.turnover_binds && std::isfinite(p.l1_limit);
+  Vec feasible;            // the last feasible candidate; once there is one, each pass makes one change
+  if (start != nullptr) {  // a feasible point whose tight constraints are the guess
+    feasible = *start;
+    for (std::size_t i = 0; i < n; ++i)
+      if (fixed[i]) feasible[i] = v[i];
   }
-  bool binds = in.turnover_binds;
 
-  for (int pass = 0; pass < 8; ++pass) {
+  // P and A times the fixed part of the point (v where fixed, 0 where free), kept up to date for the
+  // coordinates that changed since the last pass: each pass changes one or a few, so this costs O(n)
+  // instead of the O(n * free) of recomputing the right-hand sides.
+  Vec fixed_part(n, 0.0), P_fixed(n, 0.0), A_fixed(m, 0.0);
+  double work = 0;
+  for (int pass = 0; pass < passes; ++pass) {
+    ++passes_used;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double now = fixed[i] ? v[i] : 0.0, change = now - fixed_part[i];
+      if (change == 0) continue;
+      const double* column = p.P.data() + i * n;  // P is symmetric: row i is column i
+      for (std::size_t r = 0; r < n; ++r) P_fixed[r] += column[r] * change;
+      for (std::size_t j = 0; j < m; ++j) A_fixed[j] += p.A[j * n + i] * change;
+      fixed_part[i] = now;
+    }
     std::vector<std::size_t> free, rows;
     for (std::size_t i = 0; i < n; ++i)
       if (!fixed[i]) free.push_back(i);
@@ -139,7 +221,10 @@ bool polish(const PolishInput& in, Vec& x, Vec& row_duals, double& turnover_dual
       if (involved) rows.push_back(j);
     }
     const std::size_t f = free.size(), a = rows.size(), k = f + a + (binds ? 1 : 0);
-    if (f > 400) return false;  // a dense solve of that size costs more than it saves
+    // Each pass factors its k x k system; past about one n x n factorisation of work in all, ADMM (whose
+    // iterations then cost one matrix-vector product each) is the cheaper way on.
+    work += static_cast<double>(k) * static_cast<double>(k) * static_cast<double>(k);
+    if (work > static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n)) return false;
     Vec xc = v;
     Vec nu(m, 0.0);
     double mu = 0;
@@ -149,16 +234,11 @@ bool polish(const PolishInput& in, Vec& x, Vec& row_duals, double& turnover_dual
       for (std::size_t u = 0; u < f; ++u) {
         const std::size_t i = free[u];
         for (std::size_t w = 0; w < f; ++w) K[u * k + w] = p.P[i * n + free[w]];
-        double rhs = -p.q[i] - p.l1_cost * s[i];
-        for (std::size_t col = 0; col < n; ++col)
-          if (fixed[col]) rhs -= p.P[i * n + col] * v[col];
-        r[u] = rhs;
+        r[u] = -p.q[i] - p.l1_cost * s[i] - P_fixed[i];
       }
       for (std::size_t t = 0; t < a; ++t) {
         const std::size_t j = rows[t];
-        double rhs = side[j] > 0 ? p.row_upper[j] : p.row_lower[j];
-        for (std::size_t col = 0; col < n; ++col)
-          if (fixed[col]) rhs -= p.A[j * n + col] * v[col];
+        const double rhs = (side[j] > 0 ? p.row_upper[j] : p.row_lower[j]) - A_fixed[j];
         for (std::size_t u = 0; u < f; ++u) K[(f + t) * k + u] = K[u * k + f + t] = p.A[j * n + free[u]];
         r[f + t] = rhs;
       }
@@ -181,94 +261,182 @@ bool polish(const PolishInput& in, Vec& x, Vec& row_duals, double& turnover_dual
       Vec Kr = K;
       for (std::size_t u = 0; u < k; ++u) Kr[u * k + u] += u < f ? delta : -delta;
       Vec rc(k, 0.0), residual = r;
+      std::vector<int> pivots(k);
+      if (blas::lu_factor(static_cast<std::int64_t>(k), Kr.data(), pivots) != 0) return false;
       for (int step = 0; step < 3; ++step) {
-        Vec Kc = Kr;
-        if (blas::solve_symmetric_indefinite(static_cast<std::int64_t>(k), Kc.data(), residual.data()) != 0)
-          return false;
+        blas::lu_solve(static_cast<std::int64_t>(k), Kr.data(), pivots, residual.data());
         for (std::size_t u = 0; u < k; ++u) rc[u] += residual[u];
-        for (std::size_t u = 0; u < k; ++u) {
-          double e = r[u];
-          for (std::size_t w = 0; w < k; ++w) e -= K[u * k + w] * rc[w];
-          residual[u] = e;
-        }
+        blas::gemv(blas::Trans::no, static_cast<std::int64_t>(k), static_cast<std::int64_t>(k), -1.0,
+                   K.data(), static_cast<std::int64_t>(k), rc.data(), 0.0, residual.data());
+        for (std::size_t u = 0; u < k; ++u) residual[u] += r[u];
       }
       for (std::size_t u = 0; u < f; ++u) xc[free[u]] = rc[u];
       for (std::size_t t = 0; t < a; ++t) nu[rows[t]] = rc[f + t];
       if (binds) mu = rc[k - 1];
     }
-    // Primal checks: a crossed bound or kink is fixed there.
-    bool changed = false;
-    for (const std::size_t i : free) {
-      if (xc[i] < lo[i] - tol || xc[i] > hi[i] + tol) {
-        fixed[i] = 1, kink[i] = 0, v[i] = xc[i] < lo[i] ? lo[i] : hi[i];
-        changed = true;
-      } else if (l1 && s[i] * (xc[i] - x0[i]) < -tol) {
-        if (x0[i] < lo[i] || x0[i] > hi[i]) return false;  // cannot sit at a kink outside the bounds
-        fixed[i] = 1, kink[i] = 1, v[i] = x0[i];
-        changed = true;
-      }
-    }
-    if (changed) continue;
-    for (std::size_t j = 0; j < m; ++j) {  // a crossed row becomes active
+    // Primal feasibility of the candidate.
+    auto row_value = [&](std::size_t j, const Vec& point) {
       double value = 0;
-      for (std::size_t i = 0; i < n; ++i) value += p.A[j * n + i] * xc[i];
-      if (value <= p.row_upper[j] + tol && value >= p.row_lower[j] - tol) continue;
-      const int want = value > p.row_upper[j] ? 1 : -1;
-      if (side[j] != want) {
-        side[j] = want, changed = true;
+      for (std::size_t i = 0; i < n; ++i) value += p.A[j * n + i] * point[i];
+      return value;
+    };
+    auto turnover_of = [&](const Vec& point) {
+      double t = 0;
+      for (std::size_t i = 0; i < n; ++i) t += std::abs(point[i] - x0[i]);
+      return t;
+    };
+    bool primal_ok = !std::isfinite(p.l1_limit) || turnover_of(xc) <= p.l1_limit + tol;
+    for (const std::size_t i : free)
+      primal_ok = primal_ok && xc[i] >= lo[i] - tol && xc[i] <= hi[i] + tol &&
+                  (!l1 || s[i] * (xc[i] - x0[i]) >= -tol);
+    for (std::size_t j = 0; j < m && primal_ok; ++j) {
+      const double value = row_value(j, xc);
+      primal_ok = value <= p.row_upper[j] + tol && value >= p.row_lower[j] - tol;
+    }
+
+    if (!primal_ok && !feasible.empty()) {
+      // Primal active-set step: from the last feasible candidate towards this one, as far as feasibility
+      // allows; the first constraint met joins the working set.
+      Vec d(n, 0.0);
+      for (const std::size_t i : free) d[i] = xc[i] - feasible[i];
+      enum Blocker { none, to_lower, to_upper, to_kink, to_row, to_turnover };
+      Blocker blocker = none;
+      double t = 1;
+      std::size_t which = 0;
+      int which_side = 0;
+      auto consider = [&](double step, Blocker kind, std::size_t index, int row_side) {
+        if (step < t) t = std::max(step, 0.0), blocker = kind, which = index, which_side = row_side;
+      };
+      for (const std::size_t i : free) {
+        if (d[i] < 0) consider((feasible[i] - lo[i]) / -d[i], to_lower, i, 0);
+        if (d[i] > 0) consider((hi[i] - feasible[i]) / d[i], to_upper, i, 0);
+        if (l1 && s[i] * d[i] < 0 && x0[i] >= lo[i] && x0[i] <= hi[i])
+          consider(s[i] * (feasible[i] - x0[i]) / (-s[i] * d[i]), to_kink, i, 0);
+      }
+      for (std::size_t j = 0; j < m; ++j) {
+        if (side[j] != 0 && std::find(rows.begin(), rows.end(), j) != rows.end()) continue;
+        const double now = row_value(j, feasible), rate = row_value(j, d);
+        if (rate > 0) consider((p.row_upper[j] - now) / rate, to_row, j, 1);
+        if (rate < 0) consider((p.row_lower[j] - now) / rate, to_row, j, -1);
+      }
+      if (std::isfinite(p.l1_limit) && !binds) {
+        double rate = 0;
+        for (const std::size_t i : free) rate += s[i] * d[i];
+        if (rate > 0) consider((p.l1_limit - turnover_of(feasible)) / rate, to_turnover, 0, 0);
+      }
+      // No blocker: a working-set equality itself is broken (dependent rows with inconsistent
+      // right-hand sides), which the corrections below repair.
+      if (blocker != none) {
+        for (const std::size_t i : free) feasible[i] += t * d[i];
+        if (blocker == to_lower || blocker == to_upper || blocker == to_kink) {
+          fixed[which] = 1, kink[which] = blocker == to_kink ? 1 : 0;
+          v[which] = feasible[which] =
+              blocker == to_lower ? lo[which] : (blocker == to_upper ? hi[which] : x0[which]);
+        }
+        if (blocker == to_row) side[which] = which_side;
+        if (blocker == to_turnover) binds = true;
         continue;
       }
-      // Active and still crossed: its coordinates are all fixed (e.g. a sector that drifted above its
-      // cap with every name at its kink), so release those at a kink in the direction that repairs it;
-      // with none to release, or with free coordinates (an inconsistent set), give up.
-      bool involved = false, released = false;
-      for (const std::size_t i : free) involved |= p.A[j * n + i] != 0;
-      if (involved) return false;
-      for (std::size_t i = 0; i < n; ++i)
-        if (p.A[j * n + i] != 0 && kink[i] && lo[i] != hi[i]) {
-          fixed[i] = 0, kink[i] = 0, released = true;
-          s[i] = -want * (p.A[j * n + i] > 0 ? 1.0 : -1.0);
+    }
+    if (!primal_ok) {
+      // No feasible candidate yet: correct every broken condition at once (a primal-dual active-set
+      // step), which from a good guess reaches a feasible candidate in a pass or two.
+      bool changed = false;
+      for (const std::size_t i : free) {
+        if (xc[i] < lo[i] - tol || xc[i] > hi[i] + tol) {
+          fixed[i] = 1, kink[i] = 0, v[i] = xc[i] < lo[i] ? lo[i] : hi[i];
+          changed = true;
+        } else if (l1 && s[i] * (xc[i] - x0[i]) < -tol) {
+          if (x0[i] < lo[i] || x0[i] > hi[i]) return false;  // cannot sit at a kink outside the bounds
+          fixed[i] = 1, kink[i] = 1, v[i] = x0[i];
+          changed = true;
         }
-      if (!released) return false;
-      changed = true;
-    }
-    double turnover = 0;
-    for (std::size_t i = 0; i < n; ++i) turnover += std::abs(xc[i] - x0[i]);
-    if (std::isfinite(p.l1_limit) && turnover > p.l1_limit + tol) {
-      if (binds) return false;
-      binds = true, changed = true;
-    }
-    if (changed) continue;
-    // Dual checks: a multiplier of the wrong sign releases its constraint.
-    for (const std::size_t j : rows)
-      if (p.row_lower[j] != p.row_upper[j] && ((side[j] > 0 && nu[j] < -tol) || (side[j] < 0 && nu[j] > tol)))
-        side[j] = 0, changed = true;
-    if (binds && mu < -tol) binds = false, changed = true;
-    if (changed) continue;
-    // Stationarity of the fixed coordinates: 0 in h + c d|x - x0| + N_[lo, hi](x), h the smooth
-    // gradient; a coordinate that wants to move is freed in that direction.
-    const double c = p.l1_cost + mu;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!fixed[i] || lo[i] == hi[i]) continue;
-      double h = p.q[i];
-      for (std::size_t j = 0; j < n; ++j) h += p.P[i * n + j] * xc[j];
-      for (std::size_t j = 0; j < m; ++j) h += p.A[j * n + i] * nu[j];
-      const bool at_lower = v[i] == lo[i], at_upper = v[i] == hi[i];
-      double low_end = h, high_end = h;  // the reachable range of h + the l1 subgradient
-      if (kink[i])
-        low_end -= c, high_end += c;
-      else if (l1)
-        low_end = high_end = h + c * (v[i] > x0[i] ? 1 : -1);
-      // The normal cone: at the lower bound any n <= 0, so high_end >= 0 is needed; at the upper bound
-      // low_end <= 0; inside: 0 in [low_end, high_end].
-      const bool wants_up = high_end < -tol && !at_upper, wants_down = low_end > tol && !at_lower;
-      if (wants_up || wants_down) {
-        fixed[i] = 0, kink[i] = 0;
-        s[i] = v[i] != x0[i] ? (v[i] > x0[i] ? 1.0 : -1.0) : (wants_up ? 1.0 : -1.0);
+      }
+      if (changed) continue;
+      for (std::size_t j = 0; j < m; ++j) {  // a crossed row becomes active
+        const double value = row_value(j, xc);
+        if (value <= p.row_upper[j] + tol && value >= p.row_lower[j] - tol) continue;
+        const int want = value > p.row_upper[j] ? 1 : -1;
+        if (side[j] != want && (side[j] == 0 || p.row_lower[j] != p.row_upper[j])) {  // an equality stays
+          side[j] = want, changed = true;
+          continue;
+        }
+        // Active and still crossed: the guess's equalities are inconsistent (e.g. a sector that drifted
+        // above its cap with every name at its kink, or a budget its free names cannot reach), so release
+        // the fixed coordinate that moves most cheaply in the direction that repairs the row (the least
+        // marginal objective: smooth gradient plus the l1 cost it starts paying); with none, give up.
+        std::size_t best = n;
+        double best_cost = kInfinity;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (p.A[j * n + i] == 0 || !fixed[i] || lo[i] == hi[i]) continue;
+          const double direction = -want * (p.A[j * n + i] > 0 ? 1.0 : -1.0);
+          if (direction > 0 ? v[i] >= hi[i] : v[i] <= lo[i]) continue;  // against its bound
+          double h = p.q[i];
+          for (std::size_t col = 0; col < n; ++col) h += p.P[i * n + col] * xc[col];
+          const double moving_cost =
+              direction * h + (v[i] == x0[i] ? 1.0 : (v[i] > x0[i] ? direction : -direction)) * p.l1_cost;
+          if (moving_cost < best_cost) best_cost = moving_cost, best = i;
+        }
+        if (best == n) return false;
+        const double direction = -want * (p.A[j * n + best] > 0 ? 1.0 : -1.0);
+        s[best] = v[best] != x0[best] ? (v[best] > x0[best] ? 1.0 : -1.0) : direction;
+        fixed[best] = 0, kink[best] = 0;
         changed = true;
       }
+      if (std::isfinite(p.l1_limit) && turnover_of(xc) > p.l1_limit + tol) {
+        if (binds) return false;
+        binds = true, changed = true;
+      }
+      if (!changed) return false;
+      continue;
     }
-    if (changed) continue;
+
+    // Feasible: from here on one change per pass. Release the constraint whose multiplier most clearly
+    // has the wrong sign (a row, the turnover ball, or a fixed coordinate that wants to move).
+    feasible = xc;
+    double worst = tol;
+    enum Release { optimal, release_row, release_turnover, release_coordinate };
+    Release release = optimal;
+    std::size_t which = 0;
+    double which_sign = 0;
+    for (const std::size_t j : rows)
+      if (p.row_lower[j] != p.row_upper[j] && -side[j] * nu[j] > worst)
+        worst = -side[j] * nu[j], release = release_row, which = j;
+    if (binds && -mu > worst) worst = -mu, release = release_turnover;
+    // Stationarity of the fixed coordinates: 0 in h + c d|x - x0| + N_[lo, hi](x), h the smooth gradient.
+    const double c = p.l1_cost + mu;
+    Vec h(p.q);
+    blas::gemv(blas::Trans::no, p.n, p.n, 1.0, p.P.data(), p.n, xc.data(), 1.0, h.data());
+    if (m > 0) blas::gemv(blas::Trans::yes, p.rows(), p.n, 1.0, p.A.data(), p.n, nu.data(), 1.0, h.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!fixed[i] || lo[i] == hi[i]) continue;
+      const bool at_lower = v[i] == lo[i], at_upper = v[i] == hi[i];
+      double low_end = h[i], high_end = h[i];  // the reachable range of h + the l1 subgradient
+      if (kink[i] || v[i] == x0[i])            // at the kink (also when a bound sits there)
+        low_end -= c, high_end += c;
+      else if (l1)
+        low_end = high_end = h[i] + c * (v[i] > x0[i] ? 1 : -1);
+      // The normal cone: at the lower bound high_end >= 0 is needed; at the upper bound low_end <= 0;
+      // inside (a kink): 0 in [low_end, high_end].
+      if (!at_upper && -high_end > worst)
+        worst = -high_end, release = release_coordinate, which = i, which_sign = 1;
+      if (!at_lower && low_end > worst)
+        worst = low_end, release = release_coordinate, which = i, which_sign = -1;
+    }
+    if (release == release_row) side[which] = 0;
+    if (release == release_turnover) binds = false;
+    if (release == release_coordinate) {
+      fixed[which] = 0, kink[which] = 0;
+      s[which] = v[which] != x0[which] ? (v[which] > x0[which] ? 1.0 : -1.0) : which_sign;
+    }
+    if (release != optimal) continue;
+    for (std::size_t i = 0; i < n; ++i)
+      guess.variable[i] = kink[i]         ? QpActiveSet::kink
+                          : !fixed[i]     ? (s[i] > 0 ? QpActiveSet::up : QpActiveSet::down)
+                          : v[i] == lo[i] ? QpActiveSet::lower
+                                          : QpActiveSet::upper;
+    guess.row.assign(side.begin(), side.end());
+    guess.turnover_binds = binds;
     x = std::move(xc);
     row_duals = std::move(nu);
     turnover_dual = mu;
@@ -354,11 +522,13 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
   }
   out.iterations = 0;
   out.factorisations = 0;
+  out.polish_passes = 0;
 
   // rho per constraint: larger on equalities (OSQP's heuristic), so that they converge as fast as the rest.
   double rho = 0;
   std::vector<Vec> rho_of(kinds);
   Vec diagonal(n);
+  bool factor_stale = true;
   auto set_rho = [&](double r) {
     rho = std::clamp(r, 1e-6, 1e6);
     for (int b = 0; b < kinds; ++b) rho_of[b].assign(active[b] ? size[b] : 0, rho);
@@ -368,7 +538,7 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
       if (p.row_lower[j] == p.row_upper[j]) rho_of[rows][j] *= s.equality_rho_scale;
     for (std::size_t i = 0; i < n; ++i)
       diagonal[i] = rho_of[bounds][i] + (active[turnover] ? rho : 0.0) + (active[gross] ? rho : 0.0);
-    out.factorisations += factorise(p, diagonal, rho_of[rows]) ? 1 : 0;
+    factor_stale = true;  // refactored before the next x step: a day the warm active set solves needs none
   };
   set_rho(out.rho);
 
@@ -447,8 +617,30 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
     return true;
   };
 
-  for (int k = 1; k <= s.max_iterations; ++k) {
+  QpActiveSet guess;
+  if (warm && s.polish && !active[gross] && s.warm_polish_passes > 0) {
+    // First yesterday's active set as it stands (a few corrections when little changed); then, from
+    // yesterday's point when it is still feasible, the active-set iterations proper, which cannot cycle
+    // but add one constraint per pass.
+    guess = previous->active_set;
+    out.polished =
+        polish(p, lower, upper, reference, kPolishTolerance, std::min(s.warm_polish_passes, 12), guess,
+               nullptr, polished, polished_duals, polished_turnover_dual, out.polish_passes);
+    const auto at_previous = out.polished
+                                 ? std::nullopt
+                                 : active_set_at(p, lower, upper, reference, previous->x, kPolishTolerance);
+    if (at_previous) {
+      guess = *at_previous;
+      out.polished =
+          polish(p, lower, upper, reference, kPolishTolerance, s.warm_polish_passes, guess, &previous->x,
+                 polished, polished_duals, polished_turnover_dual, out.polish_passes);
+    }
+    if (out.polished) out.status = QpStatus::solved;
+  }
+  for (int k = 1; k <= s.max_iterations && !out.polished; ++k) {
     // x step: (P + sigma I + sum_b A_b' rho_b A_b) x~ = sigma x - q + sum_b A_b' (rho_b z_b - y_b).
+    if (factor_stale)
+      out.factorisations += factorise(p, diagonal, rho_of[rows]) ? 1 : 0, factor_stale = false;
     std::vector<Vec>& w = dy;  // scratch: rho z - y per block
     for (int b = 0; b < kinds; ++b)
       for (std::size_t i = 0; i < z[b].size(); ++i) w[b][i] = rho_of[b][i] * z[b][i] - y[b][i];
@@ -498,10 +690,10 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
         dual <= s.polish_below * std::max(1.0, dual_scale)) {
       next_polish = k + s.polish_every;  // a failed guess is retried only after more iterations
       const bool binds = active[turnover] && inf_norm(y[turnover]) > 1e-12;
-      const PolishInput input{&p,         &lower,   &upper,   &reference,
-                              &z[bounds], &z[rows], &y[rows], active[turnover] ? &z[turnover] : nullptr,
-                              binds,      1e-9};
-      if (polish(input, polished, polished_duals, polished_turnover_dual)) {
+      guess = guess_from_admm(p, lower, upper, reference, z[bounds],
+                              active[turnover] ? &z[turnover] : nullptr, z[rows], y[rows], binds);
+      if (polish(p, lower, upper, reference, kPolishTolerance, s.polish_passes, guess, nullptr, polished,
+                 polished_duals, polished_turnover_dual, out.polish_passes)) {
         out.status = QpStatus::solved;
         out.polished = true;
         break;
@@ -527,6 +719,12 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
   out.rho = rho;
   out.row_duals = out.polished ? polished_duals : y[rows];
   out.bound_duals = y[bounds];
+  // Unpolished, ADMM's final iterate still gives tomorrow's warm start a guess.
+  out.active_set =
+      out.polished || out.status != QpStatus::solved
+          ? std::move(guess)
+          : guess_from_admm(p, lower, upper, reference, z[bounds], active[turnover] ? &z[turnover] : nullptr,
+                            z[rows], y[rows], active[turnover] && inf_norm(y[turnover]) > 1e-12);
   out.l1_limit_dual =
       out.polished ? polished_turnover_dual : (active[turnover] ? inf_norm(y[turnover]) : 0.0);
   out.gross_dual = active[gross] ? inf_norm(y[gross]) : 0.0;

@@ -10,8 +10,9 @@
 
 extern "C" {  // LAPACK, from OpenBLAS (which bundles it)
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
-void dgesv_(const int* n, const int* nrhs, double* a, const int* lda, int* ipiv, double* b, const int* ldb,
-            int* info);
+void dgetrf_(const int* m, const int* n, double* a, const int* lda, int* ipiv, int* info);
+void dgetrs_(const char* trans, const int* n, const int* nrhs, const double* a, const int* lda,
+             const int* ipiv, double* b, const int* ldb, int* info);
 void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda, double* b,
              const int* ldb, int* info);
@@ -94,11 +95,17 @@ int cholesky_inverse(std::int64_t n, double* a) {
   return info;
 }
 
-int solve_symmetric_indefinite(std::int64_t n, double* a, double* b) {
-  int order = static_cast<int>(n), lda = order, columns = 1, info = 0;
-  std::vector<int> pivots(static_cast<std::size_t>(n));
-  dgesv_(&order, &columns, a, &lda, pivots.data(), b, &lda, &info);
+int lu_factor(std::int64_t n, double* a, std::span<int> pivots) {
+  int order = static_cast<int>(n), info = 0;
+  dgetrf_(&order, &order, a, &order, pivots.data(), &info);
   return info;
+}
+
+void lu_solve(std::int64_t n, const double* factor, std::span<const int> pivots, double* b) {
+  // Row-major storage is the transpose to LAPACK: solve with A' = A^T (the KKT matrices are symmetric,
+  // but this keeps the function right for any matrix).
+  int order = static_cast<int>(n), columns = 1, info = 0;
+  dgetrs_("T", &order, &columns, factor, &order, pivots.data(), b, &order, &info);
 }
 
 void set_num_threads(int threads) {

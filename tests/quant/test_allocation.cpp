@@ -66,3 +66,26 @@ TEST(Allocation, RiskParityEqualisesRiskContributions) {
   for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(a[k], b[k], 1e-12);
   EXPECT_NEAR(b[0], 0.5 / 3.5, 1e-15);  // 1/0.2 : 1/0.1 : 1/0.05 = 5 : 10 : 20
 }
+
+TEST(Allocation, RiskParityFromAWarmStartReachesTheSameWeights) {
+  const Tensor s = quant::ledoit_wolf(golden().at("factor.returns")).covariance;
+  const auto cold = quant::risk_parity_weights(s);
+  // Yesterday's weights (any scale): equal weights, and a scaled perturbation of the answer. With one
+  // Newton step allowed, the near start must already be closer than the inverse-volatility start.
+  std::vector<double> near(cold);
+  for (std::size_t k = 0; k < near.size(); ++k)
+    near[k] *= 3.0 * (1 + 0.01 * std::sin(static_cast<double>(k)));
+  for (const auto& start : {std::vector<double>(12, 0.5), near}) {
+    const auto warm = quant::risk_parity_weights(s, 1e-12, 100, start);
+    for (std::size_t k = 0; k < 12; ++k) EXPECT_NEAR(warm[k], cold[k], 1e-10);
+  }
+  auto error = [&](const std::vector<double>& w) {
+    double e = 0;
+    for (std::size_t k = 0; k < 12; ++k) e = std::max(e, std::abs(w[k] - cold[k]));
+    return e;
+  };
+  EXPECT_LT(error(quant::risk_parity_weights(s, 1e-12, 1, near)),
+            error(quant::risk_parity_weights(s, 1e-12, 1)));
+  // A start of the wrong size or with a non-positive weight is ignored.
+  EXPECT_NEAR(quant::risk_parity_weights(s, 1e-12, 100, std::vector<double>(3, 1.0))[0], cold[0], 1e-10);
+}

@@ -244,6 +244,50 @@ TEST(Qp, WarmStartReusesTheFactorisationAndConvergesFaster) {
   for (std::size_t i = 0; i < 60; ++i) EXPECT_NEAR(warm.x[i], fresh.x[i], 1e-4);
 }
 
+// A rebalance sequence as stage 3 runs it: each day the reference point is yesterday's solution drifted
+// by that day's returns and the expected returns move. Warm starts from yesterday's active set must
+// reach the same optimum as a cold, tight solve, and most days without a single ADMM iteration.
+TEST(Qp, WarmActiveSetFollowsADailySequenceExactly) {
+  const std::size_t n = 80;
+  auto p = budget_problem(n, 0.05);
+  for (double& v : p.P) v *= 1e3;  // unit-scale variances, as stage 3 passes them
+  p.A.resize(3 * n, 0.0);          // budget plus two group caps
+  for (std::size_t i = 0; i < n; ++i) p.A[(1 + i % 2) * n + i] = i % 4 == 0 ? 1.0 : 0.0;
+  p.row_lower = {1.0, -0.3, -0.3};
+  p.row_upper = {1.0, 0.3, 0.3};
+  p.row_names = {"budget", "group a", "group b"};
+  p.l1_cost = 0.02;
+  p.l1_limit = 0.2;
+  unsigned state = 11;
+  auto uniform = [&] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<double>(state >> 8) / 16777216.0 - 0.5;
+  };
+  quant::QpSolver solver;
+  quant::QpSolution yesterday;
+  p.reference.assign(n, 1.0 / static_cast<double>(n));
+  int warm_polished = 0;
+  const int days = 40;
+  for (int day = 0; day < days; ++day) {
+    for (std::size_t i = 0; i < n; ++i) p.q[i] = 0.9 * p.q[i] + 0.3 * uniform();
+    const auto today = solver.solve(p, day > 0 ? &yesterday : nullptr);
+    ASSERT_EQ(today.status, quant::QpStatus::solved) << "day " << day;
+    const auto cold = quant::QpSolver(tight()).solve(p);
+    ASSERT_EQ(cold.status, quant::QpStatus::solved);
+    double gap = 0;
+    for (std::size_t i = 0; i < n; ++i) gap = std::max(gap, std::abs(today.x[i] - cold.x[i]));
+    EXPECT_LT(gap, 1e-6) << "day " << day;
+    EXPECT_LE(today.objective, cold.objective + 1e-9) << "day " << day;
+    if (day > 0 && today.polished && today.iterations == 0) ++warm_polished;
+    // Drift: tomorrow's reference is today's weights after random returns, renormalised.
+    double total = 0;
+    for (std::size_t i = 0; i < n; ++i) total += p.reference[i] = today.x[i] * (1 + 0.02 * uniform());
+    for (double& w : p.reference) w /= total;
+    yesterday = today;
+  }
+  EXPECT_GE(warm_polished, days / 2) << "the warm active set should solve most days outright";
+}
+
 TEST(Qp, MalformedInputIsRefused) {
   auto p = budget_problem(5, 0.5);
   p.q[2] = std::nan("");

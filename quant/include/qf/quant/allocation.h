@@ -12,6 +12,7 @@
 //                      weighted mean
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "qf/tensor/tensor.h"
@@ -34,9 +35,10 @@ std::vector<double> inverse_volatility_weights(const Tensor& covariance);
 // Throws when S is not positive definite (Cholesky fails; the error names the pivot).
 std::vector<double> min_variance_weights(const Tensor& covariance);
 // Equal risk contribution (risk parity): w_i (S w)_i equal for all i, w > 0, by Newton's method on
-// Spinu's convex formulation; tolerance on the relative spread of the contributions.
+// Spinu's convex formulation; tolerance on the relative spread of the contributions. Starts from
+// `start` (e.g. yesterday's weights, same names) when given, from inverse volatility otherwise.
 std::vector<double> risk_parity_weights(const Tensor& covariance, double tolerance = 1e-12,
-                                        int max_iterations = 100);
+                                        int max_iterations = 100, std::span<const double> start = {});
 // Hierarchical risk parity (Lopez de Prado 2016) as PyPortfolioOpt computes it: single-linkage clusters
 // of the distance sqrt((1 - corr) / 2), leaves in the tree's pre-order, recursive bisection by
 // inverse-variance cluster risk.

@@ -104,7 +104,8 @@ struct OptimizerSpec {
 // One day's decision and why.
 struct DayDecision {
   std::int64_t day = 0;
-  int eligible = 0, positions = 0, iterations = 0;
+  int eligible = 0, positions = 0;
+  int iterations = 0, active_set_passes = 0;  // the QP solver's ADMM iterations and active-set passes
   double gross = 0, net = 0, ex_ante_volatility = 0, turnover = 0, exposure_scale = 1, ic = 0;
   double drawdown = 0;
   std::string binding;  // constraints at their bound, e.g. "budget; name cap (18); sector Energy"

@@ -56,7 +56,21 @@ struct QpSettings {
   // a polished solution is exact to rounding. Not with a gross limit.
   bool polish = true;
   double polish_below = 1e-3;
-  int polish_every = 25;  // iterations before a failed guess is tried again
+  int polish_every = 25;   // iterations before a failed guess is tried again
+  int polish_passes = 40;  // corrections of one guess before it is given up
+  // A warm start with the previous solution's active set first tries that set (with up to
+  // warm_polish_passes corrections) before any ADMM iteration.
+  int warm_polish_passes = 200;
+};
+
+// Which constraints hold with equality at a solution: per variable, free (with the sign of x - x0) or
+// fixed at a bound or at the l1 kink x0; per row the binding side; whether the turnover ball binds.
+// A warm start tries yesterday's set first: most days it is today's too, or a few corrections away.
+struct QpActiveSet {
+  enum Variable : std::int8_t { up, down, lower, upper, kink };
+  std::vector<Variable> variable;  // [n]
+  std::vector<std::int8_t> row;    // [m]: +1 upper bound binds, -1 lower, 0 neither
+  bool turnover_binds = false;
 };
 
 enum class QpStatus { solved, max_iterations, primal_infeasible };
@@ -70,7 +84,9 @@ struct QpSolution {
   double l1_limit_dual = 0, gross_dual = 0;  // > 0 when the turnover / gross limit binds
   double objective = 0, primal_residual = 0, dual_residual = 0;
   int iterations = 0, factorisations = 0;
-  bool polished = false;  // the solution came from the polishing step (exact for its active set)
+  int polish_passes = 0;   // active-set corrections tried (each one equality-constrained KKT solve)
+  bool polished = false;   // the solution came from the polishing step (exact for its active set)
+  QpActiveSet active_set;  // when polished
   std::vector<std::string> conflicting;  // when infeasible: the constraints of the certificate
 
   // ADMM state per constraint block (bounds, turnover ball, gross ball, rows), for warm starts.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 namespace qf::blas {
 
@@ -28,9 +29,11 @@ int cholesky_factor(std::int64_t n, double* a);
 // The inverse of a symmetric positive definite matrix in place, both triangles (dpotrf + dpotri); the
 // return value as cholesky_factor's.
 int cholesky_inverse(std::int64_t n, double* a);
-// Solves A x = b for a symmetric (possibly indefinite, e.g. a KKT) matrix, in place of b, by LU with
-// partial pivoting (LAPACK dgesv; a is overwritten). Returns 0, or > 0 when A is singular.
-int solve_symmetric_indefinite(std::int64_t n, double* a, double* b);
+// LU with partial pivoting of a general (e.g. an indefinite KKT) matrix in place (LAPACK dgetrf), for
+// any number of lu_solve calls. Returns 0, or > 0 when A is singular.
+int lu_factor(std::int64_t n, double* a, std::span<int> pivots);
+// Solves A x = b in place of b with the factor and pivots of lu_factor (dgetrs).
+void lu_solve(std::int64_t n, const double* factor, std::span<const int> pivots, double* b);
 // Solves A x = b in place of b with the factor of cholesky_factor.
 void cholesky_solve(std::int64_t n, const double* factor, double* b);
 
