@@ -58,6 +58,7 @@ qf::quant::OptimizerSpec issue_case(const std::string& method) {
   if (const char* e = std::getenv("QF_RHO")) s.solver.rho = std::atof(e);
   if (const char* e = std::getenv("QF_POLISH_BELOW")) s.solver.polish_below = std::atof(e);
   if (const char* e = std::getenv("QF_POLISH_EVERY")) s.solver.polish_every = std::atoi(e);
+  if (const char* e = std::getenv("QF_POLISH_WORK")) s.solver.polish_work = std::atof(e);
   return s;
 }
 

@@ -23,6 +23,36 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 using Vec = std::vector<double>;
 
+// Yesterday's QP solution on today's names: names that stay keep their values (point, ADMM state,
+// active set), new names start at zero at their kink (not held), names that left drop out. Empty when
+// the constraint rows changed (a sector emptied or appeared).
+QpSolution carried_over(const QpSolution& s, const std::vector<std::int64_t>& from,
+                        const std::vector<std::int64_t>& to, std::int64_t rows) {
+  if (s.z.size() != 4 || static_cast<std::int64_t>(s.z[3].size()) != rows) return {};
+  QpSolution out = s;
+  std::vector<std::ptrdiff_t> source(to.size(), -1);
+  for (std::size_t a = 0, b = 0; a < to.size(); ++a) {  // both ascend
+    while (b < from.size() && from[b] < to[a]) ++b;
+    if (b < from.size() && from[b] == to[a]) source[a] = static_cast<std::ptrdiff_t>(b);
+  }
+  auto map = [&](const Vec& values) {
+    Vec mapped(to.size(), 0.0);
+    for (std::size_t a = 0; a < to.size(); ++a)
+      if (source[a] >= 0) mapped[a] = values[static_cast<std::size_t>(source[a])];
+    return mapped;
+  };
+  out.x = map(s.x);
+  for (int block = 0; block < 3; ++block)  // bounds, turnover, gross: one value per name
+    if (!s.z[block].empty()) out.z[block] = map(s.z[block]), out.y[block] = map(s.y[block]);
+  if (s.active_set.variable.size() == from.size()) {
+    out.active_set.variable.assign(to.size(), QpActiveSet::kink);
+    for (std::size_t a = 0; a < to.size(); ++a)
+      if (source[a] >= 0)
+        out.active_set.variable[a] = s.active_set.variable[static_cast<std::size_t>(source[a])];
+  }
+  return out;
+}
+
 // Trailing-window moments of the daily returns of all tickers (NaN stored as 0 with a validity count),
 // updated by one rank-1 addition and one removal a day: the Gram matrix sum_t w_t x_t x_t' and the sums
 // sum_t w_t x_t, with w_t = 1 (sample, Ledoit-Wolf) or 0.5^(age / halflife) (ewma), normalised later.
@@ -427,7 +457,9 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       for (double& v : qp.P) v /= variance_scale;
       qp.q.assign(n, 0.0);
     }
-    bool warm_ok = names == warm_names;  // yesterday's solution as today's start
+    // Yesterday's solution as today's start, carried over to today's names when they changed.
+    if (names != warm_names && !warm.x.empty()) warm = carried_over(warm, warm_names, names, qp.rows());
+    bool warm_ok = !warm.x.empty();
     double last_inverse_gamma = 0;
     auto solve_with = [&](double inverse_gamma, bool required = true) {
       last_inverse_gamma = inverse_gamma;

@@ -157,11 +157,13 @@ std::optional<QpActiveSet> active_set_at(const QpProblem& p, const Vec& lo, cons
 // Polishes from `guess`; on success x, the row duals and the turnover dual hold the exact optimum and
 // `guess` its active set.
 bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, double tol, int passes,
-            QpActiveSet& guess, const Vec* start, Vec& x, Vec& row_duals, double& turnover_dual,
-            int& passes_used) {
+            double work_limit, QpActiveSet& guess, const Vec* start, Vec& x, Vec& row_duals,
+            double& turnover_dual, int& passes_used) {
   const auto n = static_cast<std::size_t>(p.n), m = static_cast<std::size_t>(p.rows());
   if (guess.variable.size() != n || guess.row.size() != m) return false;
-  const bool l1 = p.l1_cost > 0 || std::isfinite(p.l1_limit);
+  // The sign of x - x0 matters where |x - x0| enters: with a cost, or in the turnover ball's equality
+  // once it binds. Without either, a coordinate may cross x0 freely (no kink to stop at).
+  bool kinks = p.l1_cost > 0;
   // Coordinates: fixed at a bound or at the kink (value v), or free with the sign s of x - x0.
   // Rows: side +1 (upper active), -1 (lower active), 0 (inactive).
   Vec v(n, 0.0), s(n, 1.0);
@@ -201,8 +203,15 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
   // instead of the O(n * free) of recomputing the right-hand sides.
   Vec fixed_part(n, 0.0), P_fixed(n, 0.0), A_fixed(m, 0.0);
   double work = 0;
+  // The turnover ball starts to bind: the signs of the free coordinates are those of the point reached.
+  auto ball_binds = [&](const Vec& point) {
+    binds = true;
+    for (std::size_t i = 0; i < n; ++i)
+      if (!fixed[i] && point[i] != x0[i]) s[i] = point[i] > x0[i] ? 1.0 : -1.0;
+  };
   for (int pass = 0; pass < passes; ++pass) {
     ++passes_used;
+    kinks = p.l1_cost > 0 || binds;
     for (std::size_t i = 0; i < n; ++i) {
       const double now = fixed[i] ? v[i] : 0.0, change = now - fixed_part[i];
       if (change == 0) continue;
@@ -224,7 +233,8 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
     // Each pass factors its k x k system; past about one n x n factorisation of work in all, ADMM (whose
     // iterations then cost one matrix-vector product each) is the cheaper way on.
     work += static_cast<double>(k) * static_cast<double>(k) * static_cast<double>(k);
-    if (work > static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n)) return false;
+    if (work > work_limit * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n))
+      return false;
     Vec xc = v;
     Vec nu(m, 0.0);
     double mu = 0;
@@ -288,7 +298,7 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
     bool primal_ok = !std::isfinite(p.l1_limit) || turnover_of(xc) <= p.l1_limit + tol;
     for (const std::size_t i : free)
       primal_ok = primal_ok && xc[i] >= lo[i] - tol && xc[i] <= hi[i] + tol &&
-                  (!l1 || s[i] * (xc[i] - x0[i]) >= -tol);
+                  (!kinks || s[i] * (xc[i] - x0[i]) >= -tol);
     for (std::size_t j = 0; j < m && primal_ok; ++j) {
       const double value = row_value(j, xc);
       primal_ok = value <= p.row_upper[j] + tol && value >= p.row_lower[j] - tol;
@@ -310,7 +320,7 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
       for (const std::size_t i : free) {
         if (d[i] < 0) consider((feasible[i] - lo[i]) / -d[i], to_lower, i, 0);
         if (d[i] > 0) consider((hi[i] - feasible[i]) / d[i], to_upper, i, 0);
-        if (l1 && s[i] * d[i] < 0 && x0[i] >= lo[i] && x0[i] <= hi[i])
+        if (kinks && s[i] * d[i] < 0 && x0[i] >= lo[i] && x0[i] <= hi[i])
           consider(s[i] * (feasible[i] - x0[i]) / (-s[i] * d[i]), to_kink, i, 0);
       }
       for (std::size_t j = 0; j < m; ++j) {
@@ -320,9 +330,25 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
         if (rate < 0) consider((p.row_lower[j] - now) / rate, to_row, j, -1);
       }
       if (std::isfinite(p.l1_limit) && !binds) {
-        double rate = 0;
-        for (const std::size_t i : free) rate += s[i] * d[i];
-        if (rate > 0) consider((p.l1_limit - turnover_of(feasible)) / rate, to_turnover, 0, 0);
+        if (kinks) {  // signs held: the turnover is linear along the step
+          double rate = 0;
+          for (const std::size_t i : free) rate += s[i] * d[i];
+          if (rate > 0) consider((p.l1_limit - turnover_of(feasible)) / rate, to_turnover, 0, 0);
+        } else {  // convex and piecewise linear along the step: bisect for where it reaches the limit
+          Vec point(feasible);
+          auto turnover_at = [&](double step) {
+            for (const std::size_t i : free) point[i] = feasible[i] + step * d[i];
+            return turnover_of(point);
+          };
+          if (turnover_at(t) > p.l1_limit) {
+            double low = 0, high = t;
+            for (int k = 0; k < 60; ++k) {
+              const double mid = 0.5 * (low + high);
+              (turnover_at(mid) > p.l1_limit ? high : low) = mid;
+            }
+            consider(low, to_turnover, 0, 0);
+          }
+        }
       }
       // No blocker: a working-set equality itself is broken (dependent rows with inconsistent
       // right-hand sides), which the corrections below repair.
@@ -334,7 +360,7 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
               blocker == to_lower ? lo[which] : (blocker == to_upper ? hi[which] : x0[which]);
         }
         if (blocker == to_row) side[which] = which_side;
-        if (blocker == to_turnover) binds = true;
+        if (blocker == to_turnover) ball_binds(feasible);
         continue;
       }
     }
@@ -346,13 +372,14 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
         if (xc[i] < lo[i] - tol || xc[i] > hi[i] + tol) {
           fixed[i] = 1, kink[i] = 0, v[i] = xc[i] < lo[i] ? lo[i] : hi[i];
           changed = true;
-        } else if (l1 && s[i] * (xc[i] - x0[i]) < -tol) {
+        } else if (kinks && s[i] * (xc[i] - x0[i]) < -tol) {
           if (x0[i] < lo[i] || x0[i] > hi[i]) return false;  // cannot sit at a kink outside the bounds
           fixed[i] = 1, kink[i] = 1, v[i] = x0[i];
           changed = true;
         }
       }
       if (changed) continue;
+      Vec gradient;
       for (std::size_t j = 0; j < m; ++j) {  // a crossed row becomes active
         const double value = row_value(j, xc);
         if (value <= p.row_upper[j] + tol && value >= p.row_lower[j] - tol) continue;
@@ -371,10 +398,13 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
           if (p.A[j * n + i] == 0 || !fixed[i] || lo[i] == hi[i]) continue;
           const double direction = -want * (p.A[j * n + i] > 0 ? 1.0 : -1.0);
           if (direction > 0 ? v[i] >= hi[i] : v[i] <= lo[i]) continue;  // against its bound
-          double h = p.q[i];
-          for (std::size_t col = 0; col < n; ++col) h += p.P[i * n + col] * xc[col];
+          if (gradient.empty()) {  // the smooth gradient q + P xc, once per pass
+            gradient = p.q;
+            blas::gemv(blas::Trans::no, p.n, p.n, 1.0, p.P.data(), p.n, xc.data(), 1.0, gradient.data());
+          }
           const double moving_cost =
-              direction * h + (v[i] == x0[i] ? 1.0 : (v[i] > x0[i] ? direction : -direction)) * p.l1_cost;
+              direction * gradient[i] +
+              (v[i] == x0[i] ? 1.0 : (v[i] > x0[i] ? direction : -direction)) * p.l1_cost;
           if (moving_cost < best_cost) best_cost = moving_cost, best = i;
         }
         if (best == n) return false;
@@ -385,7 +415,7 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
       }
       if (std::isfinite(p.l1_limit) && turnover_of(xc) > p.l1_limit + tol) {
         if (binds) return false;
-        binds = true, changed = true;
+        ball_binds(xc), changed = true;
       }
       if (!changed) return false;
       continue;
@@ -414,7 +444,7 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
       double low_end = h[i], high_end = h[i];  // the reachable range of h + the l1 subgradient
       if (kink[i] || v[i] == x0[i])            // at the kink (also when a bound sits there)
         low_end -= c, high_end += c;
-      else if (l1)
+      else if (kinks)
         low_end = high_end = h[i] + c * (v[i] > x0[i] ? 1 : -1);
       // The normal cone: at the lower bound high_end >= 0 is needed; at the upper bound low_end <= 0;
       // inside (a kink): 0 in [low_end, high_end].
@@ -623,17 +653,17 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
     // yesterday's point when it is still feasible, the active-set iterations proper, which cannot cycle
     // but add one constraint per pass.
     guess = previous->active_set;
-    out.polished =
-        polish(p, lower, upper, reference, kPolishTolerance, std::min(s.warm_polish_passes, 12), guess,
-               nullptr, polished, polished_duals, polished_turnover_dual, out.polish_passes);
+    out.polished = polish(p, lower, upper, reference, kPolishTolerance, std::min(s.warm_polish_passes, 12),
+                          s.polish_work, guess, nullptr, polished, polished_duals, polished_turnover_dual,
+                          out.polish_passes);
     const auto at_previous = out.polished
                                  ? std::nullopt
                                  : active_set_at(p, lower, upper, reference, previous->x, kPolishTolerance);
     if (at_previous) {
       guess = *at_previous;
       out.polished =
-          polish(p, lower, upper, reference, kPolishTolerance, s.warm_polish_passes, guess, &previous->x,
-                 polished, polished_duals, polished_turnover_dual, out.polish_passes);
+          polish(p, lower, upper, reference, kPolishTolerance, s.warm_polish_passes, s.polish_work, guess,
+                 &previous->x, polished, polished_duals, polished_turnover_dual, out.polish_passes);
     }
     if (out.polished) out.status = QpStatus::solved;
   }
@@ -692,8 +722,8 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
       const bool binds = active[turnover] && inf_norm(y[turnover]) > 1e-12;
       guess = guess_from_admm(p, lower, upper, reference, z[bounds],
                               active[turnover] ? &z[turnover] : nullptr, z[rows], y[rows], binds);
-      if (polish(p, lower, upper, reference, kPolishTolerance, s.polish_passes, guess, nullptr, polished,
-                 polished_duals, polished_turnover_dual, out.polish_passes)) {
+      if (polish(p, lower, upper, reference, kPolishTolerance, s.polish_passes, s.polish_work, guess, nullptr,
+                 polished, polished_duals, polished_turnover_dual, out.polish_passes)) {
         out.status = QpStatus::solved;
         out.polished = true;
         break;

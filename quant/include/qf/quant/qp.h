@@ -61,6 +61,9 @@ struct QpSettings {
   // A warm start with the previous solution's active set first tries that set (with up to
   // warm_polish_passes corrections) before any ADMM iteration.
   int warm_polish_passes = 200;
+  // Work limit of one polishing attempt, in units of n^3 (each pass factors its own KKT system): past
+  // it, ADMM is the cheaper way on.
+  double polish_work = 1.0;
 };
 
 // Which constraints hold with equality at a solution: per variable, free (with the sign of x - x0) or
