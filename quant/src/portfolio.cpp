@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <numeric>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 
@@ -53,6 +54,17 @@ QpSolution carried_over(const QpSolution& s, const std::vector<std::int64_t>& fr
   return out;
 }
 
+// sum_i v_i^2 with eight partial sums, so that the compiler vectorises it (a single running sum
+// fixes the order of the additions).
+double sum_of_squares(std::span<const double> v) {
+  double part[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8)
+    for (std::size_t k = 0; k < 8; ++k) part[k] += v[i + k] * v[i + k];
+  for (; i < v.size(); ++i) part[0] += v[i] * v[i];
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
 // Trailing-window moments of the daily returns of all tickers (NaN stored as 0 with a validity count),
 // updated by one rank-1 addition and one removal a day: the Gram matrix sum_t w_t x_t x_t' and the sums
 // sum_t w_t x_t, with w_t = 1 (sample, Ledoit-Wolf) or 0.5^(age / halflife) (ewma), normalised later.
@@ -94,24 +106,22 @@ class RollingMoments {
     double total = 0;  // sum of the weights
     for (std::size_t k = 0; k < T; ++k) total += std::pow(decay_, static_cast<double>(T - 1 - k));
     Vec mean(n), s(n * n);
+    const double inverse_total = 1 / total;
     for (std::size_t a = 0; a < n; ++a) mean[a] = sum_[static_cast<std::size_t>(names[a])] / total;
-    for (std::size_t a = 0; a < n;
-         ++a) {  // names ascend, so (names[a], names[b >= a]) is in the upper triangle
+    for (std::size_t a = 0; a < n; ++a) {
       const double* g = gram_.data() + static_cast<std::size_t>(names[a]) * n_;
-      for (std::size_t b = a; b < n; ++b)
-        s[a * n + b] = s[b * n + a] = g[names[b]] / total - mean[a] * mean[b];
+      double* row = s.data() + a * n;
+      for (std::size_t b = 0; b < n; ++b) row[b] = g[names[b]] * inverse_total - mean[a] * mean[b];
     }
     if (estimator != "ledoit_wolf") return s;
     // sklearn's ledoit_wolf_shrinkage (see allocation.cpp), with the window's centred rows.
-    double trace = 0, delta_ = 0, beta_ = 0;
+    double trace = 0, beta_ = 0;
     for (std::size_t a = 0; a < n; ++a) trace += s[a * n + a];
-    for (const double v : s) delta_ += v * v;
+    const double delta_ = sum_of_squares(s);
+    Vec centred(n);
     for (const Vec& row : rows_) {
-      double norm = 0;
-      for (std::size_t a = 0; a < n; ++a) {
-        const double d = row[static_cast<std::size_t>(names[a])] - mean[a];
-        norm += d * d;
-      }
+      for (std::size_t a = 0; a < n; ++a) centred[a] = row[static_cast<std::size_t>(names[a])] - mean[a];
+      const double norm = sum_of_squares(centred);
       beta_ += norm * norm;
     }
     const double nn = static_cast<double>(n), t = static_cast<double>(T), mu = trace / nn;
@@ -119,9 +129,8 @@ class RollingMoments {
     const double delta = (delta_ - 2.0 * mu * trace + nn * mu * mu) / nn;
     beta = std::min(beta, delta);
     const double shrink = beta == 0 ? 0.0 : beta / delta;
-    for (std::size_t a = 0; a < n; ++a)
-      for (std::size_t b = 0; b < n; ++b)
-        s[a * n + b] = (1 - shrink) * s[a * n + b] + (a == b ? shrink * mu : 0.0);
+    for (double& v : s) v *= 1 - shrink;
+    for (std::size_t a = 0; a < n; ++a) s[a * n + a] += shrink * mu;
     return s;
   }
 
@@ -130,13 +139,13 @@ class RollingMoments {
     for (double& v : gram_) v *= f;
     for (double& v : sum_) v *= f;
   }
-  // The Gram matrix's upper triangle only (j >= i): half the work of the daily rank-1 updates.
+  // Both triangles, so that covariance() reads whole rows.
   void add(const Vec& x, double w) {
     for (std::size_t i = 0; i < n_; ++i) {
       if (x[i] == 0) continue;
       const double wx = w * x[i];
       double* g = gram_.data() + i * n_;
-      for (std::size_t j = i; j < n_; ++j) g[j] += wx * x[j];
+      for (std::size_t j = 0; j < n_; ++j) g[j] += wx * x[j];
       sum_[i] += wx;
     }
   }
@@ -453,8 +462,9 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       qp.q.resize(n);
       for (std::size_t a = 0; a < n; ++a) qp.q[a] = -target[a];
     } else {  // scaled to unit mean variance, as ADMM converges best with P of order 1 (OSQP scales too)
-      qp.P = S;
-      for (double& v : qp.P) v /= variance_scale;
+      qp.P.resize(n * n);
+      const double inverse_scale = 1 / variance_scale;
+      std::transform(S.begin(), S.end(), qp.P.begin(), [&](double v) { return v * inverse_scale; });
       qp.q.assign(n, 0.0);
     }
     // Yesterday's solution as today's start, carried over to today's names when they changed.
@@ -485,13 +495,10 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       return s;
     };
     auto variance_of = [&](const Vec& w) {
-      double v = 0;
-      for (std::size_t a = 0; a < n; ++a) {
-        double sa = 0;
-        for (std::size_t b = 0; b < n; ++b) sa += S[a * n + b] * w[b];
-        v += w[a] * sa;
-      }
-      return v;
+      Vec sw(n);
+      blas::gemv(blas::Trans::no, static_cast<std::int64_t>(n), static_cast<std::int64_t>(n), 1.0, S.data(),
+                 static_cast<std::int64_t>(n), w.data(), 0.0, sw.data());
+      return std::inner_product(w.begin(), w.end(), sw.begin(), 0.0);
     };
     QpSolution solution;
     const bool has_alpha = std::any_of(mu.begin(), mu.end(), [](double m) { return m != 0; });
