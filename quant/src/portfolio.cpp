@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <future>
 #include <map>
 #include <numeric>
 #include <span>
@@ -16,6 +17,7 @@
 #include "qf/quant/metrics.h"
 #include "qf/tensor/blas.h"
 #include "qf/tensor/hdf5.h"
+#include "qf/tensor/parallel.h"
 
 namespace qf::quant {
 
@@ -285,7 +287,37 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   }
 
   const double decay = spec.risk.estimator == "ewma" ? std::pow(0.5, 1.0 / spec.risk.halflife) : 1.0;
+  // The risk model runs one day ahead on a second thread: day d + 1's moments and covariance (of the
+  // names eligible before the stop-loss bars, which depend on today's trades) are computed while day d's
+  // QP is solved. The results are the serial ones: a day whose names differ (a barred name) computes its
+  // covariance on this thread, while the worker is idle.
   RollingMoments moments(N, spec.risk.lookback, decay);
+  struct RiskDay {
+    std::vector<std::int64_t> candidates;  // present, with a prediction, a full window
+    Vec covariance;                        // of the candidates (decision days with at least 2)
+  };
+  auto prepare = [&](std::int64_t d) {
+    SerialRegion serial;  // the thread pool belongs to the caller's thread
+    RiskDay day;
+    Vec r(static_cast<std::size_t>(N));
+    for (std::int64_t i = 0; i < N; ++i) {
+      const double c0 = close[(d - 1) * N + i], c1 = close[d * N + i];
+      r[static_cast<std::size_t>(i)] = std::isfinite(c0) && std::isfinite(c1) && c0 > 0 ? c1 / c0 - 1 : kNaN;
+    }
+    moments.push(r);
+    if (d < predictions.first_day || d > predictions.last_day) return day;
+    for (std::int64_t i = 0; i < N; ++i)
+      if (u.present[static_cast<std::size_t>(d * N + i)] && std::isfinite(prob[d * N + i]) &&
+          moments.full(static_cast<std::size_t>(i)))
+        day.candidates.push_back(i);
+    if (day.candidates.size() >= 2) day.covariance = moments.covariance(day.candidates, spec.risk.estimator);
+    return day;
+  };
+  std::future<RiskDay> next_day;
+  auto start_next_day = [&](std::int64_t d) {  // once per day, after this thread's last use of `moments`
+    if (d + 1 < D && !next_day.valid()) next_day = std::async(std::launch::async, prepare, d + 1);
+  };
+  if (D > 1) next_day = std::async(std::launch::async, prepare, 1);
   QpSolver solver(spec.solver);
   QpSolution warm;  // the last solution, for the names of warm_names (empty before the first)
   std::vector<std::int64_t> warm_names, risk_names, target_names;
@@ -301,7 +333,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   Vec returns(static_cast<std::size_t>(N));
 
   for (std::int64_t d = 1; d < D; ++d) {
-    // Today's returns: mark the portfolio, drift its weights, feed the risk model.
+    RiskDay risk_day = next_day.get();
+    // Today's returns: mark the portfolio, drift its weights (the worker fed them to the risk model).
     double portfolio_return = 0;
     for (std::int64_t i = 0; i < N; ++i) {
       const double c0 = close[(d - 1) * N + i], c1 = close[d * N + i];
@@ -310,7 +343,6 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       if (held[static_cast<std::size_t>(i)] != 0 && std::isfinite(returns[static_cast<std::size_t>(i)]))
         portfolio_return += held[static_cast<std::size_t>(i)] * returns[static_cast<std::size_t>(i)];
     }
-    moments.push(returns);
     for (std::int64_t i = 0; i < N; ++i) {
       const double r = returns[static_cast<std::size_t>(i)];
       double& w = held[static_cast<std::size_t>(i)];
@@ -327,7 +359,10 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       ic_sum += ic_of_day[static_cast<std::size_t>(d - 1)];
       ++ic_count;
     }
-    if (d < predictions.first_day || d > predictions.last_day) continue;
+    if (d < predictions.first_day || d > predictions.last_day) {
+      start_next_day(d);
+      continue;
+    }
 
     DayDecision decision;
     decision.day = d;
@@ -348,10 +383,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       }
     // Eligible names.
     std::vector<std::int64_t> names;
-    for (std::int64_t i = 0; i < N; ++i)
-      if (u.present[static_cast<std::size_t>(d * N + i)] && std::isfinite(prob[d * N + i]) &&
-          moments.full(static_cast<std::size_t>(i)) && barred_until[static_cast<std::size_t>(i)] < d)
-        names.push_back(i);
+    for (const std::int64_t i : risk_day.candidates)
+      if (barred_until[static_cast<std::size_t>(i)] < d) names.push_back(i);
     const std::size_t n = names.size();
     decision.eligible = static_cast<int>(n);
     double* out = result.weights.data<double>() + d * N;
@@ -360,14 +393,17 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       decision.rules = "fewer than 2 eligible names: flat";
       for (std::int64_t i = 0; i < N; ++i) held[static_cast<std::size_t>(i)] = 0;
       result.decisions.push_back(decision);
+      start_next_day(d);
       continue;
     }
     // Risk model.
     if (names != risk_names || d - last_refresh >= spec.risk.refresh_days) {
-      risk_covariance = moments.covariance(names, spec.risk.estimator);
+      risk_covariance = names == risk_day.candidates ? std::move(risk_day.covariance)
+                                                     : moments.covariance(names, spec.risk.estimator);
       risk_names = names;
       last_refresh = d;
     }
+    start_next_day(d);
     const Vec& S = risk_covariance;
     // Expected returns.
     const double ic = std::max(0.0, ic_count > 0 ? ic_sum / (ic_count + spec.ic_prior_days) : 0.0);
