@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <span>
 #include <stdexcept>
 
 #include "qf/tensor/blas.h"
@@ -54,6 +55,19 @@ double prox_bounds(const Vec& v, const Vec& rho, double kappa, const Vec& c, con
   return hi;
 }
 
+// Whether every value is finite: v * 0 is 0 for a finite v and NaN otherwise, so the sum tells, in a
+// loop without branches that the compiler vectorises (the daily check of a 505 x 505 P).
+bool all_finite(std::span<const double> values) {
+  double part[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= values.size(); i += 8)
+    for (std::size_t k = 0; k < 8; ++k) part[k] += values[i + k] * 0.0;
+  for (; i < values.size(); ++i) part[0] += values[i] * 0.0;
+  double total = 0;
+  for (const double v : part) total += v;
+  return total == 0;
+}
+
 std::string variable_name(const QpProblem& p, std::size_t i) {
   return i < p.variable_names.size() ? p.variable_names[i] : "x[" + std::to_string(i) + "]";
 }
@@ -69,10 +83,8 @@ void check(const QpProblem& p) {
   if (p.A.size() != m * n || p.row_upper.size() != m) fail("A must be [m, n] with m row bounds");
   if (!p.lower.empty() && (p.lower.size() != n || p.upper.size() != n)) fail("bounds must be [n]");
   if (!p.reference.empty() && p.reference.size() != n) fail("the reference point must be [n]");
-  for (const double v : p.P)
-    if (!std::isfinite(v)) fail("P holds a non-finite value");
-  for (const double v : p.A)
-    if (!std::isfinite(v)) fail("A holds a non-finite value");
+  if (!all_finite(p.P)) fail("P holds a non-finite value");
+  if (!all_finite(p.A)) fail("A holds a non-finite value");
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(p.q[i])) fail("q holds a non-finite value");
     if (!p.lower.empty() && !(p.lower[i] <= p.upper[i]))
