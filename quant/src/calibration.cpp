@@ -43,46 +43,100 @@ double PlattScaling::apply(double probability) const {
   return std::isfinite(probability) ? sigmoid(slope * logit(probability) + intercept) : kNaN;
 }
 
+std::vector<double> fit_logistic(std::span<const double> features, std::size_t dimension,
+                                 std::span<const double> target, double ridge) {
+  const std::size_t n = target.size(), d = dimension + 1;  // + intercept
+  if (features.size() != n * dimension)
+    throw std::invalid_argument("fit_logistic: features must be [n, dimension]");
+  std::vector<double> w(d, 0.0), gradient(d), hessian(d * d), step(d);
+  auto score = [&](const std::vector<double>& c, std::size_t i) {
+    double f = c[dimension];
+    for (std::size_t k = 0; k < dimension; ++k) f += c[k] * features[i * dimension + k];
+    return f;
+  };
+  auto loss = [&](const std::vector<double>& c) {  // mean of -[t log q + (1 - t) log(1 - q)] + ridge
+    double s = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double f = score(c, i), t = target[i];
+      s += f >= 0 ? (1 - t) * f + std::log1p(std::exp(-f)) : -t * f + std::log1p(std::exp(f));
+    }
+    double r = 0;
+    for (std::size_t k = 0; k < dimension; ++k) r += c[k] * c[k];
+    return s / static_cast<double>(n) + 0.5 * ridge * r;
+  };
+  double current = loss(w);
+  for (int iteration = 0; iteration < 100; ++iteration) {
+    std::fill(gradient.begin(), gradient.end(), 0.0);
+    std::fill(hessian.begin(), hessian.end(), 0.0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double q = sigmoid(score(w, i)), r = q - target[i], v = q * (1 - q);
+      for (std::size_t a = 0; a < d; ++a) {
+        const double xa = a < dimension ? features[i * dimension + a] : 1.0;
+        gradient[a] += r * xa / static_cast<double>(n);
+        for (std::size_t b = 0; b < d; ++b) {
+          const double xb = b < dimension ? features[i * dimension + b] : 1.0;
+          hessian[a * d + b] += v * xa * xb / static_cast<double>(n);
+        }
+      }
+    }
+    for (std::size_t k = 0; k < d; ++k) {
+      if (k < dimension) gradient[k] += ridge * w[k], hessian[k * d + k] += ridge;
+      hessian[k * d + k] += 1e-12;
+    }
+    double norm = 0;
+    for (const double g : gradient) norm = std::max(norm, std::abs(g));
+    if (norm < 1e-12) break;
+    // Solve hessian * step = -gradient (d is small: Gaussian elimination with partial pivoting).
+    std::vector<double> m = hessian;
+    for (std::size_t k = 0; k < d; ++k) step[k] = -gradient[k];
+    for (std::size_t c = 0; c < d; ++c) {
+      std::size_t pivot = c;
+      for (std::size_t r = c + 1; r < d; ++r)
+        if (std::abs(m[r * d + c]) > std::abs(m[pivot * d + c])) pivot = r;
+      for (std::size_t k = 0; k < d; ++k) std::swap(m[c * d + k], m[pivot * d + k]);
+      std::swap(step[c], step[pivot]);
+      for (std::size_t r = c + 1; r < d; ++r) {
+        const double f = m[r * d + c] / m[c * d + c];
+        for (std::size_t k = c; k < d; ++k) m[r * d + k] -= f * m[c * d + k];
+        step[r] -= f * step[c];
+      }
+    }
+    for (std::size_t c = d; c-- > 0;) {
+      for (std::size_t k = c + 1; k < d; ++k) step[c] -= m[c * d + k] * step[k];
+      step[c] /= m[c * d + c];
+    }
+    double slope = 0;  // minus the squared Newton decrement
+    for (std::size_t k = 0; k < d; ++k) slope += gradient[k] * step[k];
+    if (-slope < 1e-14) break;  // the loss can gain no more than rounding
+    double t = 1;
+    std::vector<double> trial(d);
+    for (; t > 1e-10; t /= 2) {  // backtracking (Armijo)
+      for (std::size_t k = 0; k < d; ++k) trial[k] = w[k] + t * step[k];
+      if (loss(trial) <= current + 1e-4 * t * slope) break;
+    }
+    if (t <= 1e-10) break;
+    w.swap(trial);
+    current = loss(w);
+  }
+  return w;
+}
+
+double logistic(std::span<const double> coefficients, std::span<const double> features) {
+  double f = coefficients.back();
+  for (std::size_t k = 0; k < features.size(); ++k) f += coefficients[k] * features[k];
+  return sigmoid(f);
+}
+
 PlattScaling fit_platt(std::span<const double> probability, std::span<const double> outcome) {
   std::vector<double> p, y;
   pairs(probability, outcome, "fit_platt", p, y);
   // Platt's targets: (N+ + 1) / (N+ + 2) for ups, 1 / (N- + 2) for downs.
   const double ups = std::accumulate(y.begin(), y.end(), 0.0), downs = static_cast<double>(y.size()) - ups;
-  const double hi = (ups + 1) / (ups + 2), lo = 1 / (downs + 2);
-  std::vector<double> z(p.size());
-  for (std::size_t i = 0; i < p.size(); ++i) z[i] = logit(p[i]);
-  // Newton's method on the mean log loss in (a, b), with step halving (Lin, Lin & Weng 2007).
-  double a = 1, b = 0;
-  auto loss = [&](double sa, double sb) {
-    double s = 0;
-    for (std::size_t i = 0; i < z.size(); ++i) {
-      const double f = sa * z[i] + sb, t = y[i] > 0 ? hi : lo;
-      // -[t log q + (1 - t) log(1 - q)], q = sigmoid(f), written stably
-      s += f >= 0 ? (1 - t) * f + std::log1p(std::exp(-f)) : -t * f + std::log1p(std::exp(f));
-    }
-    return s;
-  };
-  double current = loss(a, b);
-  for (int iteration = 0; iteration < 100; ++iteration) {
-    double gaa = 1e-12, gab = 0, gbb = 1e-12, ga = 0, gb = 0;
-    for (std::size_t i = 0; i < z.size(); ++i) {
-      const double q = sigmoid(a * z[i] + b), t = y[i] > 0 ? hi : lo, w = q * (1 - q), r = q - t;
-      ga += r * z[i], gb += r;
-      gaa += w * z[i] * z[i], gab += w * z[i], gbb += w;
-    }
-    if (std::abs(ga) < 1e-10 * static_cast<double>(z.size()) &&
-        std::abs(gb) < 1e-10 * static_cast<double>(z.size()))
-      break;
-    const double det = gaa * gbb - gab * gab;
-    const double da = -(gbb * ga - gab * gb) / det, db = -(gaa * gb - gab * ga) / det;
-    double step = 1;
-    while (step > 1e-10 && loss(a + step * da, b + step * db) > current + 1e-4 * step * (ga * da + gb * db))
-      step /= 2;
-    if (step <= 1e-10) break;
-    a += step * da, b += step * db;
-    current = loss(a, b);
-  }
-  return {a, b};
+  std::vector<double> z(p.size()), t(p.size());
+  for (std::size_t i = 0; i < p.size(); ++i)
+    z[i] = logit(p[i]), t[i] = y[i] > 0 ? (ups + 1) / (ups + 2) : 1 / (downs + 2);
+  const auto w = fit_logistic(z, 1, t);
+  return {w[0], w[1]};
 }
 
 double IsotonicScaling::apply(double probability) const {

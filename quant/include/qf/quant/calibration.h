@@ -17,6 +17,12 @@
 
 namespace qf::quant {
 
+// Logistic regression by Newton's method with a ridge: P(up) = sigmoid(w' x + b), x of `dimension`
+// features, on soft targets in [0, 1]. Returns [w..., b].
+std::vector<double> fit_logistic(std::span<const double> features, std::size_t dimension,
+                                 std::span<const double> target, double ridge = 0);
+double logistic(std::span<const double> coefficients, std::span<const double> features);
+
 struct PlattScaling {
   double slope = 1, intercept = 0;  // on the logit scale; identity by default
   double apply(double probability) const;
