@@ -179,6 +179,21 @@ TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
   return report;
 }
 
+std::string json_quoted(const std::string& text) {
+  std::string out = "\"";  // appended, not concatenated: GCC 12 warns falsely (-Wrestrict) on a + b + c
+  out += json_escape(text);
+  out += '"';
+  return out;
+}
+
+std::string json_number(double value) {
+  if (!std::isfinite(value)) return "null";
+  std::ostringstream s;
+  s.precision(12);
+  s << value;
+  return s.str();
+}
+
 std::string json_escape(const std::string& text) {
   std::string out;
   out.reserve(text.size() + 2);

@@ -17,18 +17,10 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 std::string number(double v) {
-  if (!std::isfinite(v)) return "null";
-  std::ostringstream s;
-  s.precision(12);
-  s << v;
-  return s.str();
+  return data::json_number(v);
 }
-
 std::string quoted(const std::string& s) {
-  std::string out = "\"";  // appended, not concatenated: GCC 12 warns falsely (-Wrestrict) on a + b + c
-  out += data::json_escape(s);
-  out += '"';
-  return out;
+  return data::json_quoted(s);
 }
 
 std::vector<std::pair<std::string, double>> return_fields(const ReturnMetrics& m) {
@@ -56,8 +48,10 @@ std::vector<std::pair<std::string, double>> return_fields(const ReturnMetrics& m
 PredictionPanel read_registry_predictions(const std::filesystem::path& path, const data::Universe& u,
                                           const std::string& group) {
   const h5::File f(path, h5::File::Mode::read);
-  if (!f.has_attr("/", "format") || f.attr_string("/", "format") != "quantforge.registry")
-    throw std::runtime_error(path.string() + ": not a run_lstm_training registry");
+  const std::string format = f.has_attr("/", "format") ? f.attr_string("/", "format") : "";
+  if (format != "quantforge.registry" && format != "quantforge.predictions")
+    throw std::runtime_error(path.string() +
+                             ": not a run_lstm_training registry or predict_stock_movement output");
   if (f.read_strings("/tickers") != u.tickers)
     throw std::runtime_error(path.string() +
                              ": its tickers are not this store's (trained on another store?)");

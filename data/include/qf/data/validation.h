@@ -63,5 +63,9 @@ std::string reports_summary(const std::vector<TickerReport>& reports, std::size_
 
 // JSON string escaping (quotes, backslashes, control characters).
 std::string json_escape(const std::string& text);
+// A JSON string literal ("..." with escapes) and a JSON number (12 significant digits; null when not
+// finite), for the apps' summaries.
+std::string json_quoted(const std::string& text);
+std::string json_number(double value);
 
 }  // namespace qf::data

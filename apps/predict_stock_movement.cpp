@@ -1,0 +1,143 @@
+// Stage 5 of the plan: calibrated, regime-aware ensemble predictions (qf/quant/prediction.h) from one
+// or more stage-2 registries (the ensemble's members). Writes <out>/predictions.h5 (every day of the
+// test period; readable as a --registry by portfolio_optimizer and run_backtest_evaluation, and with
+// /regime_exposure for portfolio_optimizer --regime), predictions.csv (the chosen day, sorted by
+// confidence) and summary.json (scores, reliability curves, the regime model), and prints the day's
+// table.
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <sstream>
+
+#include "blas_kernels.h"
+#include "command_line.h"
+#include "qf/data/csv.h"
+#include "qf/data/store.h"
+#include "qf/quant/prediction.h"
+#include "qf/tensor/hdf5.h"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<double> parse_list(const std::string& text, const char* option) {
+  std::vector<double> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    try {
+      out.push_back(std::stod(item));
+    } catch (const std::exception&) {
+      throw po::error(std::string(option) + ": expected comma-separated numbers, got '" + text + "'");
+    }
+  }
+  return out;
+}
+
+// The member's CV accuracy: the mean over folds of its best trial's accuracy (fold_scores column 1).
+double cv_accuracy(const qf::h5::File& f) {
+  if (!f.has_attr("/", "best_trial")) return 0.5;
+  const std::string group = "/trials/" + std::to_string(f.attr_int("/", "best_trial")) + "/fold_scores";
+  if (!f.exists(group)) return 0.5;
+  const qf::Tensor s = f.read(group).to(qf::DType::f64);
+  double sum = 0;
+  for (std::int64_t k = 0; k < s.dim(0); ++k) sum += s.data<double>()[k * s.dim(1) + 1];
+  return s.dim(0) > 0 ? sum / static_cast<double>(s.dim(0)) : 0.5;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  qf::apps::use_best_blas_kernels(argv);
+  std::string store = "out/universe.h5", out = "out/prediction", date, exposure = "1,0.6",
+              confidence = "1,0.75", threshold = "0.02,0.04";
+  std::vector<std::string> registries;
+  qf::quant::MovementSpec spec;
+  bool no_regime = false;
+  int rows = 20;
+  po::options_description options(
+      "predict_stock_movement: calibrated, regime-aware ensemble predictions from stage-2 registries");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("store", po::value(&store)->default_value(store), "universe store (process_new_data)")
+      ("registry", po::value(&registries)->multitoken(),
+       "one or more model registries (run_lstm_training), the ensemble's members (default out/training/registry.h5)")
+      ("out", po::value(&out)->default_value(out), "output folder")
+      ("ensemble", po::value(&spec.ensemble)->default_value(spec.ensemble), "mean, cv_weighted or stacking")
+      ("calibration", po::value(&spec.calibration)->default_value(spec.calibration), "none, platt or isotonic")
+      ("regime-states", po::value(&spec.regime_states)->default_value(spec.regime_states), "HMM states, 2 to 4")
+      ("no-regime", po::bool_switch(&no_regime), "confidence and exposure ignore the regime")
+      ("regime-exposure", po::value(&exposure)->default_value(exposure),
+       "exposure factor per regime state, calm first (for portfolio_optimizer --regime)")
+      ("regime-confidence", po::value(&confidence)->default_value(confidence), "confidence factor per regime state")
+      ("regime-threshold", po::value(&threshold)->default_value(threshold),
+       "abstain below this confidence, per regime state")
+      ("date", po::value(&date), "the day to report (YYYY-MM-DD; default: the last day with predictions)")
+      ("rows", po::value(&rows)->default_value(rows), "rows of the printed table");
+  // clang-format on
+  if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
+  if (registries.empty()) registries = {"out/training/registry.h5"};
+  spec.use_regime = !no_regime;
+  spec.exposure_by_regime = parse_list(exposure, "--regime-exposure");
+  spec.confidence_by_regime = parse_list(confidence, "--regime-confidence");
+  spec.threshold_by_regime = parse_list(threshold, "--regime-threshold");
+  for (const auto& f : registries)
+    if (!fs::exists(f)) throw qf::data::InputError(f, 0, "", "no such file (run run_lstm_training first)");
+  if (!fs::exists(store))
+    throw qf::data::InputError(store, 0, "", "no such file (run process_new_data first)");
+
+  const qf::data::Universe universe = qf::data::read_universe(store);
+  std::vector<qf::quant::MovementMember> members;
+  for (const auto& path : registries) {
+    qf::quant::MovementMember m;
+    m.name = path;
+    m.test = qf::quant::read_registry_predictions(path, universe, "/test_predictions");
+    const qf::h5::File f(path, qf::h5::File::Mode::read);
+    if (!f.exists("/cv_predictions/probability") || f.read("/cv_predictions/probability").numel() == 0)
+      throw qf::data::InputError(path, 0, "/cv_predictions",
+                                 "no out-of-fold predictions to fit the ensemble and calibration on "
+                                 "(train with --cv)");
+    m.cv = qf::quant::read_registry_predictions(path, universe, "/cv_predictions");
+    m.cv_score = cv_accuracy(f);
+    members.push_back(std::move(m));
+  }
+  const auto result = qf::quant::predict_movements(universe, members, spec);
+  std::int64_t day = result.last_day;
+  if (!date.empty()) {
+    qf::data::Day wanted{};
+    if (!qf::data::parse_date(date, wanted))
+      throw po::error("--date: expected YYYY-MM-DD, got '" + date + "'");
+    day = -1;
+    for (std::int64_t d = result.first_day; d <= result.last_day; ++d)
+      if (universe.days[static_cast<std::size_t>(d)] == wanted) day = d;
+    if (day < 0)
+      throw po::error("--date " + date + " is not a day of the test period (" +
+                      qf::data::format_date(universe.days[static_cast<std::size_t>(result.first_day)]) +
+                      " .. " +
+                      qf::data::format_date(universe.days[static_cast<std::size_t>(result.last_day)]) + ")");
+  }
+  qf::quant::write_movement_output(out, result, universe, day);
+  std::printf("predict_stock_movement: %s\n", result.description.c_str());
+  auto line = [](const char* name, const qf::quant::MovementScores& s) {
+    std::printf("  %-22s accuracy %.4f  AUC %.4f  Brier %.5f  log loss %.5f  ECE %.4f  (%ld predictions)\n",
+                name, s.scores.accuracy, s.scores.auc, s.scores.brier, s.scores.log_loss,
+                s.expected_calibration_error, s.scores.count);
+  };
+  std::printf("test period %s .. %s:\n",
+              qf::data::format_date(universe.days[static_cast<std::size_t>(result.first_day)]).c_str(),
+              qf::data::format_date(universe.days[static_cast<std::size_t>(result.last_day)]).c_str());
+  line("first member", result.first_member);
+  line("ensemble", result.ensemble_scores);
+  line("calibrated", result.calibrated);
+  std::printf("  acting on %.1f %% of predictions (the rest abstain): accuracy %.4f over %lld\n",
+              100 * result.coverage, result.acting_accuracy, static_cast<long long>(result.acting_count));
+  std::printf("%s-> %s/predictions.h5, predictions.csv, summary.json\n",
+              qf::quant::movement_table(result, universe, day, rows).c_str(), out.c_str());
+  return 0;
+} catch (const boost::program_options::error& e) {
+  std::fprintf(stderr, "predict_stock_movement: %s (see --help)\n", e.what());
+  return 2;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "predict_stock_movement: %s\n", e.what());
+  return 1;
+}
