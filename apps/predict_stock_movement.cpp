@@ -134,6 +134,9 @@ int main(int argc, char** argv) try {
   std::printf("%s-> %s/predictions.h5, predictions.csv, summary.json\n",
               qf::quant::movement_table(result, universe, day, rows).c_str(), out.c_str());
   return 0;
+} catch (const qf::data::InputError& e) {
+  std::fprintf(stderr, "predict_stock_movement: bad input: %s\n", e.what());
+  return 1;
 } catch (const boost::program_options::error& e) {
   std::fprintf(stderr, "predict_stock_movement: %s (see --help)\n", e.what());
   return 2;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# End-to-end checks of predict_stock_movement on the stage-2 test registries (ctest runs each mode):
+#   ensemble   two members (the reference study and the small search), stacked and Platt-calibrated:
+#              predictions.h5, predictions.csv and summary.json; then stage 3 takes its /regime_exposure
+#              (--regime) and stage 4 backtests its predictions (--registry)
+#   bad_input  a missing registry, a regime table of the wrong length, a date outside the test period
+set -euo pipefail
+mode=$1 app=$2 optimizer=$3 backtest=$4 store=$5 reference=$6 search=$7 work=$8
+case $mode in
+  ensemble)
+    rm -rf "$work/ensemble"
+    "$app" --store "$store" --registry "$reference" "$search" --out "$work/ensemble" --ensemble stacking \
+      --calibration platt --rows 5 | tee "$work/ensemble.log"
+    for f in predictions.h5 predictions.csv summary.json; do test -s "$work/ensemble/$f"; done
+    grep -q "2 member(s), ensemble stacking, calibration platt, regime 2-state HMM (filtered)" "$work/ensemble.log"
+    head -1 "$work/ensemble/predictions.csv" | grep -q "^date,ticker,probability,expected_return,confidence,abstain,disagreement,regime,regime_probability,member:reference,member:search$"
+    [ "$(grep -c . "$work/ensemble/predictions.csv")" -gt 10 ]
+    grep -q '"stacking_coefficients": \[[-0-9.e]*, [-0-9.e]*, [-0-9.e]*\]' "$work/ensemble/summary.json"
+    grep -q '"calibrated": {"count": [1-9]' "$work/ensemble/summary.json"
+    "$optimizer" --store "$store" --registry "$work/ensemble/predictions.h5" --out "$work/ensemble/portfolio" \
+      --methods equal_weight --lookback 60 --regime "$work/ensemble/predictions.h5"
+    test -s "$work/ensemble/portfolio/equal_weight/weights.h5"
+    "$backtest" --store "$store" --registry "$work/ensemble/predictions.h5" --out "$work/ensemble/backtest"
+    test -s "$work/ensemble/backtest/report.html" ;;
+  bad_input)
+    set +e
+    out=$("$app" --store "$store" --registry "$work/no_registry.h5" --out "$work/bad" 2>&1); code=$?
+    echo "$out"; [ $code -eq 1 ] && echo "$out" | grep -q "bad input: .*no_registry.h5" || exit 1
+    out=$("$app" --store "$store" --registry "$reference" --out "$work/bad" --regime-exposure 1,0.5,0.2 2>&1); code=$?
+    echo "$out"; [ $code -eq 1 ] && echo "$out" | grep -q "one value per state (2)" || exit 1
+    out=$("$app" --store "$store" --registry "$reference" --out "$work/bad" --date 1999-01-04 2>&1); code=$?
+    echo "$out"; [ $code -eq 2 ] && echo "$out" | grep -q "not a day of the test period" || exit 1
+    test ! -e "$work/bad/predictions.h5" ;;
+  *) echo "unknown mode $mode"; exit 2 ;;
+esac
