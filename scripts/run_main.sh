@@ -6,6 +6,8 @@
 #   portfolio_optimizer -> out/portfolio/<method>[_dd]/weights.h5 (+ decisions.csv with each day's reasons)
 #   run_backtest_evaluation -> out/backtest/report.html (+ metrics.json/csv, daily.csv, the scorecard), and
 #                      out/portfolio/backtest/comparison.html: the optimiser's variants side by side
+#   predict_stock_movement -> out/prediction/predictions.h5 (+ predictions.csv, summary.json): calibrated,
+#                      regime-aware predictions; out/stage5/: each enhancement switched on alone, backtested
 # Extra arguments go to process_new_data (e.g. --input ../shared/data/sp500_5yr ...). A rerun without
 # arguments updates the store in place (nothing changes: the same content hash) and stage 2 resumes
 # from its checkpoints; a run with arguments rebuilds the store and restarts stage 2.
@@ -28,3 +30,5 @@ weights=()
 for m in ${methods//,/ }; do weights+=(out/portfolio/$m/weights.h5 out/portfolio/${m}_dd/weights.h5); done
 build/apps/run_backtest_evaluation --store out/universe.h5 --registry out/training/registry.h5 \
   --out out/portfolio/backtest --weights "${weights[@]}"
+build/apps/predict_stock_movement --store out/universe.h5 --registry out/training/registry.h5 --out out/prediction
+scripts/stage5_enhancements.sh out/universe.h5 out/stage5 out/training/registry.h5

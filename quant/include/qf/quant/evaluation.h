@@ -21,7 +21,8 @@ struct PredictionPanel {
   std::string source;                         // e.g. "registry.h5 /test_predictions"
 };
 
-// The final models' test-period predictions of a run_lstm_training registry. The registry must come
+// The final models' test-period predictions of a run_lstm_training registry (or of predict_stock_movement's
+// predictions.h5, which has the same /test_predictions layout). The registry must come
 // from this store (same tickers and, for each prediction, a day of this calendar); errors name the file.
 // `group` selects /test_predictions (default) or /cv_predictions (the best trial's out-of-fold
 // predictions, which precede the test period: history for calibrating the predictions).
