@@ -12,14 +12,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double logit(double p) {
-  p = std::clamp(p, 1e-12, 1 - 1e-12);
-  return std::log(p / (1 - p));
-}
-double sigmoid(double z) {
-  return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z));
-}
-
 // The finite (probability, outcome) pairs; throws when there is nothing to fit.
 void pairs(std::span<const double> probability, std::span<const double> outcome, const char* who,
            std::vector<double>& p, std::vector<double>& y) {
@@ -38,6 +30,15 @@ void pairs(std::span<const double> probability, std::span<const double> outcome,
 }
 
 }  // namespace
+
+double logit(double p) {
+  p = std::clamp(p, 1e-6, 1 - 1e-6);
+  return std::log(p / (1 - p));
+}
+
+double sigmoid(double z) {
+  return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z));
+}
 
 double PlattScaling::apply(double probability) const {
   return std::isfinite(probability) ? sigmoid(slope * logit(probability) + intercept) : kNaN;

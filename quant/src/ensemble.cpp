@@ -13,11 +13,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double logit(double p) {
-  p = std::clamp(p, 1e-6, 1 - 1e-6);
-  return std::log(p / (1 - p));
-}
-
 void check(const EnsembleMembers& m) {
   if (m.members < 1 || m.probability.size() != static_cast<std::size_t>(m.members * m.samples))
     throw std::invalid_argument(

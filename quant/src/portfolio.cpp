@@ -14,6 +14,7 @@
 #include "qf/data/prices.h"
 #include "qf/data/store.h"
 #include "qf/quant/allocation.h"
+#include "qf/quant/calibration.h"
 #include "qf/quant/metrics.h"
 #include "qf/tensor/blas.h"
 #include "qf/tensor/hdf5.h"
@@ -175,11 +176,6 @@ class RollingMoments {
   std::deque<std::vector<std::uint8_t>> masks_;
   std::int64_t pushes_ = 0;
 };
-
-double logit(double p) {
-  p = std::clamp(p, 1e-6, 1 - 1e-6);
-  return std::log(p / (1 - p));
-}
 
 std::string percent(double v) {
   std::ostringstream s;

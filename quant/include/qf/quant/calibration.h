@@ -17,6 +17,11 @@
 
 namespace qf::quant {
 
+// log(p / (1 - p)) with p clamped to [1e-6, 1 - 1e-6] (a probability of exactly 0 or 1 stays finite),
+// and its inverse.
+double logit(double probability);
+double sigmoid(double z);
+
 // Logistic regression by Newton's method with a ridge: P(up) = sigmoid(w' x + b), x of `dimension`
 // features, on soft targets in [0, 1]. Returns [w..., b].
 std::vector<double> fit_logistic(std::span<const double> features, std::size_t dimension,
