@@ -6,6 +6,7 @@
 #   bad_input  a missing registry, a regime table of the wrong length, a date outside the test period
 set -euo pipefail
 mode=$1 app=$2 optimizer=$3 backtest=$4 store=$5 reference=$6 search=$7 work=$8
+mkdir -p "$work"
 case $mode in
   ensemble)
     rm -rf "$work/ensemble"
