@@ -4,10 +4,14 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 
 #include "qf/data/csv.h"
+#include "qf/nn/layers.h"
+#include "qf/nn/loss.h"
+#include "qf/nn/optim.h"
 
 namespace qf::quant {
 
@@ -484,6 +488,114 @@ void split_by_hash(const LabelledText& all, double test_share, LabelledText& tra
     into.text.push_back(all.text[i]);
     into.label.push_back(all.label[i]);
   }
+}
+
+}  // namespace qf::quant
+
+namespace qf::quant {
+
+namespace {
+
+// The words of a text and, after a negator, "not_" twins of the next words (bag-of-words negation).
+std::vector<std::string> bag_terms(const std::string& text, const std::vector<std::string>& negators) {
+  std::vector<std::string> terms;
+  int negated_for = 0;
+  for (const auto& t : tokenize_text(text)) {
+    if (std::find(negators.begin(), negators.end(), t) != negators.end()) {
+      negated_for = 3;
+      terms.push_back(t);
+      continue;
+    }
+    terms.push_back(negated_for > 0 ? "not_" + t : t);
+    if (negated_for > 0) --negated_for;
+  }
+  std::sort(terms.begin(), terms.end());
+  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+  return terms;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> BagOfWordsClassifier::features(const std::string& text) const {
+  std::vector<std::int64_t> out;
+  for (const auto& term : bag_terms(text, negators_))
+    if (const auto it = vocabulary_.find(term); it != vocabulary_.end()) out.push_back(it->second);
+  return out;
+}
+
+std::array<double, 3> BagOfWordsClassifier::probabilities(const std::string& text) const {
+  const auto V = static_cast<std::int64_t>(vocabulary_.size());
+  std::array<double, 3> z{};
+  for (int k = 0; k < 3; ++k) z[static_cast<std::size_t>(k)] = bias_[static_cast<std::size_t>(k)];
+  for (const std::int64_t f : features(text))
+    for (int k = 0; k < 3; ++k)
+      z[static_cast<std::size_t>(k)] += weight_[static_cast<std::size_t>(k * V + f)];
+  const double top = std::max({z[0], z[1], z[2]});
+  double total = 0;
+  for (double& v : z) total += v = std::exp(v - top);
+  for (double& v : z) v /= total;
+  return z;
+}
+
+SentimentLabel BagOfWordsClassifier::label(const std::string& text) const {
+  const auto p = probabilities(text);
+  return static_cast<SentimentLabel>(std::max_element(p.begin(), p.end()) - p.begin());
+}
+
+double BagOfWordsClassifier::score(const std::string& text) const {
+  const auto p = probabilities(text);
+  return p[2] - p[0];
+}
+
+BagOfWordsClassifier train_bag_of_words(const LabelledText& train, const BagOfWordsOptions& o) {
+  if (train.text.empty() || train.text.size() != train.label.size())
+    throw std::invalid_argument("train_bag_of_words: no training text, or labels of another length");
+  BagOfWordsClassifier c;
+  c.negators_ = finance_lexicon().negators;
+  std::map<std::string, int> counts;
+  std::vector<std::vector<std::string>> terms;
+  for (const auto& t : train.text) {
+    terms.push_back(bag_terms(t, c.negators_));
+    for (const auto& w : terms.back()) ++counts[w];
+  }
+  std::vector<std::pair<int, std::string>> ranked;
+  for (const auto& [w, n] : counts)
+    if (n >= o.min_count) ranked.emplace_back(-n, w);
+  std::sort(ranked.begin(), ranked.end());  // most frequent first, ties alphabetical
+  if (ranked.size() > static_cast<std::size_t>(o.max_vocabulary))
+    ranked.resize(static_cast<std::size_t>(o.max_vocabulary));
+  for (const auto& [n, w] : ranked) c.vocabulary_.emplace(w, static_cast<std::int64_t>(c.vocabulary_.size()));
+  const auto V = static_cast<std::int64_t>(c.vocabulary_.size());
+  if (V == 0) throw std::invalid_argument("train_bag_of_words: no word occurs min_count times");
+  std::vector<std::vector<std::int64_t>> rows;
+  for (const auto& t : train.text) rows.push_back(c.features(t));
+
+  Rng rng(o.seed);
+  nn::Linear model(V, 3, rng);
+  nn::Adam optimizer(model.parameters(), {.lr = o.learning_rate, .weight_decay = o.weight_decay}, true);
+  std::vector<std::size_t> order(rows.size());
+  std::iota(order.begin(), order.end(), 0);
+  const auto B = static_cast<std::size_t>(o.batch_size);
+  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.next_u64() % i]);
+    for (std::size_t start = 0; start < order.size(); start += B) {
+      const std::size_t n = std::min(B, order.size() - start);
+      Tensor x = Tensor::zeros({static_cast<std::int64_t>(n), V});
+      std::vector<std::int64_t> y(n);
+      for (std::size_t r = 0; r < n; ++r) {
+        for (const std::int64_t f : rows[order[start + r]])
+          x.data<float>()[static_cast<std::int64_t>(r) * V + f] = 1;
+        y[r] = static_cast<std::int64_t>(train.label[order[start + r]]);
+      }
+      optimizer.zero_grad();
+      nn::cross_entropy(model.forward(Var(x)), y).backward();
+      optimizer.step();
+    }
+  }
+  const Tensor& w = model.weight.value();
+  c.weight_.assign(w.data<float>(), w.data<float>() + 3 * V);
+  c.bias_.assign(model.bias.value().data<float>(), model.bias.value().data<float>() + 3);
+  return c;
 }
 
 }  // namespace qf::quant

@@ -1,7 +1,7 @@
 // The lexicon sentiment scorer (qf/quant/sentiment.h): tokens, negation, intensity, word lists and their
 // errors; and, when ../shared/data/sentiment is present, accuracy and macro-F1 on the Financial
 // PhraseBank (a fixed 80/20 hash split) and the finance tweets (their train/valid split), thresholds
-// fitted on the training part only.
+// fitted on the training part only; and the bag-of-words classifier trained on that part.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -81,6 +81,15 @@ TEST(Sentiment, LexiconOnPhraseBankAndFinanceTweets) {
         name, static_cast<long long>(c.count), c.accuracy, c.macro_f1, c.f1[0], c.f1[1], c.f1[2],
         baseline.accuracy, baseline.macro_f1, thresholds.negative_below, thresholds.positive_above);
     EXPECT_GT(c.macro_f1, baseline.macro_f1 + 0.2) << name;
+    // The bag-of-words softmax regression, trained with our nn layer on the same training part.
+    const auto bow = quant::train_bag_of_words(train);
+    std::vector<quant::SentimentLabel> bow_predicted;
+    for (const auto& text : test.text) bow_predicted.push_back(bow.label(text));
+    const auto b = quant::class_scores(bow_predicted, test.label);
+    std::printf(
+        "%s: bag of words (%zu words) accuracy %.4f, macro-F1 %.4f (F1 neg %.3f, neu %.3f, pos %.3f)\n", name,
+        bow.vocabulary_size(), b.accuracy, b.macro_f1, b.f1[0], b.f1[1], b.f1[2]);
+    EXPECT_GT(b.macro_f1, baseline.macro_f1 + 0.2) << name;
   };
   quant::LabelledText train, test;
   quant::split_by_hash(quant::read_phrasebank(root / "financial_phrasebank_50agree.txt"), 0.2, train, test);

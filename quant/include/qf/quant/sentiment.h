@@ -15,6 +15,8 @@
 // `!intensifier<TAB>word<TAB>factor` extend those lists. Errors name the file and line.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <span>
@@ -67,5 +69,35 @@ LabelledText read_finance_tweets(const std::filesystem::path& file);
 // PhraseBank has no official split: a fixed 80/20 split by a hash of each sentence (the same on every
 // machine and independent of the file's order).
 void split_by_hash(const LabelledText& all, double test_share, LabelledText& train, LabelledText& test);
+
+}  // namespace qf::quant
+
+namespace qf::quant {
+
+// A bag-of-words classifier trained with our nn layer: a vocabulary of the training text's words (seen at
+// least `min_count` times; a word within the negation window of a negator gets a "not_" twin), binary
+// presence features, and a softmax regression (nn::Linear to 3 classes) trained by AdamW on cross-entropy.
+struct BagOfWordsOptions {
+  int min_count = 2, max_vocabulary = 20000, epochs = 8, batch_size = 64;
+  double learning_rate = 0.02, weight_decay = 1e-4;
+  std::uint64_t seed = 7;
+};
+class BagOfWordsClassifier {
+ public:
+  BagOfWordsClassifier() = default;
+  // P(negative), P(neutral), P(positive).
+  std::array<double, 3> probabilities(const std::string& text) const;
+  SentimentLabel label(const std::string& text) const;
+  double score(const std::string& text) const;  // P(positive) - P(negative), in [-1, 1]
+  std::size_t vocabulary_size() const { return vocabulary_.size(); }
+
+ private:
+  friend BagOfWordsClassifier train_bag_of_words(const LabelledText&, const BagOfWordsOptions&);
+  std::vector<std::int64_t> features(const std::string& text) const;  // vocabulary indices present
+  std::map<std::string, std::int64_t> vocabulary_;
+  std::vector<std::string> negators_;
+  std::vector<float> weight_, bias_;  // [3, V], [3]
+};
+BagOfWordsClassifier train_bag_of_words(const LabelledText& train, const BagOfWordsOptions& options = {});
 
 }  // namespace qf::quant
