@@ -13,6 +13,7 @@
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
 #include "qf/quant/prediction.h"
+#include "qf/quant/sentiment.h"
 #include "qf/tensor/hdf5.h"
 
 namespace po = boost::program_options;
@@ -50,7 +51,8 @@ int main(int argc, char** argv) try {
   qf::apps::use_best_blas_kernels(argv);
   std::string store = "out/universe.h5", out = "out/prediction", date, exposure = "1,0.6",
               confidence = "1,0.75", threshold = "0.02,0.04";
-  std::vector<std::string> registries;
+  std::vector<std::string> registries, lexicons;
+  std::string headlines;
   qf::quant::MovementSpec spec;
   bool no_regime = false;
   int rows = 20;
@@ -72,6 +74,10 @@ int main(int argc, char** argv) try {
       ("regime-confidence", po::value(&confidence)->default_value(confidence), "confidence factor per regime state")
       ("regime-threshold", po::value(&threshold)->default_value(threshold),
        "abstain below this confidence, per regime state")
+      ("headlines", po::value(&headlines),
+       "dated headlines (CSV date,ticker,text): their daily lexicon sentiment joins the ensemble")
+      ("lexicon", po::value(&lexicons)->multitoken(),
+       "extra word lists for the sentiment lexicon (word<TAB>weight lines; see qf/quant/sentiment.h)")
       ("date", po::value(&date), "the day to report (YYYY-MM-DD; default: the last day with predictions)")
       ("rows", po::value(&rows)->default_value(rows), "rows of the printed table");
   // clang-format on
@@ -100,6 +106,15 @@ int main(int argc, char** argv) try {
     m.cv = qf::quant::read_registry_predictions(path, universe, "/cv_predictions");
     m.cv_score = cv_accuracy(f);
     members.push_back(std::move(m));
+  }
+  if (!headlines.empty()) {
+    auto lexicon = qf::quant::finance_lexicon();
+    for (const auto& l : lexicons) qf::quant::read_lexicon(l, lexicon);
+    std::int64_t unmatched = 0;
+    const auto read = qf::quant::read_headlines(headlines);
+    spec.sentiment = qf::quant::daily_sentiment(universe, read, lexicon, &unmatched);
+    std::printf("headlines: %zu read from %s, %lld outside the store's tickers or calendar\n", read.size(),
+                headlines.c_str(), static_cast<long long>(unmatched));
   }
   const auto result = qf::quant::predict_movements(universe, members, spec);
   std::int64_t day = result.last_day;

@@ -49,9 +49,51 @@ std::vector<double> market_close(const data::Universe& u) {
 
 }  // namespace
 
-MovementResult predict_movements(const data::Universe& u, const std::vector<MovementMember>& members,
+MovementResult predict_movements(const data::Universe& u, const std::vector<MovementMember>& given,
                                  const MovementSpec& spec) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
+  std::vector<MovementMember> members = given;
+  double sentiment_slope = 0, sentiment_intercept = 0;
+  std::int64_t sentiment_cells = 0;
+  if (spec.sentiment.defined() && !given.empty()) {
+    if (spec.sentiment.numel() != D * N)
+      throw std::invalid_argument("predict_stock_movement: the sentiment panel is not [days, tickers]");
+    // The sentiment member: P(up) = sigmoid(a s + b), fitted on the CV days (before the test period).
+    std::int64_t test_first = D;
+    for (const auto& m : given) test_first = std::min(test_first, m.test.first_day);
+    const double* s = spec.sentiment.data<double>();
+    const double* close = u.close.data<double>();
+    std::vector<double> x, y;
+    for (std::int64_t d = 0; d + 1 < test_first; ++d)
+      for (std::int64_t i = 0; i < N; ++i) {
+        const double c0 = close[d * N + i], c1 = close[(d + 1) * N + i];
+        if (!std::isfinite(s[d * N + i]) || !std::isfinite(c0) || !std::isfinite(c1) || c0 <= 0) continue;
+        x.push_back(s[d * N + i]);
+        y.push_back(c1 > c0 ? 1.0 : 0.0);
+      }
+    if (x.size() >= 50) {
+      const auto w = fit_logistic(x, 1, y, 1e-4);
+      sentiment_slope = w[0], sentiment_intercept = w[1];
+      MovementMember m;
+      m.name = "sentiment/headlines";
+      m.cv = {Tensor::full({D, N}, kNaN, DType::f64), D, -1, "headlines"};
+      m.test = {Tensor::full({D, N}, kNaN, DType::f64), D, -1, "headlines"};
+      double hits = 0;
+      for (std::int64_t d = 0; d < D; ++d)
+        for (std::int64_t i = 0; i < N; ++i) {
+          const double v = s[d * N + i];
+          if (!std::isfinite(v)) continue;
+          ++sentiment_cells;
+          PredictionPanel& panel = d < test_first ? m.cv : m.test;
+          panel.probability.data<double>()[d * N + i] = sigmoid(w[0] * v + w[1]);
+          panel.first_day = std::min(panel.first_day, d), panel.last_day = std::max(panel.last_day, d);
+        }
+      for (std::size_t k = 0; k < x.size(); ++k) hits += (sigmoid(w[0] * x[k] + w[1]) > 0.5) == (y[k] > 0.5);
+      m.cv_score = hits / static_cast<double>(x.size());
+      m.test.first_day = std::max(m.test.first_day, test_first);
+      members.push_back(std::move(m));
+    }
+  }
   const auto M = static_cast<std::int64_t>(members.size());
   auto fail = [](const std::string& what) { throw std::invalid_argument("predict_stock_movement: " + what); };
   if (M < 1) fail("no ensemble members");
@@ -62,13 +104,15 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
   MovementResult r;
   r.first_day = members[0].test.first_day;
   r.last_day = members[0].test.last_day;
-  for (const auto& m : members) {
+  r.sentiment_slope = sentiment_slope, r.sentiment_intercept = sentiment_intercept;
+  r.sentiment_cells = sentiment_cells;
+  for (const auto& m : given) {
     if (m.test.probability.numel() != D * N || m.cv.probability.numel() != D * N)
       fail(m.name + ": predictions are not on this store's calendar");
     r.first_day = std::min(r.first_day, m.test.first_day);
     r.last_day = std::max(r.last_day, m.test.last_day);
-    r.member_names.push_back(m.name);
   }
+  for (const auto& m : members) r.member_names.push_back(m.name);
   if (r.last_day < r.first_day) fail("the members hold no test predictions");
   const double* close = u.close.data<double>();
   auto label = [&](std::int64_t d, std::int64_t i) {  // next-day up move, from the closes
@@ -205,8 +249,8 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
   r.coverage = labelled > 0 ? static_cast<double>(r.acting_count) / static_cast<double>(labelled) : kNaN;
   r.acting_accuracy = r.acting_count > 0 ? acting_hits / static_cast<double>(r.acting_count) : kNaN;
   std::ostringstream about;
-  about << M << " member(s), ensemble " << spec.ensemble << ", calibration " << spec.calibration
-        << ", regime "
+  about << M << " member(s)" << (sentiment_cells > 0 ? " (one of them headline sentiment)" : "")
+        << ", ensemble " << spec.ensemble << ", calibration " << spec.calibration << ", regime "
         << (spec.use_regime ? std::to_string(spec.regime_states) + "-state HMM (filtered)"
                             : std::string("off"));
   r.description = about.str();

@@ -599,3 +599,101 @@ BagOfWordsClassifier train_bag_of_words(const LabelledText& train, const BagOfWo
 }
 
 }  // namespace qf::quant
+
+#include "qf/data/prices.h"
+#include "qf/tensor/random.h"
+
+namespace qf::quant {
+
+std::vector<Headline> read_headlines(const std::filesystem::path& file) {
+  const data::CsvTable t = data::read_csv(file);
+  if (t.header.size() != 3 || data::normalize_header(t.header[0]) != "date" ||
+      data::normalize_header(t.header[1]) != "ticker" || data::normalize_header(t.header[2]) != "text")
+    throw data::InputError(file.string(), 1, "header", "expected date,ticker,text");
+  std::vector<Headline> out;
+  for (std::size_t r = 0; r < t.rows.size(); ++r) {
+    const auto& row = t.rows[r];
+    if (row.size() != 3)
+      throw data::InputError(file.string(), t.line_numbers[r], "text", "expected 3 fields");
+    Headline h;
+    data::Day day{};
+    if (!data::parse_date(row[0], day))
+      throw data::InputError(file.string(), t.line_numbers[r], "date", "not a date: '" + row[0] + "'");
+    h.day = day;
+    h.ticker = row[1];
+    h.text = row[2];
+    if (h.ticker.empty()) throw data::InputError(file.string(), t.line_numbers[r], "ticker", "empty");
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+Tensor daily_sentiment(const data::Universe& u, const std::vector<Headline>& headlines,
+                       const SentimentLexicon& lexicon, std::int64_t* unmatched) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  Tensor sum = Tensor::zeros({D, N}, DType::f64), count = Tensor::zeros({D, N}, DType::f64);
+  std::int64_t skipped = 0;
+  for (const auto& h : headlines) {
+    const std::int64_t i = u.index_of(h.ticker);
+    const auto it = std::lower_bound(u.days.begin(), u.days.end(), h.day);  // its day or the next trading day
+    if (i < 0 || it == u.days.end()) {
+      ++skipped;
+      continue;
+    }
+    const std::int64_t d = it - u.days.begin();
+    sum.data<double>()[d * N + i] += score_text(lexicon, h.text).score;
+    count.data<double>()[d * N + i] += 1;
+  }
+  if (unmatched) *unmatched = skipped;
+  Tensor out = Tensor::full({D, N}, std::numeric_limits<double>::quiet_NaN(), DType::f64);
+  for (std::int64_t k = 0; k < D * N; ++k)
+    if (count.data<double>()[k] > 0) out.data<double>()[k] = sum.data<double>()[k] / count.data<double>()[k];
+  return out;
+}
+
+std::vector<Headline> synthetic_headlines(const data::Universe& u, double rate, double noise,
+                                          std::uint64_t seed) {
+  static constexpr const char* kPositive[] = {
+      "{} shares jump after strong quarterly profit", "{} beats estimates and raises guidance",
+      "Analysts upgrade {} on robust growth", "{} soars on record sales"};
+  static constexpr const char* kNegative[] = {
+      "{} shares fall after weak results", "{} misses estimates, cuts guidance",
+      "Analysts downgrade {} amid slowing demand", "{} plunges on profit warning"};
+  static constexpr const char* kNeutral[] = {"{} to present at industry conference",
+                                             "{} names new board member", "{} schedules earnings call"};
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  const double* close = u.close.data<double>();
+  Rng rng(seed);
+  std::vector<Headline> out;
+  auto fill = [](const char* pattern, const std::string& ticker) {
+    std::string s = pattern;
+    s.replace(s.find("{}"), 2, ticker);
+    return s;
+  };
+  for (std::int64_t i = 0; i < N; ++i) {
+    double sum2 = 0;  // the ticker's daily return sd, for the noise scale
+    int count = 0;
+    for (std::int64_t d = 1; d < D; ++d) {
+      const double c0 = close[(d - 1) * N + i], c1 = close[d * N + i];
+      if (std::isfinite(c0) && std::isfinite(c1) && c0 > 0) sum2 += std::pow(c1 / c0 - 1, 2), ++count;
+    }
+    const double sd = count > 0 ? std::sqrt(sum2 / count) : 0.02;
+    for (std::int64_t d = 0; d + 1 < D; ++d) {
+      if (rng.uniform() >= rate) continue;
+      const double c0 = close[d * N + i], c1 = close[(d + 1) * N + i];
+      if (!std::isfinite(c0) || !std::isfinite(c1) || c0 <= 0) continue;
+      const auto pick = static_cast<std::size_t>(rng.next_u64() % 4);
+      std::string text;
+      if (rng.uniform() < 1.0 / 3)
+        text = fill(kNeutral[pick % 3], u.tickers[static_cast<std::size_t>(i)]);
+      else
+        text = fill((c1 / c0 - 1) + noise * sd * rng.normal() > 0 ? kPositive[pick] : kNegative[pick],
+                    u.tickers[static_cast<std::size_t>(i)]);
+      out.push_back(
+          {u.days[static_cast<std::size_t>(d)], u.tickers[static_cast<std::size_t>(i)], std::move(text)});
+    }
+  }
+  return out;
+}
+
+}  // namespace qf::quant

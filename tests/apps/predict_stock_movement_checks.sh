@@ -3,7 +3,8 @@
 #   ensemble   two members (the reference study and the small search), stacked and Platt-calibrated:
 #              predictions.h5, predictions.csv and summary.json; then stage 3 takes its /regime_exposure
 #              (--regime) and stage 4 backtests its predictions (--registry)
-#   bad_input  a missing registry, a regime table of the wrong length, a date outside the test period
+#   bad_input  a missing registry, a regime table of the wrong length, a date outside the test period,
+#              a headlines file with a bad date (exit 1 naming file, line and field)
 set -euo pipefail
 mode=$1 app=$2 optimizer=$3 backtest=$4 store=$5 reference=$6 search=$7 work=$8
 mkdir -p "$work"
@@ -31,6 +32,9 @@ case $mode in
     echo "$out"; [ $code -eq 1 ] && echo "$out" | grep -q "one value per state (2)" || exit 1
     out=$("$app" --store "$store" --registry "$reference" --out "$work/bad" --date 1999-01-04 2>&1); code=$?
     echo "$out"; [ $code -eq 2 ] && echo "$out" | grep -q "not a day of the test period" || exit 1
+    printf 'date,ticker,text\n2019-13-01,AAA,shares jump\n' > "$work/headlines.csv"
+    out=$("$app" --store "$store" --registry "$reference" --out "$work/bad" --headlines "$work/headlines.csv" 2>&1); code=$?
+    echo "$out"; [ $code -eq 1 ] && echo "$out" | grep -q "bad input: .*headlines.csv:2: field 'date'" || exit 1
     test ! -e "$work/bad/predictions.h5" ;;
   *) echo "unknown mode $mode"; exit 2 ;;
 esac

@@ -12,6 +12,8 @@
 //      confidence factor (expected over the filtered probabilities). Below the regime's threshold
 //      the model abstains (its exported probability is then 0.5: no position).
 //   Expected return: (2p - 1) x the ticker's mean absolute daily log return over the last 60 days.
+//   Sentiment (optional): the day's headline score per ticker, mapped to P(up) by a logistic fit on the
+//   CV days, is one more ensemble member; with no headlines it is absent.
 //
 // Every input of day t's output is known at day t's close: the members' predictions for day t (made
 // from data up to t), the calibrator and the ensemble (fitted on CV days before the test period), the
@@ -48,6 +50,10 @@ struct MovementSpec {
   std::vector<double> confidence_by_regime = {1.0, 0.75};
   std::vector<double> threshold_by_regime = {0.02, 0.04};
   int stack_folds = 5;  // contiguous blocks of CV days for out-of-fold stacking
+  // [days, tickers] daily headline sentiment in (-1, 1) (qf/quant/sentiment.h daily_sentiment); empty or
+  // all NaN: no sentiment signal. When given it joins the ensemble as one more member, P(up) =
+  // sigmoid(a s + b) with a and b fitted on the CV days (missing where a ticker has no headline).
+  Tensor sentiment;
 };
 
 struct MovementScores {
@@ -78,6 +84,8 @@ struct MovementResult {
   // CV-period scores of the ensemble (what the calibrator was fitted on).
   MovementScores cv_ensemble;
   std::string description;
+  double sentiment_slope = 0, sentiment_intercept = 0;  // the sentiment member's logistic map
+  std::int64_t sentiment_cells = 0;                     // cells with a headline, CV and test
 };
 
 // Throws std::invalid_argument for inconsistent members (calendars, no CV predictions before the test

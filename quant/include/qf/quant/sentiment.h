@@ -101,3 +101,27 @@ class BagOfWordsClassifier {
 BagOfWordsClassifier train_bag_of_words(const LabelledText& train, const BagOfWordsOptions& options = {});
 
 }  // namespace qf::quant
+
+#include "qf/data/universe.h"
+#include "qf/tensor/tensor.h"
+
+namespace qf::quant {
+
+// Dated headlines (`date,ticker,text` CSV, a header line first): a headline dated d is taken as known at
+// day d's close. Errors name the file, line and field; tickers outside the store are skipped (counted).
+struct Headline {
+  std::int32_t day = 0;  // data::Day
+  std::string ticker, text;
+};
+std::vector<Headline> read_headlines(const std::filesystem::path& file);
+// [days, tickers]: the mean lexicon score of each ticker's headlines of that calendar day (a headline on a
+// non-trading day counts for the next trading day); NaN without one.
+Tensor daily_sentiment(const data::Universe& universe, const std::vector<Headline>& headlines,
+                       const SentimentLexicon& lexicon, std::int64_t* unmatched = nullptr);
+// Synthetic headlines for testing the path end to end: each (ticker, day) gets one with probability
+// `rate`; its tone is positive when r_{d+1} + noise > 0 (noise sd `noise` x the ticker's daily sd), so
+// that tone and the next day's return correlate; a third of them are neutral wording.
+std::vector<Headline> synthetic_headlines(const data::Universe& universe, double rate, double noise,
+                                          std::uint64_t seed);
+
+}  // namespace qf::quant
