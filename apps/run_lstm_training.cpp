@@ -64,19 +64,9 @@ std::string data_hash(const fs::path& store) {
   return hash;
 }
 
+using qf::data::json_number;
 std::string json_string(const std::string& s) {
-  std::string out = "\"";  // appended, not concatenated: GCC 12 warns falsely (-Wrestrict) on a + b + c
-  out += qf::data::json_escape(s);
-  out += '"';
-  return out;
-}
-
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  std::ostringstream s;
-  s.precision(10);
-  s << v;
-  return s.str();
+  return qf::data::json_quoted(s);
 }
 
 // A progress bar on a terminal; otherwise a plain line every ~5 % of the units.

@@ -296,12 +296,14 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
       for (std::size_t t = 0; t < a; ++t) nu[rows[t]] = rc[f + t];
       if (binds) mu = rc[k - 1];
     }
-    // Primal feasibility of the candidate.
-    auto row_value = [&](std::size_t j, const Vec& point) {
-      double value = 0;
-      for (std::size_t i = 0; i < n; ++i) value += p.A[j * n + i] * point[i];
-      return value;
+    // Primal feasibility of the candidate. Row values A point, all rows by one matrix-vector product.
+    auto row_values = [&](const Vec& point) {
+      Vec values(m, 0.0);
+      if (m > 0)
+        blas::gemv(blas::Trans::no, p.rows(), p.n, 1.0, p.A.data(), p.n, point.data(), 0.0, values.data());
+      return values;
     };
+    const Vec A_xc = row_values(xc);
     auto turnover_of = [&](const Vec& point) {
       double t = 0;
       for (std::size_t i = 0; i < n; ++i) t += std::abs(point[i] - x0[i]);
@@ -312,7 +314,7 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
       primal_ok = primal_ok && xc[i] >= lo[i] - tol && xc[i] <= hi[i] + tol &&
                   (!kinks || s[i] * (xc[i] - x0[i]) >= -tol);
     for (std::size_t j = 0; j < m && primal_ok; ++j) {
-      const double value = row_value(j, xc);
+      const double value = A_xc[j];
       primal_ok = value <= p.row_upper[j] + tol && value >= p.row_lower[j] - tol;
     }
 
@@ -335,9 +337,10 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
         if (kinks && s[i] * d[i] < 0 && x0[i] >= lo[i] && x0[i] <= hi[i])
           consider(s[i] * (feasible[i] - x0[i]) / (-s[i] * d[i]), to_kink, i, 0);
       }
+      const Vec A_feasible = row_values(feasible), A_d = row_values(d);
       for (std::size_t j = 0; j < m; ++j) {
         if (side[j] != 0 && std::find(rows.begin(), rows.end(), j) != rows.end()) continue;
-        const double now = row_value(j, feasible), rate = row_value(j, d);
+        const double now = A_feasible[j], rate = A_d[j];
         if (rate > 0) consider((p.row_upper[j] - now) / rate, to_row, j, 1);
         if (rate < 0) consider((p.row_lower[j] - now) / rate, to_row, j, -1);
       }
@@ -393,7 +396,7 @@ bool polish(const QpProblem& p, const Vec& lo, const Vec& hi, const Vec& x0, dou
       if (changed) continue;
       Vec gradient;
       for (std::size_t j = 0; j < m; ++j) {  // a crossed row becomes active
-        const double value = row_value(j, xc);
+        const double value = A_xc[j];
         if (value <= p.row_upper[j] + tol && value >= p.row_lower[j] - tol) continue;
         const int want = value > p.row_upper[j] ? 1 : -1;
         if (side[j] != want && (side[j] == 0 || p.row_lower[j] != p.row_upper[j])) {  // an equality stays
