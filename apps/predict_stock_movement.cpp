@@ -56,6 +56,7 @@ int main(int argc, char** argv) try {
   qf::quant::MovementSpec spec;
   bool no_regime = false;
   int rows = 20;
+  double synthetic_rate = 0, synthetic_noise = 1.0;
   po::options_description options(
       "predict_stock_movement: calibrated, regime-aware ensemble predictions from stage-2 registries");
   // clang-format off
@@ -76,6 +77,11 @@ int main(int argc, char** argv) try {
        "abstain below this confidence, per regime state")
       ("headlines", po::value(&headlines),
        "dated headlines (CSV date,ticker,text): their daily lexicon sentiment joins the ensemble")
+      ("synthetic-headlines", po::value(&synthetic_rate)->default_value(synthetic_rate),
+       "test the sentiment path: make up headlines for this share of (ticker, day) cells, their tone following "
+       "the next day's return plus noise (written to <out>/synthetic_headlines.csv; synthetic stores only)")
+      ("synthetic-headline-noise", po::value(&synthetic_noise)->default_value(synthetic_noise),
+       "noise of the synthetic headlines' tone, in units of each ticker's daily volatility")
       ("lexicon", po::value(&lexicons)->multitoken(),
        "extra word lists for the sentiment lexicon (word<TAB>weight lines; see qf/quant/sentiment.h)")
       ("date", po::value(&date), "the day to report (YYYY-MM-DD; default: the last day with predictions)")
@@ -106,6 +112,17 @@ int main(int argc, char** argv) try {
     m.cv = qf::quant::read_registry_predictions(path, universe, "/cv_predictions");
     m.cv_score = cv_accuracy(f);
     members.push_back(std::move(m));
+  }
+  if (synthetic_rate > 0) {
+    if (!headlines.empty()) throw po::error("--headlines and --synthetic-headlines exclude each other");
+    const auto made = qf::quant::synthetic_headlines(universe, synthetic_rate, synthetic_noise, 11);
+    std::ostringstream csv;
+    csv << "date,ticker,text\n";
+    for (const auto& h : made)
+      csv << qf::data::format_date(h.day) << ',' << h.ticker << ",\"" << h.text << "\"\n";
+    fs::create_directories(out);
+    headlines = (fs::path(out) / "synthetic_headlines.csv").string();
+    qf::data::write_text_atomically(headlines, csv.str());
   }
   if (!headlines.empty()) {
     auto lexicon = qf::quant::finance_lexicon();

@@ -7,7 +7,8 @@
 #   run_backtest_evaluation -> out/backtest/report.html (+ metrics.json/csv, daily.csv, the scorecard), and
 #                      out/portfolio/backtest/comparison.html: the optimiser's variants side by side
 #   predict_stock_movement -> out/prediction/predictions.h5 (+ predictions.csv, summary.json): calibrated,
-#                      regime-aware predictions; out/stage5/: each enhancement switched on alone, backtested
+#                      regime-aware predictions; out/stage5/: each enhancement switched on alone, backtested;
+#                      out/prediction_headlines/: with synthetic headlines (the sentiment path)
 # Extra arguments go to process_new_data (e.g. --input ../shared/data/sp500_5yr ...). A rerun without
 # arguments updates the store in place (nothing changes: the same content hash) and stage 2 resumes
 # from its checkpoints; a run with arguments rebuilds the store and restarts stage 2.
@@ -32,3 +33,7 @@ build/apps/run_backtest_evaluation --store out/universe.h5 --registry out/traini
   --out out/portfolio/backtest --weights "${weights[@]}"
 build/apps/predict_stock_movement --store out/universe.h5 --registry out/training/registry.h5 --out out/prediction
 scripts/stage5_enhancements.sh out/universe.h5 out/stage5 out/training/registry.h5
+# The sentiment path end to end on the synthetic default: made-up headlines whose tone follows the next
+# day's return (plus noise) join the ensemble.
+build/apps/predict_stock_movement --store out/universe.h5 --registry out/training/registry.h5 \
+  --out out/prediction_headlines --synthetic-headlines 0.2 --ensemble stacking --calibration platt

@@ -3,6 +3,7 @@
 #   ensemble   two members (the reference study and the small search), stacked and Platt-calibrated:
 #              predictions.h5, predictions.csv and summary.json; then stage 3 takes its /regime_exposure
 #              (--regime) and stage 4 backtests its predictions (--registry)
+#   headlines  made-up headlines whose tone follows the next day's return join the ensemble as a member
 #   bad_input  a missing registry, a regime table of the wrong length, a date outside the test period,
 #              a headlines file with a bad date (exit 1 naming file, line and field)
 set -euo pipefail
@@ -24,6 +25,14 @@ case $mode in
     test -s "$work/ensemble/portfolio/equal_weight/weights.h5"
     "$backtest" --store "$store" --registry "$work/ensemble/predictions.h5" --out "$work/ensemble/backtest"
     test -s "$work/ensemble/backtest/report.html" ;;
+  headlines)
+    rm -rf "$work/headlines"
+    "$app" --store "$store" --registry "$reference" --out "$work/headlines" --synthetic-headlines 0.2 \
+      --ensemble stacking --calibration platt --rows 3 | tee "$work/headlines.log"
+    test -s "$work/headlines/synthetic_headlines.csv"
+    head -1 "$work/headlines/synthetic_headlines.csv" | grep -q "^date,ticker,text$"
+    grep -q "2 member(s) (one of them headline sentiment)" "$work/headlines.log"
+    head -1 "$work/headlines/predictions.csv" | grep -q ",member:reference,member:sentiment$" ;;
   bad_input)
     set +e
     out=$("$app" --store "$store" --registry "$work/no_registry.h5" --out "$work/bad" 2>&1); code=$?
