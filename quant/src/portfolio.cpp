@@ -510,6 +510,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
         qp.l1_cost = c.cost_penalty_bps * 1e-4 * inverse_gamma / variance_scale;
       }
       QpSolution s = solver.solve(qp, warm_ok ? &warm : nullptr);
+      if (s.status == QpStatus::max_iterations && warm_ok)
+        s = solver.solve(qp);  // a stalled warm start: cold
       if (s.status == QpStatus::primal_infeasible && std::isfinite(qp.l1_limit)) {
         const double limit = qp.l1_limit;  // the turnover limit can be out of reach after a forced sale
         qp.l1_limit = kInfinity;
