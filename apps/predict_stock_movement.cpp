@@ -1,11 +1,15 @@
 // Stage 5 of the plan: calibrated, regime-aware ensemble predictions (qf/quant/prediction.h) from one
-// or more stage-2 registries (the ensemble's members). Writes <out>/predictions.h5 (every day of the
-// test period; readable as a --registry by portfolio_optimizer and run_backtest_evaluation, and with
+// or more stage-2 registries (the ensemble's members). The registries' test predictions end at the
+// last labelled day; the days after it, up to the store's last day (today, after a daily update), are
+// predicted by the registries' models, reloaded. Writes <out>/predictions.h5 (every day of the
+// test period and after; readable as a --registry by portfolio_optimizer and run_backtest_evaluation, and with
 // /regime_exposure for portfolio_optimizer --regime), predictions.csv (the chosen day, sorted by
 // confidence) and summary.json (scores, reliability curves, the regime model), and prints the day's
 // table.
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <sstream>
 
 #include "blas_kernels.h"
@@ -13,6 +17,7 @@
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
 #include "qf/quant/prediction.h"
+#include "qf/quant/registry_models.h"
 #include "qf/quant/sentiment.h"
 #include "qf/tensor/hdf5.h"
 
@@ -34,15 +39,15 @@ std::vector<double> parse_list(const std::string& text, const char* option) {
   return out;
 }
 
-// The member's CV accuracy: the mean over folds of its best trial's accuracy (fold_scores column 1).
-double cv_accuracy(const qf::h5::File& f) {
-  if (!f.has_attr("/", "best_trial")) return 0.5;
+// The best trial's CV accuracy per fold (fold_scores column 1); empty without CV.
+std::vector<double> fold_accuracies(const qf::h5::File& f) {
+  if (!f.has_attr("/", "best_trial")) return {};
   const std::string group = "/trials/" + std::to_string(f.attr_int("/", "best_trial")) + "/fold_scores";
-  if (!f.exists(group)) return 0.5;
+  if (!f.exists(group)) return {};
   const qf::Tensor s = f.read(group).to(qf::DType::f64);
-  double sum = 0;
-  for (std::int64_t k = 0; k < s.dim(0); ++k) sum += s.data<double>()[k * s.dim(1) + 1];
-  return s.dim(0) > 0 ? sum / static_cast<double>(s.dim(0)) : 0.5;
+  std::vector<double> out;
+  for (std::int64_t k = 0; k < s.dim(0); ++k) out.push_back(s.data<double>()[k * s.dim(1) + 1]);
+  return out;
 }
 
 }  // namespace
@@ -54,9 +59,8 @@ int main(int argc, char** argv) try {
   std::vector<std::string> registries, lexicons;
   std::string headlines;
   qf::quant::MovementSpec spec;
-  bool no_regime = false;
+  bool no_regime = false, no_live = false, fold_members = false;
   int rows = 20;
-  double synthetic_rate = 0, synthetic_noise = 1.0;
   po::options_description options(
       "predict_stock_movement: calibrated, regime-aware ensemble predictions from stage-2 registries");
   // clang-format off
@@ -67,6 +71,9 @@ int main(int argc, char** argv) try {
        "one or more model registries (run_lstm_training), the ensemble's members (default out/training/registry.h5)")
       ("out", po::value(&out)->default_value(out), "output folder")
       ("ensemble", po::value(&spec.ensemble)->default_value(spec.ensemble), "mean, cv_weighted or stacking")
+      ("fold-members", po::bool_switch(&fold_members),
+       "each registry's CV fold models join as members too (on CV days: their own out-of-fold block; "
+       "from the test period on: their predictions, up to the calendar the registry was trained on)")
       ("calibration", po::value(&spec.calibration)->default_value(spec.calibration), "none, platt or isotonic")
       ("regime-states", po::value(&spec.regime_states)->default_value(spec.regime_states), "HMM states, 2 to 4")
       ("no-regime", po::bool_switch(&no_regime), "confidence and exposure ignore the regime")
@@ -76,15 +83,13 @@ int main(int argc, char** argv) try {
       ("regime-threshold", po::value(&threshold)->default_value(threshold),
        "abstain below this confidence, per regime state")
       ("headlines", po::value(&headlines),
-       "dated headlines (CSV date,ticker,text): their daily lexicon sentiment joins the ensemble")
-      ("synthetic-headlines", po::value(&synthetic_rate)->default_value(synthetic_rate),
-       "test the sentiment path: make up headlines for this share of (ticker, day) cells, their tone following "
-       "the next day's return plus noise (written to <out>/synthetic_headlines.csv; synthetic stores only)")
-      ("synthetic-headline-noise", po::value(&synthetic_noise)->default_value(synthetic_noise),
-       "noise of the synthetic headlines' tone, in units of each ticker's daily volatility")
+       "dated headlines (CSV date,ticker,text): their daily lexicon sentiment joins the ensemble (the synthetic "
+       "default's, whose tone follows the next day's return: <store folder>/synthetic/headlines.csv)")
       ("lexicon", po::value(&lexicons)->multitoken(),
        "extra word lists for the sentiment lexicon (word<TAB>weight lines; see qf/quant/sentiment.h)")
-      ("date", po::value(&date), "the day to report (YYYY-MM-DD; default: the last day with predictions)")
+      ("no-live", po::bool_switch(&no_live),
+       "only the registries' saved test predictions: no reloaded models for the store's days after them")
+      ("date", po::value(&date), "the day to report (YYYY-MM-DD; default: the store's last day)")
       ("rows", po::value(&rows)->default_value(rows), "rows of the printed table");
   // clang-format on
   if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
@@ -98,7 +103,9 @@ int main(int argc, char** argv) try {
   if (!fs::exists(store))
     throw qf::data::InputError(store, 0, "", "no such file (run process_new_data first)");
 
-  const qf::data::Universe universe = qf::data::read_universe(store);
+  qf::data::FeaturePanels panels;
+  const qf::data::Universe universe = qf::data::read_universe(store, no_live ? nullptr : &panels);
+  const std::int64_t last_store_day = universe.day_count() - 1;
   std::vector<qf::quant::MovementMember> members;
   for (const auto& path : registries) {
     qf::quant::MovementMember m;
@@ -110,19 +117,44 @@ int main(int argc, char** argv) try {
                                  "no out-of-fold predictions to fit the ensemble and calibration on "
                                  "(train with --cv)");
     m.cv = qf::quant::read_registry_predictions(path, universe, "/cv_predictions");
-    m.cv_score = cv_accuracy(f);
+    const std::vector<double> folds = fold_accuracies(f);
+    m.cv_score = folds.empty() ? 0.5 : std::accumulate(folds.begin(), folds.end(), 0.0) / folds.size();
+    if (!no_live && m.test.last_day < last_store_day) {
+      // Days after the registry's last labelled day (always the store's last day): its models, reloaded.
+      const auto live =
+          qf::quant::predict_from_registry(path, universe, panels, m.test.last_day + 1, last_store_day);
+      std::int64_t added = 0;
+      for (std::int64_t d = m.test.last_day + 1; d <= live.last_day; ++d)
+        for (std::int64_t i = 0; i < universe.ticker_count(); ++i) {
+          const double p = live.probability.data<double>()[d * universe.ticker_count() + i];
+          if (std::isnan(p)) continue;
+          m.test.probability.data<double>()[d * universe.ticker_count() + i] = p;
+          ++added;
+        }
+      if (added > 0)
+        std::printf("%s: %lld predictions for %s .. %s from its reloaded models\n", path.c_str(),
+                    static_cast<long long>(added),
+                    qf::data::format_date(universe.days[static_cast<std::size_t>(m.test.last_day + 1)]).c_str(),
+                    qf::data::format_date(universe.days[static_cast<std::size_t>(live.last_day)]).c_str());
+      m.test.last_day = std::max(m.test.last_day, live.last_day);
+    }
     members.push_back(std::move(m));
-  }
-  if (synthetic_rate > 0) {
-    if (!headlines.empty()) throw po::error("--headlines and --synthetic-headlines exclude each other");
-    const auto made = qf::quant::synthetic_headlines(universe, synthetic_rate, synthetic_noise, 11);
-    std::ostringstream csv;
-    csv << "date,ticker,text\n";
-    for (const auto& h : made)
-      csv << qf::data::format_date(h.day) << ',' << h.ticker << ",\"" << h.text << "\"\n";
-    fs::create_directories(out);
-    headlines = (fs::path(out) / "synthetic_headlines.csv").string();
-    qf::data::write_text_atomically(headlines, csv.str());
+    for (std::size_t k = 0; fold_members && k < folds.size(); ++k) {
+      if (!f.exists("/fold_predictions"))
+        throw qf::data::InputError(path, 0, "/fold_predictions",
+                                   "no fold models' predictions (trained before fold ensembles: retrain)");
+      qf::quant::MovementMember fm;
+      fm.name = path + "#fold" + std::to_string(k);
+      try {
+        fm.cv = qf::quant::read_registry_predictions(path, universe, "/cv_predictions", static_cast<int>(k));
+        fm.test = qf::quant::read_registry_predictions(path, universe, "/fold_predictions", static_cast<int>(k));
+      } catch (const std::runtime_error& e) {  // a fold every ticker skipped or failed
+        std::fprintf(stderr, "predict_stock_movement: warning: fold %zu left out: %s\n", k, e.what());
+        continue;
+      }
+      fm.cv_score = folds[k];
+      members.push_back(std::move(fm));
+    }
   }
   if (!headlines.empty()) {
     auto lexicon = qf::quant::finance_lexicon();

@@ -20,6 +20,7 @@ int main(int argc, char** argv) try {
   std::string input, constituents, benchmark, out = "out";
   bool update = false;
   qf::data::SyntheticUniverseOptions synthetic;
+  synthetic.headline_rate = 0.2;  // the default comes with headlines, to test the sentiment path end to end
   qf::data::ValidationOptions validation;
   po::options_description options("process_new_data: ingest, validate and store a universe of daily prices");
   // clang-format off
@@ -32,6 +33,9 @@ int main(int argc, char** argv) try {
       ("tickers", po::value(&synthetic.tickers)->default_value(synthetic.tickers), "synthetic universe: tickers")
       ("predictability", po::value(&synthetic.predictability)->default_value(synthetic.predictability),
        "synthetic universe: strength of the planted momentum component")
+      ("headline-rate", po::value(&synthetic.headline_rate)->default_value(synthetic.headline_rate),
+       "synthetic universe: share of (ticker, day) cells with a made-up headline whose tone follows the next "
+       "day's return plus noise (<out>/synthetic/headlines.csv, for predict_stock_movement --headlines)")
       ("pure-random-walk", po::bool_switch(&synthetic.pure_random_walk),
        "synthetic universe: i.i.d. returns (no regimes, GARCH or jumps)")
       ("constituents", po::value(&constituents), "optional table with Symbol, Sector, Market Cap")

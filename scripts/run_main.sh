@@ -33,7 +33,9 @@ build/apps/run_backtest_evaluation --store out/universe.h5 --registry out/traini
   --out out/portfolio/backtest --weights "${weights[@]}"
 build/apps/predict_stock_movement --store out/universe.h5 --registry out/training/registry.h5 --out out/prediction
 scripts/stage5_enhancements.sh out/universe.h5 out/stage5 out/training/registry.h5
-# The sentiment path end to end on the synthetic default: made-up headlines whose tone follows the next
-# day's return (plus noise) join the ensemble.
-build/apps/predict_stock_movement --store out/universe.h5 --registry out/training/registry.h5 \
-  --out out/prediction_headlines --synthetic-headlines 0.2 --ensemble stacking --calibration platt
+# The sentiment path end to end on the synthetic default: its generated headlines, whose tone follows the
+# next day's return (plus noise), join the ensemble.
+if [ -f out/synthetic/headlines.csv ]; then
+  build/apps/predict_stock_movement --store out/universe.h5 --registry out/training/registry.h5 \
+    --out out/prediction_headlines --headlines out/synthetic/headlines.csv --ensemble stacking --calibration platt
+fi

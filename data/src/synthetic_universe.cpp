@@ -70,6 +70,7 @@ enum Stream : std::uint64_t {
   kRegimeStream = 4,
   kMarketStream = 5,
   kIndexStream = 6,
+  kHeadlineStream = 7,
   kSectorFactorStream = 100,  // + sector
   kTickerStream = 1'000'000,  // + ticker index
 };
@@ -152,6 +153,42 @@ void validate(const SyntheticUniverseOptions& o) {
   require(o.predictability >= 0 && o.predictability <= 0.4,
           "need 0 <= predictability <= 0.4 (larger values make the planted recursion explode)");
   require(o.index_base > 0, "need index_base > 0");
+  require(o.headline_rate >= 0 && o.headline_rate <= 1 && o.headline_noise >= 0,
+          "need 0 <= headline_rate <= 1 and headline_noise >= 0");
+}
+
+// Headlines whose tone follows the next day's return plus noise (SyntheticUniverseOptions).
+std::vector<SyntheticHeadline> make_headlines(const SyntheticUniverse& u, Rng rng) {
+  static constexpr const char* kPositive[] = {
+      "{} shares jump after strong quarterly profit", "{} beats estimates and raises guidance",
+      "Analysts upgrade {} on robust growth", "{} soars on record sales"};
+  static constexpr const char* kNegative[] = {
+      "{} shares fall after weak results", "{} misses estimates, cuts guidance",
+      "Analysts downgrade {} amid slowing demand", "{} plunges on profit warning"};
+  static constexpr const char* kNeutral[] = {"{} to present at industry conference",
+                                             "{} names new board member", "{} schedules earnings call"};
+  auto fill = [](const char* pattern, const std::string& ticker) {
+    std::string s = pattern;
+    s.replace(s.find("{}"), 2, ticker);
+    return s;
+  };
+  std::vector<SyntheticHeadline> out;
+  for (const SyntheticTicker& t : u.tickers) {
+    const std::size_t n = t.close.size();
+    double sum2 = 0;  // the ticker's daily return sd, for the noise scale
+    for (std::size_t k = 1; k < n; ++k) sum2 += std::pow(t.close[k] / t.close[k - 1] - 1, 2);
+    const double sd = n > 1 ? std::sqrt(sum2 / static_cast<double>(n - 1)) : 0.02;
+    for (std::size_t k = 0; k + 1 < n; ++k) {
+      if (rng.uniform() >= u.options.headline_rate) continue;
+      const auto pick = static_cast<std::size_t>(rng.next_u64() % 4);
+      const bool neutral = rng.uniform() < 1.0 / 3;
+      const double tone = t.close[k + 1] / t.close[k] - 1 + u.options.headline_noise * sd * rng.normal();
+      out.push_back({t.first_day + static_cast<std::int64_t>(k), t.symbol,
+                     fill(neutral ? kNeutral[pick % 3] : (tone > 0 ? kPositive[pick] : kNegative[pick]),
+                          t.symbol)});
+    }
+  }
+  return out;
 }
 
 // Names a reader could take for something else: Windows device names (a file CON_data.csv cannot be
@@ -529,6 +566,7 @@ SyntheticUniverse make_synthetic_universe(const SyntheticUniverseOptions& option
     make_ticker(t, options, factors, root.split(kTickerStream + i));
   }
   u.index = make_index(u, factors, root.split(kIndexStream));
+  if (options.headline_rate > 0) u.headlines = make_headlines(u, root.split(kHeadlineStream));
   return u;
 }
 
@@ -587,6 +625,16 @@ void write_synthetic_universe(const SyntheticUniverse& u, const std::filesystem:
     out.push_back('\n');
   }
   write_text_atomically(dir / "regimes.csv", out);
+
+  if (!u.headlines.empty()) {
+    out.clear();
+    out += "date,ticker,text\n";
+    for (const SyntheticHeadline& h : u.headlines) {
+      out += u.dates[static_cast<std::size_t>(h.day)];
+      out += ',' + h.ticker + ",\"" + h.text + "\"\n";  // texts have commas, never quotes
+    }
+    write_text_atomically(dir / "headlines.csv", out);
+  }
 
   // Last, so that a reader who finds the constituents list finds every file it names.
   out.clear();

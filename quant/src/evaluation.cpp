@@ -46,7 +46,7 @@ std::vector<std::pair<std::string, double>> return_fields(const ReturnMetrics& m
 }  // namespace
 
 PredictionPanel read_registry_predictions(const std::filesystem::path& path, const data::Universe& u,
-                                          const std::string& group) {
+                                          const std::string& group, int fold) {
   const h5::File f(path, h5::File::Mode::read);
   const std::string format = f.has_attr("/", "format") ? f.attr_string("/", "format") : "";
   if (format != "quantforge.registry" && format != "quantforge.predictions")
@@ -57,9 +57,14 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& path, con
                              ": its tickers are not this store's (trained on another store?)");
   const Tensor ticker = f.read(group + "/ticker"), day = f.read(group + "/day"),
                probability = f.read(group + "/probability");
+  if (fold >= 0 && !f.exists(group + "/fold"))
+    throw std::runtime_error(path.string() + ": " + group + " has no folds (trained before fold ensembles?)");
+  const Tensor folds = fold >= 0 ? f.read(group + "/fold") : Tensor();
   const std::int64_t D = u.day_count(), N = u.ticker_count();
-  PredictionPanel p{Tensor::full({D, N}, kNaN, DType::f64), D, -1, path.string() + " " + group};
+  PredictionPanel p{Tensor::full({D, N}, kNaN, DType::f64), D, -1,
+                    path.string() + " " + group + (fold >= 0 ? " fold " + std::to_string(fold) : "")};
   for (std::int64_t k = 0; k < probability.numel(); ++k) {
+    if (fold >= 0 && folds.data<double>()[k] != fold) continue;
     const auto i = static_cast<std::int64_t>(ticker.data<double>()[k]),
                d = static_cast<std::int64_t>(day.data<double>()[k]);
     if (i < 0 || i >= N || d < 0 || d >= D)
@@ -71,7 +76,7 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& path, con
     p.first_day = std::min(p.first_day, d);
     p.last_day = std::max(p.last_day, d);
   }
-  if (p.last_day < 0) throw std::runtime_error(path.string() + ": holds no predictions in " + group);
+  if (p.last_day < 0) throw std::runtime_error("no predictions in " + p.source);
   return p;
 }
 

@@ -10,6 +10,7 @@
 #include "qf/data/prices.h"
 #include "qf/data/store.h"
 #include "qf/data/validation.h"
+#include "qf/quant/returns.h"
 #include "qf/tensor/hdf5.h"
 
 namespace qf::quant {
@@ -47,12 +48,18 @@ std::vector<double> market_close(const data::Universe& u) {
   return index;
 }
 
+// The next-day up move of (day, ticker) from r = log(close[t+1] / close[t]) (returns.h): 1, 0, or NaN
+// where the move is not known (the last day, a gap).
+double up_label(double next_return) { return std::isfinite(next_return) ? (next_return > 0 ? 1.0 : 0.0) : kNaN; }
+
 }  // namespace
 
 MovementResult predict_movements(const data::Universe& u, const std::vector<MovementMember>& given,
                                  const MovementSpec& spec) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   std::vector<MovementMember> members = given;
+  const std::vector<double> next = next_day_log_returns(u);
+  auto label = [&](std::int64_t d, std::int64_t i) { return up_label(next[static_cast<std::size_t>(d * N + i)]); };
   double sentiment_slope = 0, sentiment_intercept = 0;
   std::int64_t sentiment_cells = 0;
   if (spec.sentiment.defined() && !given.empty()) {
@@ -62,14 +69,12 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
     std::int64_t test_first = D;
     for (const auto& m : given) test_first = std::min(test_first, m.test.first_day);
     const double* s = spec.sentiment.data<double>();
-    const double* close = u.close.data<double>();
     std::vector<double> x, y;
     for (std::int64_t d = 0; d + 1 < test_first; ++d)
       for (std::int64_t i = 0; i < N; ++i) {
-        const double c0 = close[d * N + i], c1 = close[(d + 1) * N + i];
-        if (!std::isfinite(s[d * N + i]) || !std::isfinite(c0) || !std::isfinite(c1) || c0 <= 0) continue;
+        if (!std::isfinite(s[d * N + i]) || std::isnan(label(d, i))) continue;
         x.push_back(s[d * N + i]);
-        y.push_back(c1 > c0 ? 1.0 : 0.0);
+        y.push_back(label(d, i));
       }
     if (x.size() >= 50) {
       const auto w = fit_logistic(x, 1, y, 1e-4);
@@ -115,11 +120,6 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
   for (const auto& m : members) r.member_names.push_back(m.name);
   if (r.last_day < r.first_day) fail("the members hold no test predictions");
   const double* close = u.close.data<double>();
-  auto label = [&](std::int64_t d, std::int64_t i) {  // next-day up move, from the closes
-    if (d + 1 >= D) return kNaN;
-    const double c0 = close[d * N + i], c1 = close[(d + 1) * N + i];
-    return std::isfinite(c0) && std::isfinite(c1) && c0 > 0 ? (c1 > c0 ? 1.0 : 0.0) : kNaN;
-  };
 
   // Samples: every (day, ticker) cell with a member prediction, CV cells before the test period.
   struct Cell {
@@ -315,7 +315,7 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
     // The registry layout of the test predictions, so that stages 3 and 4 read this file as a --registry:
     // the final probability, 0.5 where the model abstains (no position).
     std::vector<double> ticker, dayv, probability, label, next_return;
-    const double* close = u.close.data<double>();
+    const std::vector<double> next = next_day_log_returns(u);
     for (std::int64_t d = r.first_day; d <= r.last_day; ++d)
       for (std::int64_t i = 0; i < N; ++i) {
         const double p = r.probability.data<double>()[d * N + i];
@@ -323,10 +323,9 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
         ticker.push_back(static_cast<double>(i));
         dayv.push_back(static_cast<double>(d));
         probability.push_back(r.abstain[static_cast<std::size_t>(d * N + i)] ? 0.5 : p);
-        const double c0 = close[d * N + i], c1 = d + 1 < D ? close[(d + 1) * N + i] : kNaN;
-        const bool known = std::isfinite(c0) && std::isfinite(c1) && c0 > 0 && c1 > 0;
-        label.push_back(known ? (c1 > c0 ? 1.0 : 0.0) : kNaN);
-        next_return.push_back(known ? std::log(c1 / c0) : kNaN);
+        const double r = next[static_cast<std::size_t>(d * N + i)];
+        label.push_back(up_label(r));
+        next_return.push_back(r);
       }
     const auto n = static_cast<std::int64_t>(ticker.size());
     f.write("/test_predictions/ticker", Tensor::from<double>(ticker, {n}));
@@ -339,8 +338,11 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
   std::ostringstream csv;
   csv.precision(8);
   csv << "date,ticker,probability,expected_return,confidence,abstain,disagreement,regime,regime_probability";
-  for (const auto& name : r.member_names)
-    csv << ",member:" << std::filesystem::path(name).parent_path().filename().string();
+  for (const auto& name : r.member_names) {  // ".../reference/registry.h5#fold1" -> reference#fold1
+    const auto hash = name.find('#');
+    csv << ",member:" << std::filesystem::path(name.substr(0, hash)).parent_path().filename().string()
+        << (hash == std::string::npos ? "" : name.substr(hash));
+  }
   csv << "\n";
   std::vector<std::int64_t> order;
   for (std::int64_t i = 0; i < N; ++i)

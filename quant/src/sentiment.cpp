@@ -651,49 +651,5 @@ Tensor daily_sentiment(const data::Universe& u, const std::vector<Headline>& hea
   return out;
 }
 
-std::vector<Headline> synthetic_headlines(const data::Universe& u, double rate, double noise,
-                                          std::uint64_t seed) {
-  static constexpr const char* kPositive[] = {
-      "{} shares jump after strong quarterly profit", "{} beats estimates and raises guidance",
-      "Analysts upgrade {} on robust growth", "{} soars on record sales"};
-  static constexpr const char* kNegative[] = {
-      "{} shares fall after weak results", "{} misses estimates, cuts guidance",
-      "Analysts downgrade {} amid slowing demand", "{} plunges on profit warning"};
-  static constexpr const char* kNeutral[] = {"{} to present at industry conference",
-                                             "{} names new board member", "{} schedules earnings call"};
-  const std::int64_t D = u.day_count(), N = u.ticker_count();
-  const double* close = u.close.data<double>();
-  Rng rng(seed);
-  std::vector<Headline> out;
-  auto fill = [](const char* pattern, const std::string& ticker) {
-    std::string s = pattern;
-    s.replace(s.find("{}"), 2, ticker);
-    return s;
-  };
-  for (std::int64_t i = 0; i < N; ++i) {
-    double sum2 = 0;  // the ticker's daily return sd, for the noise scale
-    int count = 0;
-    for (std::int64_t d = 1; d < D; ++d) {
-      const double c0 = close[(d - 1) * N + i], c1 = close[d * N + i];
-      if (std::isfinite(c0) && std::isfinite(c1) && c0 > 0) sum2 += std::pow(c1 / c0 - 1, 2), ++count;
-    }
-    const double sd = count > 0 ? std::sqrt(sum2 / count) : 0.02;
-    for (std::int64_t d = 0; d + 1 < D; ++d) {
-      if (rng.uniform() >= rate) continue;
-      const double c0 = close[d * N + i], c1 = close[(d + 1) * N + i];
-      if (!std::isfinite(c0) || !std::isfinite(c1) || c0 <= 0) continue;
-      const auto pick = static_cast<std::size_t>(rng.next_u64() % 4);
-      std::string text;
-      if (rng.uniform() < 1.0 / 3)
-        text = fill(kNeutral[pick % 3], u.tickers[static_cast<std::size_t>(i)]);
-      else
-        text = fill((c1 / c0 - 1) + noise * sd * rng.normal() > 0 ? kPositive[pick] : kNegative[pick],
-                    u.tickers[static_cast<std::size_t>(i)]);
-      out.push_back(
-          {u.days[static_cast<std::size_t>(d)], u.tickers[static_cast<std::size_t>(i)], std::move(text)});
-    }
-  }
-  return out;
-}
 
 }  // namespace qf::quant

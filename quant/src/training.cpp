@@ -81,6 +81,10 @@ struct UnitResult {
   std::string status = "trained", reason;
   Predictions predictions;
   std::vector<std::int32_t> prediction_fold;  // per prediction (cross-validation units)
+  // Cross-validation units: each fold model's predictions of the days from the test period's first to
+  // the calendar's last (out of sample: folds train on development days only), for fold ensembles.
+  Predictions forward;
+  std::vector<std::int32_t> forward_fold;
   std::int64_t train_samples = 0, validation_samples = 0, test_samples = 0, epochs_run = 0, best_epoch = 0;
   double validation_loss = kNaN, last_loss = kNaN;
   std::int64_t fits = 0, train_samples_seen = 0, eval_samples_seen = 0;
@@ -143,6 +147,10 @@ void write_unit(const fs::path& path, const UnitResult& r, const std::function<v
     f.set_attr("/", "last_loss", r.last_loss);
     write_predictions(f, "/predictions", r.predictions);
     f.write("/predictions/fold", integers(r.prediction_fold));
+    if (!r.forward_fold.empty()) {
+      write_predictions(f, "/forward_predictions", r.forward);
+      f.write("/forward_predictions/fold", integers(r.forward_fold));
+    }
     if (extra) extra(f);
   });
 }
@@ -161,6 +169,10 @@ UnitResult read_unit(const h5::File& f) {
   r.last_loss = f.attr_double("/", "last_loss");
   r.predictions = read_predictions(f, "/predictions");
   r.prediction_fold = read_integers<std::int32_t>(f, "/predictions/fold");
+  if (f.exists("/forward_predictions")) {
+    r.forward = read_predictions(f, "/forward_predictions");
+    r.forward_fold = read_integers<std::int32_t>(f, "/forward_predictions/fold");
+  }
   return r;
 }
 
@@ -615,6 +627,8 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
     return checkpoints / "cv" / ("trial_" + std::to_string(trial)) / (who + ".h5");
   };
   const std::int64_t cv_units = K == 0 ? 0 : (pooled ? T * K : T * N);
+  std::vector<std::int64_t> forward_days(static_cast<std::size_t>(universe_.day_count() - plan_.test_first));
+  std::iota(forward_days.begin(), forward_days.end(), plan_.test_first);
   run_units(
       "cv", cv_units, cv_path, [&](std::int64_t u) { return cv_path(u).stem().string(); },
       [&](std::int64_t u) {
@@ -623,13 +637,21 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
         const StockDataset& d = dataset(trial);  // built before the workers started: a lookup only
         auto run_fold = [&](std::int64_t fold, const std::vector<SampleRef>& train,
                             const std::vector<SampleRef>& val, const std::vector<SampleRef>& test,
-                            const std::string& who) {
+                            const std::vector<SampleRef>& forward, const std::string& who) {
           if (static_cast<std::int64_t>(train.size()) < options_.min_train_samples || test.empty()) return;
           FitOutcome f = fit_one(d, trial, options_, !pooled || options_.per_ticker_scaling, train, val, test,
                                  stream_of(trial, who, static_cast<int>(fold)));
           account(f.fit, r);
           r.predictions.append(f.test);
           r.prediction_fold.insert(r.prediction_fold.end(), f.test.size(), static_cast<std::int32_t>(fold));
+          std::vector<SampleRef> scaled;  // a ticker without training rows has no scaler: left out
+          for (const SampleRef& x : forward)
+            if (!f.scalers[f.scalers.size() == 1 ? 0 : static_cast<std::size_t>(x.ticker)].mean().empty())
+              scaled.push_back(x);
+          if (scaled.empty()) return;
+          const Predictions ahead = predict(*f.model, d, WindowBatchSource(d, std::move(scaled), f.scalers));
+          r.forward.append(ahead);
+          r.forward_fold.insert(r.forward_fold.end(), ahead.size(), static_cast<std::int32_t>(fold));
         };
         // A fold that fails is recorded and the others kept (selection then compares trials on the
         // (ticker, fold) pairs every trial scored).
@@ -645,7 +667,7 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
           const DaySplit& s = plan_.folds[static_cast<std::size_t>(u % K)];
           guarded(u % K, [&] {
             run_fold(u % K, samples_in(d, s.train, false), samples_in(d, s.validation, false),
-                     samples_in(d, s.test, true), "pooled");
+                     samples_in(d, s.test, true), samples_in(d, forward_days, true), "pooled");
           });
         } else {
           const std::int64_t i = tickers_[static_cast<std::size_t>(u % N)];
@@ -654,7 +676,8 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
             guarded(fold, [&] {
               run_fold(fold, samples_of(i, intersect(d.decision_days(i), s.train)),
                        samples_of(i, intersect(d.decision_days(i), s.validation)),
-                       samples_of(i, intersect(d.prediction_days(i), s.test)), ticker_name(i));
+                       samples_of(i, intersect(d.prediction_days(i), s.test)),
+                       samples_of(i, intersect(d.prediction_days(i), forward_days)), ticker_name(i));
             });
           }
         }
@@ -698,7 +721,9 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
       }
     }
     std::vector<double> values;
+    std::vector<std::int32_t> fold_of_all;
     for (const Predictions& p : by_fold) {
+      fold_of_all.insert(fold_of_all.end(), p.size(), static_cast<std::int32_t>(summary.fold_samples.size()));
       summary.fold_samples.push_back(static_cast<std::int64_t>(p.size()));
       summary.folds.push_back(score_predictions(p.probability, p.label, p.next_return));
       if (p.size() > 0) values.push_back(selection_value(summary.folds.back(), options_.select_by));
@@ -720,7 +745,17 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
               ? result.trials.back().mean > result.trials[static_cast<std::size_t>(result.best_trial)].mean
               : result.trials.back().mean < result.trials[static_cast<std::size_t>(result.best_trial)].mean)))
       result.best_trial = static_cast<int>(t);
-    if (t == result.best_trial) result.cv_predictions = all;
+    if (t == result.best_trial) {
+      result.cv_predictions = all;
+      result.cv_fold = fold_of_all;
+      result.fold_predictions = {};
+      result.fold_of_prediction.clear();
+      for (const UnitResult& r : units[static_cast<std::size_t>(t)]) {
+        result.fold_predictions.append(r.forward);
+        result.fold_of_prediction.insert(result.fold_of_prediction.end(), r.forward_fold.begin(),
+                                         r.forward_fold.end());
+      }
+    }
   }
   if (T > 1 && !std::isfinite(result.trials[static_cast<std::size_t>(result.best_trial)].mean))
     throw std::runtime_error(
@@ -949,6 +984,9 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
                std::string("train_samples,validation_samples,test_samples,epochs_run,test_accuracy"));
     write_predictions(f, "/test_predictions", r.test_predictions);
     write_predictions(f, "/cv_predictions", r.cv_predictions);
+    f.write("/cv_predictions/fold", integers(r.cv_fold));
+    write_predictions(f, "/fold_predictions", r.fold_predictions);
+    f.write("/fold_predictions/fold", integers(r.fold_of_prediction));
     f.write_strings("/tickers", universe_.tickers);  // what the predictions' ticker indices refer to
   });
 

@@ -2,8 +2,11 @@
 # End-to-end checks of predict_stock_movement on the stage-2 test registries (ctest runs each mode):
 #   ensemble   two members (the reference study and the small search), stacked and Platt-calibrated:
 #              predictions.h5, predictions.csv and summary.json; then stage 3 takes its /regime_exposure
-#              (--regime) and stage 4 backtests its predictions (--registry)
-#   headlines  made-up headlines whose tone follows the next day's return join the ensemble as a member
+#              (--regime) and stage 4 backtests its predictions (--registry); the reported day is the
+#              store's last (unlabelled) day, predicted by the reloaded models; --no-live stops a day before;
+#              --fold-members adds the CV fold models
+#   headlines  the synthetic store's headlines (process_new_data writes them beside the generated prices;
+#              their tone follows the next day's return) join the ensemble as a member
 #   bad_input  a missing registry, a regime table of the wrong length, a date outside the test period,
 #              a headlines file with a bad date (exit 1 naming file, line and field)
 set -euo pipefail
@@ -20,6 +23,17 @@ case $mode in
     [ "$(grep -c . "$work/ensemble/predictions.csv")" -gt 10 ]
     grep -q '"stacking_coefficients": \[[-0-9.e]*, [-0-9.e]*, [-0-9.e]*\]' "$work/ensemble/summary.json"
     grep -q '"calibrated": {"count": [1-9]' "$work/ensemble/summary.json"
+    grep -q "reference/registry.h5: [1-9][0-9]* predictions for .* from its reloaded models" "$work/ensemble.log"
+    live_day=$(sed -n 's/.*"day": "\([0-9-]*\)".*/\1/p' "$work/ensemble/summary.json")
+    grep -q "\"last\": \"$live_day\"" "$work/ensemble/summary.json"
+    [ "$(sed -n 2p "$work/ensemble/predictions.csv" | cut -d, -f1)" = "$live_day" ]
+    "$app" --store "$store" --registry "$reference" --out "$work/ensemble_saved" --no-live --rows 1 > "$work/saved.log"
+    saved_day=$(sed -n 's/.*"day": "\([0-9-]*\)".*/\1/p' "$work/ensemble_saved/summary.json")
+    [[ "$saved_day" < "$live_day" ]] && ! grep -q "reloaded" "$work/saved.log"
+    # A fold ensemble: the reference study's final models and its 2 CV fold models.
+    "$app" --store "$store" --registry "$reference" --fold-members --out "$work/folds" --rows 1 | tee "$work/folds.log"
+    grep -q "3 member(s), ensemble mean" "$work/folds.log"
+    head -1 "$work/folds/predictions.csv" | grep -q ",member:reference,member:reference#fold0,member:reference#fold1$"
     "$optimizer" --store "$store" --registry "$work/ensemble/predictions.h5" --out "$work/ensemble/portfolio" \
       --methods equal_weight --lookback 60 --regime "$work/ensemble/predictions.h5"
     test -s "$work/ensemble/portfolio/equal_weight/weights.h5"
@@ -27,10 +41,11 @@ case $mode in
     test -s "$work/ensemble/backtest/report.html" ;;
   headlines)
     rm -rf "$work/headlines"
-    "$app" --store "$store" --registry "$reference" --out "$work/headlines" --synthetic-headlines 0.2 \
+    headlines=$(dirname "$store")/synthetic/headlines.csv
+    head -1 "$headlines" | grep -q "^date,ticker,text$"
+    "$app" --store "$store" --registry "$reference" --out "$work/headlines" --headlines "$headlines" \
       --ensemble stacking --calibration platt --rows 3 | tee "$work/headlines.log"
-    test -s "$work/headlines/synthetic_headlines.csv"
-    head -1 "$work/headlines/synthetic_headlines.csv" | grep -q "^date,ticker,text$"
+    grep -q "headlines: [1-9][0-9]* read from .*headlines.csv, 0 outside" "$work/headlines.log"
     grep -q "2 member(s) (one of them headline sentiment)" "$work/headlines.log"
     head -1 "$work/headlines/predictions.csv" | grep -q ",member:reference,member:sentiment$" ;;
   bad_input)

@@ -14,6 +14,7 @@ namespace qf::test_support {
 struct SyntheticStore {
   data::Universe universe;
   data::FeaturePanels features;
+  std::filesystem::path headlines;  // the generator's headlines.csv, kept (empty without headlines)
 };
 
 inline SyntheticStore synthetic_store(const std::string& name,
@@ -25,6 +26,11 @@ inline SyntheticStore synthetic_store(const std::string& name,
   SyntheticStore store;
   store.universe = data::ingest(data::list_price_files(dir / "prices", ingest), ingest);
   store.features = quant::compute_features(store.universe);
+  if (std::filesystem::exists(dir / "headlines.csv")) {
+    store.headlines = temp_path(name + "_headlines.csv");
+    std::filesystem::copy_file(dir / "headlines.csv", store.headlines,
+                               std::filesystem::copy_options::overwrite_existing);
+  }
   std::filesystem::remove_all(dir);
   return store;
 }

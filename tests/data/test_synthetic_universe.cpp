@@ -607,3 +607,33 @@ TEST(SyntheticUniverse, CsvFolderRoundTripsAtWrittenPrecision) {
   EXPECT_EQ(stale[0].filename(), "ZZZZ_data.csv");
   fs::remove_all(dir.parent_path());
 }
+
+TEST(SyntheticUniverse, HeadlinesFollowTheNextDayAndLeavePricesAlone) {
+  const auto plain = make_synthetic_universe({.tickers = 40, .days = 600});
+  const auto u = make_synthetic_universe({.tickers = 40, .days = 600, .headline_rate = 0.25});
+  EXPECT_TRUE(plain.headlines.empty());
+  for (std::size_t i = 0; i < u.tickers.size(); ++i) ASSERT_EQ(u.tickers[i].close, plain.tickers[i].close);
+  std::int64_t cells = 0;
+  for (const auto& t : u.tickers) cells += t.rows() - 1;
+  EXPECT_NEAR(static_cast<double>(u.headlines.size()) / static_cast<double>(cells), 0.25, 0.01);
+  // Tone against the next day's return: positive wording mostly before up days, negative before down days.
+  std::map<std::string, const SyntheticTicker*> by_symbol;
+  for (const auto& t : u.tickers) by_symbol[t.symbol] = &t;
+  double up_after_positive = 0, positive = 0, up_after_negative = 0, negative = 0;
+  for (const auto& h : u.headlines) {
+    const SyntheticTicker& t = *by_symbol.at(h.ticker);
+    ASSERT_TRUE(t.alive(h.day) && t.alive(h.day + 1)) << "a headline needs a next day";
+    EXPECT_NE(h.text.find(h.ticker), std::string::npos);
+    const auto k = static_cast<std::size_t>(h.day - t.first_day);
+    const bool up = t.close[k + 1] > t.close[k];
+    const bool good = h.text.find("jump") != std::string::npos || h.text.find("beats") != std::string::npos ||
+                      h.text.find("upgrade") != std::string::npos || h.text.find("soars") != std::string::npos;
+    const bool bad = h.text.find("fall") != std::string::npos || h.text.find("misses") != std::string::npos ||
+                     h.text.find("downgrade") != std::string::npos || h.text.find("plunges") != std::string::npos;
+    if (good) positive += 1, up_after_positive += up;
+    if (bad) negative += 1, up_after_negative += up;
+  }
+  EXPECT_NEAR((positive + negative) / static_cast<double>(u.headlines.size()), 2.0 / 3, 0.02);
+  EXPECT_GT(up_after_positive / positive, 0.65);
+  EXPECT_LT(up_after_negative / negative, 0.35);
+}

@@ -15,10 +15,13 @@ using namespace qf;
 
 namespace {
 
-const data::Universe& universe() {
-  static const auto store = test_support::synthetic_store("qf_test_prediction", {.tickers = 60, .days = 900});
-  return store.universe;
+// With the generator's headlines (30 % of the cells), whose tone follows the next day's return plus noise.
+const test_support::SyntheticStore& store() {
+  static const auto s =
+      test_support::synthetic_store("qf_test_prediction", {.tickers = 60, .days = 900, .headline_rate = 0.3});
+  return s;
 }
+const data::Universe& universe() { return store().universe; }
 
 // A member without skill: probabilities drawn around 0.5, CV days before `split`, test days after.
 quant::MovementMember noise_member(const data::Universe& u, std::int64_t split, unsigned seed) {
@@ -46,7 +49,7 @@ TEST(Prediction, HeadlineSentimentJoinsTheEnsembleAndLiftsTheAuc) {
   spec.ensemble = "stacking";
   spec.calibration = "platt";
   const auto without = quant::predict_movements(u, members, spec);
-  const auto headlines = quant::synthetic_headlines(u, 0.3, 1.0, 5);
+  const auto headlines = quant::read_headlines(store().headlines);
   spec.sentiment = quant::daily_sentiment(u, headlines, quant::finance_lexicon());
   const auto with = quant::predict_movements(u, members, spec);
   std::printf("test AUC without headlines %.4f, with %.4f (%lld headline cells; logistic slope %.3f)\n",

@@ -8,6 +8,7 @@
 
 #include "common/synthetic_store.h"
 #include "qf/nn/serialize.h"
+#include "qf/quant/registry_models.h"
 #include "qf/quant/training.h"
 #include "qf/tensor/hdf5.h"
 #include "qf/tensor/parallel.h"
@@ -130,6 +131,22 @@ TEST(Study, SameBitsWithOneOrTwoThreadsAndAFullRegistry) {
                      test_support::temp_path("study_1"));
   for (const auto d : one.test_predictions.day) EXPECT_GE(d, study.plan().test_first);
   for (const auto d : one.cv_predictions.day) EXPECT_LE(d, study.plan().dev_last);
+  // The fold models (trained on development days only) predict from the test period to the calendar's
+  // end, for fold ensembles: every fold, on days where the final models did too and on the last day.
+  ASSERT_EQ(one.fold_of_prediction.size(), one.fold_predictions.size());
+  ASSERT_EQ(one.cv_fold.size(), one.cv_predictions.size());
+  std::set<std::int32_t> folds_seen;
+  std::int64_t on_last_day = 0;
+  const std::int64_t D = small_store().universe.day_count();
+  for (std::size_t j = 0; j < one.fold_predictions.size(); ++j) {
+    EXPECT_GE(one.fold_predictions.day[j], study.plan().test_first);
+    folds_seen.insert(one.fold_of_prediction[j]);
+    on_last_day += one.fold_predictions.day[j] == D - 1 ? 1 : 0;
+  }
+  EXPECT_EQ(folds_seen, (std::set<std::int32_t>{0, 1}));
+  EXPECT_GT(on_last_day, 7) << "both folds' models on the unlabelled last day";
+  EXPECT_EQ(one.fold_predictions.size(), 2 * one.test_predictions.size() + on_last_day);
+  EXPECT_EQ(one.fold_predictions.probability, two.fold_predictions.probability);
   // The registry holds a loadable model per trained ticker, with its scaler.
   const h5::File registry(test_support::temp_path("study_1") / "registry.h5", h5::File::Mode::read);
   EXPECT_EQ(registry.attr_string("/", "format"), "quantforge.registry");
@@ -198,4 +215,38 @@ TEST(Study, PooledModelWithLateListingsAndBandLabelsPredictsEveryTestDay) {
     if (c.status == "trained") expected += c.test_samples;
   EXPECT_EQ(static_cast<std::int64_t>(r.test_predictions.size()), expected);
   fs::remove_all(out);
+}
+
+TEST(RegistryModels, ReloadedModelsRepeatTheTestPredictionsAndPredictTheUnlabelledLastDay) {
+  const auto& u = small_store().universe;
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  for (const auto scope : {quant::Scope::per_stock, quant::Scope::pooled}) {
+    auto o = small_options();
+    o.scope = scope;
+    const auto out = test_support::temp_path("study_reload");
+    const auto r = run_study(out, 2, o);
+    ASSERT_GT(r.test_predictions.size(), 1000u);
+    const auto reloaded = quant::predict_from_registry(out / "registry.h5", u, small_store().features, 0, D - 1);
+    const double* p = reloaded.probability.data<double>();
+    for (std::size_t j = 0; j < r.test_predictions.size(); ++j)
+      ASSERT_NEAR(p[r.test_predictions.day[j] * N + r.test_predictions.ticker[j]],
+                  r.test_predictions.probability[j], 1e-6)
+          << "ticker " << r.test_predictions.ticker[j] << " day " << r.test_predictions.day[j];
+    // The store's last day has no label, so training never predicted it; the reloaded models do.
+    std::int64_t last_day_predictions = 0, trained = 0;
+    for (std::int64_t i = 0; i < N; ++i) last_day_predictions += std::isfinite(p[(D - 1) * N + i]) ? 1 : 0;
+    for (const auto& c : r.coverage) trained += c.status == "trained" ? 1 : 0;
+    EXPECT_EQ(reloaded.last_day, D - 1);
+    EXPECT_EQ(last_day_predictions, scope == quant::Scope::pooled ? N : trained);
+    for (const auto d : r.test_predictions.day) EXPECT_LT(d, D - 1);
+    // Another store's tickers are refused, naming the file.
+    const auto other = test_support::synthetic_store("reload_other", {.tickers = 3, .days = 300, .seed = 5});
+    try {
+      quant::predict_from_registry(out / "registry.h5", other.universe, other.features, 0, 10);
+      ADD_FAILURE() << "expected an error";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("registry.h5"), std::string::npos) << e.what();
+    }
+    fs::remove_all(out);
+  }
 }

@@ -102,6 +102,12 @@ struct SyntheticUniverseOptions {
   double predictability = 0.0;    // lambda of the planted momentum component, in [0, 0.4]
   bool pure_random_walk = false;  // i.i.d. returns: no regimes, GARCH, jumps (see above)
   double index_base = 1000.0;
+  // Headlines for testing a sentiment signal end to end: each (ticker, day but the last of its life) gets
+  // one with probability headline_rate; its tone is positive when r_{t+1} + noise > 0, the noise's sd
+  // being headline_noise x the ticker's daily return sd, so that tone and the next day's return
+  // correlate (a third of them are neutral wording). 0: none.
+  double headline_rate = 0.0;
+  double headline_noise = 1.0;
 };
 
 struct SyntheticTicker {
@@ -127,12 +133,18 @@ struct SyntheticIndex {
   std::vector<std::int64_t> volume;
 };
 
+struct SyntheticHeadline {
+  std::int64_t day = 0;  // index into SyntheticUniverse::dates
+  std::string ticker, text;
+};
+
 struct SyntheticUniverse {
   SyntheticUniverseOptions options;
   std::vector<std::string> dates;        // [days], "YYYY-MM-DD"
   std::vector<MarketRegime> regimes;     // [days], the true market regime
   std::vector<SyntheticTicker> tickers;  // sorted by symbol
   SyntheticIndex index;                  // cap-weighted index of the universe
+  std::vector<SyntheticHeadline> headlines;  // by ticker, then day (options.headline_rate)
 };
 
 SyntheticUniverse make_synthetic_universe(const SyntheticUniverseOptions& options = {});
@@ -146,6 +158,8 @@ std::vector<double> momentum_signal(const SyntheticTicker& ticker);
 //   <dir>/constituents.csv    Symbol,Name,Sector,Market Cap
 //   <dir>/index.csv           Date,Open,High,Low,Close,Adj Close,Volume   (Yahoo layout)
 //   <dir>/regimes.csv         date,regime
+//   <dir>/headlines.csv       date,ticker,text   (only with headlines; the input of
+//                             predict_stock_movement --headlines)
 // Prices carry 4 decimals, volumes and market caps are integers. Each file is written to <file>.tmp and
 // renamed, so a reader never sees half a file. Files of other tickers already in the folder are left
 // alone (see stale_ticker_files).

@@ -25,10 +25,12 @@ struct PredictionPanel {
 // predictions.h5, which has the same /test_predictions layout). The registry must come
 // from this store (same tickers and, for each prediction, a day of this calendar); errors name the file.
 // `group` selects /test_predictions (default) or /cv_predictions (the best trial's out-of-fold
-// predictions, which precede the test period: history for calibrating the predictions).
+// predictions, which precede the test period: history for calibrating the predictions) or
+// /fold_predictions (the fold models' predictions from the test period on); fold >= 0 keeps the
+// predictions of that CV fold only (/cv_predictions, /fold_predictions).
 PredictionPanel read_registry_predictions(const std::filesystem::path& registry,
                                           const data::Universe& universe,
-                                          const std::string& group = "/test_predictions");
+                                          const std::string& group = "/test_predictions", int fold = -1);
 
 struct StrategySpec {
   std::string rule = "top_k";  // top_k: long the k_long most likely up, short the k_short least likely;

@@ -118,10 +118,5 @@ std::vector<Headline> read_headlines(const std::filesystem::path& file);
 // non-trading day counts for the next trading day); NaN without one.
 Tensor daily_sentiment(const data::Universe& universe, const std::vector<Headline>& headlines,
                        const SentimentLexicon& lexicon, std::int64_t* unmatched = nullptr);
-// Synthetic headlines for testing the path end to end: each (ticker, day) gets one with probability
-// `rate`; its tone is positive when r_{d+1} + noise > 0 (noise sd `noise` x the ticker's daily sd), so
-// that tone and the next day's return correlate; a third of them are neutral wording.
-std::vector<Headline> synthetic_headlines(const data::Universe& universe, double rate, double noise,
-                                          std::uint64_t seed);
 
 }  // namespace qf::quant

@@ -133,6 +133,11 @@ struct StudyResult {
   Scores test;  // the final models on the untouched test period
   std::vector<Coverage> coverage;
   Predictions test_predictions, cv_predictions;  // cv: the best trial's out-of-sample predictions
+  std::vector<std::int32_t> cv_fold;             // the fold of each CV prediction
+  // The best trial's fold models on the days from the test period's first to the calendar's last (fold
+  // ensembles: the folds trained on development days only), with each prediction's fold.
+  Predictions fold_predictions;
+  std::vector<std::int32_t> fold_of_prediction;
   std::int64_t fits = 0, train_samples_seen = 0, eval_samples_seen = 0;  // this process's fits only
   double fit_seconds = 0;
 };
