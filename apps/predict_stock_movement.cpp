@@ -57,7 +57,8 @@ int main(int argc, char** argv) try {
   std::string store = "out/universe.h5", out = "out/prediction", date, exposure = "1,0.6",
               confidence = "1,0.75", threshold = "0.02,0.04";
   std::vector<std::string> registries, lexicons;
-  std::string headlines;
+  std::string headlines, scorer = "lexicon",
+              scorer_train = "../shared/data/sentiment/financial_phrasebank_50agree.txt";
   qf::quant::MovementSpec spec;
   bool no_regime = false, no_live = false, fold_members = false;
   int rows = 20;
@@ -85,6 +86,10 @@ int main(int argc, char** argv) try {
       ("headlines", po::value(&headlines),
        "dated headlines (CSV date,ticker,text): their daily lexicon sentiment joins the ensemble (the synthetic "
        "default's, whose tone follows the next day's return: <store folder>/synthetic/headlines.csv)")
+      ("scorer", po::value(&scorer)->default_value(scorer),
+       "headline scorer: lexicon (ours, with --lexicon lists) or bag_of_words (trained on --scorer-train)")
+      ("scorer-train", po::value(&scorer_train)->default_value(scorer_train),
+       "labelled text for --scorer bag_of_words: PhraseBank (sentence@label) or a tweets CSV (text,label)")
       ("lexicon", po::value(&lexicons)->multitoken(),
        "extra word lists for the sentiment lexicon (word<TAB>weight lines; see qf/quant/sentiment.h)")
       ("no-live", po::bool_switch(&no_live),
@@ -157,11 +162,26 @@ int main(int argc, char** argv) try {
     }
   }
   if (!headlines.empty()) {
-    auto lexicon = qf::quant::finance_lexicon();
-    for (const auto& l : lexicons) qf::quant::read_lexicon(l, lexicon);
     std::int64_t unmatched = 0;
     const auto read = qf::quant::read_headlines(headlines);
-    spec.sentiment = qf::quant::daily_sentiment(universe, read, lexicon, &unmatched);
+    if (scorer == "bag_of_words") {
+      if (!fs::exists(scorer_train))
+        throw qf::data::InputError(scorer_train, 0, "", "no such file (--scorer-train)");
+      const auto labelled = fs::path(scorer_train).extension() == ".csv"
+                                ? qf::quant::read_finance_tweets(scorer_train)
+                                : qf::quant::read_phrasebank(scorer_train);
+      const auto model = qf::quant::train_bag_of_words(labelled);
+      std::printf("bag-of-words scorer: %zu texts of %s, %zu words\n", labelled.text.size(),
+                  scorer_train.c_str(), model.vocabulary_size());
+      spec.sentiment = qf::quant::daily_sentiment(
+          universe, read, [&](const std::string& text) { return model.score(text); }, &unmatched);
+    } else if (scorer == "lexicon") {
+      auto lexicon = qf::quant::finance_lexicon();
+      for (const auto& l : lexicons) qf::quant::read_lexicon(l, lexicon);
+      spec.sentiment = qf::quant::daily_sentiment(universe, read, lexicon, &unmatched);
+    } else {
+      throw po::error("--scorer: expected lexicon or bag_of_words, got '" + scorer + "'");
+    }
     std::printf("headlines: %zu read from %s, %lld outside the store's tickers or calendar\n", read.size(),
                 headlines.c_str(), static_cast<long long>(unmatched));
   }

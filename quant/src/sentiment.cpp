@@ -630,6 +630,12 @@ std::vector<Headline> read_headlines(const std::filesystem::path& file) {
 
 Tensor daily_sentiment(const data::Universe& u, const std::vector<Headline>& headlines,
                        const SentimentLexicon& lexicon, std::int64_t* unmatched) {
+  return daily_sentiment(
+      u, headlines, [&](const std::string& text) { return score_text(lexicon, text).score; }, unmatched);
+}
+
+Tensor daily_sentiment(const data::Universe& u, const std::vector<Headline>& headlines,
+                       const std::function<double(const std::string&)>& score, std::int64_t* unmatched) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   Tensor sum = Tensor::zeros({D, N}, DType::f64), count = Tensor::zeros({D, N}, DType::f64);
   std::int64_t skipped = 0;
@@ -641,7 +647,7 @@ Tensor daily_sentiment(const data::Universe& u, const std::vector<Headline>& hea
       continue;
     }
     const std::int64_t d = it - u.days.begin();
-    sum.data<double>()[d * N + i] += score_text(lexicon, h.text).score;
+    sum.data<double>()[d * N + i] += score(h.text);
     count.data<double>()[d * N + i] += 1;
   }
   if (unmatched) *unmatched = skipped;
@@ -650,6 +656,5 @@ Tensor daily_sentiment(const data::Universe& u, const std::vector<Headline>& hea
     if (count.data<double>()[k] > 0) out.data<double>()[k] = sum.data<double>()[k] / count.data<double>()[k];
   return out;
 }
-
 
 }  // namespace qf::quant

@@ -46,6 +46,16 @@ case $mode in
     "$app" --store "$store" --registry "$reference" --out "$work/headlines" --headlines "$headlines" \
       --ensemble stacking --calibration platt --rows 3 | tee "$work/headlines.log"
     grep -q "headlines: [1-9][0-9]* read from .*headlines.csv, 0 outside" "$work/headlines.log"
+    # The bag-of-words scorer, trained on a small PhraseBank-format file.
+    for k in 1 2 3; do
+      printf 'Shares jump after strong profit@positive\nThe company beats estimates and raises guidance@positive\n'
+      printf 'Shares fall after weak results@negative\nIt misses estimates and cuts guidance@negative\n'
+      printf 'The company names a new board member@neutral\nIt schedules an earnings call@neutral\n'
+    done > "$work/phrases.txt"
+    "$app" --store "$store" --registry "$reference" --out "$work/headlines_bow" --headlines "$headlines" \
+      --scorer bag_of_words --scorer-train "$work/phrases.txt" --rows 1 | tee "$work/headlines_bow.log"
+    grep -q "bag-of-words scorer: 18 texts" "$work/headlines_bow.log"
+    grep -q "2 member(s) (one of them headline sentiment)" "$work/headlines_bow.log"
     grep -q "2 member(s) (one of them headline sentiment)" "$work/headlines.log"
     head -1 "$work/headlines/predictions.csv" | grep -q ",member:reference,member:sentiment$" ;;
   bad_input)

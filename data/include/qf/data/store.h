@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "qf/data/universe.h"
@@ -24,6 +25,7 @@ Universe read_universe(const std::filesystem::path& path, FeaturePanels* feature
 // 64-bit FNV-1a over the file's 8-byte words (little-endian) and tail bytes, as 16 hex digits: cheap
 // change detection for the manifest (not a cryptographic hash).
 std::string file_hash(const std::filesystem::path& path);
+std::string text_hash(std::string_view text);  // the same over a string
 
 struct ManifestEntry {
   std::string path, hash;

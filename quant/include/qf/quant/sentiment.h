@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -118,5 +119,8 @@ std::vector<Headline> read_headlines(const std::filesystem::path& file);
 // non-trading day counts for the next trading day); NaN without one.
 Tensor daily_sentiment(const data::Universe& universe, const std::vector<Headline>& headlines,
                        const SentimentLexicon& lexicon, std::int64_t* unmatched = nullptr);
+// The same with any text scorer into [-1, 1] (e.g. BagOfWordsClassifier::score).
+Tensor daily_sentiment(const data::Universe& universe, const std::vector<Headline>& headlines,
+                       const std::function<double(const std::string&)>& score, std::int64_t* unmatched = nullptr);
 
 }  // namespace qf::quant
