@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -114,6 +115,39 @@ std::string HashCache::hash(const fs::path& path) {
     h = data::text_hash(all);
   }
   return hashes_[name] = h;
+}
+
+FolderLock::FolderLock(const fs::path& folder) {
+  fs::create_directories(folder);
+  const fs::path path = folder / "pipeline.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error("another run_pipeline is working in " + folder.string() + " (" + path.string() +
+                             " is locked)");
+  }
+}
+
+FolderLock::~FolderLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int remove_stale_temporaries(const fs::path& folder) {
+  int removed = 0;
+  std::vector<fs::path> stale;
+  if (!fs::is_directory(folder)) return 0;
+  for (const auto& e : fs::recursive_directory_iterator(folder)) {
+    const std::string name = e.path().filename().string();
+    const auto at = name.rfind(".tmp.");
+    if (!e.is_regular_file() || at == std::string::npos) continue;
+    const std::string pid = name.substr(at + 5);
+    if (!pid.empty() && std::all_of(pid.begin(), pid.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      stale.push_back(e.path());
+  }
+  for (const auto& p : stale) removed += fs::remove(p) ? 1 : 0;
+  return removed;
 }
 
 std::string stage_key(const std::vector<std::string>& argv, const std::vector<fs::path>& inputs, HashCache& hashes,

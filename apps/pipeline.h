@@ -46,6 +46,23 @@ class HashCache {
 };
 
 // The key of a stage run: its command line and its inputs' hashes. Also returns "path:hash" entries.
+// Holds an exclusive lock on <folder>/pipeline.lock while alive (flock: released by the kernel when the
+// process dies, however it dies). Throws std::runtime_error when another process holds it.
+class FolderLock {
+ public:
+  explicit FolderLock(const std::filesystem::path& folder);
+  ~FolderLock();
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Removes the temporaries that atomic writes of killed processes left behind (<name>.tmp.<pid>) under
+// `folder`; returns how many. Only safe while holding the folder's lock.
+int remove_stale_temporaries(const std::filesystem::path& folder);
+
 std::string stage_key(const std::vector<std::string>& argv, const std::vector<std::filesystem::path>& inputs,
                       HashCache& hashes, std::string* described_inputs = nullptr);
 

@@ -15,6 +15,8 @@
 // rules, and writes the day's report.
 //
 // Exit status: 0 done, 1 a stage failed (its log is named), 2 bad usage, 3 done with alerts.
+#include <sys/resource.h>
+
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
@@ -414,6 +416,9 @@ int main(int argc, char** argv) try {
 
   const Layout l(s);
   fs::create_directories(l.logs);
+  const qf::apps::FolderLock lock(l.out);  // one pipeline per folder (overlapping cron runs)
+  if (const int stale = qf::apps::remove_stale_temporaries(l.out); stale > 0)
+    std::printf("run_pipeline: removed %d temporary file(s) an interrupted run left\n", stale);
   const fs::path bin = fs::canonical("/proc/self/exe").parent_path();
   PipelineState state = PipelineState::load(l.state);
   qf::apps::HashCache hashes;
@@ -558,6 +563,9 @@ int main(int argc, char** argv) try {
   write_report(s, l, m, alerts, records, run_utc);
   raise_alerts(s, l, alerts, m.data_day, run_utc);
   records.back().seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  state.set("stage.report.peak_rss_mb", fixed(static_cast<double>(self.ru_maxrss) / 1024.0, 0));
   std::string listed;
   bool degraded = false;
   for (const auto& a : alerts) {

@@ -110,7 +110,6 @@ void write_universe(const std::filesystem::path& path, const Universe& u, const 
   h5::write_atomically(path, [&](h5::File& f) {
     f.set_attr("/", "format", std::string(kFormat));
     f.set_attr("/", "format_version", kFormatVersion);
-    f.set_attr("/", "created_utc", utc_now());
     f.write_strings("/tickers", u.tickers);
     std::vector<std::string> dates;
     for (Day d : u.days) dates.push_back(format_date(d));

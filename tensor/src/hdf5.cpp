@@ -106,12 +106,22 @@ std::vector<std::string> File::list(const std::string& group) const {
   return names;
 }
 
+namespace {
+// Creation properties without modification times (HDF5 records them by default): the same content
+// then gives the same bytes, so that content hashes decide what is up to date.
+Handle untimed(hid_t property_class) {
+  Handle props(H5Pcreate(property_class), H5Pclose);
+  H5Pset_obj_track_times(props.get(), 0);
+  return props;
+}
+}  // namespace
+
 void File::ensure_parent_groups(const std::string& object) {
   std::size_t pos = 0;
   while ((pos = object.find('/', pos + 1)) != std::string::npos) {
     const std::string prefix = object.substr(0, pos);
     if (H5Lexists(id_, prefix.c_str(), H5P_DEFAULT) > 0) continue;
-    Handle g(H5Gcreate2(id_, prefix.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    Handle g(H5Gcreate2(id_, prefix.c_str(), H5P_DEFAULT, untimed(H5P_GROUP_CREATE).get(), H5P_DEFAULT), H5Gclose);
     if (!g.ok()) fail("cannot create group", prefix);
   }
 }
@@ -119,7 +129,7 @@ void File::ensure_parent_groups(const std::string& object) {
 void File::create_group(const std::string& group) {
   if (exists(group)) return;
   ensure_parent_groups(group);
-  Handle g(H5Gcreate2(id_, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  Handle g(H5Gcreate2(id_, group.c_str(), H5P_DEFAULT, untimed(H5P_GROUP_CREATE).get(), H5P_DEFAULT), H5Gclose);
   if (!g.ok()) fail("cannot create group", group);
 }
 
@@ -128,7 +138,7 @@ namespace {
 // Dataset creation properties: chunked + shuffle + deflate when compressing. Chunks of whole trailing
 // rows, about 64K elements, keep both row and column reads cheap.
 Handle creation_properties(const std::vector<hsize_t>& dims, int compression) {
-  Handle props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  Handle props = untimed(H5P_DATASET_CREATE);
   hsize_t total = 1;
   for (auto d : dims) total *= d;
   if (compression > 0 && total > 0 && !dims.empty()) {
@@ -214,7 +224,8 @@ void File::write_strings(const std::string& dataset, const std::vector<std::stri
   const Handle type = utf8_string_type();
   const hsize_t n = values.size();
   Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  Handle ds(H5Dcreate2(id_, dataset.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  Handle ds(H5Dcreate2(id_, dataset.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                       untimed(H5P_DATASET_CREATE).get(), H5P_DEFAULT),
             H5Dclose);
   if (!ds.ok()) fail("cannot create string dataset", dataset);
   std::vector<const char*> pointers;
