@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake libopenblas-dev libhdf5-dev hdf5-tools libboost-program-options-dev
-          libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin chromium)
+          libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin chromium
+          clang libclang-rt-14-dev valgrind)
 
 missing=()
 for p in "${packages[@]}"; do

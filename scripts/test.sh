@@ -16,3 +16,6 @@ BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo scripts/build.sh -DQF_WERROR=ON -
   -DQF_SANITIZE=address,undefined -DQF_BUILD_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -L "unit|integration" --timeout 900
+
+echo "== libFuzzer targets (clang, ASan + UBSan): CSV parser and store reader, ${QF_FUZZ_SECONDS:-60} s each"
+scripts/fuzz.sh "${QF_FUZZ_SECONDS:-60}"

@@ -42,6 +42,8 @@ CsvTable read_csv(const std::filesystem::path& path, std::size_t max_line_bytes)
 
 CsvTable parse_csv(std::string_view text, const std::string& name, std::size_t max_line_bytes) {
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  if (text.substr(0, 2) == "\xFF\xFE" || text.substr(0, 2) == "\xFE\xFF")
+    throw InputError(name, 1, "", "UTF-16 text (byte-order mark): save it as UTF-8");
   if (text.find('\0') != std::string_view::npos)
     throw InputError(name, 0, "", "binary content (NUL bytes): not a CSV text file");
   CsvTable table;

@@ -155,14 +155,19 @@ std::vector<TickerSeries> read_price_file(const std::filesystem::path& path) {
   };
 
   const std::size_t width = table.header.size();
+  std::string last_ticker;  // a row with the wrong number of fields belongs to the row before it
   for (std::size_t r = 0; r < table.rows.size(); ++r) {
     const auto& fields = table.rows[r];
     const std::int64_t line = table.line_numbers[r];
     std::string ticker = file_ticker;
-    if (c.ticker >= 0 && static_cast<std::size_t>(c.ticker) < fields.size() &&
-        !fields[static_cast<std::size_t>(c.ticker)].empty())
+    if (fields.size() != width && !last_ticker.empty()) {
+      ticker = last_ticker;
+    } else if (c.ticker >= 0 && static_cast<std::size_t>(c.ticker) < fields.size() &&
+               !fields[static_cast<std::size_t>(c.ticker)].empty()) {
       ticker = normalize_header(fields[static_cast<std::size_t>(c.ticker)]);
+    }
     for (char& ch : ticker) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    last_ticker = ticker;
     TickerSeries& s = series_for(ticker);
     if (fields.size() != width) {
       s.findings.push_back(

@@ -321,6 +321,20 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
   return u;
 }
 
+namespace {
+
+// A label from an input table made safe to write into CSV outputs: leading characters a spreadsheet
+// reads as a formula (= + - @) and control characters are removed (formula injection).
+std::string safe_label(const std::string& text) {
+  std::string out;
+  for (const char c : text)
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
+  const auto start = out.find_first_not_of("=+-@ ");
+  return start == std::string::npos ? std::string() : out.substr(start);
+}
+
+}  // namespace
+
 void attach_constituents(Universe& u, const std::filesystem::path& path) {
   const CsvTable table = read_csv(path);
   int symbol = -1, sector = -1, cap = -1;
@@ -339,7 +353,7 @@ void attach_constituents(Universe& u, const std::filesystem::path& path) {
           std::to_string(row.size()) + " fields where the header has " + std::to_string(table.header.size()));
     const std::int64_t i = u.index_of(row[static_cast<std::size_t>(symbol)]);
     if (i < 0) continue;
-    if (sector >= 0) u.sector[static_cast<std::size_t>(i)] = row[static_cast<std::size_t>(sector)];
+    if (sector >= 0) u.sector[static_cast<std::size_t>(i)] = safe_label(row[static_cast<std::size_t>(sector)]);
     if (cap >= 0) {
       const std::string& text = row[static_cast<std::size_t>(cap)];
       char* end = nullptr;

@@ -69,7 +69,9 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
 // (zero_volume_run, split_like_jump, too_few_rows), then calendar findings (gap, late_start, early_end).
 void sort_findings(TickerReport& report);
 
-// Sector and market cap per ticker from a constituents table; unknown tickers keep ""/NaN.
+// Sector and market cap per ticker from a constituents table; unknown tickers keep ""/NaN. Sector names
+// lose leading formula characters (= + - @) and control characters, so that no CSV output carries a
+// spreadsheet formula from the input.
 void attach_constituents(Universe& universe, const std::filesystem::path& table);
 // The benchmark's close aligned on the universe calendar.
 void attach_benchmark(Universe& universe, const std::filesystem::path& file);
