@@ -4,7 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
 #include <stdexcept>
+
+#include "qf/tensor/hash.h"
 
 namespace qf::h5 {
 
@@ -47,6 +54,9 @@ Handle utf8_string_type() {
   return type;
 }
 
+constexpr hsize_t kUserBlock = 512;  // bytes before the HDF5 superblock, for the checksum
+constexpr char kChecksumMagic[] = "QFSUM1 ";
+
 // Opens a group or dataset by path.
 Handle open_object(hid_t file, const std::string& object) {
   return Handle(H5Oopen(file, object.c_str(), H5P_DEFAULT), H5Oclose);
@@ -56,10 +66,14 @@ Handle open_object(hid_t file, const std::string& object) {
 
 File::File(const std::filesystem::path& path, Mode mode) : path_(path) {
   if (mode == Mode::create) {
-    id_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    Handle props(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+    H5Pset_userblock(props.get(), kUserBlock);
+    id_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, props.get(), H5P_DEFAULT);
     if (id_ < 0) fail("cannot create file", "/");
   } else {
     if (!std::filesystem::exists(path)) fail("file does not exist", "/");
+    if (verify_checksum(path) == Checksum::mismatch)
+      fail("corrupt or truncated: its checksum does not match its content", "/");
     if (H5Fis_hdf5(path.c_str()) <= 0) fail("not an HDF5 file (truncated or foreign format)", "/");
     id_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (id_ < 0) fail("cannot open file (truncated or corrupt?)", "/");
@@ -351,12 +365,48 @@ void write_atomically(const std::filesystem::path& path, const std::function<voi
       write(file);
       file.close();  // a failed flush must not replace the good file
     }
+    char stamp[32];
+    std::snprintf(stamp, sizeof stamp, "%s%016llx\n", kChecksumMagic,
+                  static_cast<unsigned long long>(fnv1a_file(temporary, kUserBlock)));
+    {
+      std::fstream out(temporary, std::ios::in | std::ios::out | std::ios::binary);
+      out.write(stamp, static_cast<std::streamsize>(std::strlen(stamp)));
+      if (!out.flush()) throw std::runtime_error("HDF5 " + temporary.string() + ": cannot write its checksum");
+    }
     std::filesystem::rename(temporary, path);
   } catch (...) {
     std::error_code ignored;
     std::filesystem::remove(temporary, ignored);
     throw;
   }
+}
+
+Checksum verify_checksum(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  const auto time = std::filesystem::last_write_time(path, error);
+  if (error) return Checksum::absent;
+  const std::string key = path.lexically_normal().string() + '|' + std::to_string(size) + '|' +
+                          std::to_string(time.time_since_epoch().count());
+  static std::mutex mutex;
+  static std::map<std::string, Checksum> known;
+  {
+    const std::lock_guard lock(mutex);
+    if (const auto it = known.find(key); it != known.end()) return it->second;
+  }
+  Checksum result = Checksum::absent;
+  char head[32] = {};
+  std::ifstream in(path, std::ios::binary);
+  in.read(head, sizeof head - 1);
+  const std::size_t magic = std::strlen(kChecksumMagic);
+  if (in.gcount() >= static_cast<std::streamsize>(magic + 17) && std::memcmp(head, kChecksumMagic, magic) == 0) {
+    char expected[17];
+    std::snprintf(expected, sizeof expected, "%016llx",
+                  static_cast<unsigned long long>(size >= kUserBlock ? fnv1a_file(path, kUserBlock) : 0));
+    result = size >= kUserBlock && std::memcmp(head + magic, expected, 16) == 0 ? Checksum::valid : Checksum::mismatch;
+  }
+  const std::lock_guard lock(mutex);
+  return known[key] = result;
 }
 
 }  // namespace qf::h5

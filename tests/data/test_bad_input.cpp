@@ -7,7 +7,9 @@
 
 #include "common/temp_path.h"
 #include "qf/data/csv.h"
+#include "qf/data/store.h"
 #include "qf/data/universe.h"
+#include "qf/tensor/hdf5.h"
 
 using namespace qf;
 using namespace qf::data;
@@ -117,4 +119,33 @@ TEST(BadInput, FormulaLikeSectorNamesLoseTheirFormula) {
       EXPECT_EQ(std::string("=+-@").find(sector.front()), std::string::npos) << sector;
     }
   }
+}
+
+TEST(BadInput, ADamagedOrTruncatedStoreIsAnErrorBeforeHdf5ReadsIt) {
+  const Universe u = ingest({kCorpus / "good_data.csv"}, {});
+  const fs::path good = test_support::temp_path("bad_input_store.h5");
+  write_universe(good, u);
+  EXPECT_EQ(read_universe(good).tickers, u.tickers);
+  EXPECT_EQ(h5::verify_checksum(good), h5::Checksum::valid);
+  const std::string bytes = [&] {
+    std::ifstream in(good, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }();
+  auto expect_refused = [&](const std::string& name, const std::string& content) {
+    const fs::path damaged = test_support::temp_path(name);
+    std::ofstream(damaged, std::ios::binary) << content;
+    try {
+      read_universe(damaged);
+      ADD_FAILURE() << name << " was read";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(damaged.string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos) << e.what();
+    }
+    fs::remove(damaged);
+  };
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] = static_cast<char>(flipped[bytes.size() / 2] ^ 0x40);
+  expect_refused("bad_input_flipped.h5", flipped);
+  expect_refused("bad_input_truncated.h5", bytes.substr(0, bytes.size() * 2 / 3));
+  fs::remove(good);
 }

@@ -57,7 +57,16 @@ class File {
 };
 
 // Writes `path` atomically: `write` fills a temporary file beside it, which is renamed over `path`
-// only when `write` returns; on an exception the temporary is removed and `path` is untouched.
+// only when `write` returns; on an exception the temporary is removed and `path` is untouched. The file
+// carries a checksum of its content in its HDF5 user block (the first 512 bytes, which HDF5 skips):
+// "QFSUM1 <16 hex digits of fnv1a over the bytes after the block>\n".
 void write_atomically(const std::filesystem::path& path, const std::function<void(File&)>& write);
+
+// Whether a file carries that checksum and whether it matches. File(path, Mode::read) refuses a
+// mismatch, so that a corrupted or truncated file is an error naming it and never reaches libhdf5's
+// parser (which can hang on a damaged heap: found by tests/fuzz/fuzz_store). Results are cached per
+// path, size and modification time.
+enum class Checksum { absent, valid, mismatch };
+Checksum verify_checksum(const std::filesystem::path& path);
 
 }  // namespace qf::h5
