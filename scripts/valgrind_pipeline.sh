@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A small pipeline run (40 synthetic tickers, tiny models) with every stage under valgrind memcheck:
+# A small pipeline run (12 synthetic tickers, tiny models) with every stage under valgrind memcheck:
 # no invalid access, no use of uninitialised values, no definite leak. valgrind has no AVX-512, so this
 # builds without -march=native into build-valgrind/ and pins OpenBLAS to its AVX2 kernels.
 #   scripts/valgrind_pipeline.sh
@@ -10,7 +10,7 @@ BUILD_DIR=build-valgrind BUILD_TYPE=RelWithDebInfo scripts/build.sh -DQF_NATIVE=
 out=build-valgrind/pipeline
 rm -rf "$out" && mkdir -p "$out"
 cat > "$out.cfg" <<'CFG'
-tickers = 40
+tickers = 12
 seed = 7
 [train]
 args = --epochs 1 --hidden 8 --window 20 --features returns --folds 2 --min-train 100 --threads 1
