@@ -3,6 +3,8 @@
 #   1. Release build, warnings as errors, CUDA compiled when nvcc is present; all tests
 #      (GPU tests skip without a device).
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build (CPU only); the unit and integration tests.
+#   3. The libFuzzer targets (clang): the CSV parser and the store reader, 60 s each (scripts/fuzz.sh).
+#   4. A small pipeline run under valgrind memcheck (scripts/valgrind_pipeline.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -19,3 +21,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 echo "== libFuzzer targets (clang, ASan + UBSan): CSV parser and store reader, ${QF_FUZZ_SECONDS:-60} s each"
 scripts/fuzz.sh "${QF_FUZZ_SECONDS:-60}"
+
+echo "== a small pipeline under valgrind memcheck (every stage)"
+scripts/valgrind_pipeline.sh

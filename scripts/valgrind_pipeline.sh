@@ -16,7 +16,7 @@ seed = 7
 args = --epochs 1 --hidden 8 --window 20 --features returns --folds 2 --min-train 100 --threads 1
 [optimise]
 methods = equal_weight
-args = --lookback 60
+args = --lookback 60 --name-cap 0.2 --sector-cap 1 --mid-cap-cap 1 --small-cap-cap 1
 CFG
 export OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1
 set +e
