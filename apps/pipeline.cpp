@@ -25,7 +25,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const fs::path& 
   if (argv.empty()) throw std::invalid_argument("run_process: no program");
   fs::create_directories(log.parent_path());
   int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) throw std::runtime_error("run_process: pipe: " + std::string(std::strerror(errno)));
+  if (pipe(pipe_fds) != 0)
+    throw std::runtime_error("run_process: pipe: " + std::string(std::strerror(errno)));
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -85,7 +86,8 @@ PipelineState PipelineState::load(const fs::path& path) {
 }
 
 void PipelineState::save(const fs::path& path) const {
-  std::string text = "# run_pipeline state manifest (written by run_pipeline; read by run_pipeline --status)\n";
+  std::string text =
+      "# run_pipeline state manifest (written by run_pipeline; read by run_pipeline --status)\n";
   for (const auto& [key, value] : values_) {
     std::string clean = value;
     std::replace(clean.begin(), clean.end(), '\n', ' ');
@@ -150,8 +152,8 @@ int remove_stale_temporaries(const fs::path& folder) {
   return removed;
 }
 
-std::string stage_key(const std::vector<std::string>& argv, const std::vector<fs::path>& inputs, HashCache& hashes,
-                      std::string* described_inputs) {
+std::string stage_key(const std::vector<std::string>& argv, const std::vector<fs::path>& inputs,
+                      HashCache& hashes, std::string* described_inputs) {
   std::string text, described;
   for (std::size_t k = 1; k < argv.size(); ++k) text += argv[k] + '\x1f';  // the program's path may move
   for (const auto& p : inputs) {
@@ -162,6 +164,5 @@ std::string stage_key(const std::vector<std::string>& argv, const std::vector<fs
   if (described_inputs) *described_inputs = described;
   return data::text_hash(text);
 }
-
 
 }  // namespace qf::apps

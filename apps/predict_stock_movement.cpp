@@ -2,8 +2,8 @@
 // or more stage-2 registries (the ensemble's members). The registries' test predictions end at the
 // last labelled day; the days after it, up to the store's last day (today, after a daily update), are
 // predicted by the registries' models, reloaded. Writes <out>/predictions.h5 (every day of the
-// test period and after; readable as a --registry by portfolio_optimizer and run_backtest_evaluation, and with
-// /regime_exposure for portfolio_optimizer --regime), predictions.csv (the chosen day, sorted by
+// test period and after; readable as a --registry by portfolio_optimizer and run_backtest_evaluation, and
+// with /regime_exposure for portfolio_optimizer --regime), predictions.csv (the chosen day, sorted by
 // confidence) and summary.json (scores, reliability curves, the regime model), and prints the day's
 // table.
 #include <boost/program_options.hpp>
@@ -58,7 +58,7 @@ int main(int argc, char** argv) try {
               confidence = "1,0.75", threshold = "0.02,0.04";
   std::vector<std::string> registries, lexicons;
   std::string headlines, scorer = "lexicon",
-              scorer_train = "../shared/data/sentiment/financial_phrasebank_50agree.txt";
+                         scorer_train = "../shared/data/sentiment/financial_phrasebank_50agree.txt";
   qf::quant::MovementSpec spec;
   bool no_regime = false, no_live = false, fold_members = false;
   int rows = 20;
@@ -137,10 +137,11 @@ int main(int argc, char** argv) try {
           ++added;
         }
       if (added > 0)
-        std::printf("%s: %lld predictions for %s .. %s from its reloaded models\n", path.c_str(),
-                    static_cast<long long>(added),
-                    qf::data::format_date(universe.days[static_cast<std::size_t>(m.test.last_day + 1)]).c_str(),
-                    qf::data::format_date(universe.days[static_cast<std::size_t>(live.last_day)]).c_str());
+        std::printf(
+            "%s: %lld predictions for %s .. %s from its reloaded models\n", path.c_str(),
+            static_cast<long long>(added),
+            qf::data::format_date(universe.days[static_cast<std::size_t>(m.test.last_day + 1)]).c_str(),
+            qf::data::format_date(universe.days[static_cast<std::size_t>(live.last_day)]).c_str());
       m.test.last_day = std::max(m.test.last_day, live.last_day);
     }
     members.push_back(std::move(m));
@@ -152,7 +153,8 @@ int main(int argc, char** argv) try {
       fm.name = path + "#fold" + std::to_string(k);
       try {
         fm.cv = qf::quant::read_registry_predictions(path, universe, "/cv_predictions", static_cast<int>(k));
-        fm.test = qf::quant::read_registry_predictions(path, universe, "/fold_predictions", static_cast<int>(k));
+        fm.test =
+            qf::quant::read_registry_predictions(path, universe, "/fold_predictions", static_cast<int>(k));
       } catch (const std::runtime_error& e) {  // a fold every ticker skipped or failed
         std::fprintf(stderr, "predict_stock_movement: warning: fold %zu left out: %s\n", k, e.what());
         continue;

@@ -198,9 +198,13 @@ std::string hex16(std::uint64_t h) {
 }
 }  // namespace
 
-std::string file_hash(const std::filesystem::path& path) { return hex16(fnv1a_file(path)); }
+std::string file_hash(const std::filesystem::path& path) {
+  return hex16(fnv1a_file(path));
+}
 
-std::string text_hash(std::string_view text) { return hex16(fnv1a(text)); }
+std::string text_hash(std::string_view text) {
+  return hex16(fnv1a(text));
+}
 
 std::string utc_now() {
   const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());

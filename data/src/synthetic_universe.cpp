@@ -183,9 +183,9 @@ std::vector<SyntheticHeadline> make_headlines(const SyntheticUniverse& u, Rng rn
       const auto pick = static_cast<std::size_t>(rng.next_u64() % 4);
       const bool neutral = rng.uniform() < 1.0 / 3;
       const double tone = t.close[k + 1] / t.close[k] - 1 + u.options.headline_noise * sd * rng.normal();
-      out.push_back({t.first_day + static_cast<std::int64_t>(k), t.symbol,
-                     fill(neutral ? kNeutral[pick % 3] : (tone > 0 ? kPositive[pick] : kNegative[pick]),
-                          t.symbol)});
+      out.push_back(
+          {t.first_day + static_cast<std::int64_t>(k), t.symbol,
+           fill(neutral ? kNeutral[pick % 3] : (tone > 0 ? kPositive[pick] : kNegative[pick]), t.symbol)});
     }
   }
   return out;

@@ -353,7 +353,8 @@ void attach_constituents(Universe& u, const std::filesystem::path& path) {
           std::to_string(row.size()) + " fields where the header has " + std::to_string(table.header.size()));
     const std::int64_t i = u.index_of(row[static_cast<std::size_t>(symbol)]);
     if (i < 0) continue;
-    if (sector >= 0) u.sector[static_cast<std::size_t>(i)] = safe_label(row[static_cast<std::size_t>(sector)]);
+    if (sector >= 0)
+      u.sector[static_cast<std::size_t>(i)] = safe_label(row[static_cast<std::size_t>(sector)]);
     if (cap >= 0) {
       const std::string& text = row[static_cast<std::size_t>(cap)];
       char* end = nullptr;

@@ -10,7 +10,7 @@
 namespace qf::quant {
 
 double population_stability_index(std::span<const double> reference, std::span<const double> recent,
-                                   int bins) {
+                                  int bins) {
   std::vector<double> sorted;
   for (const double v : reference)
     if (std::isfinite(v)) sorted.push_back(v);
@@ -48,11 +48,12 @@ std::vector<FeatureDrift> feature_drift(const data::FeaturePanels& panels, std::
     auto rows = [&](std::int64_t first, std::int64_t last) {
       first = std::max<std::int64_t>(first, 0);
       last = std::min(last, D - 1);
-      return first <= last ? std::span<const double>(p + first * N, static_cast<std::size_t>((last - first + 1) * N))
-                           : std::span<const double>();
+      return first <= last
+                 ? std::span<const double>(p + first * N, static_cast<std::size_t>((last - first + 1) * N))
+                 : std::span<const double>();
     };
-    const double psi = population_stability_index(rows(reference_first, reference_last),
-                                                  rows(recent_first, recent_last));
+    const double psi =
+        population_stability_index(rows(reference_first, reference_last), rows(recent_first, recent_last));
     if (std::isfinite(psi)) out.push_back({name, psi});
   }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.psi > b.psi; });
@@ -67,15 +68,18 @@ LiveScores live_scores(const data::Universe& u, const PredictionPanel& predictio
   double hits = 0, squared = 0;
   for (std::int64_t d = std::max<std::int64_t>(first_day, 0); d <= std::min(last_day, D - 1); ++d)
     for (std::int64_t i = 0; i < N; ++i) {
-      const double p = predictions.probability.data<double>()[d * N + i], r = next[static_cast<std::size_t>(d * N + i)];
+      const double p = predictions.probability.data<double>()[d * N + i],
+                   r = next[static_cast<std::size_t>(d * N + i)];
       if (!std::isfinite(p) || !std::isfinite(r)) continue;
       const double y = r > 0 ? 1.0 : 0.0;
       hits += (p > 0.5) == (y > 0.5) ? 1 : 0;
       squared += (p - y) * (p - y);
       ++s.count;
     }
-  if (s.count > 0) s.accuracy = hits / static_cast<double>(s.count), s.brier = squared / static_cast<double>(s.count);
-  else s.accuracy = s.brier = std::numeric_limits<double>::quiet_NaN();
+  if (s.count > 0)
+    s.accuracy = hits / static_cast<double>(s.count), s.brier = squared / static_cast<double>(s.count);
+  else
+    s.accuracy = s.brier = std::numeric_limits<double>::quiet_NaN();
   return s;
 }
 

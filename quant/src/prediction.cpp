@@ -50,7 +50,9 @@ std::vector<double> market_close(const data::Universe& u) {
 
 // The next-day up move of (day, ticker) from r = log(close[t+1] / close[t]) (returns.h): 1, 0, or NaN
 // where the move is not known (the last day, a gap).
-double up_label(double next_return) { return std::isfinite(next_return) ? (next_return > 0 ? 1.0 : 0.0) : kNaN; }
+double up_label(double next_return) {
+  return std::isfinite(next_return) ? (next_return > 0 ? 1.0 : 0.0) : kNaN;
+}
 
 }  // namespace
 
@@ -59,7 +61,9 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   std::vector<MovementMember> members = given;
   const std::vector<double> next = next_day_log_returns(u);
-  auto label = [&](std::int64_t d, std::int64_t i) { return up_label(next[static_cast<std::size_t>(d * N + i)]); };
+  auto label = [&](std::int64_t d, std::int64_t i) {
+    return up_label(next[static_cast<std::size_t>(d * N + i)]);
+  };
   double sentiment_slope = 0, sentiment_intercept = 0;
   std::int64_t sentiment_cells = 0;
   if (spec.sentiment.defined() && !given.empty()) {

@@ -55,7 +55,8 @@ PredictionPanel predict_from_registry(const std::filesystem::path& path, const d
   auto fail = [&](const std::string& what) { throw std::runtime_error(path.string() + ": " + what); };
   if (!f.has_attr("/", "format") || f.attr_string("/", "format") != "quantforge.registry")
     fail("not a run_lstm_training registry");
-  if (f.read_strings("/tickers") != u.tickers) fail("its tickers are not this store's (trained on another store?)");
+  if (f.read_strings("/tickers") != u.tickers)
+    fail("its tickers are not this store's (trained on another store?)");
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   first_day = std::max<std::int64_t>(first_day, 0);
   last_day = std::min(last_day, D - 1);
@@ -78,15 +79,17 @@ PredictionPanel predict_from_registry(const std::filesystem::path& path, const d
     const Tensor mean = f.read("/models/pooled/scalers/mean").to(DType::f64),
                  scale = f.read("/models/pooled/scalers/scale").to(DType::f64);
     for (std::int64_t i = 0; i < N; ++i) {
-      scalers[static_cast<std::size_t>(i)] = scaler_row(mean, scale, mean.rank() == 2 && mean.dim(0) == N ? i : 0);
-      if (!scalers[static_cast<std::size_t>(i)].mean().empty()) group[static_cast<std::size_t>(i)] = "/models/pooled";
+      scalers[static_cast<std::size_t>(i)] =
+          scaler_row(mean, scale, mean.rank() == 2 && mean.dim(0) == N ? i : 0);
+      if (!scalers[static_cast<std::size_t>(i)].mean().empty())
+        group[static_cast<std::size_t>(i)] = "/models/pooled";
     }
   } else {
     for (std::int64_t i = 0; i < N; ++i) {
       const std::string g = "/models/" + u.tickers[static_cast<std::size_t>(i)];
       if (!f.exists(g + "/parameters")) continue;
-      scalers[static_cast<std::size_t>(i)] =
-          scaler_row(f.read(g + "/scaler/mean").to(DType::f64), f.read(g + "/scaler/scale").to(DType::f64), 0);
+      scalers[static_cast<std::size_t>(i)] = scaler_row(f.read(g + "/scaler/mean").to(DType::f64),
+                                                        f.read(g + "/scaler/scale").to(DType::f64), 0);
       group[static_cast<std::size_t>(i)] = g;
     }
   }

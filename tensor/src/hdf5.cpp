@@ -135,7 +135,8 @@ void File::ensure_parent_groups(const std::string& object) {
   while ((pos = object.find('/', pos + 1)) != std::string::npos) {
     const std::string prefix = object.substr(0, pos);
     if (H5Lexists(id_, prefix.c_str(), H5P_DEFAULT) > 0) continue;
-    Handle g(H5Gcreate2(id_, prefix.c_str(), H5P_DEFAULT, untimed(H5P_GROUP_CREATE).get(), H5P_DEFAULT), H5Gclose);
+    Handle g(H5Gcreate2(id_, prefix.c_str(), H5P_DEFAULT, untimed(H5P_GROUP_CREATE).get(), H5P_DEFAULT),
+             H5Gclose);
     if (!g.ok()) fail("cannot create group", prefix);
   }
 }
@@ -143,7 +144,8 @@ void File::ensure_parent_groups(const std::string& object) {
 void File::create_group(const std::string& group) {
   if (exists(group)) return;
   ensure_parent_groups(group);
-  Handle g(H5Gcreate2(id_, group.c_str(), H5P_DEFAULT, untimed(H5P_GROUP_CREATE).get(), H5P_DEFAULT), H5Gclose);
+  Handle g(H5Gcreate2(id_, group.c_str(), H5P_DEFAULT, untimed(H5P_GROUP_CREATE).get(), H5P_DEFAULT),
+           H5Gclose);
   if (!g.ok()) fail("cannot create group", group);
 }
 
@@ -371,7 +373,8 @@ void write_atomically(const std::filesystem::path& path, const std::function<voi
     {
       std::fstream out(temporary, std::ios::in | std::ios::out | std::ios::binary);
       out.write(stamp, static_cast<std::streamsize>(std::strlen(stamp)));
-      if (!out.flush()) throw std::runtime_error("HDF5 " + temporary.string() + ": cannot write its checksum");
+      if (!out.flush())
+        throw std::runtime_error("HDF5 " + temporary.string() + ": cannot write its checksum");
     }
     std::filesystem::rename(temporary, path);
   } catch (...) {
@@ -399,11 +402,13 @@ Checksum verify_checksum(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   in.read(head, sizeof head - 1);
   const std::size_t magic = std::strlen(kChecksumMagic);
-  if (in.gcount() >= static_cast<std::streamsize>(magic + 17) && std::memcmp(head, kChecksumMagic, magic) == 0) {
+  if (in.gcount() >= static_cast<std::streamsize>(magic + 17) &&
+      std::memcmp(head, kChecksumMagic, magic) == 0) {
     char expected[17];
     std::snprintf(expected, sizeof expected, "%016llx",
                   static_cast<unsigned long long>(size >= kUserBlock ? fnv1a_file(path, kUserBlock) : 0));
-    result = size >= kUserBlock && std::memcmp(head + magic, expected, 16) == 0 ? Checksum::valid : Checksum::mismatch;
+    result = size >= kUserBlock && std::memcmp(head + magic, expected, 16) == 0 ? Checksum::valid
+                                                                                : Checksum::mismatch;
   }
   const std::lock_guard lock(mutex);
   return known[key] = result;

@@ -39,9 +39,11 @@ TickerReport ingest_alone(const std::string& name, const fs::path& constituents 
   return {};
 }
 
-bool has_finding(const TickerReport& r, const std::string& kind, std::int64_t line, const std::string& field) {
+bool has_finding(const TickerReport& r, const std::string& kind, std::int64_t line,
+                 const std::string& field) {
   for (const auto& f : r.findings)
-    if (f.kind == kind && f.line == line && f.field == field && f.file.find(r.files.front()) != std::string::npos)
+    if (f.kind == kind && f.line == line && f.field == field &&
+        f.file.find(r.files.front()) != std::string::npos)
       return true;
   return false;
 }
@@ -98,7 +100,8 @@ TEST(BadInput, DamagedRowsAreDroppedWithAFindingEach) {
 }
 
 TEST(BadInput, HostileTickerNamesAreRejectedAndNeverStored) {
-  const Universe u = ingest({kCorpus / "hostile_long.csv", kCorpus / "latin1_data.csv", kCorpus / "good_data.csv"}, {});
+  const Universe u =
+      ingest({kCorpus / "hostile_long.csv", kCorpus / "latin1_data.csv", kCorpus / "good_data.csv"}, {});
   ASSERT_EQ(u.tickers, std::vector<std::string>{"GGG"}) << "only the control is stored";
   int unsafe = 0;
   for (const auto& r : u.reports) {
@@ -110,8 +113,9 @@ TEST(BadInput, HostileTickerNamesAreRejectedAndNeverStored) {
 }
 
 TEST(BadInput, FormulaLikeSectorNamesLoseTheirFormula) {
-  const Universe u = ingest({kCorpus / "truncated_data.csv", kCorpus / "malformed_data.csv", kCorpus / "good_data.csv"},
-                            {{}, kCorpus / "constituents.csv", {}});
+  const Universe u =
+      ingest({kCorpus / "truncated_data.csv", kCorpus / "malformed_data.csv", kCorpus / "good_data.csv"},
+             {{}, kCorpus / "constituents.csv", {}});
   ASSERT_EQ(u.tickers.size(), 3u);
   EXPECT_EQ(u.sector[static_cast<std::size_t>(u.index_of("AAA"))], "cmd|' /C calc'!A0");
   for (const auto& sector : u.sector) {

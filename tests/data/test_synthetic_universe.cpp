@@ -627,9 +627,11 @@ TEST(SyntheticUniverse, HeadlinesFollowTheNextDayAndLeavePricesAlone) {
     const auto k = static_cast<std::size_t>(h.day - t.first_day);
     const bool up = t.close[k + 1] > t.close[k];
     const bool good = h.text.find("jump") != std::string::npos || h.text.find("beats") != std::string::npos ||
-                      h.text.find("upgrade") != std::string::npos || h.text.find("soars") != std::string::npos;
+                      h.text.find("upgrade") != std::string::npos ||
+                      h.text.find("soars") != std::string::npos;
     const bool bad = h.text.find("fall") != std::string::npos || h.text.find("misses") != std::string::npos ||
-                     h.text.find("downgrade") != std::string::npos || h.text.find("plunges") != std::string::npos;
+                     h.text.find("downgrade") != std::string::npos ||
+                     h.text.find("plunges") != std::string::npos;
     if (good) positive += 1, up_after_positive += up;
     if (bad) negative += 1, up_after_negative += up;
   }

@@ -226,7 +226,8 @@ TEST(RegistryModels, ReloadedModelsRepeatTheTestPredictionsAndPredictTheUnlabell
     const auto out = test_support::temp_path("study_reload");
     const auto r = run_study(out, 2, o);
     ASSERT_GT(r.test_predictions.size(), 1000u);
-    const auto reloaded = quant::predict_from_registry(out / "registry.h5", u, small_store().features, 0, D - 1);
+    const auto reloaded =
+        quant::predict_from_registry(out / "registry.h5", u, small_store().features, 0, D - 1);
     const double* p = reloaded.probability.data<double>();
     for (std::size_t j = 0; j < r.test_predictions.size(); ++j)
       ASSERT_NEAR(p[r.test_predictions.day[j] * N + r.test_predictions.ticker[j]],

@@ -21,7 +21,7 @@
 namespace qf::quant {
 
 double population_stability_index(std::span<const double> reference, std::span<const double> recent,
-                                   int bins = 10);
+                                  int bins = 10);
 
 struct FeatureDrift {
   std::string feature;
