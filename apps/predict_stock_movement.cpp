@@ -9,7 +9,6 @@
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
-#include <numeric>
 #include <sstream>
 
 #include "blas_kernels.h"
@@ -36,17 +35,6 @@ std::vector<double> parse_list(const std::string& text, const char* option) {
       throw po::error(std::string(option) + ": expected comma-separated numbers, got '" + text + "'");
     }
   }
-  return out;
-}
-
-// The best trial's CV accuracy per fold (fold_scores column 1); empty without CV.
-std::vector<double> fold_accuracies(const qf::h5::File& f) {
-  if (!f.has_attr("/", "best_trial")) return {};
-  const std::string group = "/trials/" + std::to_string(f.attr_int("/", "best_trial")) + "/fold_scores";
-  if (!f.exists(group)) return {};
-  const qf::Tensor s = f.read(group).to(qf::DType::f64);
-  std::vector<double> out;
-  for (std::int64_t k = 0; k < s.dim(0); ++k) out.push_back(s.data<double>()[k * s.dim(1) + 1]);
   return out;
 }
 
@@ -122,8 +110,10 @@ int main(int argc, char** argv) try {
                                  "no out-of-fold predictions to fit the ensemble and calibration on "
                                  "(train with --cv)");
     m.cv = qf::quant::read_registry_predictions(path, universe, "/cv_predictions");
-    const std::vector<double> folds = fold_accuracies(f);
-    m.cv_score = folds.empty() ? 0.5 : std::accumulate(folds.begin(), folds.end(), 0.0) / folds.size();
+    const std::vector<qf::quant::FoldScore> folds = qf::quant::read_cv_fold_scores(path);
+    double accuracy_sum = 0;
+    for (const auto& fold : folds) accuracy_sum += fold.accuracy;
+    m.cv_score = folds.empty() ? 0.5 : accuracy_sum / static_cast<double>(folds.size());
     if (!no_live && m.test.last_day < last_store_day) {
       // Days after the registry's last labelled day (always the store's last day): its models, reloaded.
       const auto live =
@@ -159,7 +149,7 @@ int main(int argc, char** argv) try {
         std::fprintf(stderr, "predict_stock_movement: warning: fold %zu left out: %s\n", k, e.what());
         continue;
       }
-      fm.cv_score = folds[k];
+      fm.cv_score = folds[k].accuracy;
       members.push_back(std::move(fm));
     }
   }

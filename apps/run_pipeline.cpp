@@ -32,11 +32,13 @@
 #include "qf/data/validation.h"
 #include "qf/quant/evaluation.h"
 #include "qf/quant/monitoring.h"
+#include "qf/quant/report.h"
 #include "qf/tensor/hdf5.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
 using qf::apps::PipelineState;
+using qf::quant::format_fixed, qf::quant::html_escape;
 
 namespace {
 
@@ -64,36 +66,6 @@ std::vector<std::string> split_words(const std::string& text) {
   return out;
 }
 
-std::string fixed(double v, int digits = 4) {
-  if (!std::isfinite(v)) return "n/a";
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, v);
-  return buffer;
-}
-
-std::string html_escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -109,7 +81,7 @@ std::int64_t count_of(const std::string& text, const std::string& what) {
 struct Layout {
   fs::path out, store, training, registry, prediction, predictions, portfolio, weights, backtest, report,
       logs, state, alerts;
-  Layout(const Settings& s) {
+  explicit Layout(const Settings& s) {
     out = s.out;
     store = out / "universe.h5";
     training = out / "training";
@@ -169,16 +141,12 @@ Monitoring monitor(const Settings& s, const Layout& l) {
   double trained = 0;
   for (const auto& x : status) trained += x == "trained" ? 1 : 0;
   m.metrics["coverage"] = status.empty() ? NAN : trained / static_cast<double>(status.size());
-  const std::string folds =
-      "/trials/" + std::to_string(registry.attr_int("/", "best_trial")) + "/fold_scores";
   double cv_accuracy = NAN, cv_brier = NAN;
-  if (registry.exists(folds)) {
-    const qf::Tensor t = registry.read(folds).to(qf::DType::f64);
-    double a = 0, b = 0;
-    for (std::int64_t k = 0; k < t.dim(0); ++k)
-      a += t.data<double>()[k * 8 + 1], b += t.data<double>()[k * 8 + 5];
-    if (t.dim(0) > 0)
-      cv_accuracy = a / static_cast<double>(t.dim(0)), cv_brier = b / static_cast<double>(t.dim(0));
+  if (const auto folds = qf::quant::read_cv_fold_scores(l.registry); !folds.empty()) {
+    double accuracy = 0, brier = 0;
+    for (const auto& fold : folds) accuracy += fold.accuracy, brier += fold.brier;
+    cv_accuracy = accuracy / static_cast<double>(folds.size());
+    cv_brier = brier / static_cast<double>(folds.size());
   }
   m.metrics["cv_accuracy"] = cv_accuracy;
   m.metrics["cv_brier"] = cv_brier;
@@ -279,13 +247,15 @@ void write_report(const Settings& s, const Layout& l, const Monitoring& m,
   h << "<h2>Stages</h2><table><tr><th>stage</th><th>status</th><th>seconds</th><th>peak "
        "MB</th><th>note</th></tr>\n";
   for (const auto& st : stages)
-    h << "<tr><td>" << st.name << "</td><td>" << st.status << "</td><td>" << fixed(st.seconds, 1)
-      << "</td><td>" << fixed(st.peak_rss_mb, 0) << "</td><td>" << html_escape(st.note) << "</td></tr>\n";
+    h << "<tr><td>" << st.name << "</td><td>" << st.status << "</td><td>" << format_fixed(st.seconds, 1)
+      << "</td><td>" << format_fixed(st.peak_rss_mb, 0) << "</td><td>" << html_escape(st.note)
+      << "</td></tr>\n";
   h << "</table>\n<h2>Monitoring</h2><table><tr><th>metric</th><th>value</th></tr>\n";
-  for (const auto& [k, v] : m.metrics) h << "<tr><td>" << k << "</td><td>" << fixed(v) << "</td></tr>\n";
+  for (const auto& [k, v] : m.metrics)
+    h << "<tr><td>" << k << "</td><td>" << format_fixed(v, 4) << "</td></tr>\n";
   h << "</table>\n<p>Largest feature drift (PSI, recent " << s.monitor_days
     << " days vs the training days): ";
-  for (const auto& [name, psi] : m.top_drift) h << html_escape(name) << " " << fixed(psi, 3) << "; ";
+  for (const auto& [name, psi] : m.top_drift) h << html_escape(name) << " " << format_fixed(psi, 3) << "; ";
   h << "</p>\n<h2>Today's predictions (most confident first)</h2><table>\n";
   const qf::data::CsvTable table = qf::data::read_csv(l.prediction / "predictions.csv");
   h << "<tr>";
@@ -323,8 +293,8 @@ void raise_alerts(const Settings& s, const Layout& l, const std::vector<qf::quan
   if (s.alert_command.empty()) return;
   for (const auto& a : alerts) {
     setenv("QF_ALERT_METRIC", a.rule.metric.c_str(), 1);
-    setenv("QF_ALERT_VALUE", fixed(a.value, 6).c_str(), 1);
-    setenv("QF_ALERT_THRESHOLD", fixed(a.rule.threshold, 6).c_str(), 1);
+    setenv("QF_ALERT_VALUE", format_fixed(a.value, 6).c_str(), 1);
+    setenv("QF_ALERT_THRESHOLD", format_fixed(a.rule.threshold, 6).c_str(), 1);
     setenv("QF_ALERT_MESSAGE", a.message.c_str(), 1);
     setenv("QF_ALERT_REPORT", fs::absolute(l.report / "index.html").c_str(), 1);
     const auto r =
@@ -489,8 +459,8 @@ int main(int argc, char** argv) try {
     const auto p = qf::apps::run_process(argv, log, !s.quiet);
     r.seconds = p.seconds;
     r.peak_rss_mb = p.peak_rss_mb;
-    state.set(prefix + "seconds", fixed(p.seconds, 1));
-    state.set(prefix + "peak_rss_mb", fixed(p.peak_rss_mb, 0));
+    state.set(prefix + "seconds", format_fixed(p.seconds, 1));
+    state.set(prefix + "peak_rss_mb", format_fixed(p.peak_rss_mb, 0));
     state.set(prefix + "finished_utc", qf::data::utc_now());
     if (p.exit_code != 0) {
       r.status = "failed";
@@ -612,7 +582,7 @@ int main(int argc, char** argv) try {
        static_cast<double>(self.ru_maxrss) / 1024.0, std::to_string(alerts.size()) + " alert(s)"});
   write_report(s, l, m, alerts, records, run_utc);
   raise_alerts(s, l, alerts, m.data_day, run_utc);
-  state.set("stage.report.peak_rss_mb", fixed(records.back().peak_rss_mb, 0));
+  state.set("stage.report.peak_rss_mb", format_fixed(records.back().peak_rss_mb, 0));
   std::string listed;
   bool degraded = false;
   for (const auto& a : alerts) {
@@ -622,7 +592,7 @@ int main(int argc, char** argv) try {
   state.set("report.alerts", listed);
   state.set("report.degraded", degraded ? "1" : "0");
   state.set("stage.report.status", "ran");
-  state.set("stage.report.seconds", fixed(records.back().seconds, 1));
+  state.set("stage.report.seconds", format_fixed(records.back().seconds, 1));
   state.set("stage.report.finished_utc", qf::data::utc_now());
   state.set("run.finished_utc", qf::data::utc_now());
   state.set("run.exit", alerts.empty() ? "0" : "3");

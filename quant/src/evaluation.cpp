@@ -80,6 +80,19 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& path, con
   return p;
 }
 
+std::vector<FoldScore> read_cv_fold_scores(const std::filesystem::path& path) {
+  const h5::File f(path, h5::File::Mode::read);
+  if (!f.has_attr("/", "best_trial")) return {};
+  const std::string group = "/trials/" + std::to_string(f.attr_int("/", "best_trial")) + "/fold_scores";
+  if (!f.exists(group)) return {};
+  // Columns: samples, accuracy, balanced_accuracy, auc, log_loss, brier, ic, rank_ic.
+  const Tensor t = f.read(group).to(DType::f64);
+  std::vector<FoldScore> out;
+  for (std::int64_t k = 0; k < t.dim(0); ++k)
+    out.push_back({t.data<double>()[k * t.dim(1) + 1], t.data<double>()[k * t.dim(1) + 5]});
+  return out;
+}
+
 Tensor strategy_targets(const data::Universe& u, const PredictionPanel& predictions,
                         const StrategySpec& spec) {
   if (spec.rule == "top_k") return top_k_targets(predictions.probability, spec.k_long, spec.k_short);

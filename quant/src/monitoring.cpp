@@ -5,7 +5,8 @@
 #include <limits>
 #include <sstream>
 
-#include "qf/quant/returns.h"
+#include "qf/quant/labels.h"
+#include "qf/quant/metrics.h"
 
 namespace qf::quant {
 
@@ -63,24 +64,18 @@ std::vector<FeatureDrift> feature_drift(const data::FeaturePanels& panels, std::
 LiveScores live_scores(const data::Universe& u, const PredictionPanel& predictions, std::int64_t first_day,
                        std::int64_t last_day) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
-  const std::vector<double> next = next_day_log_returns(u);
-  LiveScores s;
-  double hits = 0, squared = 0;
-  for (std::int64_t d = std::max<std::int64_t>(first_day, 0); d <= std::min(last_day, D - 1); ++d)
-    for (std::int64_t i = 0; i < N; ++i) {
-      const double p = predictions.probability.data<double>()[d * N + i],
-                   r = next[static_cast<std::size_t>(d * N + i)];
-      if (!std::isfinite(p) || !std::isfinite(r)) continue;
-      const double y = r > 0 ? 1.0 : 0.0;
-      hits += (p > 0.5) == (y > 0.5) ? 1 : 0;
-      squared += (p - y) * (p - y);
-      ++s.count;
-    }
-  if (s.count > 0)
-    s.accuracy = hits / static_cast<double>(s.count), s.brier = squared / static_cast<double>(s.count);
-  else
-    s.accuracy = s.brier = std::numeric_limits<double>::quiet_NaN();
-  return s;
+  first_day = std::max<std::int64_t>(first_day, 0);
+  last_day = std::min(last_day, D - 1);
+  if (first_day > last_day)
+    return {0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
+  // The panels' rows of those days; classification_scores leaves out the cells without a prediction
+  // or an outcome.
+  const Tensor labels = make_labels(u, LabelKind::next_day_up);
+  const auto cells = static_cast<std::size_t>((last_day - first_day + 1) * N);
+  const ClassificationScores s = classification_scores(
+      std::span<const double>(predictions.probability.data<double>() + first_day * N, cells),
+      std::span<const double>(labels.data<double>() + first_day * N, cells));
+  return {s.count, s.accuracy, s.brier};
 }
 
 std::vector<Alert> evaluate_alerts(const std::map<std::string, double>& metrics,

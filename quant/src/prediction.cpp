@@ -10,6 +10,7 @@
 #include "qf/data/prices.h"
 #include "qf/data/store.h"
 #include "qf/data/validation.h"
+#include "qf/quant/labels.h"
 #include "qf/quant/returns.h"
 #include "qf/tensor/hdf5.h"
 
@@ -48,22 +49,14 @@ std::vector<double> market_close(const data::Universe& u) {
   return index;
 }
 
-// The next-day up move of (day, ticker) from r = log(close[t+1] / close[t]) (returns.h): 1, 0, or NaN
-// where the move is not known (the last day, a gap).
-double up_label(double next_return) {
-  return std::isfinite(next_return) ? (next_return > 0 ? 1.0 : 0.0) : kNaN;
-}
-
 }  // namespace
 
 MovementResult predict_movements(const data::Universe& u, const std::vector<MovementMember>& given,
                                  const MovementSpec& spec) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   std::vector<MovementMember> members = given;
-  const std::vector<double> next = next_day_log_returns(u);
-  auto label = [&](std::int64_t d, std::int64_t i) {
-    return up_label(next[static_cast<std::size_t>(d * N + i)]);
-  };
+  const Tensor up = make_labels(u, LabelKind::next_day_up);  // NaN where the next day is unknown
+  auto label = [&](std::int64_t d, std::int64_t i) { return up.data<double>()[d * N + i]; };
   double sentiment_slope = 0, sentiment_intercept = 0;
   std::int64_t sentiment_cells = 0;
   if (spec.sentiment.defined() && !given.empty()) {
@@ -320,6 +313,7 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
     // the final probability, 0.5 where the model abstains (no position).
     std::vector<double> ticker, dayv, probability, label, next_return;
     const std::vector<double> next = next_day_log_returns(u);
+    const Tensor up = make_labels(u, LabelKind::next_day_up);
     for (std::int64_t d = r.first_day; d <= r.last_day; ++d)
       for (std::int64_t i = 0; i < N; ++i) {
         const double p = r.probability.data<double>()[d * N + i];
@@ -327,9 +321,8 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
         ticker.push_back(static_cast<double>(i));
         dayv.push_back(static_cast<double>(d));
         probability.push_back(r.abstain[static_cast<std::size_t>(d * N + i)] ? 0.5 : p);
-        const double r = next[static_cast<std::size_t>(d * N + i)];
-        label.push_back(up_label(r));
-        next_return.push_back(r);
+        label.push_back(up.data<double>()[d * N + i]);
+        next_return.push_back(next[static_cast<std::size_t>(d * N + i)]);
       }
     const auto n = static_cast<std::int64_t>(ticker.size());
     f.write("/test_predictions/ticker", Tensor::from<double>(ticker, {n}));

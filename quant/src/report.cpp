@@ -10,6 +10,30 @@
 
 namespace qf::quant {
 
+std::string format_fixed(double v, int digits) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
+  }
+  return out;
+}
+
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -28,32 +52,9 @@ struct Series {
   std::vector<double> values;
 };
 
-std::string fixed(double v, int digits) {
-  if (!std::isfinite(v)) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
 std::string pct(double v, int digits = 2) {
-  return std::isfinite(v) ? fixed(100 * v, digits) + " %" : "n/a";
+  return std::isfinite(v) ? format_fixed(100 * v, digits) + " %" : "n/a";
 }
-std::string escape(const std::string& s) {
-  std::string out;
-  for (const char c : s) {
-    if (c == '<')
-      out += "&lt;";
-    else if (c == '>')
-      out += "&gt;";
-    else if (c == '&')
-      out += "&amp;";
-    else if (c == '"')
-      out += "&quot;";
-    else
-      out += c;
-  }
-  return out;
-}
-
 // A line chart of series sharing the x axis (one point per date). log_y plots log(values) (values > 0)
 // with labels in the original units; percent labels the y axis in percent.
 std::string line_chart(const std::vector<Series>& series, const std::vector<std::string>& dates, bool log_y,
@@ -93,13 +94,14 @@ std::string line_chart(const std::vector<Series>& series, const std::vector<std:
   for (int t = 0; t <= 4; ++t) {  // y grid and labels
     const double y = lo + (hi - lo) * t / 4.0, shown = log_y ? std::exp(y) : y;
     svg << "<line class=\"grid\" x1=\"" << kLeft << "\" x2=\"" << kWidth - kRight << "\" y1=\""
-        << fixed(py(y), 1) << "\" y2=\"" << fixed(py(y), 1) << "\"/><text class=\"axis\" x=\"" << kLeft - 6
-        << "\" y=\"" << fixed(py(y) + 4, 1) << "\" text-anchor=\"end\">"
-        << (percent ? pct(shown, 1) : fixed(shown, shown < 10 ? 2 : 0)) << "</text>\n";
+        << format_fixed(py(y), 1) << "\" y2=\"" << format_fixed(py(y), 1) << "\"/><text class=\"axis\" x=\""
+        << kLeft - 6 << "\" y=\"" << format_fixed(py(y) + 4, 1) << "\" text-anchor=\"end\">"
+        << (percent ? pct(shown, 1) : format_fixed(shown, shown < 10 ? 2 : 0)) << "</text>\n";
   }
   for (int t = 0; t <= 5 && !dates.empty(); ++t) {  // x labels
     const std::size_t k = (dates.size() - 1) * static_cast<std::size_t>(t) / 5;
-    svg << "<text class=\"axis\" x=\"" << fixed(px(k), 1) << "\" y=\"" << height - 8 << "\" text-anchor=\""
+    svg << "<text class=\"axis\" x=\"" << format_fixed(px(k), 1) << "\" y=\"" << height - 8
+        << "\" text-anchor=\""
         << (t == 0   ? "start"
             : t == 5 ? "end"
                      : "middle")
@@ -115,12 +117,13 @@ std::string line_chart(const std::vector<Series>& series, const std::vector<std:
         pen_down = false;
         continue;
       }
-      d << (pen_down ? 'L' : 'M') << fixed(px(k), 1) << ' ' << fixed(py(y), 1) << ' ';
+      d << (pen_down ? 'L' : 'M') << format_fixed(px(k), 1) << ' ' << format_fixed(py(y), 1) << ' ';
       pen_down = true;
     }
     svg << "<path class=\"series\" fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"1.5\" d=\""
-        << d.str() << "\"/>\n<text class=\"legend\" x=\"" << fixed(legend[index].first, 1) << "\" y=\""
-        << kTop - 8 + 14 * legend[index].second << "\" style=\"fill:" << s.color << "\">" << escape(s.name)
+        << d.str() << "\"/>\n<text class=\"legend\" x=\"" << format_fixed(legend[index].first, 1) << "\" y=\""
+        << kTop - 8 + 14 * legend[index].second << "\" style=\"fill:" << s.color << "\">"
+        << html_escape(s.name)
         << "</text>\n";  // a style, not a fill attribute: the page's CSS for chart text would override that
   }
   svg << "</svg>\n";
@@ -142,10 +145,10 @@ std::string bar_chart(const std::vector<std::pair<std::string, double>>& bars, c
     const double v = bars[k].second, y = kTop + row * static_cast<double>(k);
     const double x = v >= 0 ? zero : zero + v * scale;
     svg << "<text class=\"axis\" x=\"" << left - 8 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\">"
-        << escape(bars[k].first) << "</text><rect class=\"bar\" x=\"" << fixed(x, 1) << "\" y=\"" << y + 3
-        << "\" width=\"" << fixed(std::max(std::abs(v) * scale, 0.5), 1) << "\" height=\"" << row - 6
-        << "\" fill=\"" << (v >= 0 ? "#2a9d4a" : "#c0392b") << "\"/><text class=\"axis\" x=\"" << kWidth - 8
-        << "\" y=\"" << y + 14 << "\" text-anchor=\"end\">" << pct(v) << "</text>\n";
+        << html_escape(bars[k].first) << "</text><rect class=\"bar\" x=\"" << format_fixed(x, 1) << "\" y=\""
+        << y + 3 << "\" width=\"" << format_fixed(std::max(std::abs(v) * scale, 0.5), 1) << "\" height=\""
+        << row - 6 << "\" fill=\"" << (v >= 0 ? "#2a9d4a" : "#c0392b") << "\"/><text class=\"axis\" x=\""
+        << kWidth - 8 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\">" << pct(v) << "</text>\n";
   }
   svg << "</svg>\n";
   return svg.str();
@@ -169,15 +172,15 @@ std::string histogram(const std::vector<double>& values, const std::string& id) 
   for (int b = 0; b < bins; ++b) {
     const double h =
         (kHeight - kTop - kBottom) * counts[static_cast<std::size_t>(b)] / static_cast<double>(top);
-    svg << "<rect class=\"bar\" x=\"" << fixed(kLeft + b * w, 1) << "\" y=\""
-        << fixed(kHeight - kBottom - h, 1) << "\" width=\"" << fixed(w - 1, 1) << "\" height=\""
-        << fixed(std::max(h, 0.5), 1) << "\" fill=\"#4a78b5\"/>\n";
+    svg << "<rect class=\"bar\" x=\"" << format_fixed(kLeft + b * w, 1) << "\" y=\""
+        << format_fixed(kHeight - kBottom - h, 1) << "\" width=\"" << format_fixed(w - 1, 1) << "\" height=\""
+        << format_fixed(std::max(h, 0.5), 1) << "\" fill=\"#4a78b5\"/>\n";
   }
-  svg << "<line class=\"zero\" x1=\"" << fixed(px(0), 1) << "\" x2=\"" << fixed(px(0), 1) << "\" y1=\""
-      << kTop << "\" y2=\"" << kHeight - kBottom << "\" stroke=\"#333\"/>\n";
+  svg << "<line class=\"zero\" x1=\"" << format_fixed(px(0), 1) << "\" x2=\"" << format_fixed(px(0), 1)
+      << "\" y1=\"" << kTop << "\" y2=\"" << kHeight - kBottom << "\" stroke=\"#333\"/>\n";
   for (int t = 0; t <= 4; ++t) {
     const double v = lo + (hi - lo) * t / 4.0;
-    svg << "<text class=\"axis\" x=\"" << fixed(px(v), 1) << "\" y=\"" << kHeight - 8
+    svg << "<text class=\"axis\" x=\"" << format_fixed(px(v), 1) << "\" y=\"" << kHeight - 8
         << "\" text-anchor=\"middle\">" << pct(v, 1) << "</text>\n";
   }
   svg << "</svg>\n";
@@ -235,9 +238,9 @@ std::string monthly_table(const std::vector<double>& r, const std::vector<std::s
       const double v = it->second - 1, a = std::min(1.0, std::abs(v) / extent);
       total *= it->second;
       t << "<td style=\"background:rgba(" << (v >= 0 ? "42,157,74," : "192,57,43,")
-        << fixed(0.15 + 0.75 * a, 2) << ")\">" << fixed(100 * v, 1) << "</td>";
+        << format_fixed(0.15 + 0.75 * a, 2) << ")\">" << format_fixed(100 * v, 1) << "</td>";
     }
-    t << "<td><b>" << fixed(100 * (total - 1), 1) << "</b></td></tr>\n";
+    t << "<td><b>" << format_fixed(100 * (total - 1), 1) << "</b></td></tr>\n";
   }
   t << "</table>\n";
   return t.str();
@@ -273,19 +276,19 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
   std::sort(sectors.begin(), sectors.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
 
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << escape(o.title)
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << html_escape(o.title)
     << "</title>\n<style>\n"
     << kStyle << "</style></head><body>\n"
-    << "<h1>" << escape(o.title) << "</h1><div class=\"sub\">" << escape(o.subtitle)
+    << "<h1>" << html_escape(o.title) << "</h1><div class=\"sub\">" << html_escape(o.subtitle)
     << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back() << " (" << dates.size()
-    << " days); benchmark: " << escape(e.benchmark_name)
+    << " days); benchmark: " << html_escape(e.benchmark_name)
     << "</div>\n<h2>Scorecard (plan targets, out of sample, after costs)</h2>\n<table "
        "id=\"scorecard\"><tr><th>target</th>"
        "<th>value</th><th>threshold</th><th>status</th></tr>\n";
   for (const auto& l : e.scorecard)
-    h << "<tr><td>" << l.name << "</td><td>" << (l.name == "sharpe" ? fixed(l.value, 2) : pct(l.value))
+    h << "<tr><td>" << l.name << "</td><td>" << (l.name == "sharpe" ? format_fixed(l.value, 2) : pct(l.value))
       << "</td><td>" << (l.higher_is_better ? "&gt; " : "&lt; ")
-      << (l.name == "sharpe" ? fixed(l.target, 2) : pct(l.target, 0)) << "</td><td class=\""
+      << (l.name == "sharpe" ? format_fixed(l.target, 2) : pct(l.target, 0)) << "</td><td class=\""
       << (l.met ? "met\">met" : "notmet\">not met") << "</td></tr>\n";
   const auto& m = e.metrics;
   const auto& b = e.benchmark_metrics;
@@ -295,29 +298,30 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
       {"total return", pct(m.total_return), pct(b.total_return)},
       {"annual return", pct(m.annual_return), pct(b.annual_return)},
       {"annual volatility", pct(m.annual_volatility), pct(b.annual_volatility)},
-      {"Sharpe", fixed(m.sharpe, 2), fixed(b.sharpe, 2)},
-      {"Sortino", fixed(m.sortino, 2), fixed(b.sortino, 2)},
-      {"Calmar", fixed(m.calmar, 2), fixed(b.calmar, 2)},
-      {"Omega", fixed(m.omega, 2), fixed(b.omega, 2)},
+      {"Sharpe", format_fixed(m.sharpe, 2), format_fixed(b.sharpe, 2)},
+      {"Sortino", format_fixed(m.sortino, 2), format_fixed(b.sortino, 2)},
+      {"Calmar", format_fixed(m.calmar, 2), format_fixed(b.calmar, 2)},
+      {"Omega", format_fixed(m.omega, 2), format_fixed(b.omega, 2)},
       {"max drawdown", pct(m.max_drawdown), pct(b.max_drawdown)},
       {"longest drawdown (days)", std::to_string(m.max_drawdown_days), std::to_string(b.max_drawdown_days)},
-      {"ulcer index", fixed(m.ulcer_index, 4), fixed(b.ulcer_index, 4)},
+      {"ulcer index", format_fixed(m.ulcer_index, 4), format_fixed(b.ulcer_index, 4)},
       {"VaR 95 % (daily)", pct(m.value_at_risk), pct(b.value_at_risk)},
       {"CVaR 95 % (daily)", pct(m.conditional_value_at_risk), pct(b.conditional_value_at_risk)},
-      {"skew", fixed(m.skew, 2), fixed(b.skew, 2)},
-      {"excess kurtosis", fixed(m.kurtosis, 2), fixed(b.kurtosis, 2)},
+      {"skew", format_fixed(m.skew, 2), format_fixed(b.skew, 2)},
+      {"excess kurtosis", format_fixed(m.kurtosis, 2), format_fixed(b.kurtosis, 2)},
       {"hit rate", pct(m.hit_rate), pct(b.hit_rate)},
-      {"profit factor", fixed(m.profit_factor, 2), fixed(b.profit_factor, 2)},
+      {"profit factor", format_fixed(m.profit_factor, 2), format_fixed(b.profit_factor, 2)},
       {"alpha (annual)", pct(e.relative.alpha), ""},
-      {"beta", fixed(e.relative.beta, 2), ""},
-      {"information ratio", fixed(e.relative.information_ratio, 2), ""},
+      {"beta", format_fixed(e.relative.beta, 2), ""},
+      {"information ratio", format_fixed(e.relative.information_ratio, 2), ""},
       {"tracking error", pct(e.relative.tracking_error), ""},
-      {"up / down capture", fixed(e.relative.up_capture, 2) + " / " + fixed(e.relative.down_capture, 2), ""},
+      {"up / down capture",
+       format_fixed(e.relative.up_capture, 2) + " / " + format_fixed(e.relative.down_capture, 2), ""},
       {"mean daily turnover", pct(e.mean_turnover), ""},
       {"mean gross exposure", pct(e.mean_gross_exposure), ""},
       {"prediction accuracy", pct(e.classification.accuracy), ""},
-      {"prediction AUC", fixed(e.classification.auc, 4), ""},
-      {"daily IC / rank IC", fixed(e.daily_ic, 4) + " / " + fixed(e.daily_rank_ic, 4), ""},
+      {"prediction AUC", format_fixed(e.classification.auc, 4), ""},
+      {"daily IC / rank IC", format_fixed(e.daily_ic, 4) + " / " + format_fixed(e.daily_rank_ic, 4), ""},
       {"costs (% of capital)", pct(e.backtest.costs.total() / capital), ""}};
   for (const auto& [name, a, c] : rows)
     h << "<tr><td>" << name << "</td><td>" << a << "</td><td>" << c << "</td></tr>\n";
@@ -355,10 +359,11 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
     }
     const double pnl = e.backtest.ticker_pnl[static_cast<std::size_t>(i)] / capital;
     if (held == 0 && pnl == 0) continue;
-    h << "<tr><td>" << escape(u.tickers[static_cast<std::size_t>(i)]) << "</td><td>"
-      << escape(static_cast<std::size_t>(i) < u.sector.size() ? u.sector[static_cast<std::size_t>(i)] : "")
-      << "</td><td data-v=\"" << pnl << "\">" << fixed(100 * pnl, 3) << "</td><td data-v=\"" << held << "\">"
-      << held << "</td><td data-v=\"" << weight / static_cast<double>(dates.size()) << "\">"
+    h << "<tr><td>" << html_escape(u.tickers[static_cast<std::size_t>(i)]) << "</td><td>"
+      << html_escape(static_cast<std::size_t>(i) < u.sector.size() ? u.sector[static_cast<std::size_t>(i)]
+                                                                   : "")
+      << "</td><td data-v=\"" << pnl << "\">" << format_fixed(100 * pnl, 3) << "</td><td data-v=\"" << held
+      << "\">" << held << "</td><td data-v=\"" << weight / static_cast<double>(dates.size()) << "\">"
       << pct(weight / static_cast<double>(dates.size()), 3) << "</td></tr>\n";
   }
   h << "</tbody></table>\n<script>\n"
@@ -414,20 +419,20 @@ std::string comparison_report(const std::vector<NamedEvaluation>& strategies, co
   drawdowns.push_back({first.benchmark_name, "#999", bdd});
 
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << escape(o.title)
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << html_escape(o.title)
     << "</title>\n<style>\n"
-    << kStyle << "</style></head><body>\n<h1>" << escape(o.title) << "</h1><div class=\"sub\">"
-    << escape(o.subtitle) << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back() << " ("
-    << dates.size() << " days); benchmark: " << escape(first.benchmark_name)
+    << kStyle << "</style></head><body>\n<h1>" << html_escape(o.title) << "</h1><div class=\"sub\">"
+    << html_escape(o.subtitle) << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back()
+    << " (" << dates.size() << " days); benchmark: " << html_escape(first.benchmark_name)
     << "</div>\n<h2>Side by side (after costs)</h2>\n<table "
        "id=\"comparison\"><tr><th>strategy</th><th>annual "
        "return</th><th>volatility</th><th>Sharpe</th><th>Sortino</th><th>max drawdown</th><th>Calmar</th>"
        "<th>turnover / day</th><th>gross exposure</th><th>costs</th><th>plan targets met</th></tr>\n";
   auto row = [&](const std::string& name, const ReturnMetrics& m, const Evaluation* e) {
-    h << "<tr><td style=\"text-align:left\">" << escape(name) << "</td><td>" << pct(m.annual_return)
-      << "</td><td>" << pct(m.annual_volatility) << "</td><td>" << fixed(m.sharpe, 2) << "</td><td>"
-      << fixed(m.sortino, 2) << "</td><td>" << pct(m.max_drawdown) << "</td><td>" << fixed(m.calmar, 2)
-      << "</td>";
+    h << "<tr><td style=\"text-align:left\">" << html_escape(name) << "</td><td>" << pct(m.annual_return)
+      << "</td><td>" << pct(m.annual_volatility) << "</td><td>" << format_fixed(m.sharpe, 2) << "</td><td>"
+      << format_fixed(m.sortino, 2) << "</td><td>" << pct(m.max_drawdown) << "</td><td>"
+      << format_fixed(m.calmar, 2) << "</td>";
     if (e == nullptr) {
       h << "<td></td><td></td><td></td><td></td></tr>\n";
       return;
@@ -447,13 +452,13 @@ std::string comparison_report(const std::vector<NamedEvaluation>& strategies, co
        "id=\"scorecards\"><tr><th>strategy</th>";
   for (const auto& l : first.scorecard)
     h << "<th>" << l.name << " " << (l.higher_is_better ? "&gt; " : "&lt; ")
-      << (l.name == "sharpe" ? fixed(l.target, 2) : pct(l.target, 0)) << "</th>";
+      << (l.name == "sharpe" ? format_fixed(l.target, 2) : pct(l.target, 0)) << "</th>";
   h << "</tr>\n";
   for (const auto& s : strategies) {
-    h << "<tr><td style=\"text-align:left\">" << escape(s.name) << "</td>";
+    h << "<tr><td style=\"text-align:left\">" << html_escape(s.name) << "</td>";
     for (const auto& l : s.evaluation->scorecard)
       h << "<td class=\"" << (l.met ? "met" : "notmet") << "\">"
-        << (l.name == "sharpe" ? fixed(l.value, 2) : pct(l.value)) << "</td>";
+        << (l.name == "sharpe" ? format_fixed(l.value, 2) : pct(l.value)) << "</td>";
     h << "</tr>\n";
   }
   h << "</table>\n</body></html>\n";

@@ -194,14 +194,15 @@ struct FitOutcome {
   std::unique_ptr<nn::SequenceClassifier> model;
   std::vector<data::StandardScaler> scalers;
   nn::FitResult fit;
-  Predictions test;
+  Predictions test, forward;
 };
 
-// Fits one model on train (early stopping on validation) and predicts the test samples.
+// Fits one model on train (early stopping on validation) and predicts the test samples and the
+// `forward` ones (a fold model's days from the test period on).
 FitOutcome fit_one(const StockDataset& data, const Trial& trial, const StudyOptions& o,
                    bool per_ticker_scaling, const std::vector<SampleRef>& train,
                    const std::vector<SampleRef>& validation, const std::vector<SampleRef>& test,
-                   std::uint64_t stream) {
+                   const std::vector<SampleRef>& forward, std::uint64_t stream) {
   FitOutcome out;
   out.scalers = fit_scalers(data, train, per_ticker_scaling);
   // A ticker without training rows has no scaler of its own (a pooled model, a listing that starts late):
@@ -213,7 +214,8 @@ FitOutcome fit_one(const StockDataset& data, const Trial& trial, const StudyOpti
       if (!out.scalers[static_cast<std::size_t>(s.ticker)].mean().empty()) kept.push_back(s);
     return kept;
   };
-  const std::vector<SampleRef> validation_kept = scaled(validation), test_kept = scaled(test);
+  const std::vector<SampleRef> validation_kept = scaled(validation), test_kept = scaled(test),
+                               forward_kept = scaled(forward);
   const WindowBatchSource train_source(data, train, out.scalers);
   const WindowBatchSource validation_source(data, validation_kept, out.scalers);
   nn::ModelSpec spec = trial.model;
@@ -227,6 +229,8 @@ FitOutcome fit_one(const StockDataset& data, const Trial& trial, const StudyOpti
     if (!std::isfinite(e.loss)) throw std::runtime_error("training loss is not finite");
   if (!test_kept.empty())
     out.test = predict(*out.model, data, WindowBatchSource(data, test_kept, out.scalers));
+  if (!forward_kept.empty())
+    out.forward = predict(*out.model, data, WindowBatchSource(data, forward_kept, out.scalers));
   return out;
 }
 
@@ -640,18 +644,12 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
                             const std::vector<SampleRef>& forward, const std::string& who) {
           if (static_cast<std::int64_t>(train.size()) < options_.min_train_samples || test.empty()) return;
           FitOutcome f = fit_one(d, trial, options_, !pooled || options_.per_ticker_scaling, train, val, test,
-                                 stream_of(trial, who, static_cast<int>(fold)));
+                                 forward, stream_of(trial, who, static_cast<int>(fold)));
           account(f.fit, r);
           r.predictions.append(f.test);
           r.prediction_fold.insert(r.prediction_fold.end(), f.test.size(), static_cast<std::int32_t>(fold));
-          std::vector<SampleRef> scaled;  // a ticker without training rows has no scaler: left out
-          for (const SampleRef& x : forward)
-            if (!f.scalers[f.scalers.size() == 1 ? 0 : static_cast<std::size_t>(x.ticker)].mean().empty())
-              scaled.push_back(x);
-          if (scaled.empty()) return;
-          const Predictions ahead = predict(*f.model, d, WindowBatchSource(d, std::move(scaled), f.scalers));
-          r.forward.append(ahead);
-          r.forward_fold.insert(r.forward_fold.end(), ahead.size(), static_cast<std::int32_t>(fold));
+          r.forward.append(f.forward);
+          r.forward_fold.insert(r.forward_fold.end(), f.forward.size(), static_cast<std::int32_t>(fold));
         };
         // A fold that fails is recorded and the others kept (selection then compares trials on the
         // (ticker, fold) pairs every trial scored).
@@ -798,7 +796,7 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
             r.reason = "no decision day in the test period (delisted before it)";
           } else {
             f = fit_one(
-                d, best, options_, !pooled || options_.per_ticker_scaling, train, val, test,
+                d, best, options_, !pooled || options_.per_ticker_scaling, train, val, test, {},
                 stream_of(best, pooled ? "pooled" : ticker_name(tickers_[static_cast<std::size_t>(u)]), -1));
             account(f.fit, r);
             r.epochs_run = f.fit.epochs_run;

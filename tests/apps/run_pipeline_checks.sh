@@ -61,17 +61,9 @@ case $mode in
     "$generator" --out "$work/daily/full" --tickers 30 --days 700 --seed 3 > /dev/null
     cp -r "$work/daily/full" "$work/daily/feed"
     for f in "$work"/daily/feed/prices/*.csv "$work/daily/feed/index.csv"; do head -n -5 "$f" > "$f.cut"; mv "$f.cut" "$f"; done
-    cat > "$work/daily/daily.cfg" <<EOF
-input = $work/daily/feed/prices
-constituents = $work/daily/feed/constituents.csv
-benchmark = $work/daily/feed/index.csv
-retrain-every = 10
-[train]
-args = --epochs 2 --hidden 8 --window 20 --features returns --folds 2 --min-train 100
-[optimise]
-methods = equal_weight
-args = --lookback 60
-EOF
+    # The small configuration on the feed (its synthetic-universe keys are then unused).
+    { printf 'input = %s\nconstituents = %s\nbenchmark = %s\nretrain-every = 10\n' "$work/daily/feed/prices" \
+        "$work/daily/feed/constituents.csv" "$work/daily/feed/index.csv"; cat "$config"; } > "$work/daily/daily.cfg"
     out=$work/daily/out
     run --config "$work/daily/daily.cfg" --out "$out" --quiet
     first_day=$(sed -n 's/^data.last_day = //p' "$out/pipeline_state.txt")

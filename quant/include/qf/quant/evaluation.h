@@ -32,6 +32,13 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& registry,
                                           const data::Universe& universe,
                                           const std::string& group = "/test_predictions", int fold = -1);
 
+// The best trial's cross-validation scores of a registry, fold by fold (/trials/<best>/fold_scores);
+// empty for a study without CV.
+struct FoldScore {
+  double accuracy = 0, brier = 0;
+};
+std::vector<FoldScore> read_cv_fold_scores(const std::filesystem::path& registry);
+
 struct StrategySpec {
   std::string rule = "top_k";  // top_k: long the k_long most likely up, short the k_short least likely;
                                // threshold: equal weight long every ticker with p > 0.5 + margin (and

@@ -12,6 +12,11 @@
 
 namespace qf::quant {
 
+// For every HTML page of the project (these reports, run_pipeline's daily report): text escaped for
+// HTML, and a number with `digits` decimals ("n/a" when not finite).
+std::string html_escape(const std::string& text);
+std::string format_fixed(double value, int digits);
+
 struct ReportOptions {
   std::string title = "QuantForge backtest";
   std::string subtitle;  // e.g. the strategy and cost settings
