@@ -11,10 +11,14 @@
 //           as three GEMMs and one reduction over all time steps.
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <type_traits>
 
+#include "lstm_step_simd.h"
 #include "qf/nn/lstm_cell_math.h"
 #include "qf/nn/rnn.h"
 #include "qf/tensor/blas.h"
+#include "qf/tensor/packed_gemm.h"
 #include "qf/tensor/parallel.h"
 
 namespace qf::nn {
@@ -35,6 +39,54 @@ struct Saved {
   std::shared_ptr<Tensor> grad_c_n;  // filled by the c_n node's backward, if c_n was used
 };
 
+// The recurrent weights as the right operand of every time step's GEMM, B [k, n] from storage that
+// holds B or (transposed) B^T: packed once per layer call for float (blas::PackedMatrix, whose
+// register-blocked kernel beats a general GEMM that repacks B at every step), a plain row-major copy
+// through blas::gemm for double.
+template <class T>
+class RecurrentWeights {
+ public:
+  RecurrentWeights(const T* b, std::int64_t k, std::int64_t n, bool transposed)
+      : k_(k), n_(n), packed_(make_packed(b, k, n, transposed)) {
+    if constexpr (!std::is_same_v<T, float>) {
+      plain_.resize(static_cast<std::size_t>(k * n));
+      for (std::int64_t r = 0; r < k; ++r)
+        for (std::int64_t c = 0; c < n; ++c)
+          plain_[static_cast<std::size_t>(r * n + c)] = transposed ? b[c * k + r] : b[r * n + c];
+    }
+  }
+  // C [m, n] (row stride ldc) = or += A [m, k] (row stride lda) B.
+  void multiply(std::int64_t m, const T* a, std::int64_t lda, T* c, std::int64_t ldc, bool accumulate) const {
+    if constexpr (std::is_same_v<T, float>)
+      packed_->multiply(m, a, lda, c, ldc, accumulate);
+    else
+      blas::gemm(Trans::no, Trans::no, m, n_, k_, T(1), a, lda, plain_.data(), n_, accumulate ? T(1) : T(0),
+                 c, ldc);
+  }
+
+ private:
+  static std::optional<blas::PackedMatrix> make_packed(const T* b, std::int64_t k, std::int64_t n,
+                                                       bool transposed) {
+    if constexpr (std::is_same_v<T, float>)
+      return blas::PackedMatrix(b, transposed ? k : n, k, n, transposed);
+    else
+      return std::nullopt;
+  }
+  std::int64_t k_, n_;
+  std::optional<blas::PackedMatrix> packed_;
+  std::vector<T> plain_;
+};
+
+// C [m, n] (row stride n) += A^T B for one time step: A [k, m] (row stride lda), B [k, n] contiguous.
+void weight_gradient_add(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
+                         const float* b, float* c) {
+  blas::multiply_transposed_add(m, n, k, a, lda, b, n, c, n);
+}
+void weight_gradient_add(std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda,
+                         const double* b, double* c) {
+  blas::gemm(Trans::yes, Trans::no, m, n, k, 1.0, a, lda, b, n, 1.0, c, n);
+}
+
 // Minimum batch rows per thread: below this the split costs more than it saves.
 constexpr std::int64_t kRowsPerThread = 8;
 
@@ -48,12 +100,7 @@ void forward_layer(Saved& s) {
   T* y = s.output.data<T>();
   const T* h0 = s.h0.data<T>();
   const T* c0 = s.c0.data<T>();
-  // W_hh^T stored [H, 4H]: OpenBLAS packs a transposed operand several times slower than a plain one,
-  // and the recurrent GEMM packs it at every step.
-  std::vector<T> w_hh_t(static_cast<std::size_t>(H * G));
-  for (std::int64_t g = 0; g < G; ++g)
-    for (std::int64_t k = 0; k < H; ++k)
-      w_hh_t[static_cast<std::size_t>(k * G + g)] = s.w_hh.data<T>()[g * H + k];
+  const RecurrentWeights<T> w_hh_t(s.w_hh.data<T>(), H, G, /*transposed=*/true);  // h W_hh^T
 
   parallel_for(B, kRowsPerThread, [&](std::int64_t b0, std::int64_t b1) {
     // Input projection of this thread's rows (all their time steps are contiguous), onto the biases.
@@ -62,8 +109,7 @@ void forward_layer(Saved& s) {
     for (std::int64_t t = 0; t < S; ++t) {
       const T* h_prev = t == 0 ? h0 + b0 * H : y + (b0 * S + t - 1) * H;
       const std::int64_t ld_h = t == 0 ? H : S * H;
-      blas::gemm(Trans::no, Trans::no, b1 - b0, G, H, T(1), h_prev, ld_h, w_hh_t.data(), G, T(1),
-                 gates + (b0 * S + t) * G, S * G);
+      w_hh_t.multiply(b1 - b0, h_prev, ld_h, gates + (b0 * S + t) * G, S * G, /*accumulate=*/true);
       for (std::int64_t b = b0; b < b1; ++b) {
         const std::int64_t row = b * S + t;
         const T* c_prev = t == 0 ? c0 + b * H : cells + (row - 1) * H;
@@ -85,25 +131,33 @@ void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
   const T* c0 = s.c0.data<T>();
   const T* dy = grad_output.data<T>();
 
-  Tensor dgates_t = Tensor::empty({B, S, G}, s.x.dtype());
   Tensor dh_t = Tensor::zeros({B, H}, s.x.dtype());  // gradient reaching h_t from step t+1
   Tensor dc_t =
       s.grad_c_n && s.grad_c_n->defined() ? s.grad_c_n->clone() : Tensor::zeros({B, H}, s.x.dtype());
-  T* dgates = dgates_t.data<T>();
   T* dh = dh_t.data<T>();
   T* dc = dc_t.data<T>();
+  const T* x = s.x.data<T>();
+  const T* h0 = s.h0.data<T>();
 
-  // Each thread runs BPTT for its batch rows, then turns its rows' gate gradients into partial weight
-  // and bias gradients (its rows of dgates are contiguous and still in cache); partials are summed
-  // below in chunk order, so results are deterministic for a given thread count.
+  // Each thread runs BPTT for its batch rows and, at every step, turns that step's gate gradients
+  // (a [rows, 4H] block that stays in cache) into dh_{t-1}, dx_t and its share of the weight and bias
+  // gradients. Per-thread partials are summed below in chunk order, so results are deterministic for
+  // a given thread count.
   const bool need_dx = self.inputs[0]->requires_grad, need_dw_ih = self.inputs[3]->requires_grad,
              need_dw_hh = self.inputs[4]->requires_grad,
              need_db = self.inputs[5]->requires_grad || self.inputs[6]->requires_grad;
   Tensor dx = need_dx ? Tensor::empty(s.x.shape(), s.x.dtype()) : Tensor();
+  const RecurrentWeights<T> w_hh(s.w_hh.data<T>(), G, H, /*transposed=*/false);
+  std::optional<RecurrentWeights<T>> w_ih;
+  if (need_dx) w_ih.emplace(s.w_ih.data<T>(), G, I, /*transposed=*/false);
   const auto max_chunks = static_cast<std::size_t>(num_threads());
   std::vector<Tensor> dw_ih_parts(max_chunks), dw_hh_parts(max_chunks), db_parts(max_chunks);
   const int chunks = parallel_for_chunks(B, kRowsPerThread, [&](int chunk, std::int64_t b0, std::int64_t b1) {
-    std::vector<T> dh_total(static_cast<std::size_t>(H));
+    const std::int64_t rows = b1 - b0;
+    std::vector<T> dh_total(static_cast<std::size_t>(H)), dgates(static_cast<std::size_t>(rows * G));
+    // [dW_ih | dW_hh]^T [I + H, 4H] and the bias gradient of these rows; the step's [x_t | h_{t-1}].
+    std::vector<T> dw_t(static_cast<std::size_t>((I + H) * G)), db(static_cast<std::size_t>(G)),
+        step_inputs(static_cast<std::size_t>(rows * (I + H)));
     for (std::int64_t t = S - 1; t >= 0; --t) {
       for (std::int64_t b = b0; b < b1; ++b) {
         const std::int64_t row = b * S + t;
@@ -111,41 +165,41 @@ void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
           dh_total[static_cast<std::size_t>(j)] = dy[row * H + j] + dh[b * H + j];
         const T* c_prev = t == 0 ? c0 + b * H : cells + (row - 1) * H;
         lstm_math::cell_backward(H, gates + row * G, c_prev, tanh_cells + row * H, dh_total.data(),
-                                 dc + b * H, dgates + row * G);
+                                 dc + b * H, dgates.data() + (b - b0) * G);
       }
-      // dh_{t-1} = dgates_t W_hh
-      blas::gemm(Trans::no, Trans::no, b1 - b0, H, G, T(1), dgates + (b0 * S + t) * G, S * G,
-                 s.w_hh.data<T>(), H, T(0), dh + b0 * H, H);
+      // dh_{t-1} = dgates_t W_hh, dx_t = dgates_t W_ih
+      w_hh.multiply(rows, dgates.data(), G, dh + b0 * H, H, /*accumulate=*/false);
+      if (need_dx) w_ih->multiply(rows, dgates.data(), G, dx.data<T>() + (b0 * S + t) * I, S * I, false);
+      // [dW_ih | dW_hh]^T += [x_t | h_{t-1}]^T dgates_t (h_{-1} = h0), from a contiguous copy of the
+      // step's inputs: read in place, their rows sit a whole sequence apart (a page each).
+      if (need_dw_ih || need_dw_hh) {
+        for (std::int64_t b = b0; b < b1; ++b) {
+          const std::int64_t row = b * S + t;
+          T* dst = step_inputs.data() + (b - b0) * (I + H);
+          std::copy_n(x + row * I, I, dst);
+          std::copy_n(t == 0 ? h0 + b * H : y + (row - 1) * H, H, dst + I);
+        }
+        weight_gradient_add(I + H, G, rows, step_inputs.data(), I + H, dgates.data(), dw_t.data());
+      }
+      if (need_db)
+        for (std::int64_t r = 0; r < rows; ++r)
+          for (std::int64_t k = 0; k < G; ++k)
+            db[static_cast<std::size_t>(k)] += dgates[static_cast<std::size_t>(r * G + k)];
     }
-    const std::int64_t rows = (b1 - b0) * S;
-    const T* dgates_rows = dgates + b0 * S * G;
     const auto c = static_cast<std::size_t>(chunk);
-    if (need_dx)
-      blas::gemm(Trans::no, Trans::no, rows, I, G, T(1), dgates_rows, G, s.w_ih.data<T>(), I, T(0),
-                 dx.data<T>() + b0 * S * I, I);
-    if (need_dw_ih) {
-      dw_ih_parts[c] = Tensor::empty(s.w_ih.shape(), s.x.dtype());
-      blas::gemm(Trans::yes, Trans::no, G, I, rows, T(1), dgates_rows, G, s.x.data<T>() + b0 * S * I, I, T(0),
-                 dw_ih_parts[c].data<T>(), I);
-    }
-    if (need_dw_hh) {
-      // h_prev for row (b, t) is y[b, t-1], or h0[b] at t = 0.
-      std::vector<T> h_prev(static_cast<std::size_t>(rows * H));
-      const T* h0 = s.h0.data<T>();
-      for (std::int64_t b = b0; b < b1; ++b) {
-        T* dst = h_prev.data() + (b - b0) * S * H;
-        std::copy(h0 + b * H, h0 + (b + 1) * H, dst);
-        std::copy(y + b * S * H, y + (b * S + S - 1) * H, dst + H);
-      }
-      dw_hh_parts[c] = Tensor::empty(s.w_hh.shape(), s.x.dtype());
-      blas::gemm(Trans::yes, Trans::no, G, H, rows, T(1), dgates_rows, G, h_prev.data(), H, T(0),
-                 dw_hh_parts[c].data<T>(), H);
-    }
+    const auto transposed = [&](std::int64_t first, std::int64_t count) {  // rows of dw_t -> [4H, count]
+      Tensor part = Tensor::empty({G, count}, s.x.dtype());
+      T* out = part.data<T>();
+      for (std::int64_t k = 0; k < count; ++k)
+        for (std::int64_t g = 0; g < G; ++g)
+          out[g * count + k] = dw_t[static_cast<std::size_t>((first + k) * G + g)];
+      return part;
+    };
+    if (need_dw_ih) dw_ih_parts[c] = transposed(0, I);
+    if (need_dw_hh) dw_hh_parts[c] = transposed(I, H);
     if (need_db) {
-      db_parts[c] = Tensor::zeros({G}, s.x.dtype());
-      T* pdb = db_parts[c].data<T>();
-      for (std::int64_t r = 0; r < rows; ++r)
-        for (std::int64_t k = 0; k < G; ++k) pdb[k] += dgates_rows[r * G + k];
+      db_parts[c] = Tensor::empty({G}, s.x.dtype());
+      std::copy(db.begin(), db.end(), db_parts[c].data<T>());
     }
   });
 
@@ -206,6 +260,23 @@ std::pair<Var, Var> lstm_layer_fused(const Var& x, const Var& h0, const Var& c0,
   s->output = Tensor::empty({B, S, H}, dtype);
   s->grad_c_n = std::make_shared<Tensor>();
   dispatch(dtype, [&]<class T>() {
+    if constexpr (std::is_same_v<T, float> && lstm_simd::available()) {
+      const lstm_simd::PackedLSTMWeights packed(
+          weight_ih.value().data<float>(), weight_hh.value().data<float>(), bias_ih.value().data<float>(),
+          bias_hh.value().data<float>(), I, H);
+      const lstm_simd::LSTMForwardBuffers buffers{S,
+                                                  s->x.data<float>(),
+                                                  s->h0.data<float>(),
+                                                  s->c0.data<float>(),
+                                                  s->gates.data<float>(),
+                                                  s->cells.data<float>(),
+                                                  s->tanh_cells.data<float>(),
+                                                  s->output.data<float>()};
+      parallel_for(B, kRowsPerThread, [&](std::int64_t b0, std::int64_t b1) {
+        lstm_simd::forward_rows(packed, buffers, b0, b1);
+      });
+      return;
+    }
     // Both biases are added once, into the buffer the input GEMM accumulates onto.
     T* gates = s->gates.data<T>();
     const T* bi = bias_ih.value().data<T>();

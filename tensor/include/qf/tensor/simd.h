@@ -1,0 +1,213 @@
+// The SIMD vocabulary of the CPU's hand-written kernels (blas::PackedMatrix, the fused LSTM step):
+// one vector type for the widest instruction set the file is compiled for (AVX-512: 16 floats; AVX2 +
+// FMA: 8), thin named wrappers over its intrinsics, and exp / sigmoid / tanh on whole vectors.
+// QF_SIMD is defined when a vector type exists; code without it falls back to plain loops or BLAS.
+//
+// exp follows qf::fast_exp (Cody-Waite reduction, the same degree-6 polynomial) and tanh follows
+// qf::fast_tanh (odd series below 0.125); divisions become a reciprocal estimate refined by one Newton
+// step (an AVX-512 division costs about as much as the rest of a sigmoid). Accuracy is within a few
+// ulp (tests/tensor/test_simd.cpp).
+#pragma once
+
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps() and trip -Wuninitialized when inlined
+// (GCC bug 105593); the warning points into the intrinsic headers, so it is silenced for them only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#else
+#include <immintrin.h>
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace qf::simd {
+
+// A zero-initialised float buffer whose data() is 64-byte aligned, so that no vector load of a packed
+// operand splits a cache line. Movable, not copyable (a copy could land on another alignment).
+class AlignedBuffer {
+ public:
+  explicit AlignedBuffer(std::size_t size) : storage_(size + kPad, 0.0f) {
+    while (reinterpret_cast<std::uintptr_t>(storage_.data() + offset_) % 64 != 0) ++offset_;
+  }
+  AlignedBuffer(AlignedBuffer&&) noexcept = default;
+  AlignedBuffer& operator=(AlignedBuffer&&) noexcept = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  float* data() { return storage_.data() + offset_; }
+  const float* data() const { return storage_.data() + offset_; }
+
+ private:
+  static constexpr std::size_t kPad = 16;
+  std::vector<float> storage_;
+  std::size_t offset_ = 0;
+};
+
+#if defined(__AVX512F__)
+#define QF_SIMD 1
+using Vec = __m512;
+constexpr int kLanes = 16;
+inline Vec load(const float* p) {
+  return _mm512_loadu_ps(p);
+}
+inline void store(float* p, Vec v) {
+  _mm512_storeu_ps(p, v);
+}
+inline Vec broadcast(float x) {
+  return _mm512_set1_ps(x);
+}
+inline Vec multiply_add(Vec a, Vec b, Vec c) {  // a b + c
+  return _mm512_fmadd_ps(a, b, c);
+}
+inline Vec negative_multiply_add(Vec a, Vec b, Vec c) {  // c - a b
+  return _mm512_fnmadd_ps(a, b, c);
+}
+inline Vec add(Vec a, Vec b) {
+  return _mm512_add_ps(a, b);
+}
+inline Vec subtract(Vec a, Vec b) {
+  return _mm512_sub_ps(a, b);
+}
+inline Vec multiply(Vec a, Vec b) {
+  return _mm512_mul_ps(a, b);
+}
+inline Vec minimum(Vec a, Vec b) {
+  return _mm512_min_ps(a, b);
+}
+inline Vec maximum(Vec a, Vec b) {
+  return _mm512_max_ps(a, b);
+}
+inline Vec zero() {
+  return _mm512_setzero_ps();
+}
+inline Vec round_to_integer(Vec x) {
+  return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+inline Vec times_power_of_two(Vec p, Vec n) {  // p 2^n for integral n in [-127, 128]
+  return _mm512_scalef_ps(p, n);
+}
+inline Vec reciprocal_estimate(Vec d) {  // relative error below 2^-14
+  return _mm512_rcp14_ps(d);
+}
+inline Vec absolute(Vec x) {
+  return _mm512_abs_ps(x);
+}
+inline Vec copy_sign(Vec magnitude, Vec sign) {  // |magnitude| with sign's sign bit
+  const __m512i bit = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+  return _mm512_castsi512_ps(
+      _mm512_or_si512(_mm512_castps_si512(magnitude), _mm512_and_si512(_mm512_castps_si512(sign), bit)));
+}
+inline Vec select_less(Vec a, Vec b, Vec if_less, Vec otherwise) {  // a < b ? if_less : otherwise
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), otherwise, if_less);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+#define QF_SIMD 1
+using Vec = __m256;
+constexpr int kLanes = 8;
+inline Vec load(const float* p) {
+  return _mm256_loadu_ps(p);
+}
+inline void store(float* p, Vec v) {
+  _mm256_storeu_ps(p, v);
+}
+inline Vec broadcast(float x) {
+  return _mm256_set1_ps(x);
+}
+inline Vec multiply_add(Vec a, Vec b, Vec c) {
+  return _mm256_fmadd_ps(a, b, c);
+}
+inline Vec negative_multiply_add(Vec a, Vec b, Vec c) {
+  return _mm256_fnmadd_ps(a, b, c);
+}
+inline Vec add(Vec a, Vec b) {
+  return _mm256_add_ps(a, b);
+}
+inline Vec subtract(Vec a, Vec b) {
+  return _mm256_sub_ps(a, b);
+}
+inline Vec multiply(Vec a, Vec b) {
+  return _mm256_mul_ps(a, b);
+}
+inline Vec minimum(Vec a, Vec b) {
+  return _mm256_min_ps(a, b);
+}
+inline Vec maximum(Vec a, Vec b) {
+  return _mm256_max_ps(a, b);
+}
+inline Vec zero() {
+  return _mm256_setzero_ps();
+}
+inline Vec round_to_integer(Vec x) {
+  return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+inline Vec times_power_of_two(Vec p, Vec n) {
+  // In two halves, so that n = 128 does not overflow the exponent field (as qf::fast_exp).
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i half = _mm256_srai_epi32(ni, 1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const Vec s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, bias), 23));
+  const Vec s2 =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+inline Vec reciprocal_estimate(Vec d) {  // relative error below 1.5 * 2^-12
+  return _mm256_rcp_ps(d);
+}
+inline Vec absolute(Vec x) {
+  return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+}
+inline Vec copy_sign(Vec magnitude, Vec sign) {
+  return _mm256_or_ps(magnitude, _mm256_and_ps(sign, _mm256_set1_ps(-0.0f)));
+}
+inline Vec select_less(Vec a, Vec b, Vec if_less, Vec otherwise) {
+  return _mm256_blendv_ps(otherwise, if_less, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
+}
+#endif
+
+#ifdef QF_SIMD
+// 1 / d for finite positive d: the estimate and one Newton step, r (2 - d r).
+inline Vec reciprocal(Vec d) {
+  const Vec r = reciprocal_estimate(d);
+  return multiply(r, negative_multiply_add(d, r, broadcast(2.0f)));
+}
+
+inline Vec exp(Vec x) {
+  // Clamped with x as the second operand: min/max return it when either is NaN, so NaN propagates.
+  x = minimum(broadcast(88.7f), maximum(broadcast(-87.3f), x));
+  const Vec n = round_to_integer(multiply(x, broadcast(1.44269504088896341f)));
+  // x = n ln2 + r with ln2 split in two so that n * ln2_hi is exact.
+  const Vec r = negative_multiply_add(n, broadcast(-2.12194440e-4f),
+                                      negative_multiply_add(n, broadcast(0.693359375f), x));
+  Vec p = broadcast(1.9875691500e-4f);
+  p = multiply_add(p, r, broadcast(1.3981999507e-3f));
+  p = multiply_add(p, r, broadcast(8.3334519073e-3f));
+  p = multiply_add(p, r, broadcast(4.1665795894e-2f));
+  p = multiply_add(p, r, broadcast(1.6666665459e-1f));
+  p = multiply_add(p, r, broadcast(5.0000001201e-1f));
+  p = add(multiply_add(p, multiply(r, r), r), broadcast(1.0f));
+  return times_power_of_two(p, n);
+}
+
+inline Vec sigmoid(Vec x) {
+  return reciprocal(add(broadcast(1.0f), exp(subtract(zero(), x))));
+}
+
+inline Vec tanh(Vec x) {
+  const Vec a = absolute(x), a2 = multiply(a, a);
+  // Small |x|: the odd Taylor series, avoiding the cancellation in 1 - e.
+  Vec series = broadcast(62.0f / 2835);
+  series = multiply_add(series, a2, broadcast(-17.0f / 315));
+  series = multiply_add(series, a2, broadcast(2.0f / 15));
+  series = multiply_add(series, a2, broadcast(-1.0f / 3));
+  series = multiply(a, multiply_add(series, a2, broadcast(1.0f)));
+  const Vec e = exp(multiply(broadcast(-2.0f), a));
+  const Vec big = multiply(subtract(broadcast(1.0f), e), reciprocal(add(broadcast(1.0f), e)));
+  return copy_sign(select_less(a, broadcast(0.125f), series, big), x);
+}
+#endif
+
+}  // namespace qf::simd
