@@ -1,14 +1,16 @@
 // The fused CPU LSTM layer. Layout is batch-first throughout; time step t of a [B, T, N] buffer is the
-// strided matrix starting at t*N with row stride T*N, which GEMM addresses directly (no copies).
+// strided matrix starting at t*N with row stride T*N, which the kernels address directly (no copies).
 //
-// Forward:  gates = x W_ih^T + (b_ih + b_hh)           one GEMM for all time steps
-//           per step: gates_t += h_{t-1} W_hh^T        one GEMM
-//                     cell_forward (pointwise)        activations kept in `gates` for backward
+// Forward, float32 with SIMD (lstm_step_simd.cpp): per step one register-blocked kernel computes
+//           [x_t | h_{t-1}] [W_ih | W_hh]^T + b and the cell on its accumulators.
+// Forward, otherwise: gates = x W_ih^T + (b_ih + b_hh) as one GEMM for all time steps, then per step
+//           gates_t += h_{t-1} W_hh^T (one GEMM) and cell_forward (pointwise).
+//           Both keep the activations in `gates` for backward.
 // The recurrence of different batch rows is independent, so rows are split over threads
-// (parallel_for), each running the whole sequence with single-threaded GEMMs: no sync per step.
-// Backward: per step (reverse): cell_backward, dh_{t-1} = dgates_t W_hh
-//           then dx = dgates W_ih, dW_ih = dgates^T x, dW_hh = dgates^T h_prev, db = sum dgates
-//           as three GEMMs and one reduction over all time steps.
+// (parallel_for), each running the whole sequence single-threaded: no sync per step.
+// Backward, per step in reverse: cell_backward, dh_{t-1} = dgates_t W_hh, dx_t = dgates_t W_ih
+//           (W packed once, blas::PackedMatrix), and every few steps [dW_ih | dW_hh]^T +=
+//           [x | h_prev]^T dgates and db += sum dgates over those steps, while they are in cache.
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -87,6 +89,9 @@ void weight_gradient_add(std::int64_t m, std::int64_t n, std::int64_t k, const d
   blas::gemm(Trans::yes, Trans::no, m, n, k, 1.0, a, lda, b, n, 1.0, c, n);
 }
 
+// Backward sums the weight gradients over this many steps at a time (see backward_layer).
+constexpr std::int64_t kStepsPerWeightUpdate = 4;
+
 // Minimum batch rows per thread: below this the split costs more than it saves.
 constexpr std::int64_t kRowsPerThread = 8;
 
@@ -154,37 +159,44 @@ void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
   std::vector<Tensor> dw_ih_parts(max_chunks), dw_hh_parts(max_chunks), db_parts(max_chunks);
   const int chunks = parallel_for_chunks(B, kRowsPerThread, [&](int chunk, std::int64_t b0, std::int64_t b1) {
     const std::int64_t rows = b1 - b0;
-    std::vector<T> dh_total(static_cast<std::size_t>(H)), dgates(static_cast<std::size_t>(rows * G));
-    // [dW_ih | dW_hh]^T [I + H, 4H] and the bias gradient of these rows; the step's [x_t | h_{t-1}].
-    std::vector<T> dw_t(static_cast<std::size_t>((I + H) * G)), db(static_cast<std::size_t>(G)),
-        step_inputs(static_cast<std::size_t>(rows * (I + H)));
+    // The gate gradients and [x_t | h_{t-1}] of the last few steps (kStepsPerWeightUpdate of them: a
+    // longer sum per weight-gradient call, still within L2), and [dW_ih | dW_hh]^T [I + H, 4H] and the
+    // bias gradient of these rows.
+    std::vector<T> dh_total(static_cast<std::size_t>(H)),
+        dgates(static_cast<std::size_t>(kStepsPerWeightUpdate * rows * G)),
+        step_inputs(static_cast<std::size_t>(kStepsPerWeightUpdate * rows * (I + H))),
+        dw_t(static_cast<std::size_t>((I + H) * G)), db(static_cast<std::size_t>(G));
+    std::int64_t pending = 0;  // steps held in dgates / step_inputs
     for (std::int64_t t = S - 1; t >= 0; --t) {
+      T* dgates_step = dgates.data() + pending * rows * G;
       for (std::int64_t b = b0; b < b1; ++b) {
         const std::int64_t row = b * S + t;
         for (std::int64_t j = 0; j < H; ++j)
           dh_total[static_cast<std::size_t>(j)] = dy[row * H + j] + dh[b * H + j];
         const T* c_prev = t == 0 ? c0 + b * H : cells + (row - 1) * H;
         lstm_math::cell_backward(H, gates + row * G, c_prev, tanh_cells + row * H, dh_total.data(),
-                                 dc + b * H, dgates.data() + (b - b0) * G);
+                                 dc + b * H, dgates_step + (b - b0) * G);
       }
       // dh_{t-1} = dgates_t W_hh, dx_t = dgates_t W_ih
-      w_hh.multiply(rows, dgates.data(), G, dh + b0 * H, H, /*accumulate=*/false);
-      if (need_dx) w_ih->multiply(rows, dgates.data(), G, dx.data<T>() + (b0 * S + t) * I, S * I, false);
-      // [dW_ih | dW_hh]^T += [x_t | h_{t-1}]^T dgates_t (h_{-1} = h0), from a contiguous copy of the
-      // step's inputs: read in place, their rows sit a whole sequence apart (a page each).
-      if (need_dw_ih || need_dw_hh) {
-        for (std::int64_t b = b0; b < b1; ++b) {
-          const std::int64_t row = b * S + t;
-          T* dst = step_inputs.data() + (b - b0) * (I + H);
-          std::copy_n(x + row * I, I, dst);
-          std::copy_n(t == 0 ? h0 + b * H : y + (row - 1) * H, H, dst + I);
-        }
-        weight_gradient_add(I + H, G, rows, step_inputs.data(), I + H, dgates.data(), dw_t.data());
+      w_hh.multiply(rows, dgates_step, G, dh + b0 * H, H, /*accumulate=*/false);
+      if (need_dx) w_ih->multiply(rows, dgates_step, G, dx.data<T>() + (b0 * S + t) * I, S * I, false);
+      // [x_t | h_{t-1}] (h_{-1} = h0) copied contiguous: in place, its rows sit a sequence apart.
+      for (std::int64_t b = b0; b < b1; ++b) {
+        const std::int64_t row = b * S + t;
+        T* dst = step_inputs.data() + (pending * rows + b - b0) * (I + H);
+        std::copy_n(x + row * I, I, dst);
+        std::copy_n(t == 0 ? h0 + b * H : y + (row - 1) * H, H, dst + I);
       }
+      if (++pending < kStepsPerWeightUpdate && t > 0) continue;
+      // [dW_ih | dW_hh]^T += [x | h_prev]^T dgates, db += sum dgates over the held steps.
+      const std::int64_t held = pending * rows;
+      if (need_dw_ih || need_dw_hh)
+        weight_gradient_add(I + H, G, held, step_inputs.data(), I + H, dgates.data(), dw_t.data());
       if (need_db)
-        for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t r = 0; r < held; ++r)
           for (std::int64_t k = 0; k < G; ++k)
             db[static_cast<std::size_t>(k)] += dgates[static_cast<std::size_t>(r * G + k)];
+      pending = 0;
     }
     const auto c = static_cast<std::size_t>(chunk);
     const auto transposed = [&](std::int64_t first, std::int64_t count) {  // rows of dw_t -> [4H, count]
