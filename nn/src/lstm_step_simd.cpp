@@ -90,6 +90,7 @@ void step_block(const PackedLSTMWeights& w, std::int64_t q, const BlockIO& io) {
 #pragma GCC unroll 4
     for (int v = 0; v < kGates; ++v) acc[r][v] = load(bias + v * kLanes);
   const auto accumulate = [&](const float* a, std::int64_t lda, std::int64_t k, const float* rows) {
+#pragma GCC unroll 2
     for (std::int64_t p = 0; p < k; ++p) {
       const float* row = rows + p * kPanelWidth;
       const Vec b0 = load(row), b1 = load(row + kLanes), b2 = load(row + 2 * kLanes),
