@@ -1,7 +1,10 @@
 // Google Benchmark cases for the CPU LSTM: the sgemm shapes it uses, forward, forward+backward, and
 // the whole training step (LSTM -> Linear on the last hidden state -> BCE -> backward -> Adam).
 // Configs (issue 2): A = (input 7, hidden 64, 1 layer, seq 60, batch 64),
-//                    B = (input 32, hidden 128, 2 layers, seq 60, batch 256).
+//                    B = (input 32, hidden 128, 2 layers, seq 60, batch 256);
+//         (issue 5): C = (input 16, hidden 64, 1 layer, seq 60, batch 64), stage 2's default model.
+// The hand-written kernels (blas::PackedMatrix, blas::multiply_transposed_add) at the shapes the LSTM
+// gives them run beside OpenBLAS's sgemm on the same shapes.
 // Counters: GFLOP/s of the GEMM work (pointwise work not counted). bench/compare_torch.py runs the
 // TrainStep cases beside PyTorch.
 #include <benchmark/benchmark.h>
@@ -9,6 +12,7 @@
 #include "qf/nn/loss.h"
 #include "qf/nn/trainer.h"
 #include "qf/tensor/blas.h"
+#include "qf/tensor/packed_gemm.h"
 #include "qf/tensor/parallel.h"
 
 using namespace qf;
@@ -26,7 +30,7 @@ struct Config {
     return total;
   }
 };
-constexpr Config kConfigs[] = {{"A", 7, 64, 1, 60, 64}, {"B", 32, 128, 2, 60, 256}};
+constexpr Config kConfigs[] = {{"A", 7, 64, 1, 60, 64}, {"B", 32, 128, 2, 60, 256}, {"C", 16, 64, 1, 60, 64}};
 
 Tensor random_tensor(Shape shape, std::uint64_t seed) {
   Tensor t = Tensor::empty(std::move(shape));
@@ -49,6 +53,34 @@ void BM_Sgemm(benchmark::State& state, std::int64_t m, std::int64_t n, std::int6
     benchmark::DoNotOptimize(c.data<float>());
   }
   set_flops(state, 2.0 * static_cast<double>(m * n * k));
+}
+
+// One recurrent step's h_{t-1} W_hh^T through the packed kernel (W_hh packed once, outside the loop).
+void BM_PackedRecurrentStep(benchmark::State& state, std::int64_t batch, std::int64_t hidden) {
+  set_num_threads(1);
+  const Tensor h = random_tensor({batch, hidden}, 1), w_hh = random_tensor({4 * hidden, hidden}, 2);
+  Tensor gates = Tensor::zeros({batch, 4 * hidden});
+  const blas::PackedMatrix packed(w_hh.data<float>(), hidden, hidden, 4 * hidden, /*transposed=*/true);
+  for (auto _ : state) {
+    packed.multiply(batch, h.data<float>(), hidden, gates.data<float>(), 4 * hidden, /*accumulate=*/true);
+    benchmark::DoNotOptimize(gates.data<float>());
+  }
+  set_flops(state, 2.0 * static_cast<double>(batch * hidden * 4 * hidden));
+}
+
+// The weight gradient of 4 steps, [x | h_prev]^T dgates, as backward sums it.
+void BM_WeightGradSteps(benchmark::State& state, std::int64_t batch, std::int64_t input,
+                        std::int64_t hidden) {
+  set_num_threads(1);
+  const std::int64_t rows = 4 * batch, in = input + hidden, g = 4 * hidden;
+  const Tensor inputs = random_tensor({rows, in}, 1), dgates = random_tensor({rows, g}, 2);
+  Tensor dw_t = Tensor::zeros({in, g});
+  for (auto _ : state) {
+    blas::multiply_transposed_add(in, g, rows, inputs.data<float>(), in, dgates.data<float>(), g,
+                                  dw_t.data<float>(), g);
+    benchmark::DoNotOptimize(dw_t.data<float>());
+  }
+  set_flops(state, 2.0 * static_cast<double>(rows * in * g));
 }
 
 enum class Work { forward, forward_backward, train_step };
@@ -89,6 +121,17 @@ void register_all() {
       benchmark::RegisterBenchmark(("BM_Sgemm_WeightGrad" + suffix).c_str(), BM_Sgemm, g, c.hidden, bt,
                                    threads)
           ->UseRealTime();
+      if (threads == 1) {
+        benchmark::RegisterBenchmark(("BM_PackedRecurrentStep" + suffix).c_str(), BM_PackedRecurrentStep,
+                                     c.batch, c.hidden)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark(("BM_Sgemm_WeightGradSteps" + suffix).c_str(), BM_Sgemm,
+                                     c.input + c.hidden, g, 4 * c.batch, threads)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark(("BM_WeightGradSteps" + suffix).c_str(), BM_WeightGradSteps, c.batch,
+                                     c.input, c.hidden)
+            ->UseRealTime();
+      }
       benchmark::RegisterBenchmark(("BM_LSTMForward" + suffix).c_str(), BM_LSTM, c, Work::forward, threads)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
