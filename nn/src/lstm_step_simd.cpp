@@ -89,24 +89,8 @@ void step_block(const PackedLSTMWeights& w, std::int64_t q, const BlockIO& io) {
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < kGates; ++v) acc[r][v] = load(bias + v * kLanes);
-  const auto accumulate = [&](const float* a, std::int64_t lda, std::int64_t k, const float* rows) {
-#pragma GCC unroll 2
-    for (std::int64_t p = 0; p < k; ++p) {
-      const float* row = rows + p * kPanelWidth;
-      const Vec b0 = load(row), b1 = load(row + kLanes), b2 = load(row + 2 * kLanes),
-                b3 = load(row + 3 * kLanes);
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        const Vec ar = broadcast(a[r * lda + p]);
-        acc[r][0] = multiply_add(ar, b0, acc[r][0]);
-        acc[r][1] = multiply_add(ar, b1, acc[r][1]);
-        acc[r][2] = multiply_add(ar, b2, acc[r][2]);
-        acc[r][3] = multiply_add(ar, b3, acc[r][3]);
-      }
-    }
-  };
-  accumulate(io.x, io.ldx, I, panel);
-  accumulate(io.h, io.ld_state, H, panel + I * kPanelWidth);
+  accumulate_tile<R>(acc, I, io.x, io.ldx, 1, panel, kPanelWidth);
+  accumulate_tile<R>(acc, H, io.h, io.ld_state, 1, panel + I * kPanelWidth, kPanelWidth);
   // The cell on the accumulators (the arithmetic of lstm_math::cell_forward_element).
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {

@@ -20,107 +20,50 @@ constexpr int kVectorsPerPanel = 4;
 constexpr int kPanelWidth = kLanes * kVectorsPerPanel;
 
 #ifdef QF_SIMD
-// C[R rows, one panel] (=|+=) A[R rows, k] x panel[k, kPanelWidth]; `width` <= kPanelWidth columns of
-// C exist. Each C element is the same FMA chain over p = 0..k-1 whatever R is.
+// C[R rows, one panel] (=|+=) A[R rows, k] B[k, panel], A(r, p) = a[r * a_row + p * a_col] (so
+// A^T B is the same kernel with the strides swapped), B's rows ldb apart with kPanelWidth readable
+// columns; `width` <= kPanelWidth columns of C exist. Each C element is the same FMA chain over
+// p = 0..k-1 whatever R is.
 template <int R>
-void multiply_block(std::int64_t k, const float* a, std::int64_t lda, const float* panel, float* c,
-                    std::int64_t ldc, std::int64_t width, bool accumulate) {
+void multiply_block(std::int64_t k, const float* a, std::int64_t a_row, std::int64_t a_col, const float* b,
+                    std::int64_t ldb, float* c, std::int64_t ldc, std::int64_t width, bool accumulate) {
   Vec acc[R][kVectorsPerPanel];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < kVectorsPerPanel; ++v) acc[r][v] = zero();
-  for (std::int64_t p = 0; p < k; ++p) {
-    const float* row = panel + p * kPanelWidth;
-    const Vec b0 = load(row), b1 = load(row + kLanes), b2 = load(row + 2 * kLanes),
-              b3 = load(row + 3 * kLanes);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const Vec ar = broadcast(a[r * lda + p]);
-      acc[r][0] = multiply_add(ar, b0, acc[r][0]);
-      acc[r][1] = multiply_add(ar, b1, acc[r][1]);
-      acc[r][2] = multiply_add(ar, b2, acc[r][2]);
-      acc[r][3] = multiply_add(ar, b3, acc[r][3]);
-    }
-  }
-  if (width == kPanelWidth) {
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-      for (int v = 0; v < kVectorsPerPanel; ++v) {
-        float* out = c + r * ldc + v * kLanes;
-        store(out, accumulate ? add(load(out), acc[r][v]) : acc[r][v]);
-      }
-    return;
-  }
-  alignas(64) float tail[kPanelWidth];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
-    for (int v = 0; v < kVectorsPerPanel; ++v) store(tail + v * kLanes, acc[r][v]);
-    float* out = c + r * ldc;
-    for (std::int64_t j = 0; j < width; ++j) out[j] = accumulate ? out[j] + tail[j] : tail[j];
-  }
-}
-
-template <int R>
-void multiply_rows(std::int64_t m, std::int64_t k, const float* a, std::int64_t lda, const float* panel,
-                   float* c, std::int64_t ldc, std::int64_t width, bool accumulate) {
-  std::int64_t r = 0;
-  for (; r + R <= m; r += R)
-    multiply_block<R>(k, a + r * lda, lda, panel, c + r * ldc, ldc, width, accumulate);
-  if constexpr (R > 1)
-    if (r < m) multiply_rows<R - 1>(m - r, k, a + r * lda, lda, panel, c + r * ldc, ldc, width, accumulate);
-}
-
-// C[R rows, one panel] += A^T[R rows, k] B[k, panel]: row r of A^T is column r of A (stride lda), B's
-// panel rows are read in place (kPanelWidth of them, zero-padded by the caller); `width` columns of C.
-template <int R>
-void multiply_transposed_block(std::int64_t k, const float* a, std::int64_t lda, const float* b,
-                               std::int64_t ldb, float* c, std::int64_t ldc, std::int64_t width) {
-  Vec acc[R][kVectorsPerPanel];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < kVectorsPerPanel; ++v) acc[r][v] = zero();
-  for (std::int64_t p = 0; p < k; ++p) {
-    const float* row = b + p * ldb;
-    const Vec b0 = load(row), b1 = load(row + kLanes), b2 = load(row + 2 * kLanes),
-              b3 = load(row + 3 * kLanes);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const Vec ar = broadcast(a[p * lda + r]);
-      acc[r][0] = multiply_add(ar, b0, acc[r][0]);
-      acc[r][1] = multiply_add(ar, b1, acc[r][1]);
-      acc[r][2] = multiply_add(ar, b2, acc[r][2]);
-      acc[r][3] = multiply_add(ar, b3, acc[r][3]);
-    }
-  }
+  accumulate_tile<R>(acc, k, a, a_row, a_col, b, ldb);
   // Fully unrolled like the loops above: a runtime index into acc would keep it in memory.
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     float* out = c + r * ldc;
     if (width == kPanelWidth) {
 #pragma GCC unroll 4
-      for (int v = 0; v < kVectorsPerPanel; ++v)
-        store(out + v * kLanes, add(load(out + v * kLanes), acc[r][v]));
+      for (int v = 0; v < kVectorsPerPanel; ++v) {
+        float* o = out + v * kLanes;
+        store(o, accumulate ? add(load(o), acc[r][v]) : acc[r][v]);
+      }
     } else {
       alignas(64) float tail[kPanelWidth];
 #pragma GCC unroll 4
       for (int v = 0; v < kVectorsPerPanel; ++v) store(tail + v * kLanes, acc[r][v]);
-      for (std::int64_t j = 0; j < width; ++j) out[j] += tail[j];
+      for (std::int64_t j = 0; j < width; ++j) out[j] = accumulate ? out[j] + tail[j] : tail[j];
     }
   }
 }
 
+// All m rows of C for one panel: blocks of R rows, then the remainder with a smaller block.
 template <int R>
-void multiply_transposed_rows(std::int64_t m, std::int64_t k, const float* a, std::int64_t lda,
-                              const float* b, std::int64_t ldb, float* c, std::int64_t ldc,
-                              std::int64_t width) {
+void multiply_rows(std::int64_t m, std::int64_t k, const float* a, std::int64_t a_row, std::int64_t a_col,
+                   const float* b, std::int64_t ldb, float* c, std::int64_t ldc, std::int64_t width,
+                   bool accumulate) {
   std::int64_t r = 0;
-  for (; r + R <= m; r += R) multiply_transposed_block<R>(k, a + r, lda, b, ldb, c + r * ldc, ldc, width);
+  for (; r + R <= m; r += R)
+    multiply_block<R>(k, a + r * a_row, a_row, a_col, b, ldb, c + r * ldc, ldc, width, accumulate);
   if constexpr (R > 1)
-    if (r < m) multiply_transposed_rows<R - 1>(m - r, k, a + r, lda, b, ldb, c + r * ldc, ldc, width);
+    if (r < m)
+      multiply_rows<R - 1>(m - r, k, a + r * a_row, a_row, a_col, b, ldb, c + r * ldc, ldc, width,
+                           accumulate);
 }
 #endif
 
@@ -163,8 +106,8 @@ void PackedMatrix::multiply(std::int64_t m, const float* a, std::int64_t lda, fl
   const float* base = panels_.data();
   // Panel by panel: one panel (k x 64 floats, 16 kB at k = 64) stays in L1 for all rows.
   for (std::int64_t q = 0; q * kPanelWidth < n_; ++q)
-    multiply_rows<kRowBlock>(m, k_, a, lda, base + q * k_ * kPanelWidth, c + q * kPanelWidth, ldc,
-                             std::min<std::int64_t>(kPanelWidth, n_ - q * kPanelWidth), accumulate);
+    multiply_rows<kRowBlock>(m, k_, a, lda, 1, base + q * k_ * kPanelWidth, kPanelWidth, c + q * kPanelWidth,
+                             ldc, std::min<std::int64_t>(kPanelWidth, n_ - q * kPanelWidth), accumulate);
 #endif
 }
 
@@ -176,13 +119,13 @@ void multiply_transposed_add(std::int64_t m, std::int64_t n, std::int64_t k, con
 #else
   std::int64_t col = 0;
   for (; col + kPanelWidth <= n; col += kPanelWidth)
-    multiply_transposed_rows<kRowBlock>(m, k, a, lda, b + col, ldb, c + col, ldc, kPanelWidth);
+    multiply_rows<kRowBlock>(m, k, a, 1, lda, b + col, ldb, c + col, ldc, kPanelWidth, /*accumulate=*/true);
   if (col < n) {  // the last columns through a zero-padded copy, so that full vectors can be loaded
     const std::int64_t width = n - col;
     std::vector<float> padded(static_cast<std::size_t>(k * kPanelWidth), 0.0f);
     for (std::int64_t p = 0; p < k; ++p)
       std::copy_n(b + p * ldb + col, width, padded.data() + p * kPanelWidth);
-    multiply_transposed_rows<kRowBlock>(m, k, a, lda, padded.data(), kPanelWidth, c + col, ldc, width);
+    multiply_rows<kRowBlock>(m, k, a, 1, lda, padded.data(), kPanelWidth, c + col, ldc, width, true);
   }
 #endif
 }

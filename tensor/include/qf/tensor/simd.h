@@ -169,6 +169,29 @@ inline Vec select_less(Vec a, Vec b, Vec if_less, Vec otherwise) {
 #endif
 
 #ifdef QF_SIMD
+// The register tile of every hand-written GEMM-like kernel: acc[r][v] += A(r, p) B(p, v) for p < k, R
+// rows x 4 vectors, A(r, p) = a[r * a_row + p * a_col], B's row p the 4 vectors at b + p * ldb. The
+// caller initialises acc and unrolls every loop over it (a runtime index would keep it in memory).
+template <int R>
+[[gnu::always_inline]] inline void accumulate_tile(Vec (&acc)[R][4], std::int64_t k, const float* a,
+                                                   std::int64_t a_row, std::int64_t a_col, const float* b,
+                                                   std::int64_t ldb) {
+#pragma GCC unroll 2
+  for (std::int64_t p = 0; p < k; ++p) {
+    const float* row = b + p * ldb;
+    const Vec b0 = load(row), b1 = load(row + kLanes), b2 = load(row + 2 * kLanes),
+              b3 = load(row + 3 * kLanes);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const Vec ar = broadcast(a[r * a_row + p * a_col]);
+      acc[r][0] = multiply_add(ar, b0, acc[r][0]);
+      acc[r][1] = multiply_add(ar, b1, acc[r][1]);
+      acc[r][2] = multiply_add(ar, b2, acc[r][2]);
+      acc[r][3] = multiply_add(ar, b3, acc[r][3]);
+    }
+  }
+}
+
 // 1 / d for finite positive d: the estimate and one Newton step, r (2 - d r).
 inline Vec reciprocal(Vec d) {
   const Vec r = reciprocal_estimate(d);
