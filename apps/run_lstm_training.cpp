@@ -17,6 +17,7 @@
 #include "qf/data/csv.h"
 #include "qf/data/validation.h"
 #include "qf/quant/training.h"
+#include "qf/tensor/device.h"
 #include "qf/tensor/parallel.h"
 
 namespace po = boost::program_options;
@@ -179,7 +180,8 @@ int main(int argc, char** argv) {
         ("cosine", po::bool_switch(&cosine), "cosine learning-rate schedule")
         ("seed", po::value(&o.seed)->default_value(o.seed), "seed of every initialisation and shuffle")
         ("threads", po::value(&threads)->default_value(threads), "threads per process")
-        ("device", po::value(&device)->default_value(device), "cpu (cuda: see issue 4)")
+        ("device", po::value(&device)->default_value(device),
+         "cpu, or cuda: per-stock LSTM fits trained together on the GPU, one lockstep group per trial")
         ("quiet", po::bool_switch(&quiet), "no progress output")
         ("restart", po::bool_switch(&restart),
          "discard the checkpoints and results in --out and start over (default: resume the same study)")
@@ -189,10 +191,7 @@ int main(int argc, char** argv) {
     if (!qf::apps::parse_command_line(argc, argv, options, cluster.rank() == 0)) return 0;
     if (o.fit.train.batch_size < 1 || o.fit.epochs < 1)
       throw po::error("--batch-size and --epochs must be >= 1");
-    if (device != "cpu")
-      throw po::error("--device " + device +
-                      ": only cpu is wired into training so far (the CUDA LSTM kernels exist, "
-                      "the device training loop does not yet)");
+    if (device != "cpu" && device != "cuda") throw po::error("--device must be cpu or cuda, not " + device);
     if (scope != "per_stock" && scope != "pooled") throw po::error("--scope must be per_stock or pooled");
     if (search != "grid" && search != "random") throw po::error("--search must be grid or random");
     o.scope = scope == "pooled" ? qf::quant::Scope::pooled : qf::quant::Scope::per_stock;
@@ -212,6 +211,14 @@ int main(int argc, char** argv) {
     const auto trial_list = search == "random"
                                 ? qf::quant::random_trials(space, trials > 0 ? trials : 8, o.seed)
                                 : qf::quant::grid_trials(space);
+    if (device == "cuda") {  // the multi-model GPU trainer: per-stock LSTM classifiers without dropout
+      if (o.scope != qf::quant::Scope::per_stock) throw po::error("--device cuda: only --scope per_stock");
+      for (const auto& t : trial_list)
+        if (t.model.architecture != "lstm" || (t.model.num_layers > 1 && t.model.dropout != 0.0))
+          throw po::error("--device cuda: only lstm models without dropout (not " + t.describe() + ")");
+      if (qf::cuda_device_count() == 0) throw std::runtime_error("--device cuda: no CUDA device found");
+      o.device = qf::quant::FitDevice::cuda;
+    }
     qf::set_num_threads(threads);
 
     if (!fs::exists(store))
@@ -223,10 +230,13 @@ int main(int argc, char** argv) {
     qf::quant::Study study(universe, panels, o, trial_list, out);
 
     // The study key guards the folder: a rerun resumes only the same study.
-    // A pooled model's gradient sums depend on the thread count (per-stock fits never split theirs).
+    // A pooled model's gradient sums depend on the thread count (per-stock fits never split theirs); GPU
+    // sums differ from the CPU's in the last bits, so a folder never mixes the two devices either.
+    const bool cuda = o.device == qf::quant::FitDevice::cuda;
     const std::string key =
         qf::quant::study_key(o, trial_list, hash) +
-        (o.scope == qf::quant::Scope::pooled ? " threads=" + std::to_string(threads) : "");
+        (o.scope == qf::quant::Scope::pooled ? " threads=" + std::to_string(threads) : "") +
+        (cuda ? " device=cuda" : "");
     const fs::path key_file = fs::path(out) / "study_key.txt";
     if (restart && cluster.rank() == 0)
       for (const char* name : {"checkpoints", "registry.h5", "study_key.txt", "summary.txt", "trials.csv",

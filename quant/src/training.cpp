@@ -10,12 +10,15 @@
 #include <iomanip>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
+#include "qf/nn/lstm_multi.h"
 #include "qf/nn/serialize.h"
 #include "qf/quant/cross_validation.h"
 #include "qf/tensor/hdf5.h"
@@ -197,41 +200,126 @@ struct FitOutcome {
   Predictions test, forward;
 };
 
+// Everything of a fit but the training: scalers from the training rows, the sources, a fresh model
+// (its seed from `stream`) and the samples to predict afterwards.
+struct FitSetup {
+  FitOutcome out;
+  std::vector<SampleRef> test, forward;  // those with a scaler
+  std::optional<WindowBatchSource> train, validation;
+  Rng rng{0};
+  nn::FitOptions fit;
+};
+
+FitSetup setup_fit(const StockDataset& data, const Trial& trial, const StudyOptions& o,
+                   bool per_ticker_scaling, const std::vector<SampleRef>& train,
+                   const std::vector<SampleRef>& validation, const std::vector<SampleRef>& test,
+                   const std::vector<SampleRef>& forward, std::uint64_t stream) {
+  FitSetup s;
+  s.out.scalers = fit_scalers(data, train, per_ticker_scaling);
+  // A ticker without training rows has no scaler of its own (a pooled model, a listing that starts late):
+  // its validation and test samples are left out rather than scaled by anything else.
+  auto scaled = [&](const std::vector<SampleRef>& samples) {
+    if (!per_ticker_scaling) return samples;
+    std::vector<SampleRef> kept;
+    for (const SampleRef& r : samples)
+      if (!s.out.scalers[static_cast<std::size_t>(r.ticker)].mean().empty()) kept.push_back(r);
+    return kept;
+  };
+  s.test = scaled(test);
+  s.forward = scaled(forward);
+  s.train.emplace(data, train, s.out.scalers);
+  s.validation.emplace(data, scaled(validation), s.out.scalers);
+  nn::ModelSpec spec = trial.model;
+  spec.input_size = data.feature_count();
+  s.rng = Rng(o.seed).split(stream);
+  s.out.model = nn::make_model(spec, s.rng);
+  s.fit = o.fit;
+  s.fit.learning_rate = trial.learning_rate;
+  return s;
+}
+
+// After training: refuses a non-finite training loss, then predicts the test and forward samples.
+FitOutcome finish_fit(const StockDataset& data, FitSetup& s) {
+  for (const auto& e : s.out.fit.train)
+    if (!std::isfinite(e.loss)) throw std::runtime_error("training loss is not finite");
+  if (!s.test.empty())
+    s.out.test = predict(*s.out.model, data, WindowBatchSource(data, s.test, s.out.scalers));
+  if (!s.forward.empty())
+    s.out.forward = predict(*s.out.model, data, WindowBatchSource(data, s.forward, s.out.scalers));
+  return std::move(s.out);
+}
+
 // Fits one model on train (early stopping on validation) and predicts the test samples and the
 // `forward` ones (a fold model's days from the test period on).
 FitOutcome fit_one(const StockDataset& data, const Trial& trial, const StudyOptions& o,
                    bool per_ticker_scaling, const std::vector<SampleRef>& train,
                    const std::vector<SampleRef>& validation, const std::vector<SampleRef>& test,
                    const std::vector<SampleRef>& forward, std::uint64_t stream) {
-  FitOutcome out;
-  out.scalers = fit_scalers(data, train, per_ticker_scaling);
-  // A ticker without training rows has no scaler of its own (a pooled model, a listing that starts late):
-  // its validation and test samples are left out rather than scaled by anything else.
-  auto scaled = [&](const std::vector<SampleRef>& samples) {
-    if (!per_ticker_scaling) return samples;
-    std::vector<SampleRef> kept;
-    for (const SampleRef& s : samples)
-      if (!out.scalers[static_cast<std::size_t>(s.ticker)].mean().empty()) kept.push_back(s);
-    return kept;
-  };
-  const std::vector<SampleRef> validation_kept = scaled(validation), test_kept = scaled(test),
-                               forward_kept = scaled(forward);
-  const WindowBatchSource train_source(data, train, out.scalers);
-  const WindowBatchSource validation_source(data, validation_kept, out.scalers);
-  nn::ModelSpec spec = trial.model;
-  spec.input_size = data.feature_count();
-  Rng rng = Rng(o.seed).split(stream);
-  out.model = nn::make_model(spec, rng);
-  nn::FitOptions fit = o.fit;
-  fit.learning_rate = trial.learning_rate;
-  out.fit = nn::fit(*out.model, train_source, &validation_source, fit, rng);
-  for (const auto& e : out.fit.train)
-    if (!std::isfinite(e.loss)) throw std::runtime_error("training loss is not finite");
-  if (!test_kept.empty())
-    out.test = predict(*out.model, data, WindowBatchSource(data, test_kept, out.scalers));
-  if (!forward_kept.empty())
-    out.forward = predict(*out.model, data, WindowBatchSource(data, forward_kept, out.scalers));
-  return out;
+  FitSetup s = setup_fit(data, trial, o, per_ticker_scaling, train, validation, test, forward, stream);
+  s.out.fit = nn::fit(*s.out.model, *s.train, &*s.validation, s.fit, s.rng);
+  return finish_fit(data, s);
+}
+
+// One per-stock fit of a phase, as fit_one would run it.
+struct FitRequest {
+  std::vector<SampleRef> train, validation, test, forward;
+  std::uint64_t stream = 0;
+};
+// A fit done ahead on the GPU: its outcome, or why it failed.
+struct Prefit {
+  FitOutcome outcome;
+  std::string error;
+};
+
+// At most this many fits train in one lockstep group: at the default shape (batch 64, validation batch
+// 256, sequence 60, hidden 64) a group of 512 needs about 20 GB of device memory.
+constexpr std::size_t kMaxModelsPerGroup = 512;
+
+// The requests of one trial (per-stock LSTMs: one shape) trained in lockstep groups (nn::fit_multi, on
+// the GPU or with the CPU reference), each with exactly fit_one's setup and predictions; keyed by stream.
+// A group that fails records its error on every fit of the group.
+std::map<std::uint64_t, Prefit> fit_grouped(const StockDataset& data, const Trial& trial,
+                                            const StudyOptions& o, const std::vector<FitRequest>& requests) {
+  std::map<std::uint64_t, Prefit> done;
+  for (std::size_t first = 0; first < requests.size(); first += kMaxModelsPerGroup) {
+    const std::span<const FitRequest> group(requests.data() + first,
+                                            std::min(kMaxModelsPerGroup, requests.size() - first));
+    std::vector<FitSetup> setups;
+    std::vector<nn::LSTMClassifier*> models;
+    std::vector<const nn::BatchSource*> train, validation;
+    std::vector<Rng> rngs;
+    try {
+      for (const FitRequest& r : group) {
+        setups.push_back(setup_fit(data, trial, o, true, r.train, r.validation, r.test, r.forward, r.stream));
+        auto* lstm = dynamic_cast<nn::LSTMClassifier*>(setups.back().out.model.get());
+        if (!lstm)
+          throw std::invalid_argument("--device cuda trains lstm models only, not " +
+                                      trial.model.architecture);
+        models.push_back(lstm);
+      }
+      for (FitSetup& s : setups) {  // pointers into setups only once it no longer grows
+        train.push_back(&*s.train);
+        validation.push_back(&*s.validation);
+        rngs.push_back(s.rng);
+      }
+      std::vector<nn::FitResult> fits = nn::fit_multi(
+          models, train, validation, setups.front().fit, rngs,
+          o.device == FitDevice::cuda ? nn::MultiBackend::cuda : nn::MultiBackend::cpu_reference);
+      for (std::size_t k = 0; k < setups.size(); ++k) setups[k].out.fit = std::move(fits[k]);
+    } catch (const std::exception& e) {
+      for (const FitRequest& r : group) done[r.stream].error = std::string("grouped training: ") + e.what();
+      continue;
+    }
+    for (std::size_t k = 0; k < setups.size(); ++k) {
+      Prefit& p = done[group[k].stream];
+      try {
+        p.outcome = finish_fit(data, setups[k]);
+      } catch (const std::exception& e) {
+        p.error = e.what();
+      }
+    }
+  }
+  return done;
 }
 
 void write_scalers(h5::File& f, const std::string& group, const std::vector<data::StandardScaler>& scalers,
@@ -633,18 +721,74 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
   const std::int64_t cv_units = K == 0 ? 0 : (pooled ? T * K : T * N);
   std::vector<std::int64_t> forward_days(static_cast<std::size_t>(universe_.day_count() - plan_.test_first));
   std::iota(forward_days.begin(), forward_days.end(), plan_.test_first);
+  // A per-stock fit: ticker i, CV fold `fold` (-1: the final fit of the best trial).
+  auto per_stock_request = [&](const StockDataset& d, const Trial& trial, std::int64_t i, std::int64_t fold) {
+    const DaySplit& s = fold < 0 ? plan_.final : plan_.folds[static_cast<std::size_t>(fold)];
+    return FitRequest{
+        samples_of(i, intersect(d.decision_days(i), s.train)),
+        samples_of(i, intersect(d.decision_days(i), s.validation)),
+        samples_of(i, intersect(d.prediction_days(i), s.test)),
+        fold < 0 ? std::vector<SampleRef>{} : samples_of(i, intersect(d.prediction_days(i), forward_days)),
+        stream_of(trial, ticker_name(i), static_cast<int>(fold))};
+  };
+  auto wanted = [&](const FitRequest& q) {
+    return static_cast<std::int64_t>(q.train.size()) >= options_.min_train_samples && !q.test.empty();
+  };
+  // --device cuda: the per-stock fits of one trial in one phase (this rank's pending units) are trained
+  // together in lockstep when the first unit of that trial needs one; the trial's other units then find
+  // theirs by stream. A run killed meanwhile loses at most the group in training, never a written unit.
+  struct Group {
+    std::once_flag trained;
+    std::map<std::uint64_t, Prefit> fits;
+  };
+  const bool grouped = options_.device != FitDevice::cpu && !pooled;
+  std::vector<std::unique_ptr<Group>> groups;  // by trial, for the current phase
+  std::function<std::vector<FitRequest>(std::size_t trial)> pending_fits;
+  auto start_phase = [&](std::function<std::vector<FitRequest>(std::size_t)> pending) {
+    groups.clear();
+    for (std::size_t t = 0; t < trials_.size(); ++t) groups.push_back(std::make_unique<Group>());
+    pending_fits = std::move(pending);
+  };
+  auto fit = [&](std::size_t trial_index, const StockDataset& d, bool scaling,
+                 const std::vector<SampleRef>& train, const std::vector<SampleRef>& val,
+                 const std::vector<SampleRef>& test, const std::vector<SampleRef>& forward,
+                 std::uint64_t stream) {
+    const Trial& trial = trials_[trial_index];
+    if (grouped) {
+      Group& g = *groups[trial_index];
+      std::call_once(g.trained, [&] { g.fits = fit_grouped(d, trial, options_, pending_fits(trial_index)); });
+      if (const auto it = g.fits.find(stream); it != g.fits.end()) {  // distinct units: distinct entries
+        if (!it->second.error.empty()) throw std::runtime_error(it->second.error);
+        return std::move(it->second.outcome);
+      }
+    }
+    return fit_one(d, trial, options_, scaling, train, val, test, forward, stream);
+  };
+  start_phase([&](std::size_t t) {
+    std::vector<FitRequest> requests;
+    const Trial& trial = trials_[t];
+    for (std::int64_t u = static_cast<std::int64_t>(t) * N; u < static_cast<std::int64_t>(t + 1) * N; ++u)
+      if (u % ranks == rank && !fs::exists(cv_path(u)))
+        for (std::int64_t fold = 0; fold < K; ++fold) {
+          FitRequest q =
+              per_stock_request(dataset(trial), trial, tickers_[static_cast<std::size_t>(u % N)], fold);
+          if (wanted(q)) requests.push_back(std::move(q));
+        }
+    return requests;
+  });
   run_units(
       "cv", cv_units, cv_path, [&](std::int64_t u) { return cv_path(u).stem().string(); },
       [&](std::int64_t u) {
         UnitResult r;
-        const Trial& trial = trials_[static_cast<std::size_t>(pooled ? u / K : u / N)];
+        const auto trial_index = static_cast<std::size_t>(pooled ? u / K : u / N);
+        const Trial& trial = trials_[trial_index];
         const StockDataset& d = dataset(trial);  // built before the workers started: a lookup only
         auto run_fold = [&](std::int64_t fold, const std::vector<SampleRef>& train,
                             const std::vector<SampleRef>& val, const std::vector<SampleRef>& test,
                             const std::vector<SampleRef>& forward, const std::string& who) {
           if (static_cast<std::int64_t>(train.size()) < options_.min_train_samples || test.empty()) return;
-          FitOutcome f = fit_one(d, trial, options_, !pooled || options_.per_ticker_scaling, train, val, test,
-                                 forward, stream_of(trial, who, static_cast<int>(fold)));
+          FitOutcome f = fit(trial_index, d, !pooled || options_.per_ticker_scaling, train, val, test,
+                             forward, stream_of(trial, who, static_cast<int>(fold)));
           account(f.fit, r);
           r.predictions.append(f.test);
           r.prediction_fold.insert(r.prediction_fold.end(), f.test.size(), static_cast<std::int32_t>(fold));
@@ -670,12 +814,9 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
         } else {
           const std::int64_t i = tickers_[static_cast<std::size_t>(u % N)];
           for (std::int64_t fold = 0; fold < K; ++fold) {
-            const DaySplit& s = plan_.folds[static_cast<std::size_t>(fold)];
             guarded(fold, [&] {
-              run_fold(fold, samples_of(i, intersect(d.decision_days(i), s.train)),
-                       samples_of(i, intersect(d.decision_days(i), s.validation)),
-                       samples_of(i, intersect(d.prediction_days(i), s.test)),
-                       samples_of(i, intersect(d.prediction_days(i), forward_days)), ticker_name(i));
+              const FitRequest q = per_stock_request(d, trial, i, fold);
+              run_fold(fold, q.train, q.validation, q.test, q.forward, ticker_name(i));
             });
           }
         }
@@ -768,6 +909,14 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
            ((pooled ? std::string("pooled") : ticker_name(tickers_[static_cast<std::size_t>(u)])) + ".h5");
   };
   const DaySplit& fin = plan_.final;
+  start_phase([&](std::size_t) {
+    std::vector<FitRequest> requests;
+    for (std::int64_t u = rank; u < N; u += ranks)
+      if (!fs::exists(final_path(u)))
+        if (FitRequest q = per_stock_request(d, best, tickers_[static_cast<std::size_t>(u)], -1); wanted(q))
+          requests.push_back(std::move(q));
+    return requests;
+  });
   run_units(
       "final", pooled ? 1 : N, final_path, [&](std::int64_t u) { return final_path(u).stem().string(); },
       [&](std::int64_t u) {
@@ -779,10 +928,8 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
             train = samples_in(d, fin.train, false), val = samples_in(d, fin.validation, false),
             test = samples_in(d, fin.test, true);
           } else {
-            const std::int64_t i = tickers_[static_cast<std::size_t>(u)];
-            train = samples_of(i, intersect(d.decision_days(i), fin.train));
-            val = samples_of(i, intersect(d.decision_days(i), fin.validation));
-            test = samples_of(i, intersect(d.prediction_days(i), fin.test));
+            FitRequest q = per_stock_request(d, best, tickers_[static_cast<std::size_t>(u)], -1);
+            train = std::move(q.train), val = std::move(q.validation), test = std::move(q.test);
           }
           r.train_samples = static_cast<std::int64_t>(train.size());
           r.validation_samples = static_cast<std::int64_t>(val.size());
@@ -795,8 +942,9 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
             r.status = "skipped";
             r.reason = "no decision day in the test period (delisted before it)";
           } else {
-            f = fit_one(
-                d, best, options_, !pooled || options_.per_ticker_scaling, train, val, test, {},
+            f = fit(
+                static_cast<std::size_t>(result.best_trial), d, !pooled || options_.per_ticker_scaling, train,
+                val, test, {},
                 stream_of(best, pooled ? "pooled" : ticker_name(tickers_[static_cast<std::size_t>(u)]), -1));
             account(f.fit, r);
             r.epochs_run = f.fit.epochs_run;

@@ -53,6 +53,12 @@ std::vector<Trial> random_trials(const SearchSpace& space, int count, std::uint6
 
 enum class Scope { per_stock, pooled };
 
+// Where per-stock fits train. cpu: one fit at a time. cuda: all pending fits of a phase, grouped by trial
+// (one shape), trained in lockstep on the GPU by nn::fit_multi, with the same data, scalers, early
+// stopping and outputs. cpu_grouped: that grouped path with the CPU reference backend, which gives the
+// cpu path's results bit for bit (how CI checks the grouping without a GPU).
+enum class FitDevice { cpu, cuda, cpu_grouped };
+
 struct StudyOptions {
   Scope scope = Scope::per_stock;
   LabelKind label = LabelKind::next_day_up;
@@ -70,6 +76,7 @@ struct StudyOptions {
   bool per_ticker_scaling = true;        // pooled: scale each ticker by its own training rows
   std::string select_by = "accuracy";    // accuracy, balanced_accuracy, auc, log_loss, ic
   nn::FitOptions fit;
+  FitDevice device = FitDevice::cpu;
   std::uint64_t seed = 7;
   std::vector<std::string> tickers;  // restrict to these (empty: all)
 };
