@@ -38,7 +38,9 @@ struct Dims {
 struct Saved {
   Dims d;
   Tensor x, h0, c0, w_ih, w_hh, gates, cells, tanh_cells, output;
-  std::shared_ptr<Tensor> grad_c_n;  // filled by the c_n node's backward, if c_n was used
+  // The gradients of the layer's three outputs, parked by their nodes' backwards; each stays undefined
+  // when its output was not used (a classifier on h_n sends no [B, T, H] of zeros for `output`).
+  std::shared_ptr<Tensor> grad_output, grad_h_n, grad_c_n;
 };
 
 // The recurrent weights as the right operand of every time step's GEMM, B [k, n] from storage that
@@ -125,8 +127,17 @@ void forward_layer(Saved& s) {
   });
 }
 
+// The rows the backward reads at a step sit a whole sequence apart and were written long before: each
+// row starts new streams that the hardware prefetcher picks up too late, so rows are fetched a few ahead.
+constexpr std::int64_t kPrefetchRows = 2;
 template <class T>
-void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
+void prefetch(const T* p, std::int64_t count) {
+  for (std::int64_t k = 0; k < count; k += 64 / static_cast<std::int64_t>(sizeof(T)))
+    __builtin_prefetch(p + k);
+}
+
+template <class T>
+void backward_layer(const Saved& s, Node& self) {
   const auto [B, S, I, H] = s.d;
   const std::int64_t G = s.d.gates();
   const T* gates = s.gates.data<T>();
@@ -134,11 +145,13 @@ void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
   const T* tanh_cells = s.tanh_cells.data<T>();
   const T* y = s.output.data<T>();
   const T* c0 = s.c0.data<T>();
-  const T* dy = grad_output.data<T>();
+  const T* dy = s.grad_output->defined() ? s.grad_output->data<T>() : nullptr;  // null: all zeros
 
-  Tensor dh_t = Tensor::zeros({B, H}, s.x.dtype());  // gradient reaching h_t from step t+1
-  Tensor dc_t =
-      s.grad_c_n && s.grad_c_n->defined() ? s.grad_c_n->clone() : Tensor::zeros({B, H}, s.x.dtype());
+  // dh: the gradient reaching h_t from above step t (h_n's at the last step), dc likewise for c_t.
+  auto initial = [&](const std::shared_ptr<Tensor>& g) {
+    return g->defined() ? g->clone() : Tensor::zeros({B, H}, s.x.dtype());
+  };
+  Tensor dh_t = initial(s.grad_h_n), dc_t = initial(s.grad_c_n);
   T* dh = dh_t.data<T>();
   T* dc = dc_t.data<T>();
   const T* x = s.x.data<T>();
@@ -171,8 +184,17 @@ void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
       T* dgates_step = dgates.data() + pending * rows * G;
       for (std::int64_t b = b0; b < b1; ++b) {
         const std::int64_t row = b * S + t;
-        for (std::int64_t j = 0; j < H; ++j)
-          dh_total[static_cast<std::size_t>(j)] = dy[row * H + j] + dh[b * H + j];
+        if (const std::int64_t ahead = row + kPrefetchRows * S; b + kPrefetchRows < b1) {
+          prefetch(gates + ahead * G, G);
+          prefetch(tanh_cells + ahead * H, H);
+          if (dy) prefetch(dy + ahead * H, H);
+          if (t > 0) prefetch(cells + (ahead - 1) * H, H);
+        }
+        if (dy)
+          for (std::int64_t j = 0; j < H; ++j)
+            dh_total[static_cast<std::size_t>(j)] = dy[row * H + j] + dh[b * H + j];
+        else
+          std::copy_n(dh + b * H, H, dh_total.data());
         const T* c_prev = t == 0 ? c0 + b * H : cells + (row - 1) * H;
         lstm_math::cell_backward(H, gates + row * G, c_prev, tanh_cells + row * H, dh_total.data(),
                                  dc + b * H, dgates_step + (b - b0) * G);
@@ -183,6 +205,10 @@ void backward_layer(const Saved& s, const Tensor& grad_output, Node& self) {
       // [x_t | h_{t-1}] (h_{-1} = h0) copied contiguous: in place, its rows sit a sequence apart.
       for (std::int64_t b = b0; b < b1; ++b) {
         const std::int64_t row = b * S + t;
+        if (const std::int64_t ahead = row + kPrefetchRows * S; b + kPrefetchRows < b1) {
+          prefetch(x + ahead * I, I);
+          if (t > 0) prefetch(y + (ahead - 1) * H, H);
+        }
         T* dst = step_inputs.data() + (pending * rows + b - b0) * (I + H);
         std::copy_n(x + row * I, I, dst);
         std::copy_n(t == 0 ? h0 + b * H : y + (row - 1) * H, H, dst + I);
@@ -255,8 +281,8 @@ void check_layer_shapes(const Var& x, const Var& h0, const Var& c0, const Var& w
 
 }  // namespace
 
-std::pair<Var, Var> lstm_layer_fused(const Var& x, const Var& h0, const Var& c0, const Var& weight_ih,
-                                     const Var& weight_hh, const Var& bias_ih, const Var& bias_hh) {
+LSTMLayerOutput lstm_layer_fused(const Var& x, const Var& h0, const Var& c0, const Var& weight_ih,
+                                 const Var& weight_hh, const Var& bias_ih, const Var& bias_hh) {
   auto s = std::make_shared<Saved>();
   check_layer_shapes(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, s->d);
   const auto [B, S, I, H] = s->d;
@@ -298,29 +324,38 @@ std::pair<Var, Var> lstm_layer_fused(const Var& x, const Var& h0, const Var& c0,
     forward_layer<T>(*s);
   });
 
-  // c_n is the last step's cell state; copied out since `cells` belongs to the saved state.
-  Tensor c_n = Tensor::empty({B, H}, dtype);
+  // h_n and c_n are the last step's states, copied out since the buffers belong to the saved state.
+  Tensor h_n = Tensor::empty({B, H}, dtype), c_n = Tensor::empty({B, H}, dtype);
   dispatch(dtype, [&]<class T>() {
-    for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t b = 0; b < B; ++b) {
+      std::copy_n(s->output.data<T>() + (b * S + S - 1) * H, H, h_n.data<T>() + b * H);
       std::copy_n(s->cells.data<T>() + (b * S + S - 1) * H, H, c_n.data<T>() + b * H);
+    }
   });
 
-  Var output = record_op("lstm_fused", s->output, {x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh},
-                         [s](Node& self) {
-                           dispatch(s->x.dtype(), [&]<class T>() { backward_layer<T>(*s, self.grad, self); });
-                         });
-  // c_n depends on the layer's output node so that, in reverse topological order, its gradient is
-  // parked in the shared slot before the fused backward runs (which it forces with a zero gradient).
-  Var cell_state = record_op("lstm_fused_c_n", c_n, {output}, [slot = s->grad_c_n](Node& self) {
-    *slot = self.grad.clone();
-    Node& out = *self.inputs[0];
-    out.accumulate_grad(Tensor::zeros(out.value.shape(), out.value.dtype()));
-  });
-  return {output, cell_state};
+  // One node runs the layer's backward; its value is a placeholder. The three outputs are nodes over it
+  // that park their gradients in `s` and wake it with a one-element gradient: in reverse topological
+  // order they all run before it, and it reads only the gradients that exist.
+  s->grad_output = std::make_shared<Tensor>();
+  s->grad_h_n = std::make_shared<Tensor>();
+  s->grad_c_n = std::make_shared<Tensor>();
+  const Var layer =
+      record_op("lstm_fused", Tensor::zeros({1}, dtype), {x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh},
+                [s](Node& self) { dispatch(s->x.dtype(), [&]<class T>() { backward_layer<T>(*s, self); }); });
+  const auto output_of_layer = [&](const char* op, Tensor value, const std::shared_ptr<Tensor>& slot) {
+    return record_op(op, std::move(value), {layer}, [slot](Node& self) {
+      *slot = std::move(self.grad);
+      Node& layer_node = *self.inputs[0];
+      layer_node.accumulate_grad(Tensor::zeros({1}, layer_node.value.dtype()));
+    });
+  };
+  return {output_of_layer("lstm_fused_output", s->output, s->grad_output),
+          output_of_layer("lstm_fused_h_n", std::move(h_n), s->grad_h_n),
+          output_of_layer("lstm_fused_c_n", std::move(c_n), s->grad_c_n)};
 }
 
-std::pair<Var, Var> lstm_layer_composed(const Var& x, const Var& h0, const Var& c0, const Var& weight_ih,
-                                        const Var& weight_hh, const Var& bias_ih, const Var& bias_hh) {
+LSTMLayerOutput lstm_layer_composed(const Var& x, const Var& h0, const Var& c0, const Var& weight_ih,
+                                    const Var& weight_hh, const Var& bias_ih, const Var& bias_hh) {
   Dims d{};
   check_layer_shapes(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, d);
   const std::int64_t H = d.hidden;
@@ -338,7 +373,7 @@ std::pair<Var, Var> lstm_layer_composed(const Var& x, const Var& h0, const Var& 
     h = o * tanh(c);
     outputs.push_back(reshape(h, {d.batch, 1, H}));
   }
-  return {concat(outputs, 1), c};
+  return {concat(outputs, 1), h, c};
 }
 
 }  // namespace qf::nn

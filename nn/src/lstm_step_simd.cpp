@@ -91,10 +91,18 @@ void step_block(const PackedLSTMWeights& w, std::int64_t q, const BlockIO& io) {
     for (int v = 0; v < kGates; ++v) acc[r][v] = load(bias + v * kLanes);
   accumulate_tile<R>(acc, I, io.x, io.ldx, 1, panel, kPanelWidth);
   accumulate_tile<R>(acc, H, io.h, io.ld_state, 1, panel + I * kPanelWidth, kPanelWidth);
-  // The cell on the accumulators (the arithmetic of lstm_math::cell_forward_element).
+  // The cell (the arithmetic of lstm_math::cell_forward_element), one row at a time from an L1 copy of
+  // the accumulators: with all 4R of them live the compiler has no registers left for the activations'
+  // constants and temporaries, and reloads and spills them instead.
+  alignas(64) float pre[R][kGates][kLanes];
 #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kGates; ++v) store(pre[r][v], acc[r][v]);
+#pragma GCC unroll 1
   for (int r = 0; r < R; ++r) {
-    const Vec i = sigmoid(acc[r][0]), f = sigmoid(acc[r][1]), g = tanh(acc[r][2]), o = sigmoid(acc[r][3]);
+    const Vec i = sigmoid(load(pre[r][0])), f = sigmoid(load(pre[r][1])), g = tanh(load(pre[r][2])),
+              o = sigmoid(load(pre[r][3]));
     const Vec c = add(multiply(f, load_units(io.c + r * io.ld_state + u0, units)), multiply(i, g));
     const Vec tanh_c = tanh(c);
     float* gates = io.gates + r * io.ld_out * G + u0;

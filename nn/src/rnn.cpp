@@ -33,11 +33,6 @@ Var stack_layers(const std::vector<Var>& states) {
   return concat(parts, 0);
 }
 
-Var last_step(const Var& sequence) {
-  const std::int64_t steps = sequence.dim(1);
-  return reshape(slice(sequence, 1, steps - 1, steps), {sequence.dim(0), sequence.dim(2)});
-}
-
 }  // namespace
 
 // ---- shared ----------------------------------------------------------------------------------------
@@ -83,13 +78,13 @@ RNNOutput LSTM::forward(const Var& x, const Var& h0, const Var& c0) {
     if (k > 0) input = dropout(input, options_.dropout, dropout_rng_, training());
     const RNNLayer& l = layers[static_cast<std::size_t>(k)];
     const Var h = initial_state(h0, k, batch, options_), c = initial_state(c0, k, batch, options_);
-    auto [output, cell] =
+    LSTMLayerOutput layer =
         path == LSTMPath::fused
             ? lstm_layer_fused(input, h, c, l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh)
             : lstm_layer_composed(input, h, c, l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
-    h_n.push_back(last_step(output));
-    c_n.push_back(cell);
-    input = output;
+    h_n.push_back(layer.h_n);
+    c_n.push_back(layer.c_n);
+    input = layer.output;
   }
   return {input, stack_layers(h_n), stack_layers(c_n)};
 }

@@ -40,7 +40,7 @@ TEST(LSTMCuda, ForwardMatchesCpu) {
     nn::LSTM lstm(nn::RNNOptions{I, H, 1}, rng);
     const Tensor x = random({B, S, I}, 1), h0 = random({B, H}, 2), c0 = random({B, H}, 3);
     const auto& l = lstm.layers[0];
-    auto [cpu_out, cpu_c] =
+    auto [cpu_out, cpu_h, cpu_c] =
         nn::lstm_layer_fused(Var(x), Var(h0), Var(c0), l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
     poison_next_allocations({{B, S, H}, {B, S, 4 * H}, {B, S, H}, {B, S, H}});
     const auto gpu = nn::cuda::lstm_layer_forward(
@@ -73,7 +73,7 @@ TEST(LSTMCuda, BackwardMatchesCpu) {
     Var x = Var::parameter(random({B, S, I}, 4)), h0 = Var::parameter(random({B, H}, 5)),
         c0 = Var::parameter(random({B, H}, 6));
     const Tensor w_out = random({B, S, H}, 7), w_c = random({B, H}, 8);
-    auto [y, c_n] = nn::lstm_layer_fused(x, h0, c0, l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
+    auto [y, h_n, c_n] = nn::lstm_layer_fused(x, h0, c0, l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
     Var loss = sum(y * Var(w_out)) + sum(c_n * Var(w_c));
     loss.backward();
 

@@ -68,12 +68,18 @@ class GRU : public RNNBase {
   std::string type_name() const override { return "GRU"; }
 };
 
+// One LSTM layer's results: every step's hidden state and the last step's states. Gradients flow from
+// whichever are used.
+struct LSTMLayerOutput {
+  Var output;  // [B, T, H]
+  Var h_n;     // [B, H], the last step of output
+  Var c_n;     // [B, H]
+};
 // One LSTM layer over a whole sequence by the fused path. x [B,T,I], h0/c0 [B,H] (may be constants).
-// Returns {output [B,T,H], c_n [B,H]}; gradients flow from both.
-std::pair<Var, Var> lstm_layer_fused(const Var& x, const Var& h0, const Var& c0, const Var& weight_ih,
-                                     const Var& weight_hh, const Var& bias_ih, const Var& bias_hh);
+LSTMLayerOutput lstm_layer_fused(const Var& x, const Var& h0, const Var& c0, const Var& weight_ih,
+                                 const Var& weight_hh, const Var& bias_ih, const Var& bias_hh);
 // The same layer composed of autodiff ops, for checking and as a template for new cells.
-std::pair<Var, Var> lstm_layer_composed(const Var& x, const Var& h0, const Var& c0, const Var& weight_ih,
-                                        const Var& weight_hh, const Var& bias_ih, const Var& bias_hh);
+LSTMLayerOutput lstm_layer_composed(const Var& x, const Var& h0, const Var& c0, const Var& weight_ih,
+                                    const Var& weight_hh, const Var& bias_ih, const Var& bias_hh);
 
 }  // namespace qf::nn

@@ -3,10 +3,10 @@
 // FMA: 8), thin named wrappers over its intrinsics, and exp / sigmoid / tanh on whole vectors.
 // QF_SIMD is defined when a vector type exists; code without it falls back to plain loops or BLAS.
 //
-// exp follows qf::fast_exp (Cody-Waite reduction, the same degree-6 polynomial) and tanh follows
-// qf::fast_tanh (odd series below 0.125); divisions become a reciprocal estimate refined by one Newton
-// step (an AVX-512 division costs about as much as the rest of a sigmoid). Accuracy is within a few
-// ulp (tests/tensor/test_simd.cpp).
+// exp follows qf::fast_exp (Cody-Waite reduction, the same degree-6 polynomial); tanh is a rational
+// fit (no exp); divisions become a reciprocal estimate refined by one Newton step (an AVX-512 division
+// costs about as much as the rest of a sigmoid). Accuracy is within a few ulp
+// (tests/tensor/test_simd.cpp).
 #pragma once
 
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps() and trip -Wuninitialized when inlined
@@ -220,16 +220,25 @@ inline Vec sigmoid(Vec x) {
 }
 
 inline Vec tanh(Vec x) {
-  const Vec a = absolute(x), a2 = multiply(a, a);
-  // Small |x|: the odd Taylor series, avoiding the cancellation in 1 - e.
-  Vec series = broadcast(62.0f / 2835);
-  series = multiply_add(series, a2, broadcast(-17.0f / 315));
-  series = multiply_add(series, a2, broadcast(2.0f / 15));
-  series = multiply_add(series, a2, broadcast(-1.0f / 3));
-  series = multiply(a, multiply_add(series, a2, broadcast(1.0f)));
-  const Vec e = exp(multiply(broadcast(-2.0f), a));
-  const Vec big = multiply(subtract(broadcast(1.0f), e), reciprocal(add(broadcast(1.0f), e)));
-  return copy_sign(select_less(a, broadcast(0.125f), series, big), x);
+  // A rational minimax fit x P(x^2) / Q(x^2) (Eigen's and XLA's float tanh): 11 FMAs and a reciprocal,
+  // against two series and an exp for the exp form. Beyond |x| = 7.9053 tanh rounds to +-1 in float;
+  // there it is set to +-1 exactly; the clamp takes x as its second operand, so NaN propagates.
+  const Vec limit = broadcast(7.90531110763549805f), saturated = copy_sign(broadcast(1.0f), x);
+  const Vec magnitude = absolute(x);
+  x = minimum(limit, maximum(broadcast(-7.90531110763549805f), x));
+  const Vec x2 = multiply(x, x);
+  Vec p = broadcast(-2.76076847742355e-16f);
+  p = multiply_add(p, x2, broadcast(2.00018790482477e-13f));
+  p = multiply_add(p, x2, broadcast(-8.60467152213735e-11f));
+  p = multiply_add(p, x2, broadcast(5.12229709037114e-08f));
+  p = multiply_add(p, x2, broadcast(1.48572235717979e-05f));
+  p = multiply_add(p, x2, broadcast(6.37261928875436e-04f));
+  p = multiply_add(p, x2, broadcast(4.89352455891786e-03f));
+  Vec q = broadcast(1.19825839466702e-06f);
+  q = multiply_add(q, x2, broadcast(1.18534705686654e-04f));
+  q = multiply_add(q, x2, broadcast(2.26843463243900e-03f));
+  q = multiply_add(q, x2, broadcast(4.89352518554385e-03f));
+  return select_less(limit, magnitude, saturated, multiply(multiply(x, p), reciprocal(q)));
 }
 #endif
 
