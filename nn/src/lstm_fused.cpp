@@ -1,5 +1,8 @@
-// The fused CPU LSTM layer. Layout is batch-first throughout; time step t of a [B, T, N] buffer is the
-// strided matrix starting at t*N with row stride T*N, which the kernels address directly (no copies).
+// The fused CPU LSTM layer. Its input and output are batch-first ([B, T, N]: time step t is the strided
+// matrix from t*N with row stride T*N, which the kernels address directly). What it saves for backward
+// (gates, cells, tanh(cells), hidden states) is time-major, [T, B, N]: step t of all rows is one
+// contiguous block, so the backward, which visits the steps in reverse long after the forward wrote
+// them, reads whole streams the hardware prefetcher follows instead of B rows a sequence apart.
 //
 // Forward, float32 with SIMD (lstm_step_simd.cpp): per step one register-blocked kernel computes
 //           [x_t | h_{t-1}] [W_ih | W_hh]^T + b and the cell on its accumulators.
@@ -34,10 +37,11 @@ struct Dims {
   std::int64_t gates() const { return 4 * hidden; }
 };
 
-// Everything backward needs besides the parameters.
+// Everything backward needs besides the parameters: x, h0, c0 as given, the activations time-major.
 struct Saved {
   Dims d;
-  Tensor x, h0, c0, w_ih, w_hh, gates, cells, tanh_cells, output;
+  Tensor x, h0, c0, w_ih, w_hh;
+  Tensor gates, cells, tanh_cells, hidden;  // [T, B, 4H] (i, f, g, o after activation), [T, B, H] x 3
   // The gradients of the layer's three outputs, parked by their nodes' backwards; each stays undefined
   // when its output was not used (a classifier on h_n sends no [B, T, H] of zeros for `output`).
   std::shared_ptr<Tensor> grad_output, grad_h_n, grad_c_n;
@@ -104,31 +108,31 @@ void forward_layer(Saved& s) {
   T* gates = s.gates.data<T>();
   T* cells = s.cells.data<T>();
   T* tanh_cells = s.tanh_cells.data<T>();
-  T* y = s.output.data<T>();
+  T* hidden = s.hidden.data<T>();
   const T* h0 = s.h0.data<T>();
   const T* c0 = s.c0.data<T>();
   const RecurrentWeights<T> w_hh_t(s.w_hh.data<T>(), H, G, /*transposed=*/true);  // h W_hh^T
 
   parallel_for(B, kRowsPerThread, [&](std::int64_t b0, std::int64_t b1) {
-    // Input projection of this thread's rows (all their time steps are contiguous), onto the biases.
-    blas::gemm(Trans::no, Trans::yes, (b1 - b0) * S, G, I, T(1), s.x.data<T>() + b0 * S * I, I,
-               s.w_ih.data<T>(), I, T(1), gates + b0 * S * G, G);
     for (std::int64_t t = 0; t < S; ++t) {
-      const T* h_prev = t == 0 ? h0 + b0 * H : y + (b0 * S + t - 1) * H;
-      const std::int64_t ld_h = t == 0 ? H : S * H;
-      w_hh_t.multiply(b1 - b0, h_prev, ld_h, gates + (b0 * S + t) * G, S * G, /*accumulate=*/true);
+      const std::int64_t row0 = t * B + b0;  // this thread's first row of step t
+      // gates_t (holding the biases) += x_t W_ih^T + h_{t-1} W_hh^T
+      blas::gemm(Trans::no, Trans::yes, b1 - b0, G, I, T(1), s.x.data<T>() + (b0 * S + t) * I, S * I,
+                 s.w_ih.data<T>(), I, T(1), gates + row0 * G, G);
+      const T* h_prev = t == 0 ? h0 + b0 * H : hidden + (row0 - B) * H;
+      w_hh_t.multiply(b1 - b0, h_prev, H, gates + row0 * G, G, /*accumulate=*/true);
       for (std::int64_t b = b0; b < b1; ++b) {
-        const std::int64_t row = b * S + t;
-        const T* c_prev = t == 0 ? c0 + b * H : cells + (row - 1) * H;
+        const std::int64_t row = t * B + b;
+        const T* c_prev = t == 0 ? c0 + b * H : cells + (row - B) * H;
         lstm_math::cell_forward(H, gates + row * G, c_prev, cells + row * H, tanh_cells + row * H,
-                                y + row * H);
+                                hidden + row * H);
       }
     }
   });
 }
 
-// The rows the backward reads at a step sit a whole sequence apart and were written long before: each
-// row starts new streams that the hardware prefetcher picks up too late, so rows are fetched a few ahead.
+// The batch-first rows the backward reads at a step (x_t, the output's gradient) sit a sequence apart:
+// each is a new stream that the hardware prefetcher picks up too late, so they are fetched a few ahead.
 constexpr std::int64_t kPrefetchRows = 2;
 template <class T>
 void prefetch(const T* p, std::int64_t count) {
@@ -143,7 +147,7 @@ void backward_layer(const Saved& s, Node& self) {
   const T* gates = s.gates.data<T>();
   const T* cells = s.cells.data<T>();
   const T* tanh_cells = s.tanh_cells.data<T>();
-  const T* y = s.output.data<T>();
+  const T* hidden = s.hidden.data<T>();
   const T* c0 = s.c0.data<T>();
   const T* dy = s.grad_output->defined() ? s.grad_output->data<T>() : nullptr;  // null: all zeros
 
@@ -183,19 +187,15 @@ void backward_layer(const Saved& s, Node& self) {
     for (std::int64_t t = S - 1; t >= 0; --t) {
       T* dgates_step = dgates.data() + pending * rows * G;
       for (std::int64_t b = b0; b < b1; ++b) {
-        const std::int64_t row = b * S + t;
-        if (const std::int64_t ahead = row + kPrefetchRows * S; b + kPrefetchRows < b1) {
-          prefetch(gates + ahead * G, G);
-          prefetch(tanh_cells + ahead * H, H);
-          if (dy) prefetch(dy + ahead * H, H);
-          if (t > 0) prefetch(cells + (ahead - 1) * H, H);
-        }
-        if (dy)
+        const std::int64_t row = t * B + b, input_row = b * S + t;  // time-major, batch-first
+        if (dy) {
+          if (b + kPrefetchRows < b1) prefetch(dy + (input_row + kPrefetchRows * S) * H, H);
           for (std::int64_t j = 0; j < H; ++j)
-            dh_total[static_cast<std::size_t>(j)] = dy[row * H + j] + dh[b * H + j];
-        else
+            dh_total[static_cast<std::size_t>(j)] = dy[input_row * H + j] + dh[b * H + j];
+        } else {
           std::copy_n(dh + b * H, H, dh_total.data());
-        const T* c_prev = t == 0 ? c0 + b * H : cells + (row - 1) * H;
+        }
+        const T* c_prev = t == 0 ? c0 + b * H : cells + (row - B) * H;
         lstm_math::cell_backward(H, gates + row * G, c_prev, tanh_cells + row * H, dh_total.data(),
                                  dc + b * H, dgates_step + (b - b0) * G);
       }
@@ -204,14 +204,11 @@ void backward_layer(const Saved& s, Node& self) {
       if (need_dx) w_ih->multiply(rows, dgates_step, G, dx.data<T>() + (b0 * S + t) * I, S * I, false);
       // [x_t | h_{t-1}] (h_{-1} = h0) copied contiguous: in place, its rows sit a sequence apart.
       for (std::int64_t b = b0; b < b1; ++b) {
-        const std::int64_t row = b * S + t;
-        if (const std::int64_t ahead = row + kPrefetchRows * S; b + kPrefetchRows < b1) {
-          prefetch(x + ahead * I, I);
-          if (t > 0) prefetch(y + (ahead - 1) * H, H);
-        }
+        const std::int64_t input_row = b * S + t;
+        if (b + kPrefetchRows < b1) prefetch(x + (input_row + kPrefetchRows * S) * I, I);
         T* dst = step_inputs.data() + (pending * rows + b - b0) * (I + H);
-        std::copy_n(x + row * I, I, dst);
-        std::copy_n(t == 0 ? h0 + b * H : y + (row - 1) * H, H, dst + I);
+        std::copy_n(x + input_row * I, I, dst);
+        std::copy_n(t == 0 ? h0 + b * H : hidden + ((t - 1) * B + b) * H, H, dst + I);
       }
       if (++pending < kStepsPerWeightUpdate && t > 0) continue;
       // [dW_ih | dW_hh]^T += [x | h_prev]^T dgates, db += sum dgates over the held steps.
@@ -282,7 +279,8 @@ void check_layer_shapes(const Var& x, const Var& h0, const Var& c0, const Var& w
 }  // namespace
 
 LSTMLayerOutput lstm_layer_fused(const Var& x, const Var& h0, const Var& c0, const Var& weight_ih,
-                                 const Var& weight_hh, const Var& bias_ih, const Var& bias_hh) {
+                                 const Var& weight_hh, const Var& bias_ih, const Var& bias_hh,
+                                 bool sequence_output) {
   auto s = std::make_shared<Saved>();
   check_layer_shapes(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, s->d);
   const auto [B, S, I, H] = s->d;
@@ -292,30 +290,30 @@ LSTMLayerOutput lstm_layer_fused(const Var& x, const Var& h0, const Var& c0, con
   s->c0 = c0.value();
   s->w_ih = weight_ih.value();
   s->w_hh = weight_hh.value();
-  s->gates = Tensor::empty({B, S, 4 * H}, dtype);
-  s->cells = Tensor::empty({B, S, H}, dtype);
-  s->tanh_cells = Tensor::empty({B, S, H}, dtype);
-  s->output = Tensor::empty({B, S, H}, dtype);
-  s->grad_c_n = std::make_shared<Tensor>();
+  s->gates = Tensor::empty({S, B, 4 * H}, dtype);
+  s->cells = Tensor::empty({S, B, H}, dtype);
+  s->tanh_cells = Tensor::empty({S, B, H}, dtype);
+  s->hidden = Tensor::empty({S, B, H}, dtype);
   dispatch(dtype, [&]<class T>() {
     if constexpr (std::is_same_v<T, float> && lstm_simd::available()) {
       const lstm_simd::PackedLSTMWeights packed(
           weight_ih.value().data<float>(), weight_hh.value().data<float>(), bias_ih.value().data<float>(),
           bias_hh.value().data<float>(), I, H);
-      const lstm_simd::LSTMForwardBuffers buffers{S,
+      const lstm_simd::LSTMForwardBuffers buffers{B,
+                                                  S,
                                                   s->x.data<float>(),
                                                   s->h0.data<float>(),
                                                   s->c0.data<float>(),
                                                   s->gates.data<float>(),
                                                   s->cells.data<float>(),
                                                   s->tanh_cells.data<float>(),
-                                                  s->output.data<float>()};
+                                                  s->hidden.data<float>()};
       parallel_for(B, kRowsPerThread, [&](std::int64_t b0, std::int64_t b1) {
         lstm_simd::forward_rows(packed, buffers, b0, b1);
       });
       return;
     }
-    // Both biases are added once, into the buffer the input GEMM accumulates onto.
+    // Both biases are added once, into the buffer the input GEMMs accumulate onto.
     T* gates = s->gates.data<T>();
     const T* bi = bias_ih.value().data<T>();
     const T* bh = bias_hh.value().data<T>();
@@ -324,13 +322,17 @@ LSTMLayerOutput lstm_layer_fused(const Var& x, const Var& h0, const Var& c0, con
     forward_layer<T>(*s);
   });
 
-  // h_n and c_n are the last step's states, copied out since the buffers belong to the saved state.
-  Tensor h_n = Tensor::empty({B, H}, dtype), c_n = Tensor::empty({B, H}, dtype);
+  // The batch-first output, and h_n and c_n (the last step's states, contiguous in time-major).
+  Tensor output = sequence_output ? Tensor::empty({B, S, H}, dtype) : Tensor(),
+         h_n = Tensor::empty({B, H}, dtype), c_n = Tensor::empty({B, H}, dtype);
   dispatch(dtype, [&]<class T>() {
-    for (std::int64_t b = 0; b < B; ++b) {
-      std::copy_n(s->output.data<T>() + (b * S + S - 1) * H, H, h_n.data<T>() + b * H);
-      std::copy_n(s->cells.data<T>() + (b * S + S - 1) * H, H, c_n.data<T>() + b * H);
-    }
+    const T* hidden = s->hidden.data<T>();
+    if (sequence_output)
+      for (std::int64_t t = 0; t < S; ++t)
+        for (std::int64_t b = 0; b < B; ++b)
+          std::copy_n(hidden + (t * B + b) * H, H, output.data<T>() + (b * S + t) * H);
+    std::copy_n(hidden + (S - 1) * B * H, B * H, h_n.data<T>());
+    std::copy_n(s->cells.data<T>() + (S - 1) * B * H, B * H, c_n.data<T>());
   });
 
   // One node runs the layer's backward; its value is a placeholder. The three outputs are nodes over it
@@ -349,7 +351,7 @@ LSTMLayerOutput lstm_layer_fused(const Var& x, const Var& h0, const Var& c0, con
       layer_node.accumulate_grad(Tensor::zeros({1}, layer_node.value.dtype()));
     });
   };
-  return {output_of_layer("lstm_fused_output", s->output, s->grad_output),
+  return {sequence_output ? output_of_layer("lstm_fused_output", std::move(output), s->grad_output) : Var(),
           output_of_layer("lstm_fused_h_n", std::move(h_n), s->grad_h_n),
           output_of_layer("lstm_fused_c_n", std::move(c_n), s->grad_c_n)};
 }

@@ -49,7 +49,8 @@ const float* PackedLSTMWeights::bias(std::int64_t q) const {
 namespace {
 
 // Where the R rows of one block read and write at one time step: row r's x_t is x + r * ldx, its
-// h_{t-1} and c_{t-1} are h + r * ld_state and c + r * ld_state, its outputs sit ld_out rows apart.
+// h_{t-1} and c_{t-1} are h + r * ld_state and c + r * ld_state; its outputs are row r of the step's
+// time-major blocks.
 struct BlockIO {
   const float* x;
   std::int64_t ldx;
@@ -59,8 +60,7 @@ struct BlockIO {
   float* gates;
   float* cells;
   float* tanh_cells;
-  float* output;
-  std::int64_t ld_out;  // in rows of the [B*S, .] buffers
+  float* hidden;
 };
 
 Vec load_units(const float* p, std::int64_t units) {
@@ -105,14 +105,14 @@ void step_block(const PackedLSTMWeights& w, std::int64_t q, const BlockIO& io) {
               o = sigmoid(load(pre[r][3]));
     const Vec c = add(multiply(f, load_units(io.c + r * io.ld_state + u0, units)), multiply(i, g));
     const Vec tanh_c = tanh(c);
-    float* gates = io.gates + r * io.ld_out * G + u0;
+    float* gates = io.gates + r * G + u0;
     store_units(gates, i, units);
     store_units(gates + H, f, units);
     store_units(gates + 2 * H, g, units);
     store_units(gates + 3 * H, o, units);
-    store_units(io.cells + r * io.ld_out * H + u0, c, units);
-    store_units(io.tanh_cells + r * io.ld_out * H + u0, tanh_c, units);
-    store_units(io.output + r * io.ld_out * H + u0, multiply(o, tanh_c), units);
+    store_units(io.cells + r * H + u0, c, units);
+    store_units(io.tanh_cells + r * H + u0, tanh_c, units);
+    store_units(io.hidden + r * H + u0, multiply(o, tanh_c), units);
   }
 }
 
@@ -125,10 +125,10 @@ void step_rows(const PackedLSTMWeights& w, std::int64_t q, std::int64_t rows, Bl
     io.x += R * io.ldx;
     io.h += R * io.ld_state;
     io.c += R * io.ld_state;
-    io.gates += R * io.ld_out * G;
-    io.cells += R * io.ld_out * H;
-    io.tanh_cells += R * io.ld_out * H;
-    io.output += R * io.ld_out * H;
+    io.gates += R * G;
+    io.cells += R * H;
+    io.tanh_cells += R * H;
+    io.hidden += R * H;
   }
   if constexpr (R > 1)
     if (r < rows) step_rows<R - 1>(w, q, rows - r, io);
@@ -138,19 +138,18 @@ void step_rows(const PackedLSTMWeights& w, std::int64_t q, std::int64_t rows, Bl
 
 void forward_rows(const PackedLSTMWeights& w, const LSTMForwardBuffers& buf, std::int64_t b0,
                   std::int64_t b1) {
-  const std::int64_t S = buf.steps, I = w.input(), H = w.hidden(), G = kGates * H;
+  const std::int64_t B = buf.batch, S = buf.steps, I = w.input(), H = w.hidden(), G = kGates * H;
   for (std::int64_t t = 0; t < S; ++t) {
-    const std::int64_t row0 = b0 * S + t;  // the first row's index in the [B*S, .] buffers
-    BlockIO io{buf.x + row0 * I,
+    const std::int64_t row0 = t * B + b0;  // the first row's index in the time-major [S*B, .] buffers
+    BlockIO io{buf.x + (b0 * S + t) * I,
                S * I,
-               t == 0 ? buf.h0 + b0 * H : buf.output + (row0 - 1) * H,
-               t == 0 ? buf.c0 + b0 * H : buf.cells + (row0 - 1) * H,
-               t == 0 ? H : S * H,
+               t == 0 ? buf.h0 + b0 * H : buf.hidden + (row0 - B) * H,
+               t == 0 ? buf.c0 + b0 * H : buf.cells + (row0 - B) * H,
+               H,
                buf.gates + row0 * G,
                buf.cells + row0 * H,
                buf.tanh_cells + row0 * H,
-               buf.output + row0 * H,
-               S};
+               buf.hidden + row0 * H};
     // Panel by panel: one panel ((I + H) x 4 L floats, 20 kB at I = 16, H = 64) stays in L1 for all rows.
     for (std::int64_t q = 0; q < w.panels(); ++q) step_rows<kRowBlock>(w, q, b1 - b0, io);
   }

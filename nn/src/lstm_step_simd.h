@@ -40,17 +40,17 @@ class PackedLSTMWeights {
   simd::AlignedBuffer weights_, bias_;
 };
 
-// The layer's buffers, batch-first as in lstm_fused.cpp: x [B, S, I], h0/c0 [B, H], gates [B, S, 4H]
-// (activations i, f, g, o out), cells / tanh_cells / output [B, S, H].
+// The layer's buffers as in lstm_fused.cpp: x [B, S, I] batch-first, h0/c0 [B, H]; out, time-major:
+// gates [S, B, 4H] (activations i, f, g, o), cells / tanh_cells / hidden [S, B, H].
 struct LSTMForwardBuffers {
-  std::int64_t steps;
+  std::int64_t batch, steps;
   const float* x;
   const float* h0;
   const float* c0;
   float* gates;
   float* cells;
   float* tanh_cells;
-  float* output;
+  float* hidden;
 };
 
 // Runs all time steps for batch rows [b0, b1). Rows are independent, so threads take disjoint ranges.

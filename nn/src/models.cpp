@@ -85,7 +85,7 @@ LSTMClassifier::LSTMClassifier(RNNOptions options, Rng& rng)
 }
 
 Var LSTMClassifier::forward(const Var& x) {
-  return head.forward(last_hidden(lstm.forward(x).h_n, x.dim(0)));
+  return head.forward(last_hidden(lstm.forward(x, {}, {}, /*sequence_output=*/false).h_n, x.dim(0)));
 }
 
 GRUClassifier::GRUClassifier(RNNOptions options, Rng& rng)

@@ -67,7 +67,7 @@ Config RNNBase::config() const {
 
 // ---- LSTM ------------------------------------------------------------------------------------------
 
-RNNOutput LSTM::forward(const Var& x, const Var& h0, const Var& c0) {
+RNNOutput LSTM::forward(const Var& x, const Var& h0, const Var& c0, bool sequence_output) {
   if (x.value().rank() != 3 || x.dim(2) != options_.input_size)
     throw ShapeError("LSTM: input " + to_string(x.shape()) + " is not [batch, time, " +
                      std::to_string(options_.input_size) + "]");
@@ -78,10 +78,12 @@ RNNOutput LSTM::forward(const Var& x, const Var& h0, const Var& c0) {
     if (k > 0) input = dropout(input, options_.dropout, dropout_rng_, training());
     const RNNLayer& l = layers[static_cast<std::size_t>(k)];
     const Var h = initial_state(h0, k, batch, options_), c = initial_state(c0, k, batch, options_);
+    const bool sequence = sequence_output || k + 1 < options_.num_layers;  // the next layer's input
     LSTMLayerOutput layer =
         path == LSTMPath::fused
-            ? lstm_layer_fused(input, h, c, l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh)
+            ? lstm_layer_fused(input, h, c, l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh, sequence)
             : lstm_layer_composed(input, h, c, l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
+    if (!sequence) layer.output = Var();
     h_n.push_back(layer.h_n);
     c_n.push_back(layer.c_n);
     input = layer.output;

@@ -129,26 +129,37 @@ TEST(LSTMPaths, FusedEqualsComposedInFloat32AndFloat64) {
       Rng rng(17);
       LSTM lstm(RNNOptions{I, H, L, 0.0, dtype}, rng);
       const Var x = Var::parameter(random({B, S, I}, 18, dtype));
-      auto run = [&](LSTMPath path) {
+      // Every output in the loss; then h_n alone without the sequence output (a classifier's use: the
+      // fused backward then runs with no output gradient at all).
+      auto run = [&](LSTMPath path, bool sequence) {
         lstm.path = path;
         for (auto& p : lstm.parameters()) p.zero_grad();
         x.node()->grad = Tensor();
-        RNNOutput out = lstm.forward(x);
-        Var loss = sum(out.output * Var(random(out.output.shape(), 19, dtype))) +
-                   sum(out.c_n * Var(random(out.c_n.shape(), 20, dtype)));
+        RNNOutput out = lstm.forward(x, {}, {}, sequence);
+        Var loss = sum(out.h_n * Var(random(out.h_n.shape(), 21, dtype)));
+        if (sequence)
+          loss = loss + sum(out.output * Var(random(out.output.shape(), 19, dtype))) +
+                 sum(out.c_n * Var(random(out.c_n.shape(), 20, dtype)));
         loss.backward();
-        std::vector<Tensor> result{out.output.value().clone(), out.c_n.value().clone(), x.grad().clone()};
+        std::vector<Tensor> result{out.h_n.value().clone(), out.c_n.value().clone(), x.grad().clone()};
+        if (sequence)
+          result.push_back(out.output.value().clone());
+        else
+          EXPECT_FALSE(out.output.defined());
         for (auto& p : lstm.parameters()) result.push_back(p.grad().clone());
         return result;
       };
-      const auto fused = run(LSTMPath::fused), composed = run(LSTMPath::composed);
-      // float32: outputs agree to 1e-4 (relative, floor 1e-3); gradients, sums over up to 91 (batch, time) rows whose terms
-      // cancel, carry more rounding (a wrong kernel is off by O(1)).
-      ASSERT_EQ(fused.size(), composed.size());
-      for (std::size_t i = 0; i < fused.size(); ++i)
-        EXPECT_LT(max_relative_error(fused[i], composed[i], 1e-3),
-                  dtype == DType::f64 ? 1e-12 : (i < 2 ? 1e-4 : 1e-3))
-            << "tensor " << i << ", I " << I << " H " << H << " layers " << L << " B " << B << " S " << S;
+      for (const bool sequence : {true, false}) {
+        const auto fused = run(LSTMPath::fused, sequence), composed = run(LSTMPath::composed, sequence);
+        // float32: states agree to 1e-4 (relative, floor 1e-3); gradients, sums over up to 91 (batch,
+        // time) rows whose terms cancel, carry more rounding (a wrong kernel is off by O(1)).
+        ASSERT_EQ(fused.size(), composed.size());
+        for (std::size_t i = 0; i < fused.size(); ++i)
+          EXPECT_LT(max_relative_error(fused[i], composed[i], 1e-3),
+                    dtype == DType::f64 ? 1e-12 : (i < 2 ? 1e-4 : 1e-3))
+              << "tensor " << i << ", I " << I << " H " << H << " layers " << L << " B " << B << " S " << S
+              << (sequence ? "" : ", h_n only");
+      }
     }
 }
 

@@ -52,8 +52,9 @@ class RNNBase : public Module {
 class LSTM : public RNNBase {
  public:
   LSTM(RNNOptions options, Rng& rng) : RNNBase(options, 4, rng, "LSTM") {}
-  // h0, c0: [L, B, H] or undefined for zeros.
-  RNNOutput forward(const Var& x, const Var& h0 = {}, const Var& c0 = {});
+  // h0, c0: [L, B, H] or undefined for zeros. sequence_output false leaves `output` undefined: a model
+  // that reads only the last state saves the fused path a [B, T, H] copy.
+  RNNOutput forward(const Var& x, const Var& h0 = {}, const Var& c0 = {}, bool sequence_output = true);
   std::string type_name() const override { return "LSTM"; }
 
   LSTMPath path = LSTMPath::fused;
@@ -75,9 +76,11 @@ struct LSTMLayerOutput {
   Var h_n;     // [B, H], the last step of output
   Var c_n;     // [B, H]
 };
-// One LSTM layer over a whole sequence by the fused path. x [B,T,I], h0/c0 [B,H] (may be constants).
+// One LSTM layer over a whole sequence by the fused path. x [B,T,I], h0/c0 [B,H] (may be constants);
+// sequence_output false: `output` is left undefined (not copied out).
 LSTMLayerOutput lstm_layer_fused(const Var& x, const Var& h0, const Var& c0, const Var& weight_ih,
-                                 const Var& weight_hh, const Var& bias_ih, const Var& bias_hh);
+                                 const Var& weight_hh, const Var& bias_ih, const Var& bias_hh,
+                                 bool sequence_output = true);
 // The same layer composed of autodiff ops, for checking and as a template for new cells.
 LSTMLayerOutput lstm_layer_composed(const Var& x, const Var& h0, const Var& c0, const Var& weight_ih,
                                     const Var& weight_hh, const Var& bias_ih, const Var& bias_hh);
