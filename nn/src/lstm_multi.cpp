@@ -68,7 +68,7 @@ MultiBatch make_multi_batch(std::int64_t models, std::int64_t batch, std::int64_
           std::vector<std::int64_t>(static_cast<std::size_t>(models), 0)};
 }
 
-void fill_multi_batch(MultiBatch& b, std::int64_t model, const BatchSource& source,
+void fill_multi_batch(MultiBatch& b, std::int64_t model, const BatchSource* source,
                       std::span<const std::int64_t> rows) {
   const auto r = static_cast<std::int64_t>(rows.size());
   if (r > b.x.dim(1)) throw std::invalid_argument("fill_multi_batch: more rows than the batch holds");
@@ -77,7 +77,8 @@ void fill_multi_batch(MultiBatch& b, std::int64_t model, const BatchSource& sour
   Tensor padding = b.x[model].slice(r, b.x.dim(1));
   std::fill_n(padding.data<float>(), padding.numel(), 0.0f);
   if (r == 0) return;
-  const auto [x, y] = source.batch(rows);
+  if (!source) throw std::invalid_argument("fill_multi_batch: rows of a model without a source");
+  const auto [x, y] = source->batch(rows);
   const Shape expected{r, b.x.dim(2), b.x.dim(3)};
   if (x.shape() != expected || x.dtype() != DType::f32 || y.numel() != r)
     throw ShapeError("fill_multi_batch: a batch " + to_string(x.shape()) + " for slots " +
@@ -215,7 +216,7 @@ void fill_step(MultiBatch& b, std::span<const BatchSource* const> sources, const
   parallel_for(n, 1, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t m = begin; m < end; ++m) {
       const std::span<const std::int64_t> rows = rows_for(m);
-      fill_multi_batch(b, m, *sources[static_cast<std::size_t>(m)], rows);
+      fill_multi_batch(b, m, sources[static_cast<std::size_t>(m)], rows);
     }
   });
 }

@@ -101,10 +101,11 @@ std::unique_ptr<MultiLSTM> make_cuda_multi_lstm(const MultiLSTMShape& shape,
                                                 const MultiOptimizerOptions& options);
 
 // Rows `rows` of model n's source, gathered into slot n of a padded MultiBatch of `batch` rows per model
-// (rows.size() <= batch); the other slots stay zero with rows 0. x is [N, batch, T, F].
+// (rows.size() <= batch); the other slots stay zero with rows 0. x is [N, batch, T, F]. The source may
+// be null when rows is empty (a model without validation data).
 MultiBatch make_multi_batch(std::int64_t models, std::int64_t batch, std::int64_t steps,
                             std::int64_t features);
-void fill_multi_batch(MultiBatch& batch, std::int64_t model, const BatchSource& source,
+void fill_multi_batch(MultiBatch& batch, std::int64_t model, const BatchSource* source,
                       std::span<const std::int64_t> rows);
 
 enum class MultiBackend { cpu_reference, cuda };
