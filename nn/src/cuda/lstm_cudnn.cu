@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -17,7 +18,7 @@ using qf::cuda::check;
 
 namespace {
 
-using qf::cuda::check;
+using qf::cuda::check;  // beside the cuDNN overload below, which would hide it here
 
 void check(cudnnStatus_t status, const char* what) {
   if (status != CUDNN_STATUS_SUCCESS)
@@ -61,6 +62,7 @@ struct LSTM::Impl {
   Handle<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor> h_desc, matrix_desc, bias_desc;
   Tensor weights, weight_grads, workspace, reserve, seq_lengths, y;
   std::size_t weight_bytes = 0, workspace_bytes = 0, reserve_bytes = 0;
+  bool trained = false;  // the last forward ran in training mode
 
   // Calls f(layer, linear id, matrix address, bias address) for every block of `space`.
   template <class F>
@@ -94,7 +96,8 @@ LSTM::LSTM(std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_l
   check(cudnnSetRNNDescriptor_v8(m.rnn.value, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM, CUDNN_RNN_DOUBLE_BIAS,
                                  CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT,
                                  CUDNN_FMA_MATH, m.input, m.hidden, m.hidden, m.layers, m.dropout.value,
-                                 CUDNN_RNN_PADDED_IO_DISABLED),
+                                 // the unpacked (batch-major) data layouts require padded I/O enabled
+                                 CUDNN_RNN_PADDED_IO_ENABLED),
         "RNN");
   const std::vector<int> lengths(static_cast<std::size_t>(m.batch), m.steps);
   float padding = 0.0f;
@@ -110,9 +113,15 @@ LSTM::LSTM(std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_l
   check(cudnnCreateTensorDescriptor(&m.matrix_desc.value), "matrix descriptor");
   check(cudnnCreateTensorDescriptor(&m.bias_desc.value), "bias descriptor");
   check(cudnnGetRNNWeightSpaceSize(m.handle.value, m.rnn.value, &m.weight_bytes), "weight space");
+  // The workspace serves both modes; the sizes need not be monotonic in the mode, so take the larger.
+  std::size_t inference_workspace = 0, inference_reserve = 0;
   check(cudnnGetRNNTempSpaceSizes(m.handle.value, m.rnn.value, CUDNN_FWD_MODE_TRAINING, m.x_desc.value,
                                   &m.workspace_bytes, &m.reserve_bytes),
         "temp space");
+  check(cudnnGetRNNTempSpaceSizes(m.handle.value, m.rnn.value, CUDNN_FWD_MODE_INFERENCE, m.x_desc.value,
+                                  &inference_workspace, &inference_reserve),
+        "temp space (inference)");
+  m.workspace_bytes = std::max(m.workspace_bytes, inference_workspace);
   m.weights = device_bytes(m.weight_bytes);
   m.weight_grads = device_bytes(m.weight_bytes);
   m.workspace = device_bytes(m.workspace_bytes);
@@ -130,6 +139,18 @@ void LSTM::set_weights(std::span<const LSTMWeights> layers) {
   Impl& m = *impl_;
   if (static_cast<int>(layers.size()) != m.layers)
     throw std::invalid_argument("cuDNN LSTM: one weight set per layer");
+  const std::int64_t G = 4 * static_cast<std::int64_t>(m.hidden);
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const LSTMWeights& w = layers[l];
+    const std::int64_t in = l == 0 ? m.input : m.hidden;
+    for (const auto& [t, shape] : {std::pair{&w.weight_ih, Shape{G, in}},
+                                   {&w.weight_hh, Shape{G, m.hidden}},
+                                   {&w.bias_ih, Shape{G}},
+                                   {&w.bias_hh, Shape{G}}})
+      if (t->shape() != shape || t->device() != Device::cuda || t->dtype() != DType::f32)
+        throw ShapeError("cuDNN LSTM: layer " + std::to_string(l) + " weight " + to_string(t->shape()) +
+                         " is not a float32 CUDA tensor " + to_string(shape));
+  }
   m.for_each_block(m.weights, [&](int l, int id, float* matrix, float* bias) {
     const LSTMWeights& w = layers[static_cast<std::size_t>(l)];
     const int in = id < 4 ? (l == 0 ? m.input : m.hidden) : m.hidden, gate = id % 4;
@@ -143,6 +164,7 @@ void LSTM::set_weights(std::span<const LSTMWeights> layers) {
                      cudaMemcpyDeviceToDevice),
           "biases");
   });
+  check(cudaDeviceSynchronize(), "cuDNN weights");  // the sources may be freed as soon as we return
 }
 
 Tensor LSTM::forward(const Tensor& x, bool training) {
@@ -156,14 +178,20 @@ Tensor LSTM::forward(const Tensor& x, bool training) {
             nullptr, m.weight_bytes, m.weights.data<float>(), m.workspace_bytes, m.workspace.data<float>(),
             m.reserve_bytes, m.reserve.data<float>()),
         "forward");
+  m.trained = training;  // backward needs the reserve space of a training forward
   // Tensor copies run on the backend's own stream, which does not wait for cuDNN's.
   check(cudaDeviceSynchronize(), "cuDNN forward");
-  return m.y;
+  return m.y.clone();  // m.y stays what backward hands to cuDNN
 }
 
 LSTM::Gradients LSTM::backward(const Tensor& x, const Tensor& dy) {
   Impl& m = *impl_;
-  Gradients g{device_zeros(x.shape()), {}};
+  if (!m.trained) throw std::logic_error("cuDNN LSTM: backward needs a forward with training = true first");
+  if (x.shape() != Shape{m.batch, m.steps, m.input} || x.device() != Device::cuda ||
+      dy.shape() != Shape{m.batch, m.steps, m.hidden} || dy.device() != Device::cuda)
+    throw ShapeError("cuDNN LSTM: backward with x " + to_string(x.shape()) + ", dy " + to_string(dy.shape()) +
+                     " (CUDA tensors of the configured sizes expected)");
+  Gradients g{Tensor::empty(x.shape(), DType::f32, Device::cuda), {}};  // cuDNN writes all of dx
   const auto* lengths = reinterpret_cast<const int32_t*>(m.seq_lengths.data<float>());
   check(cudnnRNNBackwardData_v8(m.handle.value, m.rnn.value, lengths, m.y_desc.value, m.y.data<float>(),
                                 dy.data<float>(), m.x_desc.value, g.x.data<float>(), m.h_desc.value, nullptr,
