@@ -250,12 +250,101 @@ void File::write_strings(const std::string& dataset, const std::vector<std::stri
     fail("cannot write string dataset", dataset);
 }
 
+namespace {
+
+std::uint64_t little_endian(const unsigned char* p, std::size_t bytes) {
+  std::uint64_t v = 0;
+  for (std::size_t k = bytes; k-- > 0;) v = (v << 8) | p[k];
+  return v;
+}
+
+// libhdf5 follows a variable-length string's reference into the file's global heap without checking
+// it: a corrupted heap collection makes H5Dread read outside its buffers (fuzz_store found one). So,
+// before reading, every element's reference (length, collection address, object index; HDF5 file
+// format, "Global Heap") is checked against the file itself: the collection must lie in the file,
+// start with "GCOL" and hold that object, at least as long as the string. Returns the problem, or "".
+std::string check_string_references(hid_t file, hid_t dataset, hssize_t count,
+                                    const std::filesystem::path& path) {
+  if (count <= 0) return "";
+  const haddr_t offset = H5Dget_offset(dataset);
+  if (offset == HADDR_UNDEF) return "string dataset is not stored contiguously";
+  Handle plist(H5Fget_create_plist(file), H5Pclose);
+  std::size_t address_bytes = 8, size_bytes = 8;
+  hsize_t base = 0;
+  if (!plist.ok() || H5Pget_sizes(plist.get(), &address_bytes, &size_bytes) < 0 ||
+      H5Pget_userblock(plist.get(), &base) < 0 || address_bytes > 8 || size_bytes > 8)
+    return "unreadable file creation properties";
+  std::error_code error;
+  const std::uint64_t file_size = std::filesystem::file_size(path, error);
+  if (error) return "cannot size the file";
+  const std::uint64_t element = 4 + address_bytes + 4, total = element * static_cast<std::uint64_t>(count);
+  // H5Dget_offset counts from the start of the file (user block included); heap addresses from the base.
+  if (offset > file_size || total > file_size - offset) return "string references beyond the end of the file";
+  std::ifstream in(path, std::ios::binary);
+  auto read_at = [&](std::uint64_t at, std::uint64_t bytes) {
+    std::vector<unsigned char> buffer(bytes);
+    in.seekg(static_cast<std::streamoff>(at));
+    in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(bytes));
+    if (!in) buffer.clear();
+    return buffer;
+  };
+  const std::vector<unsigned char> refs = read_at(offset, total);
+  if (refs.size() != total) return "cannot read the string references";
+  std::map<std::uint64_t, std::map<std::uint64_t, std::uint64_t>> collections;  // address -> index -> size
+  for (hssize_t i = 0; i < count; ++i) {
+    const unsigned char* r = refs.data() + static_cast<std::uint64_t>(i) * element;
+    const std::uint64_t length = little_endian(r, 4), address = little_endian(r + 4, address_bytes),
+                        index = little_endian(r + 4 + address_bytes, 4);
+    if (length == 0) continue;  // an empty string reads nothing from the heap
+    auto found = collections.find(address);
+    if (found == collections.end()) {
+      const std::uint64_t header = 8 + size_bytes;
+      if (address > file_size - base || header > file_size - base - address)
+        return "a string's heap collection lies beyond the end of the file";
+      const std::vector<unsigned char> head = read_at(base + address, header);
+      if (head.size() != header || std::memcmp(head.data(), "GCOL", 4) != 0 || head[4] != 1)
+        return "a string's heap collection is corrupt";
+      const std::uint64_t collection_size = little_endian(head.data() + 8, size_bytes);
+      if (collection_size < header || collection_size > file_size - base - address)
+        return "a string's heap collection lies beyond the end of the file";
+      const std::vector<unsigned char> body = read_at(base + address, collection_size);
+      if (body.size() != collection_size) return "cannot read a string's heap collection";
+      std::map<std::uint64_t, std::uint64_t> objects;
+      const std::uint64_t object_header = 8 + size_bytes;
+      for (std::uint64_t at = header; at + object_header <= collection_size;) {
+        const std::uint64_t id = little_endian(body.data() + at, 2),
+                            size = little_endian(body.data() + at + 8, size_bytes);
+        if (id == 0) break;  // the free space closes the collection
+        if (size > collection_size - at - object_header) return "a string's heap object is corrupt";
+        objects[id] = size;
+        at += object_header + (size + 7) / 8 * 8;
+      }
+      found = collections.emplace(address, std::move(objects)).first;
+    }
+    const auto object = found->second.find(index);
+    if (object == found->second.end() || object->second < length)
+      return "a string's heap object is missing or too short";
+  }
+  return "";
+}
+
+}  // namespace
+
 std::vector<std::string> File::read_strings(const std::string& dataset) const {
   if (!exists(dataset)) fail("no such dataset", dataset);
   Handle ds(H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
   Handle space(H5Dget_space(ds.get()), H5Sclose);
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   const Handle type = utf8_string_type();
+  Handle stored(H5Dget_type(ds.get()), H5Tclose);
+  if (!stored.ok() || H5Tget_class(stored.get()) != H5T_STRING) fail("dataset is not of strings", dataset);
+  if (H5Tis_variable_str(stored.get()) > 0) {
+    unsigned intent = 0;
+    if (H5Fget_intent(id_, &intent) >= 0 && (intent & H5F_ACC_RDWR))
+      H5Fflush(id_, H5F_SCOPE_LOCAL);  // the checks read the file as it is on disk
+    if (const std::string problem = check_string_references(id_, ds.get(), n, path_); !problem.empty())
+      fail(problem + " (corrupt file?)", dataset);
+  }
   std::vector<char*> pointers(static_cast<std::size_t>(std::max<hssize_t>(n, 0)), nullptr);
   if (n > 0 && H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) < 0)
     fail("cannot read string dataset", dataset);

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "common/temp_path.h"
 #include "qf/tensor/hdf5.h"
@@ -36,6 +38,52 @@ TEST(Hdf5, RoundTripTensorsStringsAndAttributes) {
   EXPECT_TRUE(f.exists("/group/sub/a"));
   EXPECT_FALSE(f.exists("/group/none/a"));
   EXPECT_THROW(f.read("/missing"), std::runtime_error);
+  fs::remove(path);
+}
+
+// libhdf5 trusts the global heap that variable-length strings live in (fuzz_store found a read out of
+// bounds); read_strings checks every reference first. A file without our checksum (as h5py writes them)
+// with a damaged heap collection must give an error naming the file and dataset, not a crash.
+TEST(Hdf5, CorruptStringHeapGivesAClearError) {
+  const fs::path path = temp_path("heap.h5");
+  auto damaged = [&](auto&& damage) {
+    {
+      h5::File f(path, h5::File::Mode::create);
+      f.write_strings("/tickers", {"AAPL", "MSFT", "a longer name than the others"});
+    }
+    std::string bytes;
+    {
+      std::ifstream in(path, std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    std::fill_n(bytes.begin(), 64, '\0');  // no checksum: the file then reads as a foreign one
+    const std::size_t heap = bytes.find("GCOL");
+    EXPECT_NE(heap, std::string::npos);
+    damage(bytes, heap);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  };
+  auto expect_error = [&](const char* why) {
+    try {
+      h5::File f(path, h5::File::Mode::read);
+      f.read_strings("/tickers");
+      FAIL() << why;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("/tickers"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("heap"), std::string::npos) << e.what();
+    }
+  };
+  damaged([](std::string&, std::size_t) {});  // undamaged: reads back
+  {
+    h5::File f(path, h5::File::Mode::read);
+    EXPECT_EQ(f.read_strings("/tickers").back(), "a longer name than the others");
+  }
+  damaged([](std::string& b, std::size_t heap) { b[heap] = 'X'; });
+  expect_error("signature");
+  damaged([](std::string& b, std::size_t heap) { b[heap + 14] = '\x7f'; });  // collection size > file
+  expect_error("collection size");
+  damaged([](std::string& b, std::size_t heap) { b[heap + 16 + 14] = '\x7f'; });  // first object's size
+  expect_error("object size");
   fs::remove(path);
 }
 
