@@ -3,6 +3,8 @@
 // kernels fail to write is caught. Skipped without a CUDA device.
 #include <gtest/gtest.h>
 
+#include "common/cuda_poison.h"
+#include "common/random_tensor.h"
 #include "qf/nn/lstm_cuda.h"
 #include "qf/nn/optim.h"
 #include "qf/nn/optim_cuda.h"
@@ -11,26 +13,10 @@
 #include "qf/tensor/device.h"
 
 using namespace qf;
+using test_support::poison_next_allocations;
+using test_support::random;
 
-namespace {
-
-Tensor random(Shape shape, std::uint64_t seed) {
-  Tensor t = Tensor::empty(std::move(shape));
-  Rng(seed).fill_uniform(t, -1.0, 1.0);
-  return t;
-}
-
-// Allocates and NaN-fills device blocks of these shapes, then frees them: the caching allocator hands
-// the poisoned blocks to the next allocations of the same sizes.
-void poison_next_allocations(const std::vector<Shape>& shapes) {
-  std::vector<Tensor> blocks;
-  for (const auto& s : shapes) {
-    blocks.push_back(Tensor::empty(s, DType::f32, Device::cuda));
-    cuda::fill_bytes(blocks.back().data<float>(), 0xFF, static_cast<std::size_t>(blocks.back().numel()) * 4);
-  }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST(LSTMCuda, ForwardMatchesCpu) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";

@@ -5,19 +5,15 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/random_tensor.h"
 #include "qf/nn/lstm_multi.h"
 #include "qf/tensor/device.h"
 #include "qf/tensor/parallel.h"
 
 using namespace qf;
+using test_support::random;
 
 namespace {
-
-Tensor random(Shape shape, std::uint64_t seed, double low = -1.0, double high = 1.0) {
-  Tensor t = Tensor::empty(std::move(shape));
-  Rng(seed).fill_uniform(t, low, high);
-  return t;
-}
 
 Tensor labels(std::int64_t n, std::uint64_t seed) {
   Tensor t = random({n, 1}, seed, 0.0, 1.0);

@@ -4,6 +4,8 @@
 // that an element the kernels fail to write is caught. Skipped without a CUDA device.
 #include <gtest/gtest.h>
 
+#include "common/cuda_poison.h"
+#include "common/random_tensor.h"
 #include "qf/nn/lstm_cuda.h"
 #include "qf/nn/lstm_cudnn.h"
 #include "qf/nn/lstm_multi.h"
@@ -11,24 +13,10 @@
 #include "qf/tensor/device.h"
 
 using namespace qf;
+using test_support::poison_next_allocations;
+using test_support::random;
 
 namespace {
-
-Tensor random(Shape shape, std::uint64_t seed, double low = -1.0, double high = 1.0) {
-  Tensor t = Tensor::empty(std::move(shape));
-  Rng(seed).fill_uniform(t, low, high);
-  return t;
-}
-
-// Allocates and NaN-fills device blocks of these shapes, then frees them: the caching allocator hands
-// the poisoned blocks to the next allocations of the same sizes.
-void poison_next_allocations(const std::vector<Shape>& shapes) {
-  std::vector<Tensor> blocks;
-  for (const auto& s : shapes) {
-    blocks.push_back(Tensor::empty(s, DType::f32, Device::cuda));
-    cuda::fill_bytes(blocks.back().data<float>(), 0xFF, static_cast<std::size_t>(blocks.back().numel()) * 4);
-  }
-}
 
 std::vector<std::unique_ptr<nn::LSTMClassifier>> make_models(std::int64_t n, std::int64_t input,
                                                              std::int64_t hidden, std::int64_t layers,
