@@ -3,6 +3,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "qf/nn/adam_math.h"
+
 namespace qf::nn {
 
 void Optimizer::zero_grad() {
@@ -56,22 +58,15 @@ void Adam::step() {
       const T* g = p.grad().data<T>();
       T* m = m_[k].data<T>();
       T* v = v_[k].data<T>();
-      const T b1 = static_cast<T>(options_.beta1), b2 = static_cast<T>(options_.beta2);
-      const T step_size = static_cast<T>(lr_ / bias1);
-      const T inv_sqrt_bias2 = static_cast<T>(1.0 / std::sqrt(bias2));
-      const T eps = static_cast<T>(options_.eps), wd = static_cast<T>(options_.weight_decay);
-      const T decay = static_cast<T>(1.0 - lr_ * options_.weight_decay);
-      for (std::int64_t i = 0; i < p.value().numel(); ++i) {
-        T grad = g[i];
-        if (decoupled_) {
-          w[i] *= decay;
-        } else {
-          grad += wd * w[i];
-        }
-        m[i] = b1 * m[i] + (T(1) - b1) * grad;
-        v[i] = b2 * v[i] + (T(1) - b2) * grad * grad;
-        w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bias2 + eps);
-      }
+      const AdamStep<T> step{static_cast<T>(options_.beta1),
+                             static_cast<T>(options_.beta2),
+                             static_cast<T>(lr_ / bias1),
+                             static_cast<T>(1.0 / std::sqrt(bias2)),
+                             static_cast<T>(options_.eps),
+                             static_cast<T>(options_.weight_decay),
+                             static_cast<T>(1.0 - lr_ * options_.weight_decay),
+                             decoupled_};
+      for (std::int64_t i = 0; i < p.value().numel(); ++i) adam_update(step, g[i], w[i], m[i], v[i]);
     });
   }
 }

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "qf/nn/adam_math.h"
 #include "qf/nn/lstm_cell_math.h"
 #include "qf/nn/lstm_multi.h"
 #include "qf/tensor/cuda.h"
@@ -287,15 +288,9 @@ __global__ void adam_kernel(Index total, Index per_model, const long long* rows,
   if (k >= total) return;
   const Index n = k / per_model;
   if (rows[n] == 0) return;
-  float grad = factor[n] == 1.0f ? g[k] : g[k] * factor[n];
-  if (decoupled) {
-    w[k] *= decay;
-  } else {
-    grad += weight_decay * w[k];
-  }
-  m[k] = beta1 * m[k] + (1.0f - beta1) * grad;
-  v[k] = beta2 * v[k] + (1.0f - beta2) * grad * grad;
-  w[k] -= step_size[n] * m[k] / (sqrtf(v[k]) * inv_sqrt_bias2[n] + eps);
+  const AdamStep<float> step{beta1, beta2,        step_size[n], inv_sqrt_bias2[n],
+                             eps,   weight_decay, decay,        decoupled};
+  adam_update(step, factor[n] == 1.0f ? g[k] : g[k] * factor[n], w[k], m[k], v[k]);
 }
 
 // to[k] = from[k] for the elements of models with mask[n] != 0 (best-epoch snapshots).

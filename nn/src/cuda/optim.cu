@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "qf/nn/adam_math.h"
 #include "qf/nn/optim_cuda.h"
 #include "qf/tensor/cuda_check.h"
 
@@ -15,20 +16,9 @@ using qf::cuda::check;
 
 namespace {
 
-__global__ void adam_kernel(long n, float* w, const float* g, float* m, float* v, float beta1, float beta2,
-                            float step_size, float inv_sqrt_bias2, float eps, float weight_decay, float decay,
-                            bool decoupled) {
+__global__ void adam_kernel(long n, float* w, const float* g, float* m, float* v, AdamStep<float> step) {
   const long k = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (k >= n) return;
-  float grad = g[k];
-  if (decoupled) {
-    w[k] *= decay;
-  } else {
-    grad += weight_decay * w[k];
-  }
-  m[k] = beta1 * m[k] + (1.0f - beta1) * grad;
-  v[k] = beta2 * v[k] + (1.0f - beta2) * grad * grad;
-  w[k] -= step_size * m[k] / (sqrtf(v[k]) * inv_sqrt_bias2 + eps);
+  if (k < n) adam_update(step, g[k], w[k], m[k], v[k]);
 }
 
 // Per block: the sum of squares of its elements, into partial[blockIdx.x].
@@ -67,9 +57,10 @@ void adam_step(AdamState& s, std::span<Tensor> parameters, std::span<const Tenso
     const long n = static_cast<long>(parameters[k].numel());
     adam_kernel<<<blocks(n), kThreads>>>(
         n, parameters[k].data<float>(), gradients[k].data<float>(), m[k].data<float>(), v[k].data<float>(),
-        static_cast<float>(s.beta1), static_cast<float>(s.beta2), static_cast<float>(s.lr / bias1),
-        static_cast<float>(1.0 / std::sqrt(bias2)), static_cast<float>(s.eps),
-        static_cast<float>(s.weight_decay), static_cast<float>(1.0 - s.lr * s.weight_decay), s.decoupled);
+        AdamStep<float>{static_cast<float>(s.beta1), static_cast<float>(s.beta2),
+                        static_cast<float>(s.lr / bias1), static_cast<float>(1.0 / std::sqrt(bias2)),
+                        static_cast<float>(s.eps), static_cast<float>(s.weight_decay),
+                        static_cast<float>(1.0 - s.lr * s.weight_decay), s.decoupled});
     check(cudaGetLastError(), "adam kernel");
   }
   check(cudaDeviceSynchronize(), "adam step");
