@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "qf/nn/lstm_cell_math.h"
 #include "qf/tensor/random.h"
@@ -55,4 +56,33 @@ TEST(LSTMCellMath, BackwardElementMatchesFiniteDifferences) {
     return a * r.h + b * r.c;
   };
   EXPECT_NEAR(d.dc_prev, (loss_c(c_prev + 1e-6) - loss_c(c_prev - 1e-6)) / 2e-6, 1e-8);
+}
+
+// The per-unit forms the CUDA kernels call (one thread per unit, in place on a row's [4H] gates) give
+// exactly what the CPU's row loops give.
+TEST(LSTMCellMath, UnitFormsEqualTheRowLoops) {
+  constexpr std::int64_t H = 13;
+  qf::Rng rng(3);
+  std::vector<float> gates(4 * H), c_prev(H), tanh_c(H), dh(H), dc(H);
+  for (float& v : gates) v = static_cast<float>(4 * rng.uniform() - 2);
+  for (auto* v : {&c_prev, &dh, &dc})
+    for (float& x : *v) x = static_cast<float>(2 * rng.uniform() - 1);
+  std::vector<float> row_gates = gates, c(H), h(H), unit_gates = gates;
+  cell_forward(H, row_gates.data(), c_prev.data(), c.data(), tanh_c.data(), h.data());
+  for (std::int64_t j = 0; j < H; ++j) {
+    const auto r = cell_forward_unit(unit_gates.data(), H, j, c_prev[j]);
+    EXPECT_EQ(r.c, c[j]) << j;
+    EXPECT_EQ(r.tanh_c, tanh_c[j]) << j;
+    EXPECT_EQ(r.h, h[j]) << j;
+  }
+  EXPECT_EQ(unit_gates, row_gates);
+  std::vector<float> row_dgates(4 * H), unit_dgates(4 * H), row_dc = dc;
+  cell_backward(H, row_gates.data(), c_prev.data(), tanh_c.data(), dh.data(), row_dc.data(),
+                row_dgates.data());
+  for (std::int64_t j = 0; j < H; ++j)
+    EXPECT_EQ(
+        cell_backward_unit(row_gates.data(), H, j, c_prev[j], tanh_c[j], dh[j], dc[j], unit_dgates.data()),
+        row_dc[j])
+        << j;
+  EXPECT_EQ(unit_dgates, row_dgates);
 }

@@ -45,14 +45,8 @@ __global__ void cell_forward_kernel(int batch, int steps, int hidden, int t, con
   if (k >= batch * hidden) return;
   const int b = k / hidden, j = k % hidden;
   const long row = static_cast<long>(b) * steps + t;
-  float* g = gates + row * 4 * hidden;
   const float c_prev = t == 0 ? c0[b * hidden + j] : cells[(row - 1) * hidden + j];
-  const auto r =
-      lstm_math::cell_forward_element(g[j], g[hidden + j], g[2 * hidden + j], g[3 * hidden + j], c_prev);
-  g[j] = r.i;
-  g[hidden + j] = r.f;
-  g[2 * hidden + j] = r.g;
-  g[3 * hidden + j] = r.o;
+  const auto r = lstm_math::cell_forward_unit(gates + row * 4 * hidden, hidden, j, c_prev);
   cells[row * hidden + j] = r.c;
   tanh_cells[row * hidden + j] = r.tanh_c;
   output[row * hidden + j] = r.h;
@@ -67,17 +61,10 @@ __global__ void cell_backward_kernel(int batch, int steps, int hidden, int t, co
   if (k >= batch * hidden) return;
   const int b = k / hidden, j = k % hidden;
   const long row = static_cast<long>(b) * steps + t;
-  const float* g = gates + row * 4 * hidden;
   const float c_prev = t == 0 ? c0[b * hidden + j] : cells[(row - 1) * hidden + j];
-  const auto r = lstm_math::cell_backward_element(
-      g[j], g[hidden + j], g[2 * hidden + j], g[3 * hidden + j], c_prev, tanh_cells[row * hidden + j],
-      grad_output[row * hidden + j] + dh[b * hidden + j], dc[b * hidden + j]);
-  float* d = dgates + row * 4 * hidden;
-  d[j] = r.di;
-  d[hidden + j] = r.df;
-  d[2 * hidden + j] = r.dg;
-  d[3 * hidden + j] = r.d_o;
-  dc[b * hidden + j] = r.dc_prev;
+  dc[b * hidden + j] = lstm_math::cell_backward_unit(
+      gates + row * 4 * hidden, hidden, j, c_prev, tanh_cells[row * hidden + j],
+      grad_output[row * hidden + j] + dh[b * hidden + j], dc[b * hidden + j], dgates + row * 4 * hidden);
 }
 
 // h_prev[b, t] = t == 0 ? h0[b] : output[b, t-1], all [.., H].

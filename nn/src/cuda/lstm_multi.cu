@@ -113,14 +113,8 @@ __global__ void cell_forward_kernel(Index rows, int steps, int hidden, int t, fl
   const Index k = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (k >= rows * hidden) return;
   const Index nb = k / hidden, j = k % hidden, row = nb * steps + t;
-  float* g = gates + row * 4 * hidden;
   const float c_prev = t == 0 ? 0.0f : cells[(row - 1) * hidden + j];
-  const auto r =
-      lstm_math::cell_forward_element(g[j], g[hidden + j], g[2 * hidden + j], g[3 * hidden + j], c_prev);
-  g[j] = r.i;
-  g[hidden + j] = r.f;
-  g[2 * hidden + j] = r.g;
-  g[3 * hidden + j] = r.o;
+  const auto r = lstm_math::cell_forward_unit(gates + row * 4 * hidden, hidden, j, c_prev);
   cells[row * hidden + j] = r.c;
   tanh_cells[row * hidden + j] = r.tanh_c;
   output[row * hidden + j] = r.h;
@@ -135,18 +129,11 @@ __global__ void cell_backward_kernel(Index rows, int steps, int hidden, int t, c
   const Index k = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (k >= rows * hidden) return;
   const Index nb = k / hidden, j = k % hidden, row = nb * steps + t;
-  const float* g = gates + row * 4 * hidden;
   const float c_prev = t == 0 ? 0.0f : cells[(row - 1) * hidden + j];
   const float dh_total = dh[nb * hidden + j] + (grad_output ? grad_output[row * hidden + j] : 0.0f);
-  const auto r =
-      lstm_math::cell_backward_element(g[j], g[hidden + j], g[2 * hidden + j], g[3 * hidden + j], c_prev,
-                                       tanh_cells[row * hidden + j], dh_total, dc[nb * hidden + j]);
-  float* d = dgates + row * 4 * hidden;
-  d[j] = r.di;
-  d[hidden + j] = r.df;
-  d[2 * hidden + j] = r.dg;
-  d[3 * hidden + j] = r.d_o;
-  dc[nb * hidden + j] = r.dc_prev;
+  dc[nb * hidden + j] =
+      lstm_math::cell_backward_unit(gates + row * 4 * hidden, hidden, j, c_prev, tanh_cells[row * hidden + j],
+                                    dh_total, dc[nb * hidden + j], dgates + row * 4 * hidden);
 }
 
 // h_prev[row] = h_{t-1} of that row (zero at t = 0), for dW_hh over all steps at once.

@@ -78,11 +78,38 @@ QF_HOST_DEVICE inline CellBackward<T> cell_backward_element(T i, T f, T g, T o, 
   return r;
 }
 
+// Unit j of one row, for the CUDA kernels (one thread per unit): the row's gates [4H] (blocks i, f, g, o)
+// pre-activations in, activations out; returns c, tanh(c) and h.
+template <class T>
+QF_HOST_DEVICE inline CellForward<T> cell_forward_unit(T* gates, std::int64_t hidden, std::int64_t j,
+                                                       T c_prev) {
+  const CellForward<T> r =
+      cell_forward_element(gates[j], gates[hidden + j], gates[2 * hidden + j], gates[3 * hidden + j], c_prev);
+  gates[j] = r.i;
+  gates[hidden + j] = r.f;
+  gates[2 * hidden + j] = r.g;
+  gates[3 * hidden + j] = r.o;
+  return r;
+}
+// Unit j's backward, likewise: its four gate gradients into the row's dgates [4H]; returns dc_prev.
+template <class T>
+QF_HOST_DEVICE inline T cell_backward_unit(const T* gates, std::int64_t hidden, std::int64_t j, T c_prev,
+                                           T tanh_c, T dh, T dc, T* dgates) {
+  const CellBackward<T> r = cell_backward_element(gates[j], gates[hidden + j], gates[2 * hidden + j],
+                                                  gates[3 * hidden + j], c_prev, tanh_c, dh, dc);
+  dgates[j] = r.di;
+  dgates[hidden + j] = r.df;
+  dgates[2 * hidden + j] = r.dg;
+  dgates[3 * hidden + j] = r.d_o;
+  return r.dc_prev;
+}
+
 // A row of H elements; gates: [4H] (blocks i, f, g, o), pre-activations in, activations out.
 // c_prev, c, tanh_c, h: [H]. The buffers never overlap (__restrict__), so the loop vectorises.
 template <class T>
-QF_HOST_DEVICE inline void cell_forward(std::int64_t hidden, T* __restrict__ gates, const T* __restrict__ c_prev,
-                                        T* __restrict__ c, T* __restrict__ tanh_c, T* __restrict__ h) {
+QF_HOST_DEVICE inline void cell_forward(std::int64_t hidden, T* __restrict__ gates,
+                                        const T* __restrict__ c_prev, T* __restrict__ c,
+                                        T* __restrict__ tanh_c, T* __restrict__ h) {
   for (std::int64_t j = 0; j < hidden; ++j) {
     const CellForward<T> r = cell_forward_element(gates[j], gates[hidden + j], gates[2 * hidden + j],
                                                   gates[3 * hidden + j], c_prev[j]);
@@ -98,12 +125,14 @@ QF_HOST_DEVICE inline void cell_forward(std::int64_t hidden, T* __restrict__ gat
 
 // Backward through a row; dc: in, from the next step; out, for c_prev. dgates: [4H].
 template <class T>
-QF_HOST_DEVICE inline void cell_backward(std::int64_t hidden, const T* __restrict__ gates, const T* __restrict__ c_prev,
-                                         const T* __restrict__ tanh_c, const T* __restrict__ dh, T* __restrict__ dc,
+QF_HOST_DEVICE inline void cell_backward(std::int64_t hidden, const T* __restrict__ gates,
+                                         const T* __restrict__ c_prev, const T* __restrict__ tanh_c,
+                                         const T* __restrict__ dh, T* __restrict__ dc,
                                          T* __restrict__ dgates) {
   for (std::int64_t j = 0; j < hidden; ++j) {
-    const CellBackward<T> r = cell_backward_element(gates[j], gates[hidden + j], gates[2 * hidden + j],
-                                                    gates[3 * hidden + j], c_prev[j], tanh_c[j], dh[j], dc[j]);
+    const CellBackward<T> r =
+        cell_backward_element(gates[j], gates[hidden + j], gates[2 * hidden + j], gates[3 * hidden + j],
+                              c_prev[j], tanh_c[j], dh[j], dc[j]);
     dgates[j] = r.di;
     dgates[hidden + j] = r.df;
     dgates[2 * hidden + j] = r.dg;
