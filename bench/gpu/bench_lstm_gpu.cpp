@@ -1,7 +1,8 @@
-// GPU LSTM benchmarks, timed with CUDA events (manual time): our layer kernels (lstm_cuda.h) against
-// cuDNN (lstm_cudnn.h), forward and forward + backward, batch 64/256, hidden 64/128, 1 and 2 layers,
-// 60 steps; and the multi-model trainer (518 models, hidden 64, F = 16, B = 64, T = 60) against the same
-// models' steps one after another. Without a CUDA device it says so and exits 0.
+// GPU LSTM benchmarks, timed with CUDA events (manual time): our layer kernels (lstm_cuda.h; the
+// recurrence per step and persistent) against cuDNN (lstm_cudnn.h), forward and forward + backward,
+// batch 64/256, hidden 64/128, 1 and 2 layers, 60 steps; and the multi-model trainer (518 models, hidden 64,
+// F = 16, B = 64, T = 60) against the same models' steps one after another. Without a CUDA device it says so
+// and exits 0.
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 
@@ -62,28 +63,35 @@ Layers make_layers(std::int64_t B, std::int64_t H, std::int64_t L) {
 }
 
 // Our kernels, layer by layer; with backward, from dy at the top down to dx.
-void ours(const Layers& s, bool backward) {
+void ours(const Layers& s, bool backward, nn::cuda::RecurrentPath path) {
   std::vector<nn::cuda::LSTMForwardResult> forward;
   std::vector<Tensor> inputs{s.x};
   for (const auto& w : s.weights) {
     forward.push_back(nn::cuda::lstm_layer_forward(inputs.back(), s.zeros, s.zeros, w.weight_ih, w.weight_hh,
-                                                   w.bias_ih, w.bias_hh));
+                                                   w.bias_ih, w.bias_hh, path));
     inputs.push_back(forward.back().output);
   }
   if (!backward) return;
   Tensor grad = s.dy;
   for (std::size_t l = s.weights.size(); l-- > 0;)
     grad = nn::cuda::lstm_layer_backward(forward[l], inputs[l], s.zeros, s.zeros, s.weights[l].weight_ih,
-                                         s.weights[l].weight_hh, grad, Tensor())
+                                         s.weights[l].weight_hh, grad, Tensor(), path)
                .x;
 }
 
+// Args: B, H, L, bwd, persistent (0: the recurrence per step, 1: the persistent kernels).
 void BM_Ours(benchmark::State& state) {
   const std::int64_t B = state.range(0), H = state.range(1), L = state.range(2);
   const bool backward = state.range(3) != 0;
+  const auto path =
+      state.range(4) != 0 ? nn::cuda::RecurrentPath::persistent : nn::cuda::RecurrentPath::per_step;
+  if (path == nn::cuda::RecurrentPath::persistent && !nn::cuda::persistent_path_fits(B, H)) {
+    state.SkipWithError("the persistent path does not fit this shape on this device");
+    return;
+  }
   const Layers s = make_layers(B, H, L);
-  ours(s, backward);  // warm-up: cuBLAS handle, allocator cache
-  for (auto _ : state) state.SetIterationTime(device_seconds([&] { ours(s, backward); }));
+  ours(s, backward, path);  // warm-up: cuBLAS handle, allocator cache
+  for (auto _ : state) state.SetIterationTime(device_seconds([&] { ours(s, backward, path); }));
   state.counters["sequences/s"] =
       benchmark::Counter(static_cast<double>(B), benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -167,17 +175,27 @@ void BM_OneModelAfterAnother(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(kModels), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void layer_grid(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"B", "H", "L", "bwd"});
+void layer_grid(benchmark::internal::Benchmark* b, bool with_paths) {
+  if (with_paths)
+    b->ArgNames({"B", "H", "L", "bwd", "persistent"});
+  else
+    b->ArgNames({"B", "H", "L", "bwd"});
   for (const std::int64_t backward : {0, 1})
     for (const std::int64_t layers : {1, 2})
       for (const std::int64_t hidden : {64, 128})
-        for (const std::int64_t batch : {64, 256}) b->Args({batch, hidden, layers, backward});
+        for (const std::int64_t batch : {64, 256}) {
+          if (!with_paths) {
+            b->Args({batch, hidden, layers, backward});
+            continue;
+          }
+          b->Args({batch, hidden, layers, backward, 0});
+          b->Args({batch, hidden, layers, backward, 1});
+        }
   b->UseManualTime()->Unit(benchmark::kMillisecond);
 }
 
-BENCHMARK(BM_Ours)->Apply(layer_grid);
-BENCHMARK(BM_Cudnn)->Apply(layer_grid);
+BENCHMARK(BM_Ours)->Apply([](benchmark::internal::Benchmark* b) { layer_grid(b, true); });
+BENCHMARK(BM_Cudnn)->Apply([](benchmark::internal::Benchmark* b) { layer_grid(b, false); });
 BENCHMARK(BM_MultiModelStep)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
 BENCHMARK(BM_OneModelAfterAnother)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
 

@@ -6,13 +6,17 @@
 
 namespace qf::nn::cuda {
 
+bool persistent_path_fits(std::int64_t, std::int64_t) {
+  return false;
+}
+
 LSTMForwardResult lstm_layer_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                                     const Tensor&, const Tensor&, const Tensor&) {
+                                     const Tensor&, const Tensor&, const Tensor&, RecurrentPath) {
   throw std::runtime_error("lstm_layer_forward (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
 }
 
 LSTMGradients lstm_layer_backward(const LSTMForwardResult&, const Tensor&, const Tensor&, const Tensor&,
-                                  const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+                                  const Tensor&, const Tensor&, const Tensor&, const Tensor&, RecurrentPath) {
   throw std::runtime_error("lstm_layer_backward (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
 }
 

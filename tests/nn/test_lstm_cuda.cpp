@@ -1,8 +1,10 @@
-// The CUDA LSTM forward against the fused CPU path on fresh random inputs (float32, rel. 1e-4; NaN
+// The CUDA LSTM layer against the fused CPU path on fresh random inputs (float32, rel. 1e-4; NaN
 // never passes), with every output buffer poisoned with NaN before the run so that an element the
-// kernels fail to write is caught. Skipped without a CUDA device.
+// kernels fail to write is caught; both recurrent paths (per step and persistent), on shapes the
+// persistent tiles divide and do not. Skipped without a CUDA device.
 #include <gtest/gtest.h>
 
+#include "common/compare.h"
 #include "common/cuda_poison.h"
 #include "common/random_tensor.h"
 #include "qf/nn/lstm_cuda.h"
@@ -15,33 +17,52 @@
 using namespace qf;
 using test_support::poison_next_allocations;
 using test_support::random;
+using test_support::scaled_relative_error;
 
-namespace {}  // namespace
+namespace {
+
+using nn::cuda::RecurrentPath;
+
+constexpr std::tuple<int, int, int, int> kShapes[] = {
+    {3, 7, 5, 16}, {64, 60, 7, 64}, {33, 20, 32, 128}, {5, 9, 4, 100}};
+
+// Both recurrent paths; a layer of hidden <= 128 at these batch sizes must fit the persistent one.
+std::vector<RecurrentPath> paths_for(int batch, int hidden) {
+  EXPECT_TRUE(nn::cuda::persistent_path_fits(batch, hidden)) << "batch " << batch << " hidden " << hidden;
+  return {RecurrentPath::per_step, RecurrentPath::persistent};
+}
+
+const char* name(RecurrentPath path) {
+  return path == RecurrentPath::persistent ? "persistent" : "per step";
+}
+
+}  // namespace
 
 TEST(LSTMCuda, ForwardMatchesCpu) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";
-  for (auto [B, S, I, H] :
-       {std::tuple{3, 7, 5, 16}, std::tuple{64, 60, 7, 64}, std::tuple{33, 20, 32, 128}}) {
-    Rng rng(static_cast<std::uint64_t>(B * 1000 + H));
-    nn::LSTM lstm(nn::RNNOptions{I, H, 1}, rng);
-    const Tensor x = random({B, S, I}, 1), h0 = random({B, H}, 2), c0 = random({B, H}, 3);
-    const auto& l = lstm.layers[0];
-    auto [cpu_out, cpu_h, cpu_c] =
-        nn::lstm_layer_fused(Var(x), Var(h0), Var(c0), l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
-    poison_next_allocations({{B, S, H}, {B, S, 4 * H}, {B, S, H}, {B, S, H}});
-    const auto gpu = nn::cuda::lstm_layer_forward(
-        x.to(Device::cuda), h0.to(Device::cuda), c0.to(Device::cuda), l.weight_ih.value().to(Device::cuda),
-        l.weight_hh.value().to(Device::cuda), l.bias_ih.value().to(Device::cuda),
-        l.bias_hh.value().to(Device::cuda));
-    const Tensor out = gpu.output.to(Device::cpu);
-    EXPECT_LT(max_relative_error(out, cpu_out.value(), 1e-3), 1e-4) << B << "x" << S << "x" << I << "x" << H;
-    Tensor last_cells = Tensor::empty({B, H});
-    const Tensor cells = gpu.cells.to(Device::cpu);
-    for (int b = 0; b < B; ++b)
-      for (int j = 0; j < H; ++j)
-        last_cells.data<float>()[b * H + j] = cells.data<float>()[(b * S + S - 1) * H + j];
-    EXPECT_LT(max_relative_error(last_cells, cpu_c.value(), 1e-3), 1e-4);
-  }
+  for (auto [B, S, I, H] : kShapes)
+    for (const RecurrentPath path : paths_for(B, H)) {
+      Rng rng(static_cast<std::uint64_t>(B * 1000 + H));
+      nn::LSTM lstm(nn::RNNOptions{I, H, 1}, rng);
+      const Tensor x = random({B, S, I}, 1), h0 = random({B, H}, 2), c0 = random({B, H}, 3);
+      const auto& l = lstm.layers[0];
+      auto [cpu_out, cpu_h, cpu_c] =
+          nn::lstm_layer_fused(Var(x), Var(h0), Var(c0), l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
+      poison_next_allocations({{B, S, H}, {B, S, 4 * H}, {B, S, H}, {B, S, H}});
+      const auto gpu = nn::cuda::lstm_layer_forward(
+          x.to(Device::cuda), h0.to(Device::cuda), c0.to(Device::cuda), l.weight_ih.value().to(Device::cuda),
+          l.weight_hh.value().to(Device::cuda), l.bias_ih.value().to(Device::cuda),
+          l.bias_hh.value().to(Device::cuda), path);
+      const Tensor out = gpu.output.to(Device::cpu);
+      EXPECT_LT(max_relative_error(out, cpu_out.value(), 1e-3), 1e-4)
+          << B << "x" << S << "x" << I << "x" << H << " " << name(path);
+      Tensor last_cells = Tensor::empty({B, H});
+      const Tensor cells = gpu.cells.to(Device::cpu);
+      for (int b = 0; b < B; ++b)
+        for (int j = 0; j < H; ++j)
+          last_cells.data<float>()[b * H + j] = cells.data<float>()[(b * S + S - 1) * H + j];
+      EXPECT_LT(max_relative_error(last_cells, cpu_c.value(), 1e-3), 1e-4) << name(path);
+    }
 }
 
 TEST(LSTMCuda, CpuOnlyBuildsSayWhy) {
@@ -51,37 +72,60 @@ TEST(LSTMCuda, CpuOnlyBuildsSayWhy) {
 
 TEST(LSTMCuda, BackwardMatchesCpu) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";
-  for (auto [B, S, I, H] :
-       {std::tuple{3, 7, 5, 16}, std::tuple{64, 60, 7, 64}, std::tuple{33, 20, 32, 128}}) {
-    Rng rng(static_cast<std::uint64_t>(B * 7 + H));
-    nn::LSTM lstm(nn::RNNOptions{I, H, 1}, rng);
-    const auto& l = lstm.layers[0];
-    Var x = Var::parameter(random({B, S, I}, 4)), h0 = Var::parameter(random({B, H}, 5)),
-        c0 = Var::parameter(random({B, H}, 6));
-    const Tensor w_out = random({B, S, H}, 7), w_c = random({B, H}, 8);
-    auto [y, h_n, c_n] = nn::lstm_layer_fused(x, h0, c0, l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
-    Var loss = sum(y * Var(w_out)) + sum(c_n * Var(w_c));
-    loss.backward();
+  for (auto [B, S, I, H] : kShapes)
+    for (const RecurrentPath path : paths_for(B, H)) {
+      Rng rng(static_cast<std::uint64_t>(B * 7 + H));
+      nn::LSTM lstm(nn::RNNOptions{I, H, 1}, rng);
+      const auto& l = lstm.layers[0];
+      Var x = Var::parameter(random({B, S, I}, 4)), h0 = Var::parameter(random({B, H}, 5)),
+          c0 = Var::parameter(random({B, H}, 6));
+      const Tensor w_out = random({B, S, H}, 7), w_c = random({B, H}, 8);
+      auto [y, h_n, c_n] = nn::lstm_layer_fused(x, h0, c0, l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
+      Var loss = sum(y * Var(w_out)) + sum(c_n * Var(w_c));
+      loss.backward();
 
-    auto dev = [](const Tensor& t) { return t.to(Device::cuda); };
-    const auto fwd = nn::cuda::lstm_layer_forward(dev(x.value()), dev(h0.value()), dev(c0.value()),
-                                                  dev(l.weight_ih.value()), dev(l.weight_hh.value()),
-                                                  dev(l.bias_ih.value()), dev(l.bias_hh.value()));
-    poison_next_allocations({{B, S, I}, {B, H}, {B, H}, {4 * H, I}, {4 * H, H}, {4 * H}, {B, S, 4 * H}});
-    const auto g = nn::cuda::lstm_layer_backward(fwd, dev(x.value()), dev(h0.value()), dev(c0.value()),
-                                                 dev(l.weight_ih.value()), dev(l.weight_hh.value()),
-                                                 dev(w_out), dev(w_c));
-    const std::string shape =
-        std::to_string(B) + "x" + std::to_string(S) + "x" + std::to_string(I) + "x" + std::to_string(H);
-    EXPECT_LT(max_relative_error(g.x.to(Device::cpu), x.grad(), 1e-3), 1e-4) << "dx " << shape;
-    EXPECT_LT(max_relative_error(g.h0.to(Device::cpu), h0.grad(), 1e-3), 1e-4) << "dh0 " << shape;
-    EXPECT_LT(max_relative_error(g.c0.to(Device::cpu), c0.grad(), 1e-3), 1e-4) << "dc0 " << shape;
-    EXPECT_LT(max_relative_error(g.weight_ih.to(Device::cpu), l.weight_ih.grad(), 1e-3), 1e-4)
-        << "dW_ih " << shape;
-    EXPECT_LT(max_relative_error(g.weight_hh.to(Device::cpu), l.weight_hh.grad(), 1e-3), 1e-4)
-        << "dW_hh " << shape;
-    EXPECT_LT(max_relative_error(g.bias.to(Device::cpu), l.bias_ih.grad(), 1e-3), 1e-4) << "db " << shape;
-  }
+      auto dev = [](const Tensor& t) { return t.to(Device::cuda); };
+      const auto fwd = nn::cuda::lstm_layer_forward(dev(x.value()), dev(h0.value()), dev(c0.value()),
+                                                    dev(l.weight_ih.value()), dev(l.weight_hh.value()),
+                                                    dev(l.bias_ih.value()), dev(l.bias_hh.value()));
+      poison_next_allocations({{B, S, I}, {B, H}, {B, H}, {4 * H, I}, {4 * H, H}, {4 * H}, {B, S, 4 * H}});
+      const auto g = nn::cuda::lstm_layer_backward(fwd, dev(x.value()), dev(h0.value()), dev(c0.value()),
+                                                   dev(l.weight_ih.value()), dev(l.weight_hh.value()),
+                                                   dev(w_out), dev(w_c), path);
+      const std::string shape = std::to_string(B) + "x" + std::to_string(S) + "x" + std::to_string(I) + "x" +
+                                std::to_string(H) + " " + name(path);
+      EXPECT_LT(scaled_relative_error(g.x, x.grad()), 1e-4) << "dx " << shape;
+      EXPECT_LT(scaled_relative_error(g.h0, h0.grad()), 1e-4) << "dh0 " << shape;
+      EXPECT_LT(scaled_relative_error(g.c0, c0.grad()), 1e-4) << "dc0 " << shape;
+      EXPECT_LT(scaled_relative_error(g.weight_ih, l.weight_ih.grad()), 1e-4) << "dW_ih " << shape;
+      EXPECT_LT(scaled_relative_error(g.weight_hh, l.weight_hh.grad()), 1e-4) << "dW_hh " << shape;
+      EXPECT_LT(scaled_relative_error(g.bias, l.bias_ih.grad()), 1e-4) << "db " << shape;
+    }
+}
+
+// Beyond hidden 128 the persistent path refuses (and automatic falls back to the per-step one).
+TEST(LSTMCuda, PersistentPathRefusesWhatItCannotHold) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+  const int B = 4, S = 3, I = 2, H = 160;
+  EXPECT_FALSE(nn::cuda::persistent_path_fits(B, H));
+  Rng rng(3);
+  nn::LSTM lstm(nn::RNNOptions{I, H, 1}, rng);
+  const auto& l = lstm.layers[0];
+  auto dev = [](const Tensor& t) { return t.to(Device::cuda); };
+  const Tensor x = dev(random({B, S, I}, 1)), zeros = dev(Tensor::zeros({B, H}));
+  auto run = [&](RecurrentPath path) {
+    return nn::cuda::lstm_layer_forward(x, zeros, zeros, dev(l.weight_ih.value()), dev(l.weight_hh.value()),
+                                        dev(l.bias_ih.value()), dev(l.bias_hh.value()), path);
+  };
+  EXPECT_THROW(run(RecurrentPath::persistent), std::invalid_argument);
+  const Tensor automatic = run(RecurrentPath::automatic).output.to(Device::cpu);
+  const Tensor per_step = run(RecurrentPath::per_step).output.to(Device::cpu);
+  EXPECT_EQ(max_relative_error(automatic, per_step, 1e-3), 0.0);
+}
+
+TEST(LSTMCuda, NoPersistentPathWithoutADevice) {
+  if (cuda_device_count() != 0) GTEST_SKIP() << "this machine has a CUDA device";
+  EXPECT_FALSE(nn::cuda::persistent_path_fits(64, 64));
 }
 
 TEST(OptimCuda, AdamWAndClippingMatchCpu) {

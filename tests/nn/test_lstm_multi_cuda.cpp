@@ -4,6 +4,7 @@
 // that an element the kernels fail to write is caught. Skipped without a CUDA device.
 #include <gtest/gtest.h>
 
+#include "common/compare.h"
 #include "common/cuda_poison.h"
 #include "common/random_tensor.h"
 #include "qf/nn/lstm_cuda.h"
@@ -189,11 +190,17 @@ TEST(LSTMMultiCuda, CudnnMatchesOurKernels) {
         std::to_string(B) + "x" + std::to_string(S) + "x" + std::to_string(I) + "x" + std::to_string(H);
     auto host = [](const Tensor& t) { return t.to(Device::cpu); };
     EXPECT_LT(max_relative_error(host(fwd.output), y_cudnn, 1e-3), 1e-4) << "y " << shape;
-    EXPECT_LT(max_relative_error(host(g.x), host(g_cudnn.x), 1e-3), 1e-4) << "dx " << shape;
-    EXPECT_LT(max_relative_error(host(g.weight_ih), host(g_cudnn.weights[0].weight_ih), 1e-3), 1e-4) << shape;
-    EXPECT_LT(max_relative_error(host(g.weight_hh), host(g_cudnn.weights[0].weight_hh), 1e-3), 1e-4) << shape;
-    EXPECT_LT(max_relative_error(host(g.bias), host(g_cudnn.weights[0].bias_ih), 1e-3), 1e-4) << shape;
-    EXPECT_LT(max_relative_error(host(g.bias), host(g_cudnn.weights[0].bias_hh), 1e-3), 1e-4) << shape;
+    EXPECT_LT(test_support::scaled_relative_error(host(g.x), host(g_cudnn.x)), 1e-4) << "dx " << shape;
+    EXPECT_LT(test_support::scaled_relative_error(host(g.weight_ih), host(g_cudnn.weights[0].weight_ih)),
+              1e-4)
+        << shape;
+    EXPECT_LT(test_support::scaled_relative_error(host(g.weight_hh), host(g_cudnn.weights[0].weight_hh)),
+              1e-4)
+        << shape;
+    EXPECT_LT(test_support::scaled_relative_error(host(g.bias), host(g_cudnn.weights[0].bias_ih)), 1e-4)
+        << shape;
+    EXPECT_LT(test_support::scaled_relative_error(host(g.bias), host(g_cudnn.weights[0].bias_hh)), 1e-4)
+        << shape;
   }
 }
 

@@ -6,8 +6,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "lstm_persistent_launch.h"
 #include "qf/nn/lstm_cell_math.h"
 #include "qf/nn/lstm_cuda.h"
+#include "qf/nn/lstm_persistent.h"
 #include "qf/tensor/cuda_check.h"
 
 namespace qf::nn::cuda {
@@ -89,11 +91,28 @@ void require(const Tensor& t, const char* name) {
                                 " must be float32 on cuda");
 }
 
+// Whether the recurrence of this call runs in the persistent kernels.
+bool use_persistent(RecurrentPath path, int batch, int hidden, const char* who) {
+  if (path == RecurrentPath::per_step) return false;
+  const bool fits = persistent::fits(batch, hidden);
+  if (path == RecurrentPath::persistent && !fits)
+    throw std::invalid_argument(std::string(who) + " (CUDA): the persistent path does not fit batch " +
+                                std::to_string(batch) + ", hidden " + std::to_string(hidden) +
+                                " on this device (hidden <= " + std::to_string(kPersistentMaxHidden) +
+                                ", all blocks resident at once)");
+  return fits;
+}
+
 }  // namespace
+
+bool persistent_path_fits(std::int64_t batch, std::int64_t hidden) {
+  if (batch > (1 << 30) || hidden > kPersistentMaxHidden) return false;
+  return persistent::fits(static_cast<int>(batch), static_cast<int>(hidden));
+}
 
 LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
                                      const Tensor& weight_ih, const Tensor& weight_hh, const Tensor& bias_ih,
-                                     const Tensor& bias_hh) {
+                                     const Tensor& bias_hh, RecurrentPath path) {
   for (auto [t, name] : {std::pair{&x, "x"},
                          {&h0, "h0"},
                          {&c0, "c0"},
@@ -121,6 +140,12 @@ LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Te
   check(cublasSgemm(handle(), CUBLAS_OP_T, CUBLAS_OP_N, G, B * S, I, &one, weight_ih.data<float>(), I,
                     x.data<float>(), I, &one, gates, G),
         "input projection");
+  if (use_persistent(path, B, H, "lstm_layer_forward")) {
+    persistent::forward(B, S, H, weight_hh.data<float>(), h0.data<float>(), c0.data<float>(), gates,
+                        r.cells.data<float>(), r.tanh_cells.data<float>(), r.output.data<float>());
+    check(cudaDeviceSynchronize(), "lstm forward");
+    return r;
+  }
   for (int t = 0; t < S; ++t) {
     // gates_t [B, G] (row stride S*G) += h_{t-1} [B, H] (row stride ld) W_hh^T
     const float* h_prev = t == 0 ? h0.data<float>() : r.output.data<float>() + (t - 1) * H;
@@ -139,7 +164,7 @@ LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Te
 
 LSTMGradients lstm_layer_backward(const LSTMForwardResult& fwd, const Tensor& x, const Tensor& h0,
                                   const Tensor& c0, const Tensor& weight_ih, const Tensor& weight_hh,
-                                  const Tensor& grad_output, const Tensor& grad_c_n) {
+                                  const Tensor& grad_output, const Tensor& grad_c_n, RecurrentPath path) {
   for (auto [t, name] : {std::pair{&x, "x"},
                          {&h0, "h0"},
                          {&c0, "c0"},
@@ -170,16 +195,21 @@ LSTMGradients lstm_layer_backward(const LSTMForwardResult& fwd, const Tensor& x,
     check(cudaMemsetAsync(dc, 0, sizeof(float) * B * H), "zero dc");
   }
   const float one = 1.0f, zero = 0.0f;
-  for (int t = S - 1; t >= 0; --t) {
-    cell_backward_kernel<<<blocks(static_cast<long>(B) * H), threads>>>(
-        B, S, H, t, c0.data<float>(), fwd.gates.data<float>(), fwd.cells.data<float>(),
-        fwd.tanh_cells.data<float>(), grad_output.data<float>(), dh, dc, dgates.data<float>());
-    check(cudaGetLastError(), "cell backward kernel");
-    // dh [B, H] = dgates_t [B, G] (row stride S*G) W_hh [G, H]  ==  dh^T = W_hh^T dgates_t^T (col-major)
-    check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_N, H, B, G, &one, weight_hh.data<float>(), H,
-                      dgates.data<float>() + t * G, S * G, &zero, dh, H),
-          "dh");
-  }
+  if (use_persistent(path, B, H, "lstm_layer_backward"))
+    persistent::backward(B, S, H, weight_hh.data<float>(), c0.data<float>(), fwd.gates.data<float>(),
+                         fwd.cells.data<float>(), fwd.tanh_cells.data<float>(), grad_output.data<float>(), dh,
+                         dc, dgates.data<float>());
+  else
+    for (int t = S - 1; t >= 0; --t) {
+      cell_backward_kernel<<<blocks(static_cast<long>(B) * H), threads>>>(
+          B, S, H, t, c0.data<float>(), fwd.gates.data<float>(), fwd.cells.data<float>(),
+          fwd.tanh_cells.data<float>(), grad_output.data<float>(), dh, dc, dgates.data<float>());
+      check(cudaGetLastError(), "cell backward kernel");
+      // dh [B, H] = dgates_t [B, G] (row stride S*G) W_hh [G, H]  ==  dh^T = W_hh^T dgates_t^T (col-major)
+      check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_N, H, B, G, &one, weight_hh.data<float>(), H,
+                        dgates.data<float>() + t * G, S * G, &zero, dh, H),
+            "dh");
+    }
   // dx [B*S, I] = dgates [B*S, G] W_ih [G, I]
   check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_N, I, B * S, G, &one, weight_ih.data<float>(), I,
                     dgates.data<float>(), G, &zero, g.x.data<float>(), I),

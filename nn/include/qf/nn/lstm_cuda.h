@@ -1,13 +1,25 @@
 // The LSTM layer on a CUDA device (forward, inference or training): the same algorithm as the fused
-// CPU path (lstm_fused.cpp), with the input projection and the per-step recurrent GEMMs in cuBLAS and
-// the gate arithmetic of lstm_cell_math.h in one kernel per step. Tensors are float32 on Device::cuda,
-// batch-first: x [B, T, I], h0/c0 [B, H], weights as in PyTorch. In CPU-only builds it throws.
-// (The persistent recurrent kernel, multi-model mode and the cuDNN reference: still to come.)
+// CPU path (lstm_fused.cpp): the input projection of all steps as one cuBLAS GEMM, then the recurrence,
+// then (backward) dx, dW and db as GEMMs over all steps. The recurrence runs one of two ways:
+//  - per step: a cuBLAS GEMM h_{t-1} W_hh^T and one kernel with the gate arithmetic of
+//    lstm_cell_math.h, per time step (any hidden size);
+//  - persistent: one cooperative kernel for all steps, each block holding its slice of W_hh in shared
+//    memory throughout (lstm_persistent.h), for hidden <= 128 where the grid fits on the device.
+// Tensors are float32 on Device::cuda, batch-first: x [B, T, I], h0/c0 [B, H], weights as in PyTorch.
+// In CPU-only builds these throw.
 #pragma once
 
 #include "qf/tensor/tensor.h"
 
 namespace qf::nn::cuda {
+
+// automatic: persistent where it fits (persistent_path_fits), per step otherwise. persistent: throws
+// std::invalid_argument where it does not fit.
+enum class RecurrentPath { automatic, per_step, persistent };
+
+// True when the persistent kernels can run a layer of this batch and hidden size on the current
+// device (false without a device, or in CPU-only builds).
+bool persistent_path_fits(std::int64_t batch, std::int64_t hidden);
 
 struct LSTMForwardResult {
   Tensor output;      // [B, T, H]
@@ -18,17 +30,19 @@ struct LSTMForwardResult {
 
 LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
                                      const Tensor& weight_ih, const Tensor& weight_hh, const Tensor& bias_ih,
-                                     const Tensor& bias_hh);
+                                     const Tensor& bias_hh, RecurrentPath path = RecurrentPath::automatic);
 
 struct LSTMGradients {
   Tensor x, h0, c0, weight_ih, weight_hh, bias;  // bias: the gradient of both bias_ih and bias_hh
 };
 
 // Backward through the layer from the gradients of its output [B, T, H] and of its last cell state
-// [B, H] (may be undefined for zero), given the forward's saved result: BPTT with one cell kernel and
-// one GEMM per step, then dx, dW_ih, dW_hh and the bias gradient over all steps at once.
+// [B, H] (may be undefined for zero), given the forward's saved result: BPTT (per step: one cell
+// kernel and one GEMM per step; persistent: one kernel), then dx, dW_ih, dW_hh and the bias gradient
+// over all steps at once.
 LSTMGradients lstm_layer_backward(const LSTMForwardResult& forward, const Tensor& x, const Tensor& h0,
                                   const Tensor& c0, const Tensor& weight_ih, const Tensor& weight_hh,
-                                  const Tensor& grad_output, const Tensor& grad_c_n);
+                                  const Tensor& grad_output, const Tensor& grad_c_n,
+                                  RecurrentPath path = RecurrentPath::automatic);
 
 }  // namespace qf::nn::cuda
