@@ -48,11 +48,12 @@ TEST(LSTMCuda, ForwardMatchesCpu) {
       const auto& l = lstm.layers[0];
       auto [cpu_out, cpu_h, cpu_c] =
           nn::lstm_layer_fused(Var(x), Var(h0), Var(c0), l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
+      // Inputs on the device first: the poisoned blocks must go to the call's own allocations.
+      const Tensor x_d = x.to(Device::cuda), h0_d = h0.to(Device::cuda), c0_d = c0.to(Device::cuda),
+                   w_ih = l.weight_ih.value().to(Device::cuda), w_hh = l.weight_hh.value().to(Device::cuda),
+                   b_ih = l.bias_ih.value().to(Device::cuda), b_hh = l.bias_hh.value().to(Device::cuda);
       poison_next_allocations({{B, S, H}, {B, S, 4 * H}, {B, S, H}, {B, S, H}});
-      const auto gpu = nn::cuda::lstm_layer_forward(
-          x.to(Device::cuda), h0.to(Device::cuda), c0.to(Device::cuda), l.weight_ih.value().to(Device::cuda),
-          l.weight_hh.value().to(Device::cuda), l.bias_ih.value().to(Device::cuda),
-          l.bias_hh.value().to(Device::cuda), path);
+      const auto gpu = nn::cuda::lstm_layer_forward(x_d, h0_d, c0_d, w_ih, w_hh, b_ih, b_hh, path);
       const Tensor out = gpu.output.to(Device::cpu);
       EXPECT_LT(max_relative_error(out, cpu_out.value(), 1e-3), 1e-4)
           << B << "x" << S << "x" << I << "x" << H << " " << name(path);
@@ -85,13 +86,14 @@ TEST(LSTMCuda, BackwardMatchesCpu) {
       loss.backward();
 
       auto dev = [](const Tensor& t) { return t.to(Device::cuda); };
-      const auto fwd = nn::cuda::lstm_layer_forward(dev(x.value()), dev(h0.value()), dev(c0.value()),
-                                                    dev(l.weight_ih.value()), dev(l.weight_hh.value()),
-                                                    dev(l.bias_ih.value()), dev(l.bias_hh.value()));
+      const Tensor x_d = dev(x.value()), h0_d = dev(h0.value()), c0_d = dev(c0.value()),
+                   w_ih = dev(l.weight_ih.value()), w_hh = dev(l.weight_hh.value()), dy = dev(w_out),
+                   dc_n = dev(w_c);
+      const auto fwd = nn::cuda::lstm_layer_forward(x_d, h0_d, c0_d, w_ih, w_hh, dev(l.bias_ih.value()),
+                                                    dev(l.bias_hh.value()), path);
+      // The poisoned blocks go to the backward's own allocations (its inputs are on the device already).
       poison_next_allocations({{B, S, I}, {B, H}, {B, H}, {4 * H, I}, {4 * H, H}, {4 * H}, {B, S, 4 * H}});
-      const auto g = nn::cuda::lstm_layer_backward(fwd, dev(x.value()), dev(h0.value()), dev(c0.value()),
-                                                   dev(l.weight_ih.value()), dev(l.weight_hh.value()),
-                                                   dev(w_out), dev(w_c), path);
+      const auto g = nn::cuda::lstm_layer_backward(fwd, x_d, h0_d, c0_d, w_ih, w_hh, dy, dc_n, path);
       const std::string shape = std::to_string(B) + "x" + std::to_string(S) + "x" + std::to_string(I) + "x" +
                                 std::to_string(H) + " " + name(path);
       EXPECT_LT(scaled_relative_error(g.x, x.grad()), 1e-4) << "dx " << shape;

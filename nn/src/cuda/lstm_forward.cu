@@ -127,6 +127,9 @@ LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Te
       c0.shape() != Shape{B, H})
     throw ShapeError("lstm_layer_forward (CUDA): shapes do not match x " + to_string(x.shape()) +
                      " and weight_hh " + to_string(weight_hh.shape()));
+  // Decided (and refused) before anything is allocated or queued: a throw after a launch would free
+  // blocks that queued work may still be writing.
+  const bool persistent_recurrence = use_persistent(path, B, H, "lstm_layer_forward");
   LSTMForwardResult r{
       Tensor::empty({B, S, H}, DType::f32, Device::cuda), Tensor::empty({B, S, G}, DType::f32, Device::cuda),
       Tensor::empty({B, S, H}, DType::f32, Device::cuda), Tensor::empty({B, S, H}, DType::f32, Device::cuda)};
@@ -140,7 +143,7 @@ LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Te
   check(cublasSgemm(handle(), CUBLAS_OP_T, CUBLAS_OP_N, G, B * S, I, &one, weight_ih.data<float>(), I,
                     x.data<float>(), I, &one, gates, G),
         "input projection");
-  if (use_persistent(path, B, H, "lstm_layer_forward")) {
+  if (persistent_recurrence) {
     persistent::forward(B, S, H, weight_hh.data<float>(), h0.data<float>(), c0.data<float>(), gates,
                         r.cells.data<float>(), r.tanh_cells.data<float>(), r.output.data<float>());
     check(cudaDeviceSynchronize(), "lstm forward");
@@ -177,6 +180,8 @@ LSTMGradients lstm_layer_backward(const LSTMForwardResult& fwd, const Tensor& x,
   if (grad_output.shape() != fwd.output.shape())
     throw ShapeError("lstm_layer_backward (CUDA): grad_output " + to_string(grad_output.shape()) +
                      " for output " + to_string(fwd.output.shape()));
+  if (grad_c_n.defined()) require(grad_c_n, "grad_c_n");
+  const bool persistent_recurrence = use_persistent(path, B, H, "lstm_layer_backward");  // before any launch
   const auto on_device = [](Shape shape) {
     return Tensor::empty(std::move(shape), DType::f32, Device::cuda);
   };
@@ -189,13 +194,12 @@ LSTMGradients lstm_layer_backward(const LSTMForwardResult& fwd, const Tensor& x,
   float* dc = g.c0.data<float>();
   check(cudaMemsetAsync(dh, 0, sizeof(float) * B * H), "zero dh");
   if (grad_c_n.defined()) {
-    require(grad_c_n, "grad_c_n");
     check(cudaMemcpy(dc, grad_c_n.data<float>(), sizeof(float) * B * H, cudaMemcpyDeviceToDevice), "dc_n");
   } else {
     check(cudaMemsetAsync(dc, 0, sizeof(float) * B * H), "zero dc");
   }
   const float one = 1.0f, zero = 0.0f;
-  if (use_persistent(path, B, H, "lstm_layer_backward"))
+  if (persistent_recurrence)
     persistent::backward(B, S, H, weight_hh.data<float>(), c0.data<float>(), fwd.gates.data<float>(),
                          fwd.cells.data<float>(), fwd.tanh_cells.data<float>(), grad_output.data<float>(), dh,
                          dc, dgates.data<float>());

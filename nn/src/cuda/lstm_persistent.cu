@@ -8,6 +8,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <tuple>
 
 #include "lstm_persistent_launch.h"
@@ -73,13 +74,14 @@ __global__ void backward_kernel(PersistentPlan p, int steps, const float* __rest
   }
 }
 
-// Whether every block of the plan's grid can be resident at once on the current device.
-bool grid_is_resident(const void* kernel, const PersistentPlan& p, int device) {
+// Whether every block of the plan's grid can be resident at once on the device; nothing when a query
+// failed.
+std::optional<bool> grid_is_resident(const void* kernel, const PersistentPlan& p, int device) {
   int sms = 0, per_sm = 0;
-  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) return false;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(
           &per_sm, kernel, p.threads, static_cast<std::size_t>(p.shared_bytes())) != cudaSuccess)
-    return false;
+    return std::nullopt;
   return static_cast<long>(per_sm) * sms >= p.blocks();
 }
 
@@ -98,17 +100,25 @@ bool fits(int batch, int hidden) {
   int device = 0, cooperative = 0;
   if (cuda_device_count() == 0 || cudaGetDevice(&device) != cudaSuccess) return false;
   static std::mutex mutex;
-  static std::map<std::tuple<int, int, int>, bool> known;
+  static std::map<std::tuple<int, int, int>, bool> known;  // answers of queries that succeeded
   const std::lock_guard lock(mutex);
   const auto key = std::tuple{device, batch, hidden};
   if (const auto found = known.find(key); found != known.end()) return found->second;
-  bool ok = cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device) == cudaSuccess &&
-            cooperative != 0 &&
-            grid_is_resident(reinterpret_cast<const void*>(forward_kernel),
-                             plan_persistent(batch, hidden, false), device) &&
-            grid_is_resident(reinterpret_cast<const void*>(backward_kernel),
-                             plan_persistent(batch, hidden, true), device);
-  cudaGetLastError();  // a failed query leaves its error for the next cudaGetLastError(): clear it
+  if (cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device) != cudaSuccess) {
+    cudaGetLastError();  // this query's error, so that no later check reports it as its own
+    return false;
+  }
+  bool ok = cooperative != 0;
+  for (const auto& [kernel, backward] : {std::pair{reinterpret_cast<const void*>(forward_kernel), false},
+                                         {reinterpret_cast<const void*>(backward_kernel), true}}) {
+    if (!ok) break;
+    const auto resident = grid_is_resident(kernel, plan_persistent(batch, hidden, backward), device);
+    if (!resident) {
+      cudaGetLastError();
+      return false;  // unknown (and the error cleared, as above): asked again next time
+    }
+    ok = *resident;
+  }
   return known[key] = ok;
 }
 
