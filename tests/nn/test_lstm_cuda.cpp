@@ -6,6 +6,7 @@
 
 #include "common/compare.h"
 #include "common/cuda_poison.h"
+#include "common/lstm_reference.h"
 #include "common/random_tensor.h"
 #include "qf/nn/lstm_cuda.h"
 #include "qf/nn/optim.h"
@@ -75,15 +76,10 @@ TEST(LSTMCuda, BackwardMatchesCpu) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";
   for (auto [B, S, I, H] : kShapes)
     for (const RecurrentPath path : paths_for(B, H)) {
-      Rng rng(static_cast<std::uint64_t>(B * 7 + H));
-      nn::LSTM lstm(nn::RNNOptions{I, H, 1}, rng);
-      const auto& l = lstm.layers[0];
-      Var x = Var::parameter(random({B, S, I}, 4)), h0 = Var::parameter(random({B, H}, 5)),
-          c0 = Var::parameter(random({B, H}, 6));
-      const Tensor w_out = random({B, S, H}, 7), w_c = random({B, H}, 8);
-      auto [y, h_n, c_n] = nn::lstm_layer_fused(x, h0, c0, l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
-      Var loss = sum(y * Var(w_out)) + sum(c_n * Var(w_c));
-      loss.backward();
+      const test_support::LSTMReference ref(B, S, I, H, static_cast<std::uint64_t>(B * 7 + H));
+      const auto& l = ref.layer();
+      const Var &x = ref.x, &h0 = ref.h0, &c0 = ref.c0;
+      const Tensor &w_out = ref.w_out, &w_c = ref.w_c;
 
       auto dev = [](const Tensor& t) { return t.to(Device::cuda); };
       const Tensor x_d = dev(x.value()), h0_d = dev(h0.value()), c0_d = dev(c0.value()),

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/compare.h"
+#include "common/lstm_reference.h"
 #include "common/random_tensor.h"
 #include "qf/nn/lstm_persistent.h"
 #include "qf/nn/rnn.h"
@@ -229,15 +230,10 @@ TEST(LSTMPersistentEmulation, MatchesTheFusedCpuLayer) {
                                    std::tuple{5, 9, 4, 100}, std::tuple{17, 6, 3, 128}}) {
     const std::string shape =
         std::to_string(B) + "x" + std::to_string(S) + "x" + std::to_string(I) + "x" + std::to_string(H);
-    Rng rng(static_cast<std::uint64_t>(B * 31 + H));
-    nn::LSTM lstm(nn::RNNOptions{I, H, 1}, rng);
-    const auto& layer = lstm.layers[0];
-    Var x = Var::parameter(random({B, S, I}, 1)), h0 = Var::parameter(random({B, H}, 2)),
-        c0 = Var::parameter(random({B, H}, 3));
-    const Tensor w_out = random({B, S, H}, 4), w_c = random({B, H}, 5);
-    auto [y, h_n, c_n] =
-        nn::lstm_layer_fused(x, h0, c0, layer.weight_ih, layer.weight_hh, layer.bias_ih, layer.bias_hh);
-    (sum(y * Var(w_out)) + sum(c_n * Var(w_c))).backward();
+    const test_support::LSTMReference ref(B, S, I, H, static_cast<std::uint64_t>(B * 31 + H));
+    const auto& layer = ref.layer();
+    const Var &x = ref.x, &h0 = ref.h0, &c0 = ref.c0, &y = ref.out.output, &c_n = ref.out.c_n;
+    const Tensor &w_out = ref.w_out, &w_c = ref.w_c;
 
     Layer l{B,  S,  I,  H, values(layer.weight_hh.value()), values(h0.value()), values(c0.value()),
             {}, {}, {}, {}};
