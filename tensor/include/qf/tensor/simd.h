@@ -154,8 +154,11 @@ inline Vec times_power_of_two(Vec p, Vec n) {
       _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), bias), 23));
   return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
-inline Vec reciprocal_estimate(Vec d) {  // relative error below 1.5 * 2^-12
-  return _mm256_rcp_ps(d);
+inline Vec reciprocal_estimate(Vec d) {  // relative error about 2^-24
+  // rcp_ps alone is good to 1.5 * 2^-12 (AMD's is 2^-12 short even at powers of two), too coarse for
+  // one Newton step to reach correct rounding: 1 / 2 came out 0.49999997. So it gets a step of its own.
+  const Vec r = _mm256_rcp_ps(d);
+  return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
 }
 inline Vec absolute(Vec x) {
   return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
@@ -192,10 +195,12 @@ template <int R>
   }
 }
 
-// 1 / d for finite positive d: the estimate and one Newton step, r (2 - d r).
+// 1 / d for finite positive d: the estimate and one Newton step in the form r + r (1 - d r), whose
+// residual 1 - d r is exact in an FMA; the form r (2 - d r) rounds 2 - d r first and left 1 / 1 and
+// 1 / 2 an ulp short with AVX2's coarser 12-bit estimate (sigmoid(0) = 0.49999997).
 inline Vec reciprocal(Vec d) {
   const Vec r = reciprocal_estimate(d);
-  return multiply(r, negative_multiply_add(d, r, broadcast(2.0f)));
+  return multiply_add(r, negative_multiply_add(d, r, broadcast(1.0f)), r);
 }
 
 inline Vec exp(Vec x) {
