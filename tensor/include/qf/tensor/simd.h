@@ -182,6 +182,19 @@ template <int R>
 #pragma GCC unroll 2
   for (std::int64_t p = 0; p < k; ++p) {
     const float* row = b + p * ldb;
+    if constexpr (kLanes == 8) {
+      // AVX2 has 16 registers: the R broadcasts stay, one weight vector at a time (12 + 3 + 1 at R = 3).
+      Vec ar[R];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) ar[r] = broadcast(a[r * a_row + p * a_col]);
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) {
+        const Vec bv = load(row + v * kLanes);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) acc[r][v] = multiply_add(ar[r], bv, acc[r][v]);
+      }
+      continue;
+    }
     const Vec b0 = load(row), b1 = load(row + kLanes), b2 = load(row + 2 * kLanes),
               b3 = load(row + 3 * kLanes);
 #pragma GCC unroll 8
