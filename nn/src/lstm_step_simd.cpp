@@ -9,7 +9,7 @@ namespace {
 constexpr int kGates = 4;  // i, f, g, o: the four vectors of a panel row
 #ifdef QF_SIMD
 using namespace simd;
-constexpr int kRowBlock = kLanes == 16 ? 6 : 3;  // 4 x kRowBlock accumulators + 4 weight vectors in registers
+constexpr int kRowBlock = kTileRows;  // the register tile's rows (simd.h)
 #else
 constexpr int kLanes = 1;
 #endif

@@ -11,7 +11,7 @@ namespace {
 
 #ifdef QF_SIMD
 using namespace simd;
-constexpr int kRowBlock = kLanes == 16 ? 6 : 3;  // accumulators + 4 panel vectors within the registers
+constexpr int kRowBlock = kTileRows;  // the register tile's rows (simd.h)
 #else
 constexpr int kLanes = 1;
 #endif

@@ -4,7 +4,7 @@
 // QF_SIMD is defined when a vector type exists; code without it falls back to plain loops or BLAS.
 //
 // exp follows qf::fast_exp (Cody-Waite reduction, the same degree-6 polynomial); tanh is a rational
-// fit (no exp); divisions become a reciprocal estimate refined by one Newton step (an AVX-512 division
+// fit (no exp); divisions become a reciprocal estimate refined by Newton steps (an AVX-512 division
 // costs about as much as the rest of a sigmoid). Accuracy is within a few ulp
 // (tests/tensor/test_simd.cpp).
 #pragma once
@@ -93,6 +93,8 @@ inline Vec times_power_of_two(Vec p, Vec n) {  // p 2^n for integral n in [-127,
 inline Vec reciprocal_estimate(Vec d) {  // relative error below 2^-14
   return _mm512_rcp14_ps(d);
 }
+constexpr int kReciprocalRefinements = 1;  // one Newton step takes 2^-14 to correct rounding
+constexpr int kTileRows = 6;  // 6 x 4 accumulators + 4 weight vectors + a broadcast: 29 of 32 registers
 inline Vec absolute(Vec x) {
   return _mm512_abs_ps(x);
 }
@@ -154,12 +156,13 @@ inline Vec times_power_of_two(Vec p, Vec n) {
       _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), bias), 23));
   return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
-inline Vec reciprocal_estimate(Vec d) {  // relative error about 2^-24
-  // rcp_ps alone is good to 1.5 * 2^-12 (AMD's is 2^-12 short even at powers of two), too coarse for
-  // one Newton step to reach correct rounding: 1 / 2 came out 0.49999997. So it gets a step of its own.
-  const Vec r = _mm256_rcp_ps(d);
-  return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
+inline Vec reciprocal_estimate(Vec d) {  // relative error below 1.5 * 2^-12
+  return _mm256_rcp_ps(d);
 }
+// From 1.5 * 2^-12 (AMD's estimate is 2^-12 short even at powers of two) one Newton step falls short
+// of correct rounding: 1 / 2 came out 0.49999997. Two reach it.
+constexpr int kReciprocalRefinements = 2;
+constexpr int kTileRows = 3;  // 3 x 4 accumulators + 3 broadcasts + 1 weight vector: 16 of 16 registers
 inline Vec absolute(Vec x) {
   return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
 }
@@ -173,8 +176,9 @@ inline Vec select_less(Vec a, Vec b, Vec if_less, Vec otherwise) {
 
 #ifdef QF_SIMD
 // The register tile of every hand-written GEMM-like kernel: acc[r][v] += A(r, p) B(p, v) for p < k, R
-// rows x 4 vectors, A(r, p) = a[r * a_row + p * a_col], B's row p the 4 vectors at b + p * ldb. The
-// caller initialises acc and unrolls every loop over it (a runtime index would keep it in memory).
+// rows (kTileRows at most) x 4 vectors, A(r, p) = a[r * a_row + p * a_col], B's row p the 4 vectors
+// at b + p * ldb. The caller initialises acc and unrolls every loop over it (a runtime index would
+// keep it in memory).
 template <int R>
 [[gnu::always_inline]] inline void accumulate_tile(Vec (&acc)[R][4], std::int64_t k, const float* a,
                                                    std::int64_t a_row, std::int64_t a_col, const float* b,
@@ -193,27 +197,31 @@ template <int R>
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) acc[r][v] = multiply_add(ar[r], bv, acc[r][v]);
       }
-      continue;
-    }
-    const Vec b0 = load(row), b1 = load(row + kLanes), b2 = load(row + 2 * kLanes),
-              b3 = load(row + 3 * kLanes);
+    } else {
+      // AVX-512 has 32: the 4 weight vectors stay, one broadcast at a time.
+      const Vec b0 = load(row), b1 = load(row + kLanes), b2 = load(row + 2 * kLanes),
+                b3 = load(row + 3 * kLanes);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const Vec ar = broadcast(a[r * a_row + p * a_col]);
-      acc[r][0] = multiply_add(ar, b0, acc[r][0]);
-      acc[r][1] = multiply_add(ar, b1, acc[r][1]);
-      acc[r][2] = multiply_add(ar, b2, acc[r][2]);
-      acc[r][3] = multiply_add(ar, b3, acc[r][3]);
+      for (int r = 0; r < R; ++r) {
+        const Vec ar = broadcast(a[r * a_row + p * a_col]);
+        acc[r][0] = multiply_add(ar, b0, acc[r][0]);
+        acc[r][1] = multiply_add(ar, b1, acc[r][1]);
+        acc[r][2] = multiply_add(ar, b2, acc[r][2]);
+        acc[r][3] = multiply_add(ar, b3, acc[r][3]);
+      }
     }
   }
 }
 
-// 1 / d for finite positive d: the estimate and one Newton step in the form r + r (1 - d r), whose
-// residual 1 - d r is exact in an FMA; the form r (2 - d r) rounds 2 - d r first and left 1 / 1 and
-// 1 / 2 an ulp short with AVX2's coarser 12-bit estimate (sigmoid(0) = 0.49999997).
+// 1 / d for finite positive d: the estimate and kReciprocalRefinements Newton steps in the form
+// r + r (1 - d r), whose residual 1 - d r is exact in an FMA; the form r (2 - d r) rounds 2 - d r
+// first and left 1 / 1 and 1 / 2 an ulp short with AVX2's coarser estimate (sigmoid(0) = 0.49999997).
 inline Vec reciprocal(Vec d) {
-  const Vec r = reciprocal_estimate(d);
-  return multiply_add(r, negative_multiply_add(d, r, broadcast(1.0f)), r);
+  Vec r = reciprocal_estimate(d);
+#pragma GCC unroll 2
+  for (int step = 0; step < kReciprocalRefinements; ++step)
+    r = multiply_add(r, negative_multiply_add(d, r, broadcast(1.0f)), r);
+  return r;
 }
 
 inline Vec exp(Vec x) {
