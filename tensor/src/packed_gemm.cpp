@@ -117,15 +117,22 @@ void multiply_transposed_add(std::int64_t m, std::int64_t n, std::int64_t k, con
 #ifndef QF_SIMD
   gemm(Trans::yes, Trans::no, m, n, k, 1.0f, a, lda, b, ldb, 1.0f, c, ldc);
 #else
-  std::int64_t col = 0;
-  for (; col + kPanelWidth <= n; col += kPanelWidth)
-    multiply_rows<kRowBlock>(m, k, a, 1, lda, b + col, ldb, c + col, ldc, kPanelWidth, /*accumulate=*/true);
-  if (col < n) {  // the last columns through a zero-padded copy, so that full vectors can be loaded
-    const std::int64_t width = n - col;
-    std::vector<float> padded(static_cast<std::size_t>(k * kPanelWidth), 0.0f);
-    for (std::int64_t p = 0; p < k; ++p)
-      std::copy_n(b + p * ldb + col, width, padded.data() + p * kPanelWidth);
-    multiply_rows<kRowBlock>(m, k, a, 1, lda, padded.data(), kPanelWidth, c + col, ldc, width, true);
+  // B's panel is read once per block of rows, m / kRowBlock times. In place its rows sit ldb apart
+  // (1 kB for 4H = 256), so they crowd a few cache sets and each pass comes from L2; copied
+  // contiguous, kDepth rows at a time (16 kB), it stays in L1 beside A's lines for all the blocks.
+  constexpr std::int64_t kDepth = 16384 / (kPanelWidth * static_cast<std::int64_t>(sizeof(float)));
+  AlignedBuffer packed(static_cast<std::size_t>(kDepth * kPanelWidth));
+  for (std::int64_t col = 0; col < n; col += kPanelWidth) {
+    const std::int64_t width = std::min<std::int64_t>(kPanelWidth, n - col);
+    for (std::int64_t p0 = 0; p0 < k; p0 += kDepth) {
+      const std::int64_t depth = std::min(kDepth, k - p0);
+      for (std::int64_t p = 0; p < depth; ++p)  // zero past `width`, so that full vectors can be loaded
+        std::fill(std::copy_n(b + (p0 + p) * ldb + col, width, packed.data() + p * kPanelWidth),
+                  packed.data() + (p + 1) * kPanelWidth, 0.0f);
+      multiply_rows<kRowBlock>(m, depth, a + p0 * lda, 1, lda, packed.data(), kPanelWidth, c + col, ldc,
+                               width,
+                               /*accumulate=*/true);
+    }
   }
 #endif
 }

@@ -64,3 +64,31 @@ TEST(PackedGemm, ARowsResultDoesNotDependOnItsNeighbours) {
       ASSERT_EQ(one[static_cast<std::size_t>(j)], all[static_cast<std::size_t>(i * n + j)]) << i << "," << j;
   }
 }
+
+// C += A^T B, the LSTM's weight gradient: depths that span several of its L1-sized blocks, column
+// tails, and strides everywhere.
+TEST(PackedGemm, TransposedAddMatchesAFloat64Reference) {
+  for (std::int64_t m : {1, 5, 7, 80})
+    for (std::int64_t k : {1, 7, 129, 300})
+      for (std::int64_t n : {1, 17, 32, 65, 256}) {
+        const std::int64_t lda = m + 3, ldb = n + 1, ldc = n + 5;
+        const auto a = random_values(static_cast<std::size_t>(k * lda), 6);
+        const auto b = random_values(static_cast<std::size_t>(k * ldb), 7);
+        auto c = random_values(static_cast<std::size_t>(m * ldc), 8);
+        const auto c_before = c;
+        qf::blas::multiply_transposed_add(m, n, k, a.data(), lda, b.data(), ldb, c.data(), ldc);
+        for (std::int64_t i = 0; i < m; ++i) {
+          for (std::int64_t j = 0; j < n; ++j) {
+            double expect = c_before[static_cast<std::size_t>(i * ldc + j)];
+            for (std::int64_t p = 0; p < k; ++p)
+              expect +=
+                  double(a[static_cast<std::size_t>(p * lda + i)]) * b[static_cast<std::size_t>(p * ldb + j)];
+            ASSERT_NEAR(c[static_cast<std::size_t>(i * ldc + j)], expect, 1e-5 * (1.0 + std::abs(expect)))
+                << "m " << m << " k " << k << " n " << n << " at " << i << "," << j;
+          }
+          for (std::int64_t j = n; j < ldc; ++j)
+            ASSERT_EQ(c[static_cast<std::size_t>(i * ldc + j)],
+                      c_before[static_cast<std::size_t>(i * ldc + j)]);
+        }
+      }
+}
