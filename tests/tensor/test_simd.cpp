@@ -54,6 +54,18 @@ TEST(Simd, ExpSigmoidTanhWithinAFewUlp) {
     }
 }
 
+// exp over its whole clamped range, where the scaling by 2^n meets the ends of the float exponent.
+TEST(Simd, ExpWithinAFewUlpUpToTheFloatRange) {
+  auto x = sweep(-87.3f, 88.7f, 16 * 4096);
+  for (float edge : {-87.3f, -87.0f, -86.99f, 88.37f, 88.38f, 88.7f}) x.push_back(edge);
+  while (x.size() % qf::simd::kLanes != 0) x.push_back(0.0f);
+  const auto e = elementwise([](qf::simd::Vec v) { return qf::simd::exp(v); }, x);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    ASSERT_TRUE(std::isnormal(e[i])) << x[i];
+    ASSERT_NEAR(e[i] / std::exp(double(x[i])), 1.0, 4 * std::numeric_limits<float>::epsilon()) << x[i];
+  }
+}
+
 TEST(Simd, SaturatesAtTheExtremesAndPropagatesNaN) {
   std::vector<float> x(qf::simd::kLanes, 0.0f);
   x[0] = -1000.0f;

@@ -87,7 +87,7 @@ inline Vec zero() {
 inline Vec round_to_integer(Vec x) {
   return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
-inline Vec times_power_of_two(Vec p, Vec n) {  // p 2^n for integral n in [-127, 128]
+inline Vec times_power_of_two(Vec p, Vec n) {  // p 2^n for integral n, the product a normal float
   return _mm512_scalef_ps(p, n);
 }
 inline Vec reciprocal_estimate(Vec d) {  // relative error below 2^-14
@@ -147,14 +147,10 @@ inline Vec round_to_integer(Vec x) {
   return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 inline Vec times_power_of_two(Vec p, Vec n) {
-  // In two halves, so that n = 128 does not overflow the exponent field (as qf::fast_exp).
-  const __m256i ni = _mm256_cvtps_epi32(n);
-  const __m256i half = _mm256_srai_epi32(ni, 1);
-  const __m256i bias = _mm256_set1_epi32(127);
-  const Vec s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, bias), 23));
-  const Vec s2 =
-      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), bias), 23));
-  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+  // n added to p's exponent field: 3 instructions against 9 for two multiplications by 2^(n/2), and
+  // exact wherever the product is a normal float, which is all exp asks (see there).
+  const __m256i exponent_step = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
+  return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), exponent_step));
 }
 inline Vec reciprocal_estimate(Vec d) {  // relative error below 1.5 * 2^-12
   return _mm256_rcp_ps(d);
@@ -238,6 +234,8 @@ inline Vec exp(Vec x) {
   p = multiply_add(p, r, broadcast(1.6666665459e-1f));
   p = multiply_add(p, r, broadcast(5.0000001201e-1f));
   p = add(multiply_add(p, multiply(r, r), r), broadcast(1.0f));
+  // p = e^r lies in [0.70, 1.42] and e^x = p 2^n is a normal float: n reaches 128 only for x above
+  // 88.37, where r < 0 and p < 1; -126 only for x below -86.99, where r > 0 and p > 1.
   return times_power_of_two(p, n);
 }
 
