@@ -91,28 +91,37 @@ void step_block(const PackedLSTMWeights& w, std::int64_t q, const BlockIO& io) {
     for (int v = 0; v < kGates; ++v) acc[r][v] = load(bias + v * kLanes);
   accumulate_tile<R>(acc, I, io.x, io.ldx, 1, panel, kPanelWidth);
   accumulate_tile<R>(acc, H, io.h, io.ld_state, 1, panel + I * kPanelWidth, kPanelWidth);
-  // The cell (the arithmetic of lstm_math::cell_forward_element), one row at a time from an L1 copy of
-  // the accumulators: with all 4R of them live the compiler has no registers left for the activations'
-  // constants and temporaries, and reloads and spills them instead.
+  // The cell (the arithmetic of lstm_math::cell_forward_element) from an L1 copy of the accumulators:
+  // with all 4R of them live the compiler has no registers left for the activations' constants and
+  // temporaries. Each activation is a chain of some 25 dependent instructions, so they run one gate
+  // at a time across the R rows: R independent chains in flight instead of one row's few.
   alignas(64) float pre[R][kGates][kLanes];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < kGates; ++v) store(pre[r][v], acc[r][v]);
-#pragma GCC unroll 1
+#pragma GCC unroll 4
+  for (int v = 0; v < kGates; ++v)
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const Vec z = load(pre[r][v]);
+      const Vec a = v == 2 ? tanh(z) : sigmoid(z);
+      store(pre[r][v], a);
+      store_units(io.gates + r * G + v * H + u0, a, units);
+    }
+  alignas(64) float cell[R][kLanes];
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    const Vec i = sigmoid(load(pre[r][0])), f = sigmoid(load(pre[r][1])), g = tanh(load(pre[r][2])),
-              o = sigmoid(load(pre[r][3]));
-    const Vec c = add(multiply(f, load_units(io.c + r * io.ld_state + u0, units)), multiply(i, g));
-    const Vec tanh_c = tanh(c);
-    float* gates = io.gates + r * G + u0;
-    store_units(gates, i, units);
-    store_units(gates + H, f, units);
-    store_units(gates + 2 * H, g, units);
-    store_units(gates + 3 * H, o, units);
+    const Vec c = add(multiply(load(pre[r][1]), load_units(io.c + r * io.ld_state + u0, units)),
+                      multiply(load(pre[r][0]), load(pre[r][2])));
+    store(cell[r], c);
     store_units(io.cells + r * H + u0, c, units);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const Vec tanh_c = tanh(load(cell[r]));
     store_units(io.tanh_cells + r * H + u0, tanh_c, units);
-    store_units(io.hidden + r * H + u0, multiply(o, tanh_c), units);
+    store_units(io.hidden + r * H + u0, multiply(load(pre[r][3]), tanh_c), units);
   }
 }
 
