@@ -1,22 +1,18 @@
-// CUDA tests: device blocks of the given shapes NaN-filled and freed again, so that the caching
-// allocator hands the poisoned blocks to the next allocations of the same sizes and an element a kernel
-// fails to write shows up as NaN (which no comparison passes).
+// CUDA tests: while a PoisonNewDeviceBlocks lives, every device block the allocator hands out (new or
+// reused from its cache) starts NaN-filled, so that an element a kernel fails to write shows up as NaN,
+// which no comparison passes, whichever allocation gets which block.
 #pragma once
 
-#include <cstddef>
-#include <vector>
-
 #include "qf/tensor/cuda.h"
-#include "qf/tensor/tensor.h"
 
 namespace qf::test_support {
 
-inline void poison_next_allocations(const std::vector<Shape>& shapes) {
-  std::vector<Tensor> blocks;
-  for (const auto& s : shapes) {
-    blocks.push_back(Tensor::empty(s, DType::f32, Device::cuda));
-    cuda::fill_bytes(blocks.back().data<float>(), 0xFF, static_cast<std::size_t>(blocks.back().numel()) * 4);
-  }
-}
+class PoisonNewDeviceBlocks {
+ public:
+  PoisonNewDeviceBlocks() { cuda::set_poison_new_blocks(true); }
+  ~PoisonNewDeviceBlocks() { cuda::set_poison_new_blocks(false); }
+  PoisonNewDeviceBlocks(const PoisonNewDeviceBlocks&) = delete;
+  PoisonNewDeviceBlocks& operator=(const PoisonNewDeviceBlocks&) = delete;
+};
 
 }  // namespace qf::test_support

@@ -16,7 +16,7 @@
 #include "qf/tensor/device.h"
 
 using namespace qf;
-using test_support::poison_next_allocations;
+using test_support::PoisonNewDeviceBlocks;
 using test_support::random;
 using test_support::scaled_relative_error;
 
@@ -49,11 +49,10 @@ TEST(LSTMCuda, ForwardMatchesCpu) {
       const auto& l = lstm.layers[0];
       auto [cpu_out, cpu_h, cpu_c] =
           nn::lstm_layer_fused(Var(x), Var(h0), Var(c0), l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh);
-      // Inputs on the device first: the poisoned blocks must go to the call's own allocations.
+      const PoisonNewDeviceBlocks poison;  // what the call fails to write stays NaN
       const Tensor x_d = x.to(Device::cuda), h0_d = h0.to(Device::cuda), c0_d = c0.to(Device::cuda),
                    w_ih = l.weight_ih.value().to(Device::cuda), w_hh = l.weight_hh.value().to(Device::cuda),
                    b_ih = l.bias_ih.value().to(Device::cuda), b_hh = l.bias_hh.value().to(Device::cuda);
-      poison_next_allocations({{B, S, H}, {B, S, 4 * H}, {B, S, H}, {B, S, H}});
       const auto gpu = nn::cuda::lstm_layer_forward(x_d, h0_d, c0_d, w_ih, w_hh, b_ih, b_hh, path);
       const Tensor out = gpu.output.to(Device::cpu);
       EXPECT_LT(max_relative_error(out, cpu_out.value(), 1e-3), 1e-4)
@@ -87,8 +86,7 @@ TEST(LSTMCuda, BackwardMatchesCpu) {
                    dc_n = dev(w_c);
       const auto fwd = nn::cuda::lstm_layer_forward(x_d, h0_d, c0_d, w_ih, w_hh, dev(l.bias_ih.value()),
                                                     dev(l.bias_hh.value()), path);
-      // The poisoned blocks go to the backward's own allocations (its inputs are on the device already).
-      poison_next_allocations({{B, S, I}, {B, H}, {B, H}, {4 * H, I}, {4 * H, H}, {4 * H}, {B, S, 4 * H}});
+      const PoisonNewDeviceBlocks poison;  // what the backward fails to write stays NaN
       const auto g = nn::cuda::lstm_layer_backward(fwd, x_d, h0_d, c0_d, w_ih, w_hh, dy, dc_n, path);
       const std::string shape = std::to_string(B) + "x" + std::to_string(S) + "x" + std::to_string(I) + "x" +
                                 std::to_string(H) + " " + name(path);

@@ -324,9 +324,22 @@ class CudaMultiLSTM final : public MultiLSTM {
     if (parameters.size() != expected)
       throw std::invalid_argument("multi-model LSTM (CUDA): " + std::to_string(parameters.size()) +
                                   " parameter tensors, expected " + std::to_string(expected));
-    for (const Tensor& p : parameters) {
-      if (p.dim(0) != shape.models || p.dtype() != DType::f32 || p.device() != Device::cpu)
-        throw ShapeError("multi-model LSTM (CUDA): parameters must be float32 host tensors [N, ...], got " +
+    // stack_parameters' order and shapes: per layer W_ih [N, 4H, in], W_hh [N, 4H, H], b_ih, b_hh
+    // [N, 4H]; the head's weight [N, 1, H] and bias [N, 1]. The kernels index by these, unchecked.
+    const std::int64_t N = shape.models, H = shape.hidden_size;
+    std::vector<Shape> expected_shapes;
+    for (std::int64_t l = 0; l < shape.num_layers; ++l) {
+      const std::int64_t in = l == 0 ? shape.input_size : H;
+      for (const Shape& s : {Shape{N, 4 * H, in}, Shape{N, 4 * H, H}, Shape{N, 4 * H}, Shape{N, 4 * H}})
+        expected_shapes.push_back(s);
+    }
+    expected_shapes.push_back({N, 1, H});
+    expected_shapes.push_back({N, 1});
+    for (std::size_t k = 0; k < parameters.size(); ++k) {
+      const Tensor& p = parameters[k];
+      if (p.shape() != expected_shapes[k] || p.dtype() != DType::f32 || p.device() != Device::cpu)
+        throw ShapeError("multi-model LSTM (CUDA): parameter " + std::to_string(k) +
+                         " must be a float32 host tensor " + to_string(expected_shapes[k]) + ", got " +
                          to_string(p.shape()));
       Tensor d = device_empty(p.shape());
       upload(d, p);
@@ -336,14 +349,22 @@ class CudaMultiLSTM final : public MultiLSTM {
       v_.push_back(zeros_like(p));
     }
     partial_ = std::make_unique<DeviceArray<double>>(n_ * params_.size());
+    kept_.assign(n_, 0);
     steps_.zero();
     loss_sum_.zero();
     correct_.zero();
   }
 
+  // Queued kernels may still use the buffers the members are about to hand back to the allocator (an
+  // exception mid-step, or take_totals' trailing memsets).
+  ~CudaMultiLSTM() override { cudaDeviceSynchronize(); }
+  CudaMultiLSTM(const CudaMultiLSTM&) = delete;
+  CudaMultiLSTM& operator=(const CudaMultiLSTM&) = delete;
+
   const MultiLSTMShape& shape() const override { return shape_; }
 
   void train_step(const MultiBatch& batch) override {
+    if (empty_batch(batch)) return;
     Workspace& w = upload_batch(batch);
     forward(w);
     loss(w, w.dlogits.data<float>());
@@ -352,6 +373,10 @@ class CudaMultiLSTM final : public MultiLSTM {
   }
 
   void evaluate_step(const MultiBatch& batch, Tensor* logits) override {
+    if (empty_batch(batch)) {
+      if (logits) *logits = Tensor::zeros(batch.y.shape());
+      return;
+    }
     Workspace& w = upload_batch(batch);
     forward(w);
     loss(w, nullptr);
@@ -360,6 +385,11 @@ class CudaMultiLSTM final : public MultiLSTM {
       check(cudaMemcpy(logits->data<float>(), w.logits.data<float>(), sizeof(float) * w.logits.numel(),
                        cudaMemcpyDeviceToHost),
             "logits");
+      // Padding rows read 0, as the reference's.
+      const std::int64_t B = batch.x.dim(1);
+      float* out = logits->data<float>();
+      for (std::size_t n = 0; n < n_; ++n)
+        for (std::int64_t b = batch.rows[n]; b < B; ++b) out[static_cast<std::int64_t>(n) * B + b] = 0.0f;
     }
   }
 
@@ -391,10 +421,16 @@ class CudaMultiLSTM final : public MultiLSTM {
     if (best_.empty())
       for (const Tensor& p : params_) best_.push_back(device_empty(p.shape()));
     masked_copy(keep, params_, best_);
+    for (std::size_t n = 0; n < n_; ++n) kept_[n] |= keep[n];
   }
 
+  // Only models that keep_best saved (best_ is uninitialised elsewhere), as the reference.
   void restore_best(std::span<const std::uint8_t> restore) override {
-    if (!best_.empty()) masked_copy(restore, best_, params_);
+    if (restore.size() != n_)
+      throw std::invalid_argument("multi-model LSTM (CUDA): a mask per model expected");
+    std::vector<std::uint8_t> mask(n_);
+    for (std::size_t n = 0; n < n_; ++n) mask[n] = restore[n] && kept_[n];
+    if (!best_.empty()) masked_copy(mask, best_, params_);
   }
 
  private:
@@ -412,6 +448,14 @@ class CudaMultiLSTM final : public MultiLSTM {
     Tensor t = device_empty(p.shape());
     check(cudaMemset(t.data<float>(), 0, sizeof(float) * static_cast<std::size_t>(t.numel())), "zero");
     return t;
+  }
+
+  // True for a batch without rows (nothing to compute; a launch of zero blocks would fail).
+  bool empty_batch(const MultiBatch& b) const {
+    if (b.x.rank() == 4 && b.x.dim(2) < 1)
+      throw ShapeError("multi-model LSTM (CUDA): batch x " + to_string(b.x.shape()) + " has no time steps");
+    return b.x.rank() == 4 && b.x.dim(1) == 0 && b.y.shape() == Shape{shape_.models, 0} &&
+           b.rows.size() == n_;
   }
 
   // Validates and uploads x, y and rows (synchronous copies: the host buffers may be refilled at once).
@@ -597,6 +641,7 @@ class CudaMultiLSTM final : public MultiLSTM {
   double lr_;
   std::size_t n_;
   std::vector<Tensor> params_, grads_, m_, v_, best_;
+  std::vector<std::uint8_t> kept_;         // per model: has keep_best saved it
   std::map<Shape, Workspace> workspaces_;  // by batch shape (training and validation batches differ)
   DeviceArray<long long> rows_, steps_;
   DeviceArray<double> loss_sum_, correct_;

@@ -1,6 +1,9 @@
-// Device memory: a caching allocator and copies on one stream (the backend's).
+// Device memory: a caching allocator, and copies and fills on the backend's stream: the legacy default
+// stream, which every kernel and cuBLAS / cuDNN call of the backend uses too, so that a copy waits for
+// the kernels before it and a reused block is not filled while queued kernels still touch it.
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -29,12 +32,17 @@ std::size_t rounded(std::size_t bytes) {
 }
 
 cudaStream_t stream() {
-  static cudaStream_t s = [] {
-    cudaStream_t created = nullptr;
-    check(cudaStreamCreateWithFlags(&created, cudaStreamNonBlocking), "stream");
-    return created;
-  }();
-  return s;
+  return cudaStreamLegacy;
+}
+
+std::atomic<bool> poison_new_blocks{false};
+
+std::byte* handed_out(std::byte* block, std::size_t size) {
+  if (poison_new_blocks.load(std::memory_order_relaxed)) {
+    check(cudaMemsetAsync(block, 0xFF, size, stream()), "poison");
+    check(cudaStreamSynchronize(stream()), "poison");
+  }
+  return block;
 }
 
 }  // namespace
@@ -48,7 +56,7 @@ std::byte* allocate(std::size_t bytes) {
       std::byte* block = it->second;
       c.free_blocks.erase(it);
       c.cached -= size;
-      return block;
+      return handed_out(block, size);
     }
   }
   void* block = nullptr;
@@ -57,7 +65,7 @@ std::byte* allocate(std::size_t bytes) {
     empty_cache();
     check(cudaMalloc(&block, size), "cudaMalloc");
   }
-  return static_cast<std::byte*>(block);
+  return handed_out(static_cast<std::byte*>(block), size);
 }
 
 void release(std::byte* block, std::size_t bytes) noexcept {
@@ -91,6 +99,10 @@ void copy(void* destination, const void* source, std::size_t bytes, CopyKind kin
 void fill_bytes(void* destination, int byte, std::size_t bytes) {
   check(cudaMemsetAsync(destination, byte, bytes, stream()), "fill");
   check(cudaStreamSynchronize(stream()), "fill");
+}
+
+void set_poison_new_blocks(bool on) {
+  poison_new_blocks.store(on, std::memory_order_relaxed);
 }
 
 void synchronize() {

@@ -16,5 +16,8 @@ void fill_bytes(void* destination, int byte, std::size_t bytes);  // e.g. 0xFF p
 void synchronize();                                               // waits for the backend's stream
 std::size_t cached_bytes();                                       // held by the allocator for reuse
 void empty_cache();
+// For tests: while on, every block allocate() hands out (new or reused) is first filled with 0xFF,
+// NaN as floats, so that an element a kernel fails to write cannot pass a comparison.
+void set_poison_new_blocks(bool on);
 
 }  // namespace qf::cuda
