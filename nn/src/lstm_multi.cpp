@@ -62,6 +62,19 @@ MultiLSTMShape multi_shape_of(std::span<LSTMClassifier* const> models) {
   return {static_cast<std::int64_t>(models.size()), o.input_size, o.hidden_size, o.num_layers};
 }
 
+std::vector<Shape> stacked_parameter_shapes(const MultiLSTMShape& shape) {
+  const std::int64_t N = shape.models, H = shape.hidden_size;
+  std::vector<Shape> shapes;
+  for (std::int64_t l = 0; l < shape.num_layers; ++l) {
+    const std::int64_t in = l == 0 ? shape.input_size : H;
+    for (const Shape& s : {Shape{N, 4 * H, in}, Shape{N, 4 * H, H}, Shape{N, 4 * H}, Shape{N, 4 * H}})
+      shapes.push_back(s);
+  }
+  shapes.push_back({N, 1, H});
+  shapes.push_back({N, 1});
+  return shapes;
+}
+
 MultiBatch make_multi_batch(std::int64_t models, std::int64_t batch, std::int64_t steps,
                             std::int64_t features) {
   return {Tensor::zeros({models, batch, steps, features}), Tensor::zeros({models, batch}),

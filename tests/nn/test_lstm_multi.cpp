@@ -66,6 +66,10 @@ TEST(LSTMMulti, StackAndUnstackRoundTrip) {
   EXPECT_EQ(s.models, 3);
   EXPECT_EQ(s.hidden_size, 8);
   EXPECT_EQ(s.num_layers, 2);
+  // What the CUDA trainer checks its parameters against.
+  const std::vector<Shape> shapes = nn::stacked_parameter_shapes(s);
+  ASSERT_EQ(shapes.size(), stacked.size());
+  for (std::size_t k = 0; k < shapes.size(); ++k) EXPECT_EQ(shapes[k], stacked[k].shape()) << k;
   auto other = make_models(1, options(4, 16, 2), 1);
   std::vector<nn::LSTMClassifier*> mixed{pa[0], other[0].get()};
   EXPECT_THROW(nn::multi_shape_of(mixed), std::invalid_argument);

@@ -320,21 +320,11 @@ class CudaMultiLSTM final : public MultiLSTM {
         factor_(n_),
         step_size_(n_),
         inv_sqrt_bias2_(n_) {
-    const std::size_t expected = 4 * static_cast<std::size_t>(shape.num_layers) + 2;
-    if (parameters.size() != expected)
+    // The kernels index the parameters by these shapes, unchecked.
+    const std::vector<Shape> expected_shapes = stacked_parameter_shapes(shape);
+    if (parameters.size() != expected_shapes.size())
       throw std::invalid_argument("multi-model LSTM (CUDA): " + std::to_string(parameters.size()) +
-                                  " parameter tensors, expected " + std::to_string(expected));
-    // stack_parameters' order and shapes: per layer W_ih [N, 4H, in], W_hh [N, 4H, H], b_ih, b_hh
-    // [N, 4H]; the head's weight [N, 1, H] and bias [N, 1]. The kernels index by these, unchecked.
-    const std::int64_t N = shape.models, H = shape.hidden_size;
-    std::vector<Shape> expected_shapes;
-    for (std::int64_t l = 0; l < shape.num_layers; ++l) {
-      const std::int64_t in = l == 0 ? shape.input_size : H;
-      for (const Shape& s : {Shape{N, 4 * H, in}, Shape{N, 4 * H, H}, Shape{N, 4 * H}, Shape{N, 4 * H}})
-        expected_shapes.push_back(s);
-    }
-    expected_shapes.push_back({N, 1, H});
-    expected_shapes.push_back({N, 1});
+                                  " parameter tensors, expected " + std::to_string(expected_shapes.size()));
     for (std::size_t k = 0; k < parameters.size(); ++k) {
       const Tensor& p = parameters[k];
       if (p.shape() != expected_shapes[k] || p.dtype() != DType::f32 || p.device() != Device::cpu)
@@ -426,8 +416,7 @@ class CudaMultiLSTM final : public MultiLSTM {
 
   // Only models that keep_best saved (best_ is uninitialised elsewhere), as the reference.
   void restore_best(std::span<const std::uint8_t> restore) override {
-    if (restore.size() != n_)
-      throw std::invalid_argument("multi-model LSTM (CUDA): a mask per model expected");
+    check_mask(restore);
     std::vector<std::uint8_t> mask(n_);
     for (std::size_t n = 0; n < n_; ++n) mask[n] = restore[n] && kept_[n];
     if (!best_.empty()) masked_copy(mask, best_, params_);
@@ -621,9 +610,13 @@ class CudaMultiLSTM final : public MultiLSTM {
     }
   }
 
+  void check_mask(std::span<const std::uint8_t> mask) const {
+    if (mask.size() != n_) throw std::invalid_argument("multi-model LSTM (CUDA): a mask per model expected");
+  }
+
   void masked_copy(std::span<const std::uint8_t> mask, const std::vector<Tensor>& from,
                    std::vector<Tensor>& to) {
-    if (mask.size() != n_) throw std::invalid_argument("multi-model LSTM (CUDA): a mask per model expected");
+    check_mask(mask);
     DeviceArray<unsigned char> m(n_);
     m.upload(
         std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(mask.data()), mask.size()));

@@ -70,6 +70,9 @@ void unstack_parameters(std::span<const Tensor> stacked, std::span<LSTMClassifie
 // The shape of these classifiers; throws std::invalid_argument unless all are float32 LSTMClassifiers
 // of one shape and without dropout (the multi-model step has none).
 MultiLSTMShape multi_shape_of(std::span<LSTMClassifier* const> models);
+// The shapes stack_parameters gives classifiers of this shape, in its order: per layer W_ih [N, 4H, in],
+// W_hh [N, 4H, H], b_ih and b_hh [N, 4H]; then the head's weight [N, 1, H] and bias [N, 1].
+std::vector<Shape> stacked_parameter_shapes(const MultiLSTMShape& shape);
 
 // The CPU reference: one LSTMClassifier and one Adam per model, updated in place (it does not own them);
 // each model's step runs single-threaded (SerialRegion), as per-stock fits do in the study.
