@@ -3,6 +3,9 @@
 
 #include <boost/program_options.hpp>
 #include <iostream>
+#include <string>
+
+#include "qf/data/execution.h"
 
 namespace qf::apps {
 
@@ -20,5 +23,32 @@ inline bool parse_command_line(int argc, char** argv,
   boost::program_options::notify(vm);
   return true;
 }
+
+// --execution and --horizon, the same on every stage that trains on, predicts, sizes or books the
+// traded return (data/execution.h). Read them back with trade_timing().
+struct TradeTimingOptions {
+  std::string execution = "next_open";
+  std::int64_t horizon = 1;
+
+  void add_to(boost::program_options::options_description& options) {
+    options.add_options()("execution", boost::program_options::value(&execution)->default_value(execution),
+                          "when a decision at day t's close trades: next_open (open[t+1] -> open[t+1+h]), "
+                          "next_close (close[t+1] -> close[t+1+h]) or close (close[t] -> close[t+h], "
+                          "market-on-close: optimistic)")(
+        "horizon", boost::program_options::value(&horizon)->default_value(horizon),
+        "days each decision is held (h overlapping tranches in stages 3 and 4)");
+  }
+  data::TradeTiming timing() const {
+    data::TradeTiming t;
+    try {
+      t.execution = data::parse_execution(execution);
+      t.horizon = horizon;
+      t.check();
+    } catch (const std::invalid_argument& e) {
+      throw boost::program_options::error(std::string("--execution/--horizon: ") + e.what());
+    }
+    return t;
+  }
+};
 
 }  // namespace qf::apps

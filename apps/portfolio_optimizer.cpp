@@ -93,6 +93,8 @@ int main(int argc, char** argv) try {
       ("cooldown", po::value(&r.cooldown_days)->default_value(r.cooldown_days), "days a stopped name stays out")
       ("regime", po::value(&regime), "risk rule: HDF5 with /regime_exposure [days] (exposure factor per day, NaN = 1)");
   // clang-format on
+  qf::apps::TradeTimingOptions timing;
+  timing.add_to(options);
   if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
   if (drawdown != "off" && drawdown != "on" && drawdown != "both")
     throw po::error("--drawdown-control must be off, on or both");
@@ -104,6 +106,9 @@ int main(int argc, char** argv) try {
 
   const qf::data::Universe universe = qf::data::read_universe(store);
   const auto predictions = qf::quant::read_registry_predictions(registry, universe);
+  qf::quant::LabelSpec asked = predictions.label;
+  asked.timing = timing.timing();
+  qf::quant::require_same_label(predictions.label, registry, asked, "portfolio_optimizer");
   const qf::h5::File registry_file(registry, qf::h5::File::Mode::read);
   std::optional<qf::quant::PredictionPanel> history;
   if (registry_file.exists("/cv_predictions/probability") &&

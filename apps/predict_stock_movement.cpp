@@ -85,6 +85,8 @@ int main(int argc, char** argv) try {
       ("date", po::value(&date), "the day to report (YYYY-MM-DD; default: the store's last day)")
       ("rows", po::value(&rows)->default_value(rows), "rows of the printed table");
   // clang-format on
+  qf::apps::TradeTimingOptions timing;
+  timing.add_to(options);
   if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
   if (registries.empty()) registries = {"out/training/registry.h5"};
   spec.use_regime = !no_regime;
@@ -104,6 +106,9 @@ int main(int argc, char** argv) try {
     qf::quant::MovementMember m;
     m.name = path;
     m.test = qf::quant::read_registry_predictions(path, universe, "/test_predictions");
+    qf::quant::LabelSpec asked = m.test.label;
+    asked.timing = timing.timing();
+    qf::quant::require_same_label(m.test.label, path, asked, "predict_stock_movement");
     const qf::h5::File f(path, qf::h5::File::Mode::read);
     if (!f.exists("/cv_predictions/probability") || f.read("/cv_predictions/probability").numel() == 0)
       throw qf::data::InputError(path, 0, "/cv_predictions",

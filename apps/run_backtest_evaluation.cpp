@@ -65,7 +65,8 @@ void print_summary(const qf::quant::Evaluation& e, const qf::data::Universe& uni
 
 int main(int argc, char** argv) try {
   std::string store = "out/universe.h5", registry = "out/training/registry.h5", out = "out/backtest";
-  std::string execution = "next_close", benchmark = "index";
+  std::string benchmark = "index";
+  qf::apps::TradeTimingOptions timing;
   std::vector<std::string> weights;
   int repeat = 0;
   qf::quant::StrategySpec strategy;
@@ -89,7 +90,6 @@ int main(int argc, char** argv) try {
       ("long", po::value(&strategy.k_long)->default_value(strategy.k_long), "top_k: names held long")
       ("short", po::value(&strategy.k_short)->default_value(strategy.k_short), "top_k: names held short (threshold: > 0 shorts)")
       ("margin", po::value(&strategy.margin)->default_value(strategy.margin), "threshold: confidence margin around 0.5")
-      ("execution", po::value(&execution)->default_value(execution), "next_close or next_open (never the same bar)")
       ("capital", po::value(&o.initial_capital)->default_value(o.initial_capital), "initial capital")
       ("leverage", po::value(&o.max_gross_leverage)->default_value(o.max_gross_leverage), "maximum gross exposure / equity")
       ("commission-bps", po::value(&o.costs.commission_bps)->default_value(o.costs.commission_bps), "commission, bps of notional")
@@ -106,12 +106,12 @@ int main(int argc, char** argv) try {
       ("benchmark", po::value(&benchmark)->default_value(benchmark), "index (the store's benchmark) or equal_weight")
       ("repeat", po::value(&repeat)->default_value(repeat), "also time the backtest alone this many times (median)");
   // clang-format on
+  timing.add_to(options);
   if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
-  if (execution != "next_close" && execution != "next_open")
-    throw po::error("--execution must be next_close or next_open");
   if (benchmark != "index" && benchmark != "equal_weight")
     throw po::error("--benchmark must be index or equal_weight");
-  o.execution = execution == "next_open" ? qf::quant::Execution::next_open : qf::quant::Execution::next_close;
+  o.execution = timing.timing().execution;
+  o.horizon = timing.timing().horizon;
   for (const auto& f : {store, registry})
     if (!fs::exists(f)) throw qf::data::InputError(f, 0, "", "no such file (run the earlier stages first)");
 
@@ -120,7 +120,8 @@ int main(int argc, char** argv) try {
   const auto kind =
       benchmark == "index" ? qf::quant::BenchmarkKind::index : qf::quant::BenchmarkKind::equal_weight;
   std::ostringstream costs;
-  costs << ", executed at the " << execution << "; costs: commission " << o.costs.commission_bps
+  costs << ", executed " << timing.execution << " (" << qf::data::TradeTiming{o.execution, o.horizon}.describe()
+        << ", held " << o.horizon << (o.horizon == 1 ? " day" : " days") << "); costs: commission " << o.costs.commission_bps
         << " bp, half spread " << o.costs.half_spread_bps << " bp, slippage " << o.costs.slippage_bps
         << " bp, impact " << o.costs.impact_coefficient << ", participation cap " << o.costs.max_participation
         << ", borrow " << o.costs.borrow_bps_per_year << " bp/yr";
@@ -144,7 +145,7 @@ int main(int argc, char** argv) try {
         {name.empty() ? fs::path(file).stem().string() : name,
          "Target weights of " + file + " over the prediction period of " + registry + costs.str(),
          weights.size() > 1 ? fs::path(out) / name : fs::path(out),
-         qf::quant::read_target_weights(file, universe)});
+         qf::quant::read_target_weights(file, universe, {o.execution, o.horizon})});
   }
   std::vector<qf::quant::Evaluation> evaluations;
   for (const auto& s : strategies) {

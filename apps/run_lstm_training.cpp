@@ -131,6 +131,7 @@ int main(int argc, char** argv) {
     int trials = 0, threads = 2, abort_after = 0;
     bool quiet = false, cosine = false, pooled_scaling = false, restart = false;
     qf::quant::StudyOptions o;
+    qf::apps::TradeTimingOptions timing;
     po::options_description options(
         "run_lstm_training: train, cross-validate and tune LSTM (and other) models for every stock of a "
         "store.\n"
@@ -154,8 +155,8 @@ int main(int argc, char** argv) {
         ("search", po::value(&search)->default_value(search), "grid (every combination) or random")
         ("trials", po::value(&trials)->default_value(0), "random search: number of trials")
         ("label", po::value(&label)->default_value(label), "next_day_up, beyond_threshold or beats_median")
-        ("threshold", po::value(&o.threshold_in_vols)->default_value(o.threshold_in_vols),
-         "beyond_threshold: band in units of 20-day volatility")
+        ("threshold", po::value(&o.label.threshold_in_vols)->default_value(o.label.threshold_in_vols),
+         "beyond_threshold: band in units of 20-day volatility (times sqrt(horizon))")
         ("cv", po::value(&cv)->default_value(cv), "none, walk_forward, rolling, purged_kfold or cpcv")
         ("folds", po::value(&o.folds)->default_value(o.folds), "CV folds (cpcv: groups)")
         ("initial-train", po::value(&o.initial_train_share)->default_value(o.initial_train_share),
@@ -188,6 +189,7 @@ int main(int argc, char** argv) {
         ("abort-after", po::value(&abort_after)->default_value(0),
          "test hook: end abruptly after this many new units, as a kill would");
     // clang-format on
+    timing.add_to(options);
     if (!qf::apps::parse_command_line(argc, argv, options, cluster.rank() == 0)) return 0;
     if (o.fit.train.batch_size < 1 || o.fit.epochs < 1)
       throw po::error("--batch-size and --epochs must be >= 1");
@@ -195,7 +197,8 @@ int main(int argc, char** argv) {
     if (scope != "per_stock" && scope != "pooled") throw po::error("--scope must be per_stock or pooled");
     if (search != "grid" && search != "random") throw po::error("--search must be grid or random");
     o.scope = scope == "pooled" ? qf::quant::Scope::pooled : qf::quant::Scope::per_stock;
-    o.label = qf::quant::parse_label_kind(label);
+    o.label.kind = qf::quant::parse_label_kind(label);
+    o.label.timing = timing.timing();
     o.cv = qf::quant::parse_cv_scheme(cv);
     o.fit.cosine_schedule = cosine;
     o.per_ticker_scaling = !pooled_scaling;

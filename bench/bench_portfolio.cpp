@@ -32,7 +32,7 @@ const Fixture& fixture() {
     std::filesystem::remove_all(dir);
     const auto& u = out.universe;
     const std::int64_t D = u.day_count(), N = u.ticker_count();
-    out.predictions = {qf::Tensor::full({D, N}, std::nan(""), qf::DType::f64), 20, D - 2, "momentum"};
+    out.predictions = {qf::Tensor::full({D, N}, std::nan(""), qf::DType::f64), 20, D - 2, "momentum", {}};
     if (const char* e = std::getenv("QF_DAYS")) out.predictions.last_day = 252 + std::atoi(e);
     for (std::int64_t d = 20; d < D - 1; ++d)
       for (std::int64_t i = 0; i < N; ++i) {

@@ -23,29 +23,35 @@ Split make_split(std::span<const SampleSpan> s,
                  const std::vector<std::pair<std::int64_t, std::int64_t>>& train_ranges,
                  std::int64_t embargo) {
   Split split;
-  struct Interval {
-    std::int64_t first, last;
+  struct Block {
+    std::int64_t first_decision, last_decision, label_end;
   };
-  std::vector<Interval> blocks;
+  std::vector<Block> blocks;
   for (auto [b, e] : test_ranges) {
     if (b >= e) continue;
-    Interval iv{s[static_cast<std::size_t>(b)].first, s[static_cast<std::size_t>(b)].last};
+    Block block{s[static_cast<std::size_t>(b)].decision, s[static_cast<std::size_t>(b)].decision,
+                s[static_cast<std::size_t>(b)].last};
     for (std::int64_t i = b; i < e; ++i) {
-      iv.first = std::min(iv.first, s[static_cast<std::size_t>(i)].first);
-      iv.last = std::max(iv.last, s[static_cast<std::size_t>(i)].last);
+      const SampleSpan& x = s[static_cast<std::size_t>(i)];
+      block.first_decision = std::min(block.first_decision, x.decision);
+      block.last_decision = std::max(block.last_decision, x.decision);
+      block.label_end = std::max(block.label_end, x.last);
       split.test.push_back(i);
     }
-    blocks.push_back(iv);
+    blocks.push_back(block);
   }
   for (auto [b, e] : train_ranges)
     for (std::int64_t i = b; i < e; ++i) {
       const SampleSpan& x = s[static_cast<std::size_t>(i)];
-      bool overlaps = false, in_embargo = false;
-      for (const Interval& iv : blocks) {
-        overlaps = overlaps || (x.first <= iv.last && x.last >= iv.first);
-        in_embargo = in_embargo || (x.first > iv.last && x.first <= iv.last + embargo);
+      bool leaks = false, in_embargo = false;
+      for (const Block& block : blocks) {
+        if (x.decision < block.first_decision) leaks = leaks || x.last > block.first_decision;
+        if (x.decision > block.last_decision) {
+          leaks = leaks || x.first <= block.label_end;
+          in_embargo = in_embargo || x.first <= block.label_end + embargo;
+        }
       }
-      if (overlaps) {
+      if (leaks) {
         ++split.purged;
       } else if (in_embargo) {
         ++split.embargoed;
@@ -59,18 +65,20 @@ Split make_split(std::span<const SampleSpan> s,
 
 void check_samples(std::span<const SampleSpan> s, const char* what) {
   for (std::size_t i = 0; i < s.size(); ++i)
-    if (s[i].first > s[i].last)
-      throw std::invalid_argument(std::string(what) + ": sample " + std::to_string(i) + " has first > last");
+    if (s[i].first > s[i].decision || s[i].decision >= s[i].last)
+      throw std::invalid_argument(std::string(what) + ": sample " + std::to_string(i) +
+                                  " needs first <= decision < last");
 }
 
 }  // namespace
 
 std::vector<SampleSpan> window_spans(std::span<const std::int64_t> decision_days, std::int64_t window,
-                                     std::int64_t horizon) {
-  if (window < 1 || horizon < 1) throw std::invalid_argument("window_spans: window and horizon must be >= 1");
+                                     std::int64_t label_end_offset) {
+  if (window < 1 || label_end_offset < 1)
+    throw std::invalid_argument("window_spans: window and label_end_offset must be >= 1");
   std::vector<SampleSpan> out;
   out.reserve(decision_days.size());
-  for (auto t : decision_days) out.push_back({t - window + 1, t + horizon});
+  for (auto t : decision_days) out.push_back({t - window + 1, t, t + label_end_offset});
   return out;
 }
 

@@ -78,25 +78,6 @@ std::vector<std::string> resolve_features(const std::string& spec, const data::F
   return out;
 }
 
-LabelKind parse_label_kind(const std::string& name) {
-  if (name == "next_day_up") return LabelKind::next_day_up;
-  if (name == "beyond_threshold") return LabelKind::beyond_threshold;
-  if (name == "beats_median") return LabelKind::beats_median;
-  throw std::invalid_argument("unknown label '" + name + "' (next_day_up, beyond_threshold, beats_median)");
-}
-
-std::string to_string(LabelKind kind) {
-  switch (kind) {
-    case LabelKind::next_day_up:
-      return "next_day_up";
-    case LabelKind::beyond_threshold:
-      return "beyond_threshold";
-    case LabelKind::beats_median:
-      return "beats_median";
-  }
-  return "?";
-}
-
 StockDataset::StockDataset(const data::Universe& u, const data::FeaturePanels& panels, DatasetOptions options)
     : options_(std::move(options)), days_(u.day_count()), tickers_(u.ticker_count()) {
   if (options_.window < 1) throw std::invalid_argument("StockDataset: window must be at least 1");
@@ -111,8 +92,8 @@ StockDataset::StockDataset(const data::Universe& u, const data::FeaturePanels& p
                        ", the universe is [" + std::to_string(days_) + ", " + std::to_string(tickers_) + "]");
     columns.push_back(it->second.data<float>());
   }
-  labels_ = make_labels(u, options_.label, options_.threshold_in_vols);
-  returns_ = next_day_log_returns(u);
+  labels_ = make_labels(u, options_.label);
+  returns_ = traded_returns(u, options_.label.timing);
   features_.resize(static_cast<std::size_t>(tickers_));
   decision_days_.resize(static_cast<std::size_t>(tickers_));
   prediction_days_.resize(static_cast<std::size_t>(tickers_));
@@ -133,8 +114,8 @@ StockDataset::StockDataset(const data::Universe& u, const data::FeaturePanels& p
       row_ok[static_cast<std::size_t>(t)] = ok;
     }
     // Prediction day t: rows t-window+1 .. t all finite (a running count of bad rows) and the ticker's own
-    // row on t (not a calendar gap). Decision day: also a finite label from a real row on t+1 (a gap's
-    // carried-forward close would fake a flat day).
+    // row on t (not a calendar gap). Decision day: also a finite label and a real row on the entry day (a
+    // gap's carried-forward price would fake a flat fill).
     auto present = [&](std::int64_t t) {
       return t < days_ && u.present[static_cast<std::size_t>(t * tickers_ + i)] != 0;
     };
@@ -145,7 +126,7 @@ StockDataset::StockDataset(const data::Universe& u, const data::FeaturePanels& p
         bad_in_window -= row_ok[static_cast<std::size_t>(t - options_.window)] ? 0 : 1;
       if (t < options_.window - 1 || bad_in_window != 0 || !present(t)) continue;
       prediction_days_[static_cast<std::size_t>(i)].push_back(t);
-      if (std::isfinite(labels[t * tickers_ + i]) && present(t + 1))
+      if (std::isfinite(labels[t * tickers_ + i]) && present(t + options_.label.timing.lag()))
         decision_days_[static_cast<std::size_t>(i)].push_back(t);
     }
     features_[static_cast<std::size_t>(i)] = std::move(f);
@@ -156,7 +137,7 @@ double StockDataset::label(std::int64_t ticker, std::int64_t day) const {
   return labels_.data<double>()[day * tickers_ + ticker];
 }
 
-double StockDataset::next_return(std::int64_t ticker, std::int64_t day) const {
+double StockDataset::traded_return(std::int64_t ticker, std::int64_t day) const {
   return returns_[static_cast<std::size_t>(day * tickers_ + ticker)];
 }
 

@@ -8,6 +8,7 @@
 
 #include "qf/data/validation.h"
 #include "qf/quant/labels.h"
+#include "qf/quant/returns.h"
 #include "qf/tensor/hdf5.h"
 
 namespace qf::quant {
@@ -62,7 +63,8 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& path, con
   const Tensor folds = fold >= 0 ? f.read(group + "/fold") : Tensor();
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   PredictionPanel p{Tensor::full({D, N}, kNaN, DType::f64), D, -1,
-                    path.string() + " " + group + (fold >= 0 ? " fold " + std::to_string(fold) : "")};
+                    path.string() + " " + group + (fold >= 0 ? " fold " + std::to_string(fold) : ""),
+                    read_label_attributes(f, "/", path)};
   for (std::int64_t k = 0; k < probability.numel(); ++k) {
     if (fold >= 0 && folds.data<double>()[k] != fold) continue;
     const auto i = static_cast<std::int64_t>(ticker.data<double>()[k]),
@@ -138,15 +140,19 @@ Tensor strategy_targets(const data::Universe& u, const PredictionPanel& predicti
   return t;
 }
 
-Tensor read_target_weights(const std::filesystem::path& path, const data::Universe& u) {
+Tensor read_target_weights(const std::filesystem::path& path, const data::Universe& u,
+                           const data::TradeTiming& timing) {
   const h5::File f(path, h5::File::Mode::read);
   if (!f.exists("/target_weights") || !f.exists("/tickers"))
     throw std::runtime_error(path.string() + ": needs /target_weights [days, tickers] and /tickers");
+  LabelSpec asked;
+  asked.timing = timing;
+  require_same_label(read_label_attributes(f, "/", path), path, asked, "this backtest");
   if (f.read_strings("/tickers") != u.tickers)
     throw std::runtime_error(path.string() + ": its tickers are not this store's");
   Tensor w = f.read("/target_weights").to(DType::f64);
   if (w.shape() != Shape{u.day_count(), u.ticker_count()})
-    throw std::runtime_error(path.string() + " [/target_weights]: " + to_string(w.shape()) +
+    throw std::runtime_error(path.string() + " [/target_weights]: " + qf::to_string(w.shape()) +
                              ", the store is [" + std::to_string(u.day_count()) + ", " +
                              std::to_string(u.ticker_count()) + "]");
   return w;
@@ -170,6 +176,9 @@ int targets_met(const std::vector<ScorecardLine>& scorecard) {
 Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, const PredictionPanel& p,
                              const BacktestOptions& options, BenchmarkKind benchmark) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
+  LabelSpec booked = p.label;
+  booked.timing = {options.execution, options.horizon};
+  require_same_label(p.label, p.source, booked, "the backtest");
   Evaluation e;
   e.first_day = p.first_day + 1;
   e.last_day = std::min(p.last_day + 1, D - 1);
@@ -203,7 +212,9 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
     e.benchmark_name = "equal-weight universe";
     Tensor equal = equal_weight_targets(u);
     for (std::int64_t k = 0; k < (e.first_day - 1) * N; ++k) equal.data<double>()[k] = kNaN;
-    const BacktestResult b = run_backtest(u, equal, BacktestOptions{});
+    BacktestOptions plain;  // no costs, the strategy's execution
+    plain.execution = options.execution;
+    const BacktestResult b = run_backtest(u, equal, plain);
     e.benchmark_returns.assign(b.returns.begin() + e.first_day, b.returns.begin() + e.last_day + 1);
     // The equal-weight portfolio is bought at the close of first_day: its first day earns nothing.
   }
@@ -211,8 +222,9 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
   e.benchmark_metrics = return_metrics(e.benchmark_returns);
   e.relative = benchmark_metrics(e.returns, e.benchmark_returns);
 
-  // The predictions of the period against what happened the next day.
-  const Tensor labels = make_labels(u, LabelKind::next_day_up);
+  // The predictions of the period against their labels, and their IC against the traded return.
+  const Tensor labels = make_labels(u, p.label);
+  const std::vector<double> traded = traded_returns(u, p.label.timing);
   std::vector<double> probs, outcomes, ics, rank_ics, day_p, day_r;
   for (std::int64_t d = p.first_day; d <= p.last_day; ++d) {
     day_p.clear();
@@ -222,9 +234,8 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
       if (!std::isfinite(prob) || !std::isfinite(y)) continue;
       probs.push_back(prob);
       outcomes.push_back(y);
-      const double c0 = u.close.data<double>()[d * N + i], c1 = u.close.data<double>()[(d + 1) * N + i];
       day_p.push_back(prob);
-      day_r.push_back(c1 / c0 - 1);
+      day_r.push_back(traded[static_cast<std::size_t>(d * N + i)]);
     }
     if (day_p.size() >= 3) {
       const double ic = information_coefficient(day_p, day_r),

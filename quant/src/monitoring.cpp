@@ -70,7 +70,7 @@ LiveScores live_scores(const data::Universe& u, const PredictionPanel& predictio
     return {0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
   // The panels' rows of those days; classification_scores leaves out the cells without a prediction
   // or an outcome.
-  const Tensor labels = make_labels(u, LabelKind::next_day_up);
+  const Tensor labels = make_labels(u, predictions.label);
   const auto cells = static_cast<std::size_t>((last_day - first_day + 1) * N);
   const ClassificationScores s = classification_scores(
       std::span<const double>(predictions.probability.data<double>() + first_day * N, cells),

@@ -16,6 +16,7 @@
 #include "qf/quant/allocation.h"
 #include "qf/quant/calibration.h"
 #include "qf/quant/metrics.h"
+#include "qf/quant/returns.h"
 #include "qf/tensor/blas.h"
 #include "qf/tensor/hdf5.h"
 #include "qf/tensor/parallel.h"
@@ -243,6 +244,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   const double* prob = predictions.probability.data<double>();
   OptimizerResult result;
   result.weights = Tensor::full({D, N}, kNaN, DType::f64);
+  result.label = predictions.label;
+  if (history != nullptr) require_same_label(history->label, history->source, predictions.label, predictions.source);
 
   // Groups: sectors (in order of first appearance) and market-cap buckets.
   std::map<std::string, int> sector_index;
@@ -260,16 +263,19 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   const std::vector<int> bucket_of = market_cap_buckets(u);
   const char* bucket_names[3] = {"large cap", "mid cap", "small cap"};
 
-  // The calibration of the predictions: daily rank IC of (p_s, r_{s+1}), usable from day s+1 on.
+  // The calibration of the predictions: daily rank IC of (p_s, traded return of s), known once the
+  // trade of day s has exited, at day s + label_end_offset.
+  const std::vector<double> traded = traded_returns(u, predictions.label.timing);
+  const std::int64_t known_after = predictions.label.timing.label_end_offset();
   std::vector<double> ic_of_day(static_cast<std::size_t>(D), kNaN);
   auto daily_ic = [&](const PredictionPanel& panel, std::int64_t d) {
     std::vector<double> p, r;
     for (std::int64_t i = 0; i < N; ++i) {
       const double pi = panel.probability.data<double>()[d * N + i];
-      const double c0 = close[d * N + i], c1 = close[(d + 1) * N + i];
-      if (std::isfinite(pi) && std::isfinite(c0) && std::isfinite(c1) && c0 > 0) {
+      const double ri = traded[static_cast<std::size_t>(d * N + i)];
+      if (std::isfinite(pi) && std::isfinite(ri)) {
         p.push_back(pi);
-        r.push_back(c1 / c0 - 1);
+        r.push_back(ri);
       }
     }
     return p.size() >= 10 ? rank_information_coefficient(p, r) : kNaN;
@@ -351,8 +357,9 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     equity *= 1 + portfolio_return;
     peak = std::max(peak, equity);
     const double drawdown = 1 - equity / peak;
-    if (std::isfinite(ic_of_day[static_cast<std::size_t>(d - 1)])) {  // the outcome of d-1's predictions
-      ic_sum += ic_of_day[static_cast<std::size_t>(d - 1)];
+    const std::int64_t outcome_day = d - known_after;  // the decision whose trade exited by today
+    if (outcome_day >= 0 && std::isfinite(ic_of_day[static_cast<std::size_t>(outcome_day)])) {
+      ic_sum += ic_of_day[static_cast<std::size_t>(outcome_day)];
       ++ic_count;
     }
     if (d < predictions.first_day || d > predictions.last_day) {
@@ -715,6 +722,7 @@ void write_optimizer_output(const std::filesystem::path& folder, const Optimizer
     h5::File f(temporary, h5::File::Mode::create);
     f.set_attr("/", "format", std::string("quantforge.target_weights"));
     f.set_attr("/", "description", r.description);
+    write_label_attributes(f, "/", r.label);
     f.write("/target_weights", r.weights, 4);
     f.write_strings("/tickers", u.tickers);
     std::vector<std::string> dates;

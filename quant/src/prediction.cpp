@@ -55,19 +55,30 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
                                  const MovementSpec& spec) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   std::vector<MovementMember> members = given;
-  const Tensor up = make_labels(u, LabelKind::next_day_up);  // NaN where the next day is unknown
-  auto label = [&](std::int64_t d, std::int64_t i) { return up.data<double>()[d * N + i]; };
+  if (given.empty()) throw std::invalid_argument("predict_stock_movement: no ensemble members");
+  // One target for every member: the label their models predict, on one execution and horizon.
+  const LabelSpec target = given[0].test.label;
+  for (const auto& m : given)
+    if (!(m.test.label == target))
+      throw std::invalid_argument("predict_stock_movement: member " + m.name + " predicts '" +
+                                  m.test.label.describe() + "', member " + given[0].name + " '" +
+                                  target.describe() + "': an ensemble needs one target");
+  const Tensor labels = make_labels(u, target);  // NaN where the outcome is unknown
+  const std::vector<double> traded = traded_returns(u, target.timing);
+  const std::int64_t label_end = target.timing.label_end_offset();
+  auto label = [&](std::int64_t d, std::int64_t i) { return labels.data<double>()[d * N + i]; };
   double sentiment_slope = 0, sentiment_intercept = 0;
   std::int64_t sentiment_cells = 0;
   if (spec.sentiment.defined() && !given.empty()) {
     if (spec.sentiment.numel() != D * N)
       throw std::invalid_argument("predict_stock_movement: the sentiment panel is not [days, tickers]");
-    // The sentiment member: P(up) = sigmoid(a s + b), fitted on the CV days (before the test period).
+    // The sentiment member: P(up) = sigmoid(a s + b), fitted on the CV days whose labels end before the
+    // test period starts (purged by the label span, like the study's development days).
     std::int64_t test_first = D;
     for (const auto& m : given) test_first = std::min(test_first, m.test.first_day);
     const double* s = spec.sentiment.data<double>();
     std::vector<double> x, y;
-    for (std::int64_t d = 0; d + 1 < test_first; ++d)
+    for (std::int64_t d = 0; d + label_end <= test_first; ++d)
       for (std::int64_t i = 0; i < N; ++i) {
         if (!std::isfinite(s[d * N + i]) || std::isnan(label(d, i))) continue;
         x.push_back(s[d * N + i]);
@@ -78,8 +89,8 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
       sentiment_slope = w[0], sentiment_intercept = w[1];
       MovementMember m;
       m.name = "sentiment/headlines";
-      m.cv = {Tensor::full({D, N}, kNaN, DType::f64), D, -1, "headlines"};
-      m.test = {Tensor::full({D, N}, kNaN, DType::f64), D, -1, "headlines"};
+      m.cv = {Tensor::full({D, N}, kNaN, DType::f64), D, -1, "headlines", target};
+      m.test = {Tensor::full({D, N}, kNaN, DType::f64), D, -1, "headlines", target};
       double hits = 0;
       for (std::int64_t d = 0; d < D; ++d)
         for (std::int64_t i = 0; i < N; ++i) {
@@ -104,6 +115,7 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
       spec.threshold_by_regime.size() != K)
     fail("the regime tables need one value per state (" + std::to_string(K) + ")");
   MovementResult r;
+  r.label = target;
   r.first_day = members[0].test.first_day;
   r.last_day = members[0].test.last_day;
   r.sentiment_slope = sentiment_slope, r.sentiment_intercept = sentiment_intercept;
@@ -116,7 +128,6 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
   }
   for (const auto& m : members) r.member_names.push_back(m.name);
   if (r.last_day < r.first_day) fail("the members hold no test predictions");
-  const double* close = u.close.data<double>();
 
   // Samples: every (day, ticker) cell with a member prediction, CV cells before the test period.
   struct Cell {
@@ -220,12 +231,13 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
     }
     const double confidence =
         2 * std::abs(calibrated[s] - 0.5) * std::max(0.0, 1 - 2 * test.disagreement[s]) * factor;
+    // Expected traded return: (2p - 1) x the mean |traded return| of the trades that exited by day d.
     double mean_move = 0;
     int moves = 0;
-    for (std::int64_t t = std::max<std::int64_t>(1, d - kExpectedReturnWindow + 1); t <= d; ++t) {
-      const double c0 = close[(t - 1) * N + i], c1 = close[t * N + i];
-      if (std::isfinite(c0) && std::isfinite(c1) && c0 > 0 && c1 > 0)
-        mean_move += std::abs(std::log(c1 / c0)), ++moves;
+    for (std::int64_t t = std::max<std::int64_t>(0, d - label_end - kExpectedReturnWindow + 1); t <= d - label_end;
+         ++t) {
+      const double x = traded[static_cast<std::size_t>(t * N + i)];
+      if (std::isfinite(x)) mean_move += std::abs(x), ++moves;
     }
     r.ensemble_probability.data<double>()[cell] = raw[s];
     r.probability.data<double>()[cell] = calibrated[s];
@@ -293,6 +305,7 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
   h5::write_atomically(folder / "predictions.h5", [&](h5::File& f) {
     f.set_attr("/", "format", std::string("quantforge.predictions"));
     f.set_attr("/", "description", r.description);
+    write_label_attributes(f, "/", r.label);
     f.write_strings("/tickers", u.tickers);
     f.write_strings("/dates", dates);
     for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"/probability", &r.probability},
@@ -311,9 +324,9 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
     f.write("/regime/transition", Tensor::from<double>(r.hmm.transition, {K, K}));
     // The registry layout of the test predictions, so that stages 3 and 4 read this file as a --registry:
     // the final probability, 0.5 where the model abstains (no position).
-    std::vector<double> ticker, dayv, probability, label, next_return;
-    const std::vector<double> next = next_day_log_returns(u);
-    const Tensor up = make_labels(u, LabelKind::next_day_up);
+    std::vector<double> ticker, dayv, probability, label, traded_return;
+    const std::vector<double> next = traded_returns(u, r.label.timing);
+    const Tensor up = make_labels(u, r.label);
     for (std::int64_t d = r.first_day; d <= r.last_day; ++d)
       for (std::int64_t i = 0; i < N; ++i) {
         const double p = r.probability.data<double>()[d * N + i];
@@ -322,14 +335,14 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
         dayv.push_back(static_cast<double>(d));
         probability.push_back(r.abstain[static_cast<std::size_t>(d * N + i)] ? 0.5 : p);
         label.push_back(up.data<double>()[d * N + i]);
-        next_return.push_back(next[static_cast<std::size_t>(d * N + i)]);
+        traded_return.push_back(next[static_cast<std::size_t>(d * N + i)]);
       }
     const auto n = static_cast<std::int64_t>(ticker.size());
     f.write("/test_predictions/ticker", Tensor::from<double>(ticker, {n}));
     f.write("/test_predictions/day", Tensor::from<double>(dayv, {n}));
     f.write("/test_predictions/probability", Tensor::from<double>(probability, {n}));
     f.write("/test_predictions/label", Tensor::from<double>(label, {n}));
-    f.write("/test_predictions/next_return", Tensor::from<double>(next_return, {n}));
+    f.write("/test_predictions/traded_return", Tensor::from<double>(traded_return, {n}));
   });
   // The day's table as CSV: every stock with a prediction, sorted by confidence.
   std::ostringstream csv;

@@ -60,7 +60,8 @@ PredictionPanel predict_from_registry(const std::filesystem::path& path, const d
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   first_day = std::max<std::int64_t>(first_day, 0);
   last_day = std::min(last_day, D - 1);
-  PredictionPanel out{Tensor::full({D, N}, kNaN, DType::f64), D, -1, path.string() + " (models reloaded)"};
+  PredictionPanel out{Tensor::full({D, N}, kNaN, DType::f64), D, -1, path.string() + " (models reloaded)",
+                      read_label_attributes(f, "/", path)};
   if (first_day > last_day) return out;
 
   DatasetOptions options;
@@ -68,7 +69,7 @@ PredictionPanel predict_from_registry(const std::filesystem::path& path, const d
   for (const auto& name : options.features)
     if (!panels.contains(name)) fail("feature '" + name + "' is not a panel of this store");
   options.window = f.attr_int("/", "window");
-  options.label = parse_label_kind(f.attr_string("/", "label"));
+  options.label = read_label_attributes(f, "/", path);
   const bool pooled = f.attr_string("/", "scope") == "pooled";
 
   // Per ticker: its model's group and scaler (pooled: one model, a scaler per ticker).

@@ -61,17 +61,22 @@ double directional_accuracy(std::span<const double> probabilities, std::span<con
   return counted ? static_cast<double>(correct) / static_cast<double>(counted) : kNaN;
 }
 
-std::vector<double> next_day_log_returns(const data::Universe& u) {
+std::vector<double> traded_returns(const data::Universe& u, const data::TradeTiming& timing) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
-  std::vector<double> next(static_cast<std::size_t>(D * N), std::numeric_limits<double>::quiet_NaN());
-  const double* close = u.close.data<double>();
-  for (std::int64_t t = 0; t + 1 < D; ++t)
-    for (std::int64_t i = 0; i < N; ++i) {
-      const auto now = static_cast<std::size_t>(t * N + i), after = now + static_cast<std::size_t>(N);
-      if (u.listed[now] && u.listed[after] && close[now] > 0 && close[after] > 0)
-        next[now] = std::log(close[after] / close[now]);
+  std::vector<double> out(static_cast<std::size_t>(D * N));
+  std::vector<double> open(static_cast<std::size_t>(D)), close(static_cast<std::size_t>(D));
+  std::vector<std::uint8_t> listed(static_cast<std::size_t>(D));
+  for (std::int64_t i = 0; i < N; ++i) {
+    for (std::int64_t t = 0; t < D; ++t) {
+      const auto cell = static_cast<std::size_t>(t * N + i), day = static_cast<std::size_t>(t);
+      open[day] = u.open.data<double>()[cell];
+      close[day] = u.close.data<double>()[cell];
+      listed[day] = u.listed[cell];
     }
-  return next;
+    const std::vector<double> r = data::traded_return_series(open, close, listed, timing);
+    for (std::int64_t t = 0; t < D; ++t) out[static_cast<std::size_t>(t * N + i)] = r[static_cast<std::size_t>(t)];
+  }
+  return out;
 }
 
 std::vector<double> realized_volatility_panel(const data::Universe& u, std::int64_t period) {

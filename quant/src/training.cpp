@@ -35,7 +35,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr std::int64_t kHorizon = 1;  // labels come from the next day
 
 std::uint64_t fnv1a(const std::string& text) {
   std::uint64_t h = 1469598103934665603ull;
@@ -68,15 +67,16 @@ std::vector<SampleRef> samples_of(std::int64_t ticker, const std::vector<std::in
 }
 
 // Moves the last `fraction` of the training days into a validation block, and purges the training days
-// whose window or label span overlaps it (the block sits at the end, so only days before it can).
-void carve_validation(DaySplit& split, double fraction, std::int64_t window) {
+// whose label reaches past the block's first decision day (the block sits at the end, so only days
+// before it can leak; cross_validation.h).
+void carve_validation(DaySplit& split, double fraction, std::int64_t label_end_offset) {
   const auto n = static_cast<std::int64_t>(split.train.size());
   const auto k = static_cast<std::int64_t>(std::floor(static_cast<double>(n) * fraction));
   if (k < 1) return;
   split.validation.assign(split.train.end() - k, split.train.end());
   split.train.resize(static_cast<std::size_t>(n - k));
-  const std::int64_t first = split.validation.front() - window + 1, last = split.validation.back() + kHorizon;
-  std::erase_if(split.train, [&](std::int64_t t) { return t + kHorizon >= first && t - window + 1 <= last; });
+  const std::int64_t first = split.validation.front();
+  std::erase_if(split.train, [&](std::int64_t t) { return t + label_end_offset > first; });
 }
 
 // The stored form of a unit's outcome (a checkpoint file).
@@ -117,7 +117,7 @@ void write_predictions(h5::File& f, const std::string& group, const Predictions&
   f.write(group + "/day", integers(p.day));
   f.write(group + "/probability", doubles(p.probability));
   f.write(group + "/label", doubles(p.label));
-  f.write(group + "/next_return", doubles(p.next_return));
+  f.write(group + "/traded_return", doubles(p.traded_return));
 }
 Predictions read_predictions(const h5::File& f, const std::string& group) {
   Predictions p;
@@ -125,7 +125,7 @@ Predictions read_predictions(const h5::File& f, const std::string& group) {
   p.day = read_integers<std::int32_t>(f, group + "/day");
   p.probability = read_doubles(f, group + "/probability");
   p.label = read_doubles(f, group + "/label");
-  p.next_return = read_doubles(f, group + "/next_return");
+  p.traded_return = read_doubles(f, group + "/traded_return");
   return p;
 }
 
@@ -188,7 +188,7 @@ Predictions predict(nn::SequenceClassifier& model, const StockDataset& data,
     p.ticker.push_back(s.ticker);
     p.day.push_back(s.day);
     p.label.push_back(data.label(s.ticker, s.day));
-    p.next_return.push_back(data.next_return(s.ticker, s.day));
+    p.traded_return.push_back(data.traded_return(s.ticker, s.day));
   }
   return p;
 }
@@ -475,25 +475,31 @@ std::vector<Trial> random_trials(const SearchSpace& space, int count, std::uint6
   return all;
 }
 
-CalendarPlan plan_calendar(std::int64_t days, std::int64_t window, std::int64_t horizon,
+CalendarPlan plan_calendar(std::int64_t days, std::int64_t window, std::int64_t label_end_offset,
                            const StudyOptions& o) {
   CalendarPlan plan;
-  plan.test_last = days - 1 - horizon;  // the last day with a label
+  plan.test_last = days - 1 - label_end_offset;  // the last day whose label can be known
   plan.test_first =
       days - static_cast<std::int64_t>(std::llround(o.test_fraction * static_cast<double>(days)));
   plan.dev_first = window - 1;
-  // No development window or label may reach the first test window: t + h < test_first - window + 1.
-  plan.dev_last = plan.test_first - window - horizon;
+  // No development label may use a price after the first test decision: t + L <= test_first. (Test
+  // windows may hold development days: features are the past.)
+  plan.dev_last = plan.test_first - label_end_offset;
   if (o.test_fraction <= 0 || o.test_fraction >= 1 || plan.test_first > plan.test_last)
     throw std::invalid_argument("test_fraction " + format_double(o.test_fraction) +
                                 " leaves no test period in " + std::to_string(days) + " days");
-  if (plan.dev_last - plan.dev_first < 10 * window)
-    throw std::invalid_argument(std::to_string(days) + " calendar days are too few for window " +
-                                std::to_string(window) + " and a test period of " +
-                                format_double(o.test_fraction * 100) + " %");
+  // What a fit really needs: enough training windows (min_train_samples) in the development period (a
+  // fold or ticker with fewer training samples is skipped, as before).
+  const std::int64_t dev_days_count = plan.dev_last - plan.dev_first + 1;
+  if (dev_days_count < o.min_train_samples)
+    throw std::invalid_argument(std::to_string(days) + " calendar days leave " +
+                                std::to_string(std::max<std::int64_t>(dev_days_count, 0)) +
+                                " development days for window " + std::to_string(window) +
+                                " and a test period of " + format_double(o.test_fraction * 100) +
+                                " %, fewer than --min-train " + std::to_string(o.min_train_samples));
   std::vector<std::int64_t> dev_days(static_cast<std::size_t>(plan.dev_last - plan.dev_first + 1));
   std::iota(dev_days.begin(), dev_days.end(), plan.dev_first);
-  const std::vector<cv::SampleSpan> spans = cv::window_spans(dev_days, window, horizon);
+  const std::vector<cv::SampleSpan> spans = cv::window_spans(dev_days, window, label_end_offset);
   std::vector<cv::Split> splits;
   switch (o.cv) {
     case CvScheme::none:
@@ -518,11 +524,11 @@ CalendarPlan plan_calendar(std::int64_t days, std::int64_t window, std::int64_t 
   };
   for (const cv::Split& s : splits) {
     DaySplit d{to_days(s.train), {}, to_days(s.test), s.purged, s.embargoed};
-    carve_validation(d, o.validation_fraction, window);
+    carve_validation(d, o.validation_fraction, label_end_offset);
     plan.folds.push_back(std::move(d));
   }
   plan.final.train = dev_days;
-  carve_validation(plan.final, o.validation_fraction, window);
+  carve_validation(plan.final, o.validation_fraction, label_end_offset);
   for (std::int64_t t = plan.test_first; t <= plan.test_last; ++t) plan.final.test.push_back(t);
   return plan;
 }
@@ -559,13 +565,14 @@ void Predictions::append(const Predictions& o) {
   day.insert(day.end(), o.day.begin(), o.day.end());
   probability.insert(probability.end(), o.probability.begin(), o.probability.end());
   label.insert(label.end(), o.label.begin(), o.label.end());
-  next_return.insert(next_return.end(), o.next_return.begin(), o.next_return.end());
+  traded_return.insert(traded_return.end(), o.traded_return.begin(), o.traded_return.end());
 }
 
 std::string study_key(const StudyOptions& o, const std::vector<Trial>& trials, const std::string& data_hash) {
   std::ostringstream k;
   k << "data=" << data_hash << " scope=" << (o.scope == Scope::pooled ? "pooled" : "per_stock")
-    << " label=" << to_string(o.label) << " threshold=" << o.threshold_in_vols << " cv=" << to_string(o.cv)
+    << " label=" << to_string(o.label.kind) << " threshold=" << o.label.threshold_in_vols
+    << " execution=" << data::to_string(o.label.timing.execution) << " horizon=" << o.label.timing.horizon << " cv=" << to_string(o.cv)
     << " folds=" << o.folds << " initial=" << o.initial_train_share << " rolling=" << o.rolling_blocks
     << " cpcv_test=" << o.cpcv_test_groups << " embargo=" << o.embargo << " test=" << o.test_fraction
     << " validation=" << o.validation_fraction << " min_train=" << o.min_train_samples
@@ -608,15 +615,15 @@ Study::Study(const data::Universe& universe, const data::FeaturePanels& panels, 
   std::int64_t window = 0;
   for (const Trial& t : trials_) window = std::max(window, t.window);
   // One calendar plan for every trial (the longest window purges the most), so their CV scores compare.
-  plan_ = plan_calendar(universe.day_count(), window, kHorizon, options_);
+  options_.label.timing.check();
+  plan_ = plan_calendar(universe.day_count(), window, options_.label.timing.label_end_offset(), options_);
 }
 
 const StockDataset& Study::dataset(const Trial& trial) {
   const std::string key = std::to_string(trial.window) + "|" + trial.features;
   for (const auto& [k, d] : datasets_)
     if (k == key) return *d;
-  DatasetOptions o{resolve_features(trial.features, panels_), trial.window, options_.label,
-                   options_.threshold_in_vols, tickers_};
+  DatasetOptions o{resolve_features(trial.features, panels_), trial.window, options_.label, tickers_};
   datasets_.emplace_back(key, std::make_unique<StockDataset>(universe_, panels_, std::move(o)));
   return *datasets_.back().second;
 }
@@ -856,7 +863,7 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
         target.day.push_back(r.predictions.day[j]);
         target.probability.push_back(r.predictions.probability[j]);
         target.label.push_back(r.predictions.label[j]);
-        target.next_return.push_back(r.predictions.next_return[j]);
+        target.traded_return.push_back(r.predictions.traded_return[j]);
       }
     }
     std::vector<double> values;
@@ -864,11 +871,11 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
     for (const Predictions& p : by_fold) {
       fold_of_all.insert(fold_of_all.end(), p.size(), static_cast<std::int32_t>(summary.fold_samples.size()));
       summary.fold_samples.push_back(static_cast<std::int64_t>(p.size()));
-      summary.folds.push_back(score_predictions(p.probability, p.label, p.next_return));
+      summary.folds.push_back(score_predictions(p.probability, p.label, p.traded_return));
       if (p.size() > 0) values.push_back(selection_value(summary.folds.back(), options_.select_by));
       all.append(p);
     }
-    summary.pooled = score_predictions(all.probability, all.label, all.next_return);
+    summary.pooled = score_predictions(all.probability, all.label, all.traded_return);
     if (!values.empty()) {
       summary.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
       double ss = 0;
@@ -1028,7 +1035,7 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
     c.test_accuracy = it == hits.end() ? kNaN : it->second.first / it->second.second;
   }
   result.test = score_predictions(result.test_predictions.probability, result.test_predictions.label,
-                                  result.test_predictions.next_return);
+                                  result.test_predictions.traded_return);
   result.fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;
 }
@@ -1042,12 +1049,12 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
   const fs::path checkpoints = out_ / "checkpoints" / "final" / ("trial_" + std::to_string(r.best_trial));
   h5::write_atomically(out_ / "registry.h5", [&](h5::File& f) {
     f.set_attr("/", "format", std::string("quantforge.registry"));
-    f.set_attr("/", "format_version", std::int64_t{1});
+    f.set_attr("/", "format_version", std::int64_t{2});
     f.set_attr("/", "build_version", std::string(QF_BUILD_VERSION));
     f.set_attr("/", "data_hash", data_hash);
     f.set_attr("/", "study_key", study_key(options_, trials_, data_hash));
     f.set_attr("/", "scope", std::string(pooled ? "pooled" : "per_stock"));
-    f.set_attr("/", "label", to_string(options_.label));
+    write_label_attributes(f, "/", options_.label);
     f.set_attr("/", "cv", to_string(options_.cv));
     f.set_attr("/", "select_by", options_.select_by);
     f.set_attr("/", "seed", static_cast<std::int64_t>(options_.seed));
@@ -1176,12 +1183,12 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
     Predictions& p = by_sector[sector.empty() ? "(unknown)" : sector];
     p.probability.push_back(r.test_predictions.probability[j]);
     p.label.push_back(r.test_predictions.label[j]);
-    p.next_return.push_back(r.test_predictions.next_return[j]);
+    p.traded_return.push_back(r.test_predictions.traded_return[j]);
     p.ticker.push_back(r.test_predictions.ticker[j]);
   }
   sectors_csv << "sector,tickers,samples,accuracy,balanced_accuracy,auc,ic\n";
   for (const auto& [sector, p] : by_sector) {
-    const Scores s = score_predictions(p.probability, p.label, p.next_return);
+    const Scores s = score_predictions(p.probability, p.label, p.traded_return);
     const std::set<std::int32_t> distinct(p.ticker.begin(), p.ticker.end());
     sectors_csv << csv_field(sector) << ',' << distinct.size() << ',' << p.probability.size() << ','
                 << s.classification.accuracy << ',' << s.classification.balanced_accuracy << ','
@@ -1194,7 +1201,7 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
   summary.precision(4);
   summary << "run_lstm_training: " << (pooled ? "pooled model" : "per-stock models") << ", "
           << r.trials.size() << " trial(s), cross-validation " << to_string(options_.cv) << " ("
-          << plan_.folds.size() << " folds), label " << to_string(options_.label) << "\n"
+          << plan_.folds.size() << " folds), label " << options_.label.describe() << "\n"
           << "development days "
           << data::format_date(universe_.days[static_cast<std::size_t>(plan_.dev_first)]) << " .. "
           << data::format_date(universe_.days[static_cast<std::size_t>(plan_.dev_last)])

@@ -41,7 +41,7 @@ TEST(Dataset, FeatureSetsAndListsResolveToStoredPanels) {
 
 TEST(Dataset, DecisionDaysHaveFullFiniteWindowsAndLabels) {
   const auto& s = store();
-  const quant::StockDataset d(s.universe, s.features, {quant::resolve_features("default", s.features), 20});
+  const quant::StockDataset d(s.universe, s.features, {quant::resolve_features("default", s.features), 20, {}});
   std::int64_t late_starters = 0;
   for (std::int64_t i = 0; i < d.ticker_count(); ++i) {
     const auto days = d.decision_days(i);
@@ -73,7 +73,7 @@ TEST(Dataset, WindowsAndLabelsOfEarlierDaysIgnoreLaterPrices) {
       changed.high.data<double>()[t * changed.ticker_count() + i] *= 1.3;
     }
   const data::FeaturePanels changed_features = quant::compute_features(changed);
-  const quant::DatasetOptions o{quant::resolve_features("default", s.features), 30};
+  const quant::DatasetOptions o{quant::resolve_features("default", s.features), 30, {}};
   const quant::StockDataset before(s.universe, s.features, o), after(changed, changed_features, o);
   std::int64_t compared = 0;
   for (std::int64_t i = 0; i < before.ticker_count(); ++i) {
@@ -96,7 +96,7 @@ TEST(Dataset, WindowsAndLabelsOfEarlierDaysIgnoreLaterPrices) {
 
 TEST(Dataset, ScalersSeeOnlyTrainingDays) {
   const auto& s = store();
-  const quant::StockDataset d(s.universe, s.features, {quant::resolve_features("returns", s.features), 10});
+  const quant::StockDataset d(s.universe, s.features, {quant::resolve_features("returns", s.features), 10, {}});
   std::vector<quant::SampleRef> train;
   for (const std::int64_t t : d.decision_days(0))
     if (t < 200) train.push_back({0, static_cast<std::int32_t>(t)});
@@ -129,7 +129,7 @@ TEST(Dataset, CalendarGapsAreNeitherPredictedNorLabelled) {
   data::Universe gapped = s.universe;
   const std::int64_t N = gapped.ticker_count(), gap = 300, i = 0;
   gapped.present[static_cast<std::size_t>(gap * N + i)] = 0;  // day 300 of ticker 0: a carried-forward row
-  const quant::DatasetOptions o{quant::resolve_features("returns", s.features), 10};
+  const quant::DatasetOptions o{quant::resolve_features("returns", s.features), 10, {}};
   const quant::StockDataset d(gapped, s.features, o), plain(s.universe, s.features, o);
   auto has = [](std::span<const std::int64_t> days, std::int64_t t) {
     return std::find(days.begin(), days.end(), t) != days.end();
@@ -143,9 +143,9 @@ TEST(Dataset, CalendarGapsAreNeitherPredictedNorLabelled) {
 TEST(Dataset, PredictionDaysDoNotDependOnTheLabel) {
   const auto& s = store();
   quant::DatasetOptions o{quant::resolve_features("returns", s.features), 10,
-                          quant::LabelKind::beyond_threshold, 1.0};
+                          {quant::LabelKind::beyond_threshold, {}, 1.0}};
   const quant::StockDataset banded(s.universe, s.features, o);
-  o.label = quant::LabelKind::next_day_up;
+  o.label.kind = quant::LabelKind::next_day_up;
   const quant::StockDataset plain(s.universe, s.features, o);
   for (std::int64_t i = 0; i < plain.ticker_count(); ++i) {
     const auto a = banded.prediction_days(i), b = plain.prediction_days(i);

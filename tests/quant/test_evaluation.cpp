@@ -27,7 +27,7 @@ TEST(Evaluation, ScorecardMarksEachTarget) {
 }
 
 TEST(Evaluation, ThresholdRuleWeights) {
-  quant::PredictionPanel p{Tensor::from<double>({0.7, 0.4, 0.55, NAN, NAN, NAN}, {2, 3}), 0, 0, "test"};
+  quant::PredictionPanel p{Tensor::from<double>({0.7, 0.4, 0.55, NAN, NAN, NAN}, {2, 3}), 0, 0, "test", {}};
   const data::Universe none;
   const Tensor t = quant::strategy_targets(none, p, {"threshold", 0, 1, 0.1});
   EXPECT_EQ(t.at({0, 0}), 1.0);  // p > 0.6: long, the only position
@@ -37,36 +37,49 @@ TEST(Evaluation, ThresholdRuleWeights) {
   EXPECT_THROW(quant::strategy_targets(none, p, {"momentum", 1, 0, 0}), std::invalid_argument);
 }
 
-TEST(Evaluation, ForesightOfTomorrowIsUselessWithTheExecutionLag) {
+// Perfect foresight of the label is a huge edge in the backtest, for every execution mode and horizon:
+// the label is the return the trade earns. Foresight of a label that does not overlap the trade's
+// holding (the decision label_end_offset days later) is no edge.
+TEST(Evaluation, ForesightOfTheLabelIsTheTradesEdgeForEveryModeAndHorizon) {
   const auto s = test_support::synthetic_store("evaluation", {.tickers = 40, .days = 400, .seed = 8});
   const auto& u = s.universe;
-  const std::int64_t D = u.day_count(), N = u.ticker_count(), first = 150, last = 398;
-  const Tensor labels = quant::make_labels(u, quant::LabelKind::next_day_up);
-  quant::PredictionPanel foresight{Tensor::full({D, N}, NAN, DType::f64), first, last, "foresight"};
-  // "Cheat": the return the trade decided today actually earns (day t+1 -> t+2, with next-close execution).
-  Tensor cheat = Tensor::full({D, N}, NAN, DType::f64);
-  for (std::int64_t d = first; d <= last; ++d)
-    for (std::int64_t i = 0; i < N; ++i) {
-      foresight.probability.data<double>()[d * N + i] = labels.data<double>()[d * N + i];
-      if (d + 2 < D && u.listed[static_cast<std::size_t>((d + 2) * N + i)] &&
-          u.listed[static_cast<std::size_t>(d * N + i)])
-        cheat.data<double>()[d * N + i] = u.close.at({d + 2, i}) / u.close.at({d + 1, i}) - 1;
+  const std::int64_t D = u.day_count(), N = u.ticker_count(), first = 150, last = 380;
+  for (const auto mode : {data::Execution::next_open, data::Execution::next_close, data::Execution::close})
+    for (const std::int64_t h : {1, 2, 5}) {
+      const quant::LabelSpec spec{quant::LabelKind::next_day_up, {mode, h}};
+      const Tensor labels = quant::make_labels(u, spec);
+      const std::int64_t gap = spec.timing.label_end_offset();
+      quant::PredictionPanel foresight{Tensor::full({D, N}, NAN, DType::f64), first, last, "foresight", spec};
+      quant::PredictionPanel shifted{Tensor::full({D, N}, NAN, DType::f64), first, last, "shifted", spec};
+      for (std::int64_t d = first; d <= last; ++d)
+        for (std::int64_t i = 0; i < N; ++i) {
+          foresight.probability.data<double>()[d * N + i] = labels.data<double>()[d * N + i];
+          shifted.probability.data<double>()[d * N + i] = labels.data<double>()[(d + gap) * N + i];
+        }
+      quant::BacktestOptions o;
+      o.execution = mode;
+      o.horizon = h;
+      const std::string what = spec.describe();
+      const auto e = quant::evaluate_strategy(u, quant::strategy_targets(u, foresight, {"top_k", 5, 5, 0}),
+                                              foresight, o, quant::BenchmarkKind::equal_weight);
+      EXPECT_EQ(e.classification.accuracy, 1.0) << what;
+      EXPECT_GT(e.metrics.sharpe, 10.0) << "knowing the label is knowing the trade's return: " << what;
+      const auto n = quant::evaluate_strategy(u, quant::strategy_targets(u, shifted, {"top_k", 5, 5, 0}), shifted,
+                                              o, quant::BenchmarkKind::equal_weight);
+      EXPECT_LT(std::abs(n.metrics.sharpe), 3.0) << "a later, non-overlapping label is no edge: " << what;
+      if (mode == data::Execution::next_open && h == 1) {  // the JSON carries every section
+        const std::string json = quant::evaluation_json(e, u);
+        for (const char* key : {"\"period\"", "\"strategy\"", "\"benchmark\"", "\"relative\"",
+                                "\"predictions\"", "\"costs\"", "\"scorecard\""})
+          EXPECT_NE(json.find(key), std::string::npos) << key;
+      }
+      // The backtest refuses predictions made for another mode or horizon.
+      quant::BacktestOptions other = o;
+      other.horizon = h + 1;
+      EXPECT_THROW(quant::evaluate_strategy(u, quant::strategy_targets(u, foresight, {"top_k", 5, 5, 0}), foresight,
+                                            other, quant::BenchmarkKind::equal_weight),
+                   std::invalid_argument);
     }
-  quant::BacktestOptions o;
-  const auto e = quant::evaluate_strategy(u, quant::strategy_targets(u, foresight, {"top_k", 5, 5, 0}),
-                                          foresight, o, quant::BenchmarkKind::equal_weight);
-  EXPECT_EQ(e.classification.accuracy, 1.0);
-  EXPECT_EQ(e.first_day, first + 1);
-  EXPECT_LT(std::abs(e.metrics.sharpe), 3.0) << "tomorrow's direction, traded tomorrow, is no edge";
-  quant::PredictionPanel lagged{cheat, first, last, "cheat"};
-  const auto c = quant::evaluate_strategy(u, quant::top_k_targets(cheat, 5, 5), lagged, o,
-                                          quant::BenchmarkKind::equal_weight);
-  EXPECT_GT(c.metrics.sharpe, 10.0) << "knowing the return the trade earns would be";
-  // The JSON carries every section.
-  const std::string json = quant::evaluation_json(e, u);
-  for (const char* key : {"\"period\"", "\"strategy\"", "\"benchmark\"", "\"relative\"", "\"predictions\"",
-                          "\"costs\"", "\"scorecard\""})
-    EXPECT_NE(json.find(key), std::string::npos) << key;
 }
 
 TEST(Evaluation, RegistryFromAnotherStoreIsRefused) {
@@ -89,7 +102,7 @@ TEST(Evaluation, ReferenceRulesAndWeightsFromAFile) {
   const auto s = test_support::synthetic_store("evaluation_rules", {.tickers = 6, .days = 60, .seed = 10});
   const auto& u = s.universe;
   const std::int64_t D = u.day_count(), N = u.ticker_count();
-  quant::PredictionPanel p{Tensor::full({D, N}, 0.5, DType::f64), 20, 50, "flat"};
+  quant::PredictionPanel p{Tensor::full({D, N}, 0.5, DType::f64), 20, 50, "flat", {}};
   const Tensor equal = quant::strategy_targets(u, p, {"equal_weight", 0, 0, 0});
   const Tensor hold = quant::strategy_targets(u, p, {"buy_and_hold", 0, 0, 0});
   EXPECT_TRUE(std::isnan(equal.at({19, 0})));
@@ -98,11 +111,13 @@ TEST(Evaluation, ReferenceRulesAndWeightsFromAFile) {
   EXPECT_NEAR(hold.at({20, 3}) * static_cast<double>(N), 1.0, 1e-12);
   EXPECT_TRUE(std::isnan(hold.at({21, 3})));
   const auto path = test_support::temp_path("weights.h5");
+  const quant::LabelSpec made_for{quant::LabelKind::next_day_up, {data::Execution::next_close, 2}};
   h5::write_atomically(path, [&](h5::File& f) {
     f.write("/target_weights", equal);
     f.write_strings("/tickers", u.tickers);
+    quant::write_label_attributes(f, "/", made_for);
   });
-  const Tensor read = quant::read_target_weights(path, u);
+  const Tensor read = quant::read_target_weights(path, u, made_for.timing);
   ASSERT_EQ(read.shape(), equal.shape());
   EXPECT_EQ(read.at({30, 2}), equal.at({30, 2}));
   // Weights covering the whole calendar trade only inside the prediction period.
@@ -111,10 +126,25 @@ TEST(Evaluation, ReferenceRulesAndWeightsFromAFile) {
   EXPECT_EQ(e.backtest.equity[static_cast<std::size_t>(p.first_day)], 1e6);
   EXPECT_EQ(e.backtest.turnover[static_cast<std::size_t>(p.first_day)], 0.0);
   EXPECT_GT(e.backtest.turnover[static_cast<std::size_t>(p.first_day + 1)], 0.9);
+  try {  // made for another execution mode: an error naming both
+    quant::read_target_weights(path, u, {data::Execution::next_open, 2});
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& error) {
+    const std::string text = error.what();
+    EXPECT_NE(text.find("next_close"), std::string::npos) << text;
+    EXPECT_NE(text.find("next_open"), std::string::npos) << text;
+    EXPECT_NE(text.find(path.string()), std::string::npos) << text;
+  }
+  h5::write_atomically(path, [&](h5::File& f) {  // no label attributes: made before format_version 2
+    f.write("/target_weights", equal);
+    f.write_strings("/tickers", u.tickers);
+  });
+  EXPECT_THROW(quant::read_target_weights(path, u, made_for.timing), std::invalid_argument);
   h5::write_atomically(path, [&](h5::File& f) {
     f.write("/target_weights", Tensor::zeros({D - 1, N}, DType::f64));
     f.write_strings("/tickers", u.tickers);
+    quant::write_label_attributes(f, "/", made_for);
   });
-  EXPECT_THROW(quant::read_target_weights(path, u), std::runtime_error);
+  EXPECT_THROW(quant::read_target_weights(path, u, made_for.timing), std::runtime_error);
   std::filesystem::remove(path);
 }

@@ -22,7 +22,7 @@ const data::Universe& universe() {
 // `first` on.
 quant::PredictionPanel skilled_predictions(const data::Universe& u, std::int64_t first) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
-  quant::PredictionPanel p{Tensor::full({D, N}, std::nan(""), DType::f64), first, D - 2, "test"};
+  quant::PredictionPanel p{Tensor::full({D, N}, std::nan(""), DType::f64), first, D - 2, "test", {}};
   const double* c = u.close.data<double>();
   for (std::int64_t d = first; d < D - 1; ++d)
     for (std::int64_t i = 0; i < N; ++i) {

@@ -30,8 +30,8 @@ quant::MovementMember noise_member(const data::Universe& u, std::int64_t split, 
   std::normal_distribution<double> z(0, 0.03);
   quant::MovementMember m;
   m.name = "noise/registry.h5";
-  m.cv = {Tensor::full({D, N}, std::nan(""), DType::f64), 100, split - 1, "cv"};
-  m.test = {Tensor::full({D, N}, std::nan(""), DType::f64), split, D - 2, "test"};
+  m.cv = {Tensor::full({D, N}, std::nan(""), DType::f64), 100, split - 1, "cv", {}};
+  m.test = {Tensor::full({D, N}, std::nan(""), DType::f64), split, D - 2, "test", {}};
   for (std::int64_t d = 100; d < D - 1; ++d)
     for (std::int64_t i = 0; i < N; ++i)
       if (std::isfinite(u.close.data<double>()[d * N + i]))

@@ -161,7 +161,7 @@ TEST(Study, SameBitsWithOneOrTwoThreadsAndAFullRegistry) {
     ASSERT_EQ(mean.numel(), 4);
     // The ticker's own scaler: the mean of its first feature over its final training days.
     const quant::StockDataset data(small_store().universe, small_store().features,
-                                   {quant::resolve_features("returns", small_store().features), 20});
+                                   {quant::resolve_features("returns", small_store().features), 20, {}});
     const std::int64_t i = small_store().universe.index_of(c.ticker);
     double total = 0;
     std::int64_t count = 0;
@@ -199,7 +199,7 @@ TEST(Study, PooledModelWithLateListingsAndBandLabelsPredictsEveryTestDay) {
       "study_late", {.tickers = 10, .days = 900, .seed = 33, .ipo_share = 0.5, .predictability = 0.2});
   auto o = small_options();
   o.scope = quant::Scope::pooled;
-  o.label = quant::LabelKind::beyond_threshold;
+  o.label.kind = quant::LabelKind::beyond_threshold;
   const auto out = test_support::temp_path("study_late");
   fs::remove_all(out);
   set_num_threads(2);

@@ -1,21 +1,26 @@
 // A daily, multi-asset, portfolio-level backtest over the universe panels, with trading costs.
 //
-// Timing. Row t of the target weights is decided at the close of day t, with data up to t, and is
-// executed on day t+1: at its open (Execution::next_open) or at its close (next_close). So the P&L of
-// day t+1 depends only on weights decided with data up to t, and on prices of t+1.
+// Timing (data/execution.h). Row t of the target weights is decided at the close of day t, with data up
+// to t, and is executed at the open of t+1 (Execution::next_open, the default), at the close of t+1
+// (next_close) or at the close of t itself (close: market-on-close, an optimistic approximation). A
+// decision is held `horizon` days (h): the book is h overlapping tranches, each with 1/h of the
+// initial capital; row t rebalances tranche t mod h, which then holds its shares untouched until row
+// t+h replaces them. So the tranche of row t books exactly the traded return of decision day t
+// (data::traded_return_series), and with h = 1 the book is rebalanced every day.
 //
-// Accounting, per day d, in currency (holdings per ticker, and cash):
+// Accounting, per day d, in currency (holdings per tranche and ticker, and cash per tranche):
 //   next_open:  holdings move overnight (open_d / close_{d-1}); trade at open_d towards the targets of
-//               d-1 times the equity at that moment; holdings move intraday (close_d / open_d).
+//               d-1 times the tranche's equity at that moment; holdings move intraday (close_d / open_d).
 //   next_close: holdings move close to close; trade at close_d towards the targets of d-1.
-// Equity = cash + sum of holdings; the day's return is equity_d / equity_{d-1} - 1.
+//   close:      holdings move close to close; trade at close_d towards the targets of d.
+// Equity = cash + sum of holdings over all tranches; the day's return is equity_d / equity_{d-1} - 1.
 //
-// Targets. A weight is a fraction of equity (negative: short). NaN means "no order": the holding is
-// kept as it is (so a buy-and-hold strategy sets one row and NaN after it). Rows are scaled down so that
-// their gross weight (sum of |w|) is at most max_gross_leverage; with allow_short = false a negative
-// target is an error. A ticker can be traded only on days with its own row and positive volume; before
-// its listing every target is ignored. A ticker whose listing ends is closed out at its last close on its
-// last listed day (costs apply).
+// Targets. A weight is a fraction of the tranche's equity (negative: short). NaN means "no order": the
+// holding is kept as it is (so a buy-and-hold strategy sets one row and NaN after it). Rows are scaled
+// down so that their gross weight (sum of |w|) is at most max_gross_leverage; with allow_short = false
+// a negative target is an error. A ticker can be traded only on days with its own row and positive
+// volume; before its listing every target is ignored. A ticker whose listing ends is closed out at its
+// last close on its last listed day (costs apply).
 //
 // Costs of a trade of q currency (|q| / price shares) in ticker i on day d, all charged to cash:
 //   commission   commission_bps of |q|, plus max(commission_min, commission_per_share * shares) per order
@@ -25,18 +30,19 @@
 //                the 20-day volatility of daily log returns up to d-1
 // and a trade is cut to max_participation * volume_d shares (0 disables the cap). Shorts pay
 // borrow_bps_per_year / 252 of their notional each day; cash earns nothing and may go negative only up to
-// the leverage limit the targets obey. A day that opens with equity <= 0 places no orders (ruin).
+// the leverage limit the targets obey. A tranche whose equity is <= 0 places no orders (ruin).
 // With next_open execution, the participation cap and the impact use the previous day's volume (the
 // one known at the open).
 #pragma once
 
 #include <vector>
 
+#include "qf/data/execution.h"
 #include "qf/data/universe.h"
 
 namespace qf::quant {
 
-enum class Execution { next_open, next_close };
+using data::Execution;
 
 struct CostModel {
   double commission_bps = 0.0;
@@ -50,7 +56,8 @@ struct CostModel {
 };
 
 struct BacktestOptions {
-  Execution execution = Execution::next_close;
+  Execution execution = Execution::next_open;
+  std::int64_t horizon = 1;  // days each decision is held: the number of overlapping tranches
   CostModel costs;
   double initial_capital = 1e6;
   double max_gross_leverage = 1.0;
@@ -71,6 +78,7 @@ struct BacktestResult {
   std::vector<double> long_exposure;   // [days] sum of long holdings / equity, at the close
   std::vector<double> short_exposure;  // [days] sum of |short holdings| / equity, at the close
   Tensor weights;                      // [days, tickers] held at each close, fractions of equity
+  std::vector<double> tranche_equity;  // [days, horizon] each tranche's equity at each close
   std::vector<double> ticker_pnl;      // [tickers] currency, after each ticker's trading costs and borrow
   std::vector<std::int64_t> clipped_orders;  // [days] orders cut by the participation cap or untradable
   CostBreakdown costs;

@@ -2,12 +2,17 @@
 // Machine Learning", ch. 7 and 12): walk-forward (expanding or rolling), purged k-fold with embargo,
 // and combinatorial purged cross-validation.
 //
-// Each sample knows the span of days its information covers: its feature window starts at `first`
-// and its label ends at `last` (a window of length W ending at day t with a label from t+1 to t+h has
-// first = t-W+1, last = t+h). Purging drops every training sample whose span overlaps the span of a
-// test block, so no training label was formed from days the test features or labels use; the embargo
-// also drops training samples that start within `embargo` days after a test block ends (serial
-// correlation leaks past the block's edge). Samples must be sorted by their decision day.
+// Each sample knows the span of days its information covers: its feature window starts at `first`, it
+// is decided at the close of `decision`, and its label ends at `last` (a window of length W ending at
+// day t with a label that uses prices up to day t+L has first = t-W+1, decision = t, last = t+L).
+// Purging removes what leaks, and no more:
+//   * a training sample before a test block is purged when its label reaches past the block's first
+//     decision day (last > first test decision): it would learn from returns the test labels earn;
+//   * a training sample after a test block is purged when its window starts on or before the block's
+//     last label day (first <= last test label end): its inputs hold test labels;
+// and the embargo also drops training samples that start within `embargo` days after that (serial
+// correlation leaks past the block's edge). A window that merely overlaps a test window is not a leak:
+// features are the past. Samples must be sorted by their decision day.
 #pragma once
 
 #include <cstdint>
@@ -17,12 +22,13 @@
 namespace qf::quant::cv {
 
 struct SampleSpan {
-  std::int64_t first = 0, last = 0;  // inclusive day indices: features start .. label end
+  std::int64_t first = 0, decision = 0, last = 0;  // inclusive day indices: features start, decision, label end
 };
 
-// Spans of windows of `window` days ending at each decision day, labelled `horizon` days ahead.
+// Spans of windows of `window` days ending at each decision day, whose labels use prices up to
+// `label_end_offset` days after it (data::TradeTiming::label_end_offset).
 std::vector<SampleSpan> window_spans(std::span<const std::int64_t> decision_days, std::int64_t window,
-                                     std::int64_t horizon);
+                                     std::int64_t label_end_offset);
 
 struct Split {
   std::vector<std::int64_t> train, test;   // sample indices, ascending

@@ -2,7 +2,7 @@
 // matrices on the universe calendar, labels, and windows built batch by batch.
 //
 // Honesty: the window of decision day t holds the feature rows t-window+1 .. t (each computed from data
-// up to its own day) and pairs with the label of day t, formed from t+1 (labels.h). A decision day needs
+// up to its own day) and pairs with the label of day t, formed from the traded return after t (labels.h). A decision day needs
 // a full finite window and a finite label. Scalers are fitted by the caller on training days only
 // (fit_scalers), never on the days they are applied to.
 #pragma once
@@ -27,14 +27,10 @@ std::vector<std::string> feature_set_names();
 // stored panels when a name is neither.
 std::vector<std::string> resolve_features(const std::string& spec, const data::FeaturePanels& panels);
 
-LabelKind parse_label_kind(const std::string& name);  // next_day_up, beyond_threshold, beats_median
-std::string to_string(LabelKind kind);
-
 struct DatasetOptions {
   std::vector<std::string> features;  // resolved panel names
   std::int64_t window = 60;
-  LabelKind label = LabelKind::next_day_up;
-  double threshold_in_vols = 0.5;    // beyond_threshold only
+  LabelSpec label;                   // the label kind on the traded return (labels.h)
   std::vector<std::int64_t> only{};  // build these tickers (universe indices) only; empty: all
 };
 
@@ -67,8 +63,8 @@ class StockDataset {
     return decision_days_[static_cast<std::size_t>(ticker)];
   }
   double label(std::int64_t ticker, std::int64_t day) const;
-  // log(close[t+1] / close[t]): the return the label of day t is about (NaN when unknown).
-  double next_return(std::int64_t ticker, std::int64_t day) const;
+  // The traded return the label of day t is about (simple return; NaN when unknown).
+  double traded_return(std::int64_t ticker, std::int64_t day) const;
 
  private:
   DatasetOptions options_;

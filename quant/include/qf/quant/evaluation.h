@@ -8,17 +8,20 @@
 #include <vector>
 
 #include "qf/quant/backtest.h"
+#include "qf/quant/labels.h"
 #include "qf/quant/metrics.h"
 #include "qf/quant/portfolio_metrics.h"
 
 namespace qf::quant {
 
-// Predicted probabilities of "up tomorrow" as a [days, tickers] float64 panel on the universe calendar,
-// NaN where there is none, and the days they cover.
+// Predicted probabilities of the label (labels.h: e.g. "the traded return is positive") as a
+// [days, tickers] float64 panel on the universe calendar, NaN where there is none, and the days they
+// cover.
 struct PredictionPanel {
   Tensor probability;
   std::int64_t first_day = 0, last_day = -1;  // calendar indices, inclusive
   std::string source;                         // e.g. "registry.h5 /test_predictions"
+  LabelSpec label;                            // what was predicted: label kind, execution, horizon
 };
 
 // The final models' test-period predictions of a run_lstm_training registry (or of predict_stock_movement's
@@ -53,8 +56,11 @@ Tensor strategy_targets(const data::Universe& universe, const PredictionPanel& p
                         const StrategySpec& spec);
 
 // Target weights computed elsewhere (e.g. by portfolio_optimizer): an HDF5 file with /target_weights
-// float64 [days, tickers] on this store's calendar and /tickers equal to the store's.
-Tensor read_target_weights(const std::filesystem::path& path, const data::Universe& universe);
+// float64 [days, tickers] on this store's calendar, /tickers equal to the store's, and the label
+// attributes (labels.h) of the predictions they were made for, whose execution and horizon must be
+// `timing` (an error names both otherwise).
+Tensor read_target_weights(const std::filesystem::path& path, const data::Universe& universe,
+                           const data::TradeTiming& timing);
 
 enum class BenchmarkKind { index, equal_weight };
 
@@ -71,7 +77,7 @@ struct Evaluation {
   std::string benchmark_name;
   ReturnMetrics metrics, benchmark_metrics;
   BenchmarkMetrics relative;
-  ClassificationScores classification;     // the predictions of the period against next-day direction
+  ClassificationScores classification;     // the predictions of the period against their labels
   double daily_ic = 0, daily_rank_ic = 0;  // means over days of the cross-sectional IC / rank IC
   double mean_turnover = 0, mean_gross_exposure = 0;
   std::vector<ScorecardLine>

@@ -117,6 +117,7 @@ struct OptimizerResult {
   std::vector<DayDecision> decisions;
   double seconds = 0;
   std::string description;  // method and settings, one line
+  LabelSpec label;          // of the predictions the weights were made for (written with them)
 };
 
 // Daily decisions over the days of `predictions` that have any; `history` (may be empty) holds earlier

@@ -63,6 +63,7 @@ struct MovementScores {
 };
 
 struct MovementResult {
+  LabelSpec label;                            // what the members predict (one target for all)
   std::int64_t first_day = 0, last_day = -1;  // the test period on the calendar
   // [days, tickers], NaN outside the test period or without a member prediction.
   Tensor ensemble_probability, probability, confidence, disagreement, expected_return;

@@ -1,12 +1,13 @@
-// Returns, simple causal features and next-day labels. Every feature value at day t uses prices up
-// to t only; labels at day t use t+1 (and are NaN where t+1 does not exist). NaN marks "not enough
-// history yet" (TA-Lib's lookback).
+// Returns, simple causal features and the traded return. Every feature value at day t uses prices up
+// to t only; the traded return of day t uses the prices after t that a trade decided at t's close
+// earns (data/execution.h). NaN marks "not enough history yet" (TA-Lib's lookback) or "not known yet".
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "qf/data/execution.h"
 #include "qf/data/universe.h"
 
 namespace qf::quant {
@@ -23,9 +24,10 @@ std::vector<double> next_day_direction(std::span<const double> prices);
 double directional_accuracy(std::span<const double> probabilities, std::span<const double> labels);
 
 // The same over a universe, as [days x tickers] row-major panels (the universe's layout):
-// log(close[t+1] / close[t]) where the ticker is listed on both days (NaN elsewhere): what labels,
-// datasets and scores measure a prediction of day t against;
-std::vector<double> next_day_log_returns(const data::Universe& universe);
+// the traded return of every (decision day, ticker) for an execution mode and horizon (simple returns,
+// data::traded_return_series per ticker): what labels, scores, expected returns and the backtest's P&L
+// of a decision on day t are about;
+std::vector<double> traded_returns(const data::Universe& universe, const data::TradeTiming& timing);
 // realized_volatility of each ticker's closes, up to each day (NaN before `period` returns).
 std::vector<double> realized_volatility_panel(const data::Universe& universe, std::int64_t period);
 

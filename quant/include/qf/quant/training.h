@@ -61,8 +61,7 @@ enum class FitDevice { cpu, cuda, cpu_grouped };
 
 struct StudyOptions {
   Scope scope = Scope::per_stock;
-  LabelKind label = LabelKind::next_day_up;
-  double threshold_in_vols = 0.5;
+  LabelSpec label;  // the label kind on the traded return of an execution mode and horizon (labels.h)
   CvScheme cv = CvScheme::walk_forward;
   int folds = 4;           // walk_forward / rolling / purged_kfold; cpcv: the number of groups
   int rolling_blocks = 2;  // rolling: training blocks per fold
@@ -101,13 +100,13 @@ struct Scores {
   double ic = 0, rank_ic = 0;  // against the next-day return
 };
 Scores score_predictions(std::span<const double> probabilities, std::span<const double> labels,
-                         std::span<const double> next_returns);
+                         std::span<const double> traded_returns);
 double selection_value(const Scores& scores, const std::string& metric);  // larger is better
 bool higher_is_better(const std::string& metric);
 
 struct Predictions {
   std::vector<std::int32_t> ticker, day;
-  std::vector<double> probability, label, next_return;
+  std::vector<double> probability, label, traded_return;
   void append(const Predictions& other);
   std::size_t size() const { return day.size(); }
 };
