@@ -47,6 +47,13 @@ Tensor constant_targets(std::int64_t days, std::vector<double> row) {
   return t;
 }
 
+// The hand-worked cases below trade at the next close (close to close), not the default next open.
+quant::BacktestOptions close_to_close() {
+  quant::BacktestOptions o;
+  o.execution = quant::Execution::next_close;
+  return o;
+}
+
 const std::vector<double> kOpen{100, 100.5, 100, 100, 103}, kClose{100, 101, 99, 102, 104};
 const std::vector<double> kVolume(5, 1e9);
 
@@ -55,7 +62,7 @@ const std::vector<double> kVolume(5, 1e9);
 TEST(Backtest, NextCloseAndNextOpenTiming) {
   const auto u = make_universe({kOpen}, {kClose}, {kVolume});
   const Tensor all_in = constant_targets(5, {1.0});
-  quant::BacktestOptions o;
+  quant::BacktestOptions o = close_to_close();
   const auto at_close = quant::run_backtest(u, all_in, o);
   // Bought at the close of day 1 on the decision of day 0: day 1 earns nothing, then close to close.
   EXPECT_EQ(at_close.returns[0], 0.0);
@@ -74,7 +81,7 @@ TEST(Backtest, NextCloseAndNextOpenTiming) {
 TEST(Backtest, EveryCostFollowsItsFormula) {
   const std::vector<double> volume(5, 50000);
   const auto u = make_universe({kOpen}, {kClose}, {volume});
-  quant::BacktestOptions o;
+  quant::BacktestOptions o = close_to_close();
   o.initial_capital = 1e6;
   o.costs = {10, 0.005, 1.0, 5, 3, 0.1, 0.0, 0.0};
   Tensor once = constant_targets(5, {0.5});  // one order: NaN (hold) after day 0
@@ -97,7 +104,7 @@ TEST(Backtest, EveryCostFollowsItsFormula) {
 
 TEST(Backtest, BorrowIsChargedOnShortsCarriedOvernight) {
   const auto u = make_universe({kOpen}, {kClose}, {kVolume});
-  quant::BacktestOptions o;
+  quant::BacktestOptions o = close_to_close();
   o.costs.borrow_bps_per_year = 252;  // 1 bp a day
   const auto r = quant::run_backtest(u, constant_targets(5, {-0.5}), o);
   // Short 0.5e6 at the close of day 1; on day 2 the short of 0.5e6 carried overnight pays 1 bp.
@@ -111,7 +118,7 @@ TEST(Backtest, BorrowIsChargedOnShortsCarriedOvernight) {
 TEST(Backtest, ParticipationCapAndUntradableDays) {
   std::vector<double> volume{1000, 1000, 0, 1000, 1000};  // day 2: no volume
   const auto u = make_universe({kOpen}, {kClose}, {volume});
-  quant::BacktestOptions o;
+  quant::BacktestOptions o = close_to_close();
   o.costs.max_participation = 0.1;
   const auto r = quant::run_backtest(u, constant_targets(5, {1.0}), o);
   EXPECT_NEAR(r.weights.at({1, 0}) * r.equity[1], 100 * 101.0, 1e-6);  // 10 % of 1000 shares
@@ -125,7 +132,7 @@ TEST(Backtest, DelistedTickerIsClosedOutAtItsLastClose) {
   const double nan = std::nan("");
   const auto u =
       make_universe({kOpen, {50, 50, 50, nan, nan}}, {kClose, {50, 51, 52, nan, nan}}, {kVolume, kVolume});
-  const auto r = quant::run_backtest(u, constant_targets(5, {0.5, 0.5}), quant::BacktestOptions{});
+  const auto r = quant::run_backtest(u, constant_targets(5, {0.5, 0.5}), close_to_close());
   EXPECT_NEAR(r.weights.at({2, 1}), 0.0, 0) << "sold at the close of day 2, its last";
   EXPECT_NEAR(r.ticker_pnl[1], 0.5e6 * (52.0 / 51 - 1), 1e-6);
   // The proceeds stay in cash: day 3 earns only on the first ticker's half (rebalanced at day 2's close).
@@ -141,7 +148,7 @@ TEST(Backtest, LeverageLimitAndConservationOfMoney) {
   for (std::int64_t k = 0; k < scores.numel(); ++k) scores.data<double>()[k] = ret5.data<float>()[k];
   Tensor targets = quant::top_k_targets(scores, 5, 5);
   for (std::int64_t k = 0; k < targets.numel(); ++k) targets.data<double>()[k] *= 3.0;  // gross 3
-  quant::BacktestOptions o;
+  quant::BacktestOptions o = close_to_close();
   o.max_gross_leverage = 1.5;
   o.costs = {5, 0, 0, 2, 2, 0.1, 0.05, 30};
   const auto r = quant::run_backtest(s.universe, targets, o);
@@ -159,7 +166,7 @@ TEST(Backtest, LaterPricesNeverMoveEarlierReturns) {
   auto strategy = [&](const data::Universe& u, const data::FeaturePanels& f) {
     Tensor scores = Tensor::empty({D, N}, DType::f64);
     for (std::int64_t k = 0; k < D * N; ++k) scores.data<double>()[k] = f.at("rsi_14").data<float>()[k];
-    quant::BacktestOptions o;
+    quant::BacktestOptions o = close_to_close();
     o.costs = {2, 0.005, 1, 3, 2, 0.1, 0.1, 50};
     return quant::run_backtest(u, quant::top_k_targets(scores, 8, 8), o);
   };
@@ -190,7 +197,7 @@ TEST(Backtest, BuiltInStrategies) {
   const double nan = std::nan("");
   const auto u =
       make_universe({kOpen, {50, 50, 50, 50, 50}}, {kClose, {50, 55, 60, 50, 45}}, {kVolume, kVolume});
-  const auto hold = quant::run_backtest(u, quant::buy_and_hold_targets(u), quant::BacktestOptions{});
+  const auto hold = quant::run_backtest(u, quant::buy_and_hold_targets(u), close_to_close());
   EXPECT_NEAR(hold.turnover[1], 1.0, 1e-12);
   for (std::size_t d = 2; d < 5; ++d) EXPECT_EQ(hold.turnover[d], 0.0) << "held, never rebalanced";
   const auto equal = quant::equal_weight_targets(u);
@@ -212,7 +219,7 @@ TEST(Backtest, TargetsOfDayTActOnDayTPlusOneOnly) {
   Tensor changed = base.clone();
   for (std::int64_t i = 0; i < N; ++i) changed.data<double>()[t * N + i] = i % 2 ? 0.09 : 0.0;
   for (const auto execution : {quant::Execution::next_close, quant::Execution::next_open}) {
-    quant::BacktestOptions o;
+    quant::BacktestOptions o = close_to_close();
     o.execution = execution;
     o.costs.commission_bps = 5;  // so that a trade shows on the day it happens
     const auto a = quant::run_backtest(s.universe, base, o), b = quant::run_backtest(s.universe, changed, o);
@@ -220,5 +227,40 @@ TEST(Backtest, TargetsOfDayTActOnDayTPlusOneOnly) {
       ASSERT_EQ(a.returns[static_cast<std::size_t>(d)], b.returns[static_cast<std::size_t>(d)])
           << "day " << d;
     EXPECT_NE(a.returns[static_cast<std::size_t>(t + 1)], b.returns[static_cast<std::size_t>(t + 1)]);
+  }
+}
+
+// The backtest books the label's return: a one-name, zero-cost book with weight 1 decided on day t only
+// earns, in that decision's tranche, exactly the traded return of day t, for every execution mode and
+// horizon (a delisting inside the holding included).
+TEST(Backtest, OneDecisionBooksExactlyTheTradedReturn) {
+  const std::vector<double> open{100, 101, 99.5, 103, 102, 104, 107, 106, 108, 110, 109, 111};
+  const std::vector<double> close{100.5, 100, 102, 102.5, 103, 106, 105, 107, 109, 108, 110, 112};
+  std::vector<double> delisted = close;  // the same prices, listed up to day 7
+  for (std::size_t d = 8; d < delisted.size(); ++d) delisted[d] = NAN;
+  const std::vector<double> volume(open.size(), 1e9);
+  const auto D = static_cast<std::int64_t>(open.size());
+  for (const auto& closes : {close, delisted}) {
+    const auto u = make_universe({open}, {closes}, {volume});
+    std::vector<std::uint8_t> listed(u.listed.begin(), u.listed.end());
+    for (const auto mode : {quant::Execution::next_open, quant::Execution::next_close, quant::Execution::close})
+      for (std::int64_t h = 1; h <= 5; ++h) {
+        const auto traded = data::traded_return_series(open, closes, listed, {mode, h});
+        for (std::int64_t t = 0; t < D; ++t) {
+          const double expected = traded[static_cast<std::size_t>(t)];
+          if (!std::isfinite(expected)) continue;
+          Tensor w = Tensor::zeros({D, 1}, DType::f64);  // every other decision: flat
+          w.data<double>()[t] = 1.0;
+          quant::BacktestOptions o;
+          o.execution = mode;
+          o.horizon = h;
+          const auto r = quant::run_backtest(u, w, o);
+          const auto tranche = static_cast<std::size_t>(t % h);
+          const double start = 1e6 / static_cast<double>(h);
+          EXPECT_NEAR(r.tranche_equity[static_cast<std::size_t>((D - 1) * h) + tranche] / start - 1, expected, 1e-12)
+              << data::to_string(mode) << " h=" << h << " t=" << t;
+          EXPECT_NEAR(r.equity.back() - 1e6, start * expected, 1e-6);  // the other tranches stay in cash
+        }
+      }
   }
 }

@@ -1,5 +1,6 @@
-// Purged cross-validation: no test sample is trained on, no training span overlaps a test block, the
-// embargo removes exactly the samples it should, and the combinatorial counts match the formulas.
+// Purged cross-validation: no test sample is trained on, no training label reaches past a later test
+// block's first decision, no training window holds an earlier test block's labels, the embargo removes
+// exactly the samples it should, nothing more is purged, and the combinatorial counts match the formulas.
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -11,11 +12,12 @@ using namespace qf::quant::cv;
 
 namespace {
 
-// Daily samples: a window of 60 days ending at each decision day, labelled 1 day ahead.
+// Daily samples: a window of 60 days ending at each decision day t, whose label uses prices up to t + 2
+// (next_open execution, one day held: open[t+1] -> open[t+2]).
 std::vector<SampleSpan> daily_windows(std::int64_t n) {
   std::vector<std::int64_t> days(static_cast<std::size_t>(n));
   std::iota(days.begin(), days.end(), std::int64_t{100});
-  return window_spans(days, 60, 1);
+  return window_spans(days, 60, 2);
 }
 
 void expect_clean(const std::vector<SampleSpan>& s, const Split& split) {
@@ -25,7 +27,10 @@ void expect_clean(const std::vector<SampleSpan>& s, const Split& split) {
     for (auto j : split.test) {
       const auto& a = s[static_cast<std::size_t>(i)];
       const auto& b = s[static_cast<std::size_t>(j)];
-      ASSERT_FALSE(a.first <= b.last && a.last >= b.first) << "train " << i << " overlaps test " << j;
+      if (a.decision < b.decision)
+        ASSERT_LE(a.last, b.decision) << "train " << i << "'s label reaches past test " << j << "'s decision";
+      else
+        ASSERT_GT(a.first, b.last) << "train " << i << "'s window holds test " << j << "'s label";
     }
   }
 }
@@ -42,13 +47,14 @@ TEST(PurgedKFold, EverySampleTestedOnceAndNoOverlap) {
     expect_clean(s, split);
   }
   for (int t : tested) EXPECT_EQ(t, 1);
-  // A middle fold: 60 samples purged before it (their labels reach its first window) and 60 after it
-  // (their windows reach back into it), then 10 embargoed.
-  EXPECT_EQ(splits[2].purged, 120);
+  // A middle fold: 1 sample purged before it (the day before its first decision: its label ends a day
+  // after it) and 61 after it (their windows start on or before its last label's end, t + 2), then 10
+  // embargoed. Windows that merely overlap test windows are kept: features are the past.
+  EXPECT_EQ(splits[2].purged, 62);
   EXPECT_EQ(splits[2].embargoed, 10);
-  EXPECT_EQ(splits[2].train.size() + splits[2].test.size() + 130, 1000u);
+  EXPECT_EQ(splits[2].train.size() + splits[2].test.size() + 72, 1000u);
   // The first fold has nothing before it.
-  EXPECT_EQ(splits[0].purged, 60);
+  EXPECT_EQ(splits[0].purged, 61);
 }
 
 TEST(WalkForward, TrainsOnlyOnThePastExpandingAndRolling) {
@@ -59,7 +65,7 @@ TEST(WalkForward, TrainsOnlyOnThePastExpandingAndRolling) {
     for (std::size_t k = 0; k < splits.size(); ++k) {
       expect_clean(s, splits[k]);
       EXPECT_LT(splits[k].train.back(), splits[k].test.front());
-      EXPECT_EQ(splits[k].purged, 60);  // the last 60 samples before the test block
+      EXPECT_EQ(splits[k].purged, 1);  // the last sample before the test block: its label ends inside it
       if (rolling == 0 && k > 0) {
         EXPECT_GT(splits[k].train.size(), splits[k - 1].train.size());
       }
@@ -79,7 +85,7 @@ TEST(WalkForward, InitialBlockThenEqualTestBlocks) {
     EXPECT_EQ(splits[k].test.front(), static_cast<std::int64_t>(400 + 600 * k / 4));
     EXPECT_EQ(splits[k].test.size(), 150u);
     EXPECT_EQ(splits[k].train.front(), 0);
-    EXPECT_EQ(splits[k].train.back(), splits[k].test.front() - 61);  // purged: window 60, horizon 1
+    EXPECT_EQ(splits[k].train.back(), splits[k].test.front() - 2);  // purged: label span 2
   }
   EXPECT_THROW(walk_forward(s, 4, 0, 1.0), std::invalid_argument);
 }

@@ -18,44 +18,57 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// True when the spans [t-window+1, t+1] of some day of a and some day of b overlap.
-bool spans_touch(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b,
-                 std::int64_t window) {
-  for (const std::int64_t s : a)
-    for (const std::int64_t t : b)
-      if (s + 1 >= t - window + 1 && s - window + 1 <= t + 1) return true;
+// True when a day of `train` leaks into a day of `test`: a training label (prices up to s + L) reaches
+// past a later test decision, or a training window (from s - window + 1) holds an earlier test label.
+bool leaks(const std::vector<std::int64_t>& train, const std::vector<std::int64_t>& test, std::int64_t window,
+           std::int64_t label_end) {
+  for (const std::int64_t s : train)
+    for (const std::int64_t t : test) {
+      if (s < t && s + label_end > t) return true;
+      if (s > t && s - window + 1 <= t + label_end) return true;
+    }
   return false;
 }
 
 }  // namespace
 
+// Purge what leaks, and no more: the development period ends exactly where its last label ends at the
+// first test decision, and a walk-forward fold trains up to exactly the label span before its validation.
 TEST(CalendarPlan, PurgesEveryTrainingAndValidationSpanAwayFromTests) {
-  for (const auto scheme : {quant::CvScheme::walk_forward, quant::CvScheme::rolling,
-                            quant::CvScheme::purged_kfold, quant::CvScheme::combinatorial}) {
-    quant::StudyOptions o;
-    o.cv = scheme;
-    o.folds = scheme == quant::CvScheme::combinatorial ? 5 : 4;
-    const std::int64_t window = 40;
-    const quant::CalendarPlan plan = quant::plan_calendar(2000, window, 1, o);
-    EXPECT_EQ(plan.test_first, 1600);
-    EXPECT_EQ(plan.dev_last + window + 1, plan.test_first - 1 + 1)
-        << "dev labels and windows end before the test";
-    EXPECT_EQ(plan.folds.size(), scheme == quant::CvScheme::combinatorial ? 10u : 4u);
-    for (const auto& f : plan.folds) {
-      ASSERT_FALSE(f.train.empty());
-      ASSERT_FALSE(f.validation.empty());
-      EXPECT_FALSE(spans_touch(f.train, f.test, window)) << quant::to_string(scheme);
-      EXPECT_FALSE(spans_touch(f.validation, f.test, window)) << quant::to_string(scheme);
-      EXPECT_FALSE(spans_touch(f.train, f.validation, window)) << quant::to_string(scheme);
-      EXPECT_LE(f.test.back(), plan.dev_last);
-      if (scheme == quant::CvScheme::walk_forward || scheme == quant::CvScheme::rolling) {
-        EXPECT_LT(f.validation.back(), f.test.front()) << "walk-forward never trains on the future";
+  for (const std::int64_t label_end : {2, 6})  // next_open held 1 day; held 5 days
+    for (const auto scheme : {quant::CvScheme::walk_forward, quant::CvScheme::rolling,
+                              quant::CvScheme::purged_kfold, quant::CvScheme::combinatorial}) {
+      quant::StudyOptions o;
+      o.cv = scheme;
+      o.folds = scheme == quant::CvScheme::combinatorial ? 5 : 4;
+      const std::int64_t window = 40;
+      const quant::CalendarPlan plan = quant::plan_calendar(2000, window, label_end, o);
+      const std::string what = quant::to_string(scheme) + " L=" + std::to_string(label_end);
+      EXPECT_EQ(plan.test_first, 1600);
+      EXPECT_EQ(plan.dev_last + label_end, plan.test_first) << "the last dev label ends at the first test decision";
+      EXPECT_EQ(plan.test_last, 2000 - 1 - label_end);
+      EXPECT_EQ(plan.folds.size(), scheme == quant::CvScheme::combinatorial ? 10u : 4u);
+      for (const auto& f : plan.folds) {
+        ASSERT_FALSE(f.train.empty());
+        ASSERT_FALSE(f.validation.empty());
+        EXPECT_FALSE(leaks(f.train, f.test, window, label_end)) << what;
+        EXPECT_FALSE(leaks(f.validation, f.test, window, label_end)) << what;
+        EXPECT_FALSE(leaks(f.train, f.validation, window, label_end)) << what;
+        EXPECT_LE(f.test.back(), plan.dev_last);
+        if (scheme == quant::CvScheme::walk_forward || scheme == quant::CvScheme::rolling) {
+          EXPECT_LT(f.validation.back(), f.test.front()) << "walk-forward never trains on the future";
+          EXPECT_EQ(f.train.back() + label_end, f.validation.front()) << "purged by the label span, no more";
+        }
       }
+      EXPECT_FALSE(leaks(plan.final.train, plan.final.test, window, label_end));
+      EXPECT_FALSE(leaks(plan.final.validation, plan.final.test, window, label_end));
+      EXPECT_EQ(plan.final.test.front(), plan.test_first);
     }
-    EXPECT_FALSE(spans_touch(plan.final.train, plan.final.test, window));
-    EXPECT_FALSE(spans_touch(plan.final.validation, plan.final.test, window));
-    EXPECT_EQ(plan.final.test.front(), plan.test_first);
-  }
+  // Fischer & Krauss's setup fits the 5-year real set's length: window 240 over 1,259 days.
+  quant::StudyOptions o;
+  EXPECT_NO_THROW(quant::plan_calendar(1259, 240, 2, o));
+  o.min_train_samples = 900;  // more training windows than the development period holds: a clear error
+  EXPECT_THROW(quant::plan_calendar(1259, 240, 2, o), std::invalid_argument);
 }
 
 TEST(Search, GridEnumeratesAndRandomDrawsDistinctTrials) {
@@ -136,16 +149,15 @@ TEST(Study, SameBitsWithOneOrTwoThreadsAndAFullRegistry) {
   ASSERT_EQ(one.fold_of_prediction.size(), one.fold_predictions.size());
   ASSERT_EQ(one.cv_fold.size(), one.cv_predictions.size());
   std::set<std::int32_t> folds_seen;
-  std::int64_t on_last_day = 0;
-  const std::int64_t D = small_store().universe.day_count();
+  std::int64_t unlabelled_days = 0;  // after the test period's last labelled day (the trades not exited)
   for (std::size_t j = 0; j < one.fold_predictions.size(); ++j) {
     EXPECT_GE(one.fold_predictions.day[j], study.plan().test_first);
     folds_seen.insert(one.fold_of_prediction[j]);
-    on_last_day += one.fold_predictions.day[j] == D - 1 ? 1 : 0;
+    unlabelled_days += one.fold_predictions.day[j] > study.plan().test_last ? 1 : 0;
   }
   EXPECT_EQ(folds_seen, (std::set<std::int32_t>{0, 1}));
-  EXPECT_GT(on_last_day, 7) << "both folds' models on the unlabelled last day";
-  EXPECT_EQ(one.fold_predictions.size(), 2 * one.test_predictions.size() + on_last_day);
+  EXPECT_GT(unlabelled_days, 7) << "both folds' models on the unlabelled last days";
+  EXPECT_EQ(one.fold_predictions.size(), 2 * one.test_predictions.size() + unlabelled_days);
   EXPECT_EQ(one.fold_predictions.probability, two.fold_predictions.probability);
   // The registry holds a loadable model per trained ticker, with its scaler.
   const h5::File registry(test_support::temp_path("study_1") / "registry.h5", h5::File::Mode::read);
@@ -184,7 +196,7 @@ TEST(Study, PooledModelCoversEveryTickerAndTooShortHistoriesAreSkippedWithAReaso
   EXPECT_EQ(r.coverage.size(), 8u);
   EXPECT_GT(r.test.classification.count, 1000);
   o.scope = quant::Scope::per_stock;
-  o.min_train_samples = 100000;
+  o.min_train_samples = 650;  // the 700 development days hold it, no ticker's training share (85 %) does
   const auto skipped = run_study(test_support::temp_path("study_skipped"), 2, o);
   for (const auto& c : skipped.coverage) {
     EXPECT_EQ(c.status, "skipped");
