@@ -26,6 +26,7 @@
 #include <sstream>
 
 #include "blas_kernels.h"
+#include "command_line.h"
 #include "pipeline.h"
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
@@ -52,6 +53,7 @@ struct Settings {
   int retrain_every = 5, monitor_days = 20;
   bool retrain_on_degradation = true;
   std::string methods = "mean_variance";
+  qf::apps::TradeTimingOptions timing;            // one traded return for stages 2 to 5
   std::map<std::string, std::string> stage_args;  // extra arguments per stage
   // Alert thresholds (a NaN or 0 where noted switches a rule off).
   double min_live_accuracy = 0.45, max_brier_drift = 0.01, max_feature_psi = 0.25, max_drawdown = 0.25,
@@ -369,6 +371,11 @@ int main(int argc, char** argv) try {
       ("quiet", po::bool_switch(&s.quiet), "stage output to the logs only")
       ("monitor-days", po::value(&s.monitor_days)->default_value(s.monitor_days),
        "days of live accuracy and feature drift")
+      ("execution", po::value(&s.timing.execution)->default_value(s.timing.execution),
+       "when a decision at day t's close trades (next_open, next_close, close): the label stage 2 learns, "
+       "the returns stages 3 and 5 expect and stage 4 books")
+      ("horizon", po::value(&s.timing.horizon)->default_value(s.timing.horizon),
+       "days each decision is held (h overlapping tranches in stages 3 and 4)")
       ("optimise.methods", po::value(&s.methods)->default_value(s.methods),
        "portfolio_optimizer --methods; the first is backtested")
       ("process.args", po::value(&s.stage_args["process"]), "extra arguments for process_new_data")
@@ -405,6 +412,7 @@ int main(int argc, char** argv) try {
     po::store(po::parse_config_file(config.c_str(), options), vm);
   }
   po::notify(vm);
+  s.timing.timing();  // a bad --execution or --horizon fails here, before any stage runs
   if (s.status) return print_status(s);
   if (!s.from.empty() && std::find(kStages.begin(), kStages.end(), s.from) == kStages.end())
     throw po::error("--from: expected one of process, train, predict, optimise, backtest, report; got '" +
@@ -435,6 +443,8 @@ int main(int argc, char** argv) try {
                        const std::vector<fs::path>& outputs) -> bool {
     const std::string& name = kStages[index];
     const std::string prefix = "stage." + name + ".";
+    if (index >= 1 && index <= 4)  // the same traded return on every stage that uses one
+      argv.insert(argv.end(), {"--execution", s.timing.execution, "--horizon", std::to_string(s.timing.horizon)});
     for (const auto& extra : split_words(s.stage_args[name])) argv.push_back(extra);
     std::string described;
     const std::string key = qf::apps::stage_key(argv, inputs, hashes, &described);

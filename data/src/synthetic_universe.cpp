@@ -152,12 +152,13 @@ void validate(const SyntheticUniverseOptions& o) {
           "need IPO and delisting shares >= 0 with a sum <= 1");
   require(o.predictability >= 0 && o.predictability <= 0.4,
           "need 0 <= predictability <= 0.4 (larger values make the planted recursion explode)");
+  require(std::abs(o.lag2_predictability) <= 0.5, "need -0.5 <= lag2_predictability <= 0.5");
   require(o.index_base > 0, "need index_base > 0");
   require(o.headline_rate >= 0 && o.headline_rate <= 1 && o.headline_noise >= 0,
           "need 0 <= headline_rate <= 1 and headline_noise >= 0");
 }
 
-// Headlines whose tone follows the next day's return plus noise (SyntheticUniverseOptions).
+// Headlines whose tone follows the traded return of their day plus noise (SyntheticUniverseOptions).
 std::vector<SyntheticHeadline> make_headlines(const SyntheticUniverse& u, Rng rng) {
   static constexpr const char* kPositive[] = {
       "{} shares jump after strong quarterly profit", "{} beats estimates and raises guidance",
@@ -178,11 +179,16 @@ std::vector<SyntheticHeadline> make_headlines(const SyntheticUniverse& u, Rng rn
     double sum2 = 0;  // the ticker's daily return sd, for the noise scale
     for (std::size_t k = 1; k < n; ++k) sum2 += std::pow(t.close[k] / t.close[k - 1] - 1, 2);
     const double sd = n > 1 ? std::sqrt(sum2 / static_cast<double>(n - 1)) : 0.02;
+    const std::vector<std::uint8_t> listed(n, 1);  // the ticker's own rows: its life
+    const std::vector<double> traded =
+        traded_return_series(t.open, t.close, listed, {u.options.headline_execution, 1});
     for (std::size_t k = 0; k + 1 < n; ++k) {
       if (rng.uniform() >= u.options.headline_rate) continue;
       const auto pick = static_cast<std::size_t>(rng.next_u64() % 4);
       const bool neutral = rng.uniform() < 1.0 / 3;
-      const double tone = t.close[k + 1] / t.close[k] - 1 + u.options.headline_noise * sd * rng.normal();
+      const double noise = u.options.headline_noise * sd * rng.normal();
+      if (!std::isfinite(traded[k])) continue;  // the trade of this day has no known exit
+      const double tone = u.options.headline_strength * traded[k] + noise;
       out.push_back(
           {t.first_day + static_cast<std::int64_t>(k), t.symbol,
            fill(neutral ? kNeutral[pick % 3] : (tone > 0 ? kPositive[pick] : kNegative[pick]), t.symbol)});
@@ -401,9 +407,11 @@ void make_ticker(SyntheticTicker& ticker, const SyntheticUniverseOptions& o, con
     // The planted term of day t uses s at t-1, i.e. the returns of rows k-5 .. k-1 (row 0 has none).
     const bool have_signal = k >= kMomentumDays + 1;
     const double signal = have_signal ? recent_sum / (sqrt_days * sigma) : 0.0;
+    // The planted lag-2 term: the realised return of row k-2 (rows 1 on hold one; the ring keeps 5).
+    const double lag2 = k >= 3 ? recent[(k - 2) % kMomentumDays] : 0.0;
     const double r = alpha + ticker.beta * f.market_return[t] +
                      ticker.sector_loading * f.sector_return[sector][t] + residual_sd * z + jump +
-                     o.predictability * sigma * signal;
+                     o.predictability * sigma * signal + o.lag2_predictability * lag2;
 
     // OHLC: split r like a Brownian path (overnight share first), then draw the intraday extremes of a
     // Brownian bridge from open to close.

@@ -233,6 +233,30 @@ std::vector<int> market_cap_buckets(const data::Universe& u) {
   return bucket;
 }
 
+namespace {
+
+// Marks one tranche's weights with the day's simple returns [tickers] (NaN: no move): returns the
+// tranche's return and drifts its weights to fractions of its new equity; a delisted name is gone.
+double drift_tranche(Vec& held, const Vec& returns, const data::Universe& u, std::int64_t d) {
+  const std::int64_t N = u.ticker_count();
+  double tranche_return = 0;
+  for (std::int64_t i = 0; i < N; ++i)
+    if (held[static_cast<std::size_t>(i)] != 0 && std::isfinite(returns[static_cast<std::size_t>(i)]))
+      tranche_return += held[static_cast<std::size_t>(i)] * returns[static_cast<std::size_t>(i)];
+  for (std::int64_t i = 0; i < N; ++i) {
+    const double r = returns[static_cast<std::size_t>(i)];
+    double& w = held[static_cast<std::size_t>(i)];
+    if (w == 0) continue;
+    if (!std::isfinite(r) && !u.listed[static_cast<std::size_t>(d * N + i)])
+      w = 0;  // delisted: gone
+    else if (std::isfinite(r))
+      w = w * (1 + r) / (1 + tranche_return);
+  }
+  return tranche_return;
+}
+
+}  // namespace
+
 OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPanel& predictions,
                                    const PredictionPanel* history, const OptimizerSpec& spec) {
   check_spec(spec, u);
@@ -327,8 +351,12 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   Vec risk_covariance;
   std::int64_t last_refresh = -1'000'000;
 
-  Vec held(static_cast<std::size_t>(N), 0.0);  // weights at today's close, drifted, after yesterday's trade
-  Vec entry(static_cast<std::size_t>(N), kNaN);
+  // With a horizon of h days the book is h overlapping tranches (backtest.h): the decision of day d
+  // rebalances tranche d mod h only, so its turnover, entries and stops are that tranche's. Each
+  // tranche's weights are fractions of its own equity, drifted daily; the book's return is their mean.
+  const std::int64_t H = predictions.label.timing.horizon;
+  std::vector<Vec> tranche_held(static_cast<std::size_t>(H), Vec(static_cast<std::size_t>(N), 0.0));
+  std::vector<Vec> tranche_entry(static_cast<std::size_t>(H), Vec(static_cast<std::size_t>(N), kNaN));
   std::vector<std::int64_t> barred_until(static_cast<std::size_t>(N), -1);
   double equity = 1, peak = 1, ic_sum = 0;
   int ic_count = 0;
@@ -336,24 +364,14 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
 
   for (std::int64_t d = 1; d < D; ++d) {
     RiskDay risk_day = next_day.get();
-    // Today's returns: mark the portfolio, drift its weights (the worker fed them to the risk model).
-    double portfolio_return = 0;
+    // Today's returns: mark each tranche, drift its weights (the worker fed them to the risk model).
     for (std::int64_t i = 0; i < N; ++i) {
       const double c0 = close[(d - 1) * N + i], c1 = close[d * N + i];
       returns[static_cast<std::size_t>(i)] =
           std::isfinite(c0) && std::isfinite(c1) && c0 > 0 ? c1 / c0 - 1 : kNaN;
-      if (held[static_cast<std::size_t>(i)] != 0 && std::isfinite(returns[static_cast<std::size_t>(i)]))
-        portfolio_return += held[static_cast<std::size_t>(i)] * returns[static_cast<std::size_t>(i)];
     }
-    for (std::int64_t i = 0; i < N; ++i) {
-      const double r = returns[static_cast<std::size_t>(i)];
-      double& w = held[static_cast<std::size_t>(i)];
-      if (w == 0) continue;
-      if (!std::isfinite(r) && !u.listed[static_cast<std::size_t>(d * N + i)])
-        w = 0;  // delisted: gone
-      else if (std::isfinite(r))
-        w = w * (1 + r) / (1 + portfolio_return);
-    }
+    double portfolio_return = 0;
+    for (Vec& held : tranche_held) portfolio_return += drift_tranche(held, returns, u, d) / static_cast<double>(H);
     equity *= 1 + portfolio_return;
     peak = std::max(peak, equity);
     const double drawdown = 1 - equity / peak;
@@ -367,6 +385,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       continue;
     }
 
+    Vec& held = tranche_held[static_cast<std::size_t>(d % H)];
+    Vec& entry = tranche_entry[static_cast<std::size_t>(d % H)];
     DayDecision decision;
     decision.day = d;
     decision.drawdown = drawdown;

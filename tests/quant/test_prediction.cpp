@@ -66,6 +66,24 @@ TEST(Prediction, HeadlineSentimentJoinsTheEnsembleAndLiftsTheAuc) {
   EXPECT_EQ(absent.calibrated.scores.auc, without.calibrated.scores.auc);
 }
 
+// The control: on a pure random walk whose headlines carry no link to any return (strength 0), the
+// sentiment member must not lift stage 5's AUC off 0.5 (a leak through the headlines or the sentiment
+// fit's purge would).
+TEST(Prediction, UnlinkedHeadlinesOnARandomWalkGiveNoSkill) {
+  const auto control = test_support::synthetic_store(
+      "qf_test_prediction_control",
+      {.tickers = 80, .days = 900, .pure_random_walk = true, .headline_rate = 0.5, .headline_strength = 0.0});
+  const auto& u = control.universe;
+  const std::int64_t split = 600;
+  quant::MovementSpec spec;
+  spec.calibration = "platt";
+  spec.sentiment = quant::daily_sentiment(u, quant::read_headlines(control.headlines), quant::finance_lexicon());
+  const auto r = quant::predict_movements(u, {noise_member(u, split, 3)}, spec);
+  ASSERT_EQ(r.member_names.size(), 2u) << "the sentiment member joined";
+  ASSERT_GT(r.calibrated.scores.count, 10000);
+  EXPECT_NEAR(r.calibrated.scores.auc, 0.5, 0.02);
+}
+
 TEST(Prediction, OutputsForDayTUseNothingAfterT) {
   const auto& u = universe();
   const std::int64_t split = 600, probe = 700, N = u.ticker_count();

@@ -70,6 +70,8 @@
 #include <string_view>
 #include <vector>
 
+#include "qf/data/execution.h"
+
 namespace qf::data {
 
 enum class MarketRegime : std::uint8_t { calm, bull, bear, crisis };
@@ -100,14 +102,23 @@ struct SyntheticUniverseOptions {
   double ipo_share = 0.065;       // tickers that start late
   double delisting_share = 0.03;  // tickers that end early
   double predictability = 0.0;    // lambda of the planted momentum component, in [0, 0.4]
+  // phi of a planted lag-2 autoregression, r_t += phi * r_{t-2}, in [-0.5, 0.5]: returns predictable at
+  // lag 2 only (none at lag 1), so that only a label aligned with the trade's execution (next_close:
+  // close[t+1] -> close[t+2], which r_t predicts) turns accuracy into P&L.
+  double lag2_predictability = 0.0;
   bool pure_random_walk = false;  // i.i.d. returns: no regimes, GARCH, jumps (see above)
   double index_base = 1000.0;
-  // Headlines for testing a sentiment signal end to end: each (ticker, day but the last of its life) gets
-  // one with probability headline_rate; its tone is positive when r_{t+1} + noise > 0, the noise's sd
-  // being headline_noise x the ticker's daily return sd, so that tone and the next day's return
-  // correlate (a third of them are neutral wording). 0: none.
+  // Headlines for testing a sentiment signal end to end, a PLANTED news signal: each (ticker, day of its
+  // life) gets one with probability headline_rate; its tone is positive when
+  //   headline_strength x traded return of the headline's day + noise > 0,
+  // the traded return being the one a decision at that day's close earns under headline_execution,
+  // held one day (data/execution.h; the default next_open: open[t+1] -> open[t+2]), and the noise's sd
+  // headline_noise x the ticker's daily return sd; a third of them are neutral wording. Days whose trade
+  // has no known exit get none. headline_strength 0: tone independent of every return (the control).
   double headline_rate = 0.0;
   double headline_noise = 1.0;
+  double headline_strength = 1.0;
+  Execution headline_execution = Execution::next_open;
 };
 
 struct SyntheticTicker {
