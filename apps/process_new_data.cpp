@@ -47,7 +47,8 @@ int main(int argc, char** argv) try {
        "reject tickers with fewer valid rows");
   // clang-format on
   if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
-  if (input.empty()) {  // the embedded default: the synthetic universe, written as the real set is laid out
+  const bool generated = input.empty();
+  if (generated) {  // the embedded default: the synthetic universe, written as the real set is laid out
     const fs::path dir = fs::path(out) / "synthetic";
     fs::remove_all(dir / "prices");  // generated content: no ticker files of an earlier run may linger
     qf::data::write_synthetic_universe(qf::data::make_synthetic_universe(synthetic), dir);
@@ -116,12 +117,16 @@ int main(int argc, char** argv) try {
   }
   if (universe.tickers.empty())
     throw qf::data::InputError(input, 0, "", "every ticker was rejected (see the report)");
+  // The generated universe has delistings and no dividends by design: the set-level warnings are
+  // about real files only.
+  if (!generated) universe.set_findings = qf::data::set_findings(universe);
 
   fs::create_directories(out);
   qf::data::write_universe(store, universe, features);
-  const std::string summary = qf::data::reports_summary(universe.reports);
+  const std::string summary =
+      qf::data::reports_summary(universe.reports) + qf::data::set_findings_summary(universe.set_findings);
   qf::data::write_text_atomically(fs::path(out) / "validation.json",
-                                  qf::data::reports_to_json(universe.reports));
+                                  qf::data::reports_to_json(universe.reports, universe.set_findings));
   qf::data::write_text_atomically(fs::path(out) / "validation.txt", summary);
 
   qf::data::Manifest manifest{"process_new_data", qf::data::utc_now(), {}, {}, {}};

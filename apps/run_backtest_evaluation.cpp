@@ -58,6 +58,7 @@ void print_summary(const qf::quant::Evaluation& e, const qf::data::Universe& uni
   for (const auto& l : e.scorecard)
     std::printf("  %-14s %10.4f  target %s %.2f  %s\n", l.name.c_str(), l.value,
                 l.higher_is_better ? ">" : "<", l.target, l.met ? "met" : "NOT met");
+  for (const auto& w : e.data_warnings) std::printf("WARNING: %s\n", w.c_str());
   std::printf("-> %s/report.html, metrics.json, metrics.csv, daily.csv\n", folder.c_str());
 }
 

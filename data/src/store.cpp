@@ -70,6 +70,36 @@ void write_reports(h5::File& f, const std::vector<TickerReport>& reports) {
   f.write_strings(k + "action", action);
 }
 
+// The set-level findings as columns; a store written before they existed has none.
+void write_set_findings(h5::File& f, const std::vector<Finding>& findings) {
+  std::vector<std::string> kind, date, field, detail, action;
+  for (const auto& x : findings) {
+    kind.push_back(x.kind);
+    date.push_back(x.date);
+    field.push_back(x.field);
+    detail.push_back(x.detail);
+    action.push_back(x.action);
+  }
+  const std::string g = "/validation/set_findings/";
+  f.write_strings(g + "kind", kind);
+  f.write_strings(g + "date", date);
+  f.write_strings(g + "field", field);
+  f.write_strings(g + "detail", detail);
+  f.write_strings(g + "action", action);
+}
+
+std::vector<Finding> read_set_findings(const h5::File& f) {
+  const std::string g = "/validation/set_findings/";
+  if (!f.exists(g + "kind")) return {};
+  const auto kind = f.read_strings(g + "kind"), date = f.read_strings(g + "date"),
+             field = f.read_strings(g + "field"), detail = f.read_strings(g + "detail"),
+             action = f.read_strings(g + "action");
+  std::vector<Finding> out;
+  for (std::size_t i = 0; i < kind.size(); ++i)
+    out.push_back({kind[i], "", 0, date[i], field[i], detail[i], action[i]});
+  return out;
+}
+
 std::vector<TickerReport> read_reports(const h5::File& f) {
   const std::string t = "/validation/tickers/", k = "/validation/findings/";
   const auto ticker = f.read_strings(t + "ticker"), layout = f.read_strings(t + "layout"),
@@ -133,8 +163,9 @@ void write_universe(const std::filesystem::path& path, const Universe& u, const 
     for (const auto& [name, values] : features) f.write("/features/" + name, values, 0);
     f.write_strings("/state/files", u.source_files);
     f.write_strings("/state/hashes", u.source_hashes);
-    f.write_strings("/validation/report_json", {reports_to_json(u.reports)});
+    f.write_strings("/validation/report_json", {reports_to_json(u.reports, u.set_findings)});
     write_reports(f, u.reports);
+    write_set_findings(f, u.set_findings);
     std::int64_t rejected = 0, findings = 0;
     for (const auto& r : u.reports) {
       rejected += r.rejected ? 1 : 0;
@@ -185,6 +216,7 @@ Universe read_universe(const std::filesystem::path& path, FeaturePanels* feature
   if (features)
     for (const auto& name : f.list("/features")) (*features)[name] = f.read("/features/" + name);
   u.reports = read_reports(f);
+  u.set_findings = read_set_findings(f);
   u.source_files = f.read_strings("/state/files");
   u.source_hashes = f.read_strings("/state/hashes");
   return u;

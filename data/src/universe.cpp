@@ -323,6 +323,50 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
 
 namespace {
 
+// True when some ticker's listing ends before the calendar's last day (a delisting kept in the set).
+bool any_delisted(const Universe& u) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  for (std::int64_t i = 0; i < N; ++i)
+    if (!u.listed[static_cast<std::size_t>((D - 1) * N + i)]) return true;
+  return false;
+}
+
+// Accepted tickers whose file has no adjusted-close column (only the Yahoo layout has one).
+std::int64_t tickers_without_adjusted_close(const Universe& u) {
+  std::int64_t count = 0;
+  for (const auto& r : u.reports) count += !r.rejected && r.layout != "yahoo" ? 1 : 0;
+  return count;
+}
+
+}  // namespace
+
+std::vector<Finding> set_findings(const Universe& u) {
+  std::vector<Finding> out;
+  if (u.days.empty()) return out;
+  const std::string last_day = format_date(u.days.back());
+  const std::string action = "warning repeated by stages 2-4";
+  if (!any_delisted(u))
+    out.push_back({"survivorship", "", 0, last_day, "listing",
+                   "every ticker is listed to the end: the set is today's members, survivorship bias: "
+                   "returns and accuracy are biased up",
+                   action});
+  if (const std::int64_t n = tickers_without_adjusted_close(u); n > 0)
+    out.push_back({"price_returns_only", "", 0, "", "adj close",
+                   std::to_string(n) + " of " + std::to_string(u.ticker_count()) +
+                       " tickers have no adjusted-close column: prices are not dividend-adjusted, returns "
+                       "are price returns only (dividends missing)",
+                   action});
+  return out;
+}
+
+std::vector<std::string> data_warnings(const Universe& u) {
+  std::vector<std::string> lines;
+  for (const auto& f : u.set_findings) lines.push_back(f.kind + ": " + f.detail);
+  return lines;
+}
+
+namespace {
+
 // A label from an input table made safe to write into CSV outputs: leading characters a spreadsheet
 // reads as a formula (= + - @) and control characters are removed (formula injection).
 std::string safe_label(const std::string& text) {

@@ -236,7 +236,8 @@ std::map<std::string, std::int64_t> count_kinds(const std::vector<TickerReport>&
 }
 }  // namespace
 
-std::string reports_to_json(const std::vector<TickerReport>& reports) {
+std::string reports_to_json(const std::vector<TickerReport>& reports,
+                            const std::vector<Finding>& set_findings) {
   std::ostringstream out;
   out << "{\n  \"tickers\": [";
   for (std::size_t i = 0; i < reports.size(); ++i) {
@@ -263,7 +264,14 @@ std::string reports_to_json(const std::vector<TickerReport>& reports) {
     out << (first ? "" : ", ") << '"' << json_escape(kind) << "\": " << n;
     first = false;
   }
-  out << "}\n}\n";
+  out << "},\n  \"set_findings\": [";
+  for (std::size_t k = 0; k < set_findings.size(); ++k) {
+    const auto& f = set_findings[k];
+    out << (k ? ",\n    " : "\n    ") << "{\"kind\": \"" << json_escape(f.kind) << "\", \"date\": \""
+        << json_escape(f.date) << "\", \"detail\": \"" << json_escape(f.detail) << "\", \"action\": \""
+        << json_escape(f.action) << "\"}";
+  }
+  out << "]\n}\n";
   return out.str();
 }
 
@@ -299,6 +307,12 @@ std::string reports_summary(const std::vector<TickerReport>& reports, std::size_
   for (const auto& r : reports)
     if (r.rejected) out << "  rejected " << r.ticker << ": " << r.reject_reason << '\n';
   return out.str();
+}
+
+std::string set_findings_summary(const std::vector<Finding>& set_findings) {
+  std::string out;
+  for (const auto& f : set_findings) out += "warning (" + f.kind + "): " + f.detail + "\n";
+  return out;
 }
 
 }  // namespace qf::data

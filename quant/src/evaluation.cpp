@@ -261,6 +261,7 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
   e.mean_turnover = mean(turnover);
   e.mean_gross_exposure = mean(gross);
   e.scorecard = plan_scorecard(e.classification.accuracy, e.metrics);
+  e.data_warnings = data::data_warnings(u);
   return e;
 }
 
@@ -303,6 +304,8 @@ std::string evaluation_json(const Evaluation& e, const data::Universe& u) {
       << ", \"higher_is_better\": " << (l.higher_is_better ? "true" : "false")
       << ", \"met\": " << (l.met ? "true" : "false") << "}";
   }
+  j << "],\n  \"data_warnings\": [";
+  for (std::size_t k = 0; k < e.data_warnings.size(); ++k) j << (k ? ", " : "") << quoted(e.data_warnings[k]);
   j << "]\n}\n";
   return j.str();
 }

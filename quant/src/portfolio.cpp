@@ -219,17 +219,47 @@ void check_spec(const OptimizerSpec& s, const data::Universe& u) {
 
 }  // namespace
 
+std::vector<double> point_in_time_market_caps(const data::Universe& u) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  const double* close = u.close.data<double>();
+  std::vector<double> caps(static_cast<std::size_t>(D * N), kNaN);
+  for (std::int64_t i = 0; i < N; ++i) {
+    const double snapshot_cap =
+        static_cast<std::size_t>(i) < u.market_cap.size() ? u.market_cap[static_cast<std::size_t>(i)] : kNaN;
+    if (!std::isfinite(snapshot_cap)) continue;
+    // The snapshot is taken on the ticker's last listed day (the calendar's last day unless delisted);
+    // its share count is held constant, so a day's cap depends on that day's close and no later one
+    // but the snapshot's own.
+    std::int64_t snapshot_day = D - 1;
+    while (snapshot_day >= 0 && !u.listed[static_cast<std::size_t>(snapshot_day * N + i)]) --snapshot_day;
+    if (snapshot_day < 0) continue;
+    const double snapshot_close = close[snapshot_day * N + i];
+    if (!(snapshot_close > 0)) continue;
+    const double shares = snapshot_cap / snapshot_close;
+    for (std::int64_t d = 0; d <= snapshot_day; ++d)
+      if (u.listed[static_cast<std::size_t>(d * N + i)])
+        caps[static_cast<std::size_t>(d * N + i)] = shares * close[d * N + i];
+  }
+  return caps;
+}
+
 std::vector<int> market_cap_buckets(const data::Universe& u) {
-  std::vector<double> caps;
-  for (const double c : u.market_cap)
-    if (std::isfinite(c)) caps.push_back(c);
-  std::vector<int> bucket(static_cast<std::size_t>(u.ticker_count()), -1);
-  if (caps.empty()) return bucket;
-  std::sort(caps.begin(), caps.end());
-  const double low = caps[caps.size() / 3], high = caps[2 * caps.size() / 3];
-  for (std::size_t i = 0; i < bucket.size() && i < u.market_cap.size(); ++i)
-    if (std::isfinite(u.market_cap[i]))
-      bucket[i] = u.market_cap[i] >= high ? 0 : (u.market_cap[i] >= low ? 1 : 2);
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  const std::vector<double> caps = point_in_time_market_caps(u);
+  std::vector<int> bucket(static_cast<std::size_t>(D * N), -1);
+  std::vector<double> known;
+  for (std::int64_t d = 0; d < D; ++d) {
+    const double* row = caps.data() + d * N;
+    known.clear();
+    for (std::int64_t i = 0; i < N; ++i)
+      if (std::isfinite(row[i])) known.push_back(row[i]);
+    if (known.empty()) continue;
+    std::sort(known.begin(), known.end());
+    const double low = known[known.size() / 3], high = known[2 * known.size() / 3];
+    for (std::int64_t i = 0; i < N; ++i)
+      if (std::isfinite(row[i]))
+        bucket[static_cast<std::size_t>(d * N + i)] = row[i] >= high ? 0 : (row[i] >= low ? 1 : 2);
+  }
   return bucket;
 }
 
@@ -284,7 +314,7 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     if (added) sector_names.push_back(name);
     sector_of[static_cast<std::size_t>(i)] = it->second;
   }
-  const std::vector<int> bucket_of = market_cap_buckets(u);
+  const std::vector<int> bucket_of = market_cap_buckets(u);  // [days x tickers], point in time
   const char* bucket_names[3] = {"large cap", "mid cap", "small cap"};
 
   // The calibration of the predictions: daily rank IC of (p_s, traded return of s), known once the
@@ -473,7 +503,7 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     for (int b = 0; b < 3; ++b)
       if (c.bucket_max[b] < 1)
         add_row(bucket_names[b], -c.bucket_max[b], c.bucket_max[b],
-                [&](std::int64_t i) { return bucket_of[static_cast<std::size_t>(i)] == b; });
+                [&](std::int64_t i) { return bucket_of[static_cast<std::size_t>(d * N + i)] == b; });
     if (!c.long_only) qp.gross_limit = c.gross_max;
     // Turnover against the drifted weights; names that left the eligible set are sold outside the QP.
     qp.reference.assign(n, 0.0);

@@ -43,7 +43,8 @@ constexpr const char* kStyle =
     "#ddd}.sub{color:#666}table{border-collapse:collapse;font-size:13px}"
     "td,th{border:1px solid #ddd;padding:3px "
     "7px;text-align:right}th{background:#f4f4f4}.met{color:#1e7d34;font-weight:bold}"
-    ".notmet{color:#b03020;font-weight:bold}.chart text{font-size:11px;fill:#444}.grid{stroke:#e6e6e6}"
+    ".notmet{color:#b03020;font-weight:bold}.warning{color:#b03020;font-weight:bold}.chart "
+    "text{font-size:11px;fill:#444}.grid{stroke:#e6e6e6}"
     "#stocks th{cursor:pointer}.heat td{min-width:34px}\n";
 constexpr int kWidth = 900, kHeight = 260, kLeft = 64, kRight = 16, kTop = 24, kBottom = 28;
 
@@ -281,8 +282,9 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
     << kStyle << "</style></head><body>\n"
     << "<h1>" << html_escape(o.title) << "</h1><div class=\"sub\">" << html_escape(o.subtitle)
     << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back() << " (" << dates.size()
-    << " days); benchmark: " << html_escape(e.benchmark_name)
-    << "</div>\n<h2>Scorecard (plan targets, out of sample, after costs)</h2>\n<table "
+    << " days); benchmark: " << html_escape(e.benchmark_name) << "</div>\n";
+  for (const auto& w : e.data_warnings) h << "<p class=\"warning\">Warning: " << html_escape(w) << "</p>\n";
+  h << "<h2>Scorecard (plan targets, out of sample, after costs)</h2>\n<table "
        "id=\"scorecard\"><tr><th>target</th>"
        "<th>value</th><th>threshold</th><th>status</th></tr>\n";
   for (const auto& l : e.scorecard)
@@ -423,8 +425,10 @@ std::string comparison_report(const std::vector<NamedEvaluation>& strategies, co
     << "</title>\n<style>\n"
     << kStyle << "</style></head><body>\n<h1>" << html_escape(o.title) << "</h1><div class=\"sub\">"
     << html_escape(o.subtitle) << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back()
-    << " (" << dates.size() << " days); benchmark: " << html_escape(first.benchmark_name)
-    << "</div>\n<h2>Side by side (after costs)</h2>\n<table "
+    << " (" << dates.size() << " days); benchmark: " << html_escape(first.benchmark_name) << "</div>\n";
+  for (const auto& w : first.data_warnings)
+    h << "<p class=\"warning\">Warning: " << html_escape(w) << "</p>\n";
+  h << "<h2>Side by side (after costs)</h2>\n<table "
        "id=\"comparison\"><tr><th>strategy</th><th>annual "
        "return</th><th>volatility</th><th>Sharpe</th><th>Sortino</th><th>max drawdown</th><th>Calmar</th>"
        "<th>turnover / day</th><th>gross exposure</th><th>costs</th><th>plan targets met</th></tr>\n";

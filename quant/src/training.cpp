@@ -1223,6 +1223,7 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
           << " (" << r.test.classification.accuracy * 100
           << " %); models for > 90 % of stocks: " << (coverage_share > 0.9 ? "met" : "NOT met") << " ("
           << coverage_share * 100 << " %)\n";
+  for (const auto& w : data::data_warnings(universe_)) summary << "WARNING: " << w << "\n";
   data::write_text_atomically(out_ / "trials.csv", trials_csv.str());
   data::write_text_atomically(out_ / "cv_folds.csv", folds_csv.str());
   data::write_text_atomically(out_ / "coverage.csv", coverage_csv.str());

@@ -228,6 +228,10 @@ TEST(RealData, ReportsExactlyTheKnownDefects) {
   EXPECT_FALSE(std::isnan(u.market_cap[static_cast<std::size_t>(u.index_of("AAPL"))]));
   EXPECT_EQ(u.sector[static_cast<std::size_t>(u.index_of("AAPL"))], "Information Technology");
   EXPECT_FALSE(std::isnan(u.benchmark_close.back()));
+  // Today's members only, and closes without dividends: both set-level warnings.
+  std::vector<std::string> set_kinds;
+  for (const auto& f : set_findings(u)) set_kinds.push_back(f.kind);
+  EXPECT_EQ(set_kinds, (std::vector<std::string>{"survivorship", "price_returns_only"}));
 }
 
 namespace {
@@ -329,4 +333,52 @@ TEST(Update, AppendingRowsAndTickersEqualsAFullRebuild) {
   std::ofstream(dir / "AAA_more.csv") << "date,close,Name\n2021-06-01,50,AAA\n";
   EXPECT_THROW(update(read_universe(dir / "universe.h5"), {dir / "AAA_more.csv"}, options), InputError);
   fs::remove(dir / "AAA_more.csv");
+}
+
+namespace {
+
+std::vector<std::string> set_finding_kinds(const Universe& u) {
+  std::vector<std::string> kinds;
+  for (const auto& f : set_findings(u)) kinds.push_back(f.kind);
+  return kinds;
+}
+
+}  // namespace
+
+TEST(SetFindings, SurvivorshipOnlyWhenNoTickerIsDelisted) {
+  const std::string header = "date,open,high,low,close,volume,Name\n";
+  const IngestOptions options{{.min_rows = 5}, {}, {}};
+  // BBB's file ends 10 days before AAA's: a delisting kept in the set, so no survivorship finding.
+  const fs::path with_delisting =
+      make_folder("delisting", {{"AAA_data.csv", header + kaggle_rows("AAA", 0, 40, 1)},
+                                {"BBB_data.csv", header + kaggle_rows("BBB", 0, 30, 2)}});
+  const Universe delisted = ingest(list_price_files(with_delisting, options), options);
+  EXPECT_EQ(set_finding_kinds(delisted), std::vector<std::string>{"price_returns_only"});
+  // Both run to the calendar's end (BBB starts late, which is no delisting): today's members only.
+  const fs::path survivors =
+      make_folder("survivors", {{"AAA_data.csv", header + kaggle_rows("AAA", 0, 40, 1)},
+                                {"BBB_data.csv", header + kaggle_rows("BBB", 10, 30, 2)}});
+  Universe u = ingest(list_price_files(survivors, options), options);
+  EXPECT_EQ(set_finding_kinds(u), (std::vector<std::string>{"survivorship", "price_returns_only"}));
+
+  // Stored with the universe and read back; the JSON report carries them too.
+  u.set_findings = set_findings(u);
+  write_universe(survivors / "universe.h5", u);
+  const Universe back = read_universe(survivors / "universe.h5");
+  ASSERT_EQ(back.set_findings.size(), 2u);
+  EXPECT_EQ(back.set_findings[0].detail, u.set_findings[0].detail);
+  EXPECT_EQ(data_warnings(back).front().rfind("survivorship: every ticker is listed to the end", 0), 0u);
+  EXPECT_NE(reports_to_json(u.reports, u.set_findings).find("\"kind\": \"survivorship\""), std::string::npos);
+}
+
+TEST(SetFindings, AnAdjustedCloseColumnMeansNoPriceReturnWarning) {
+  std::string text = "Date,Open,High,Low,Close,Adj Close,Volume\n";
+  for (int i = 0; i < 30; ++i) {
+    const std::string day = format_date(18263 + i), price = std::to_string(50 + i);
+    text += day + "," + price + "," + price + "," + price + "," + price + "," + price + ",1000\n";
+  }
+  const fs::path dir = make_folder("adjusted", {{"AAA.csv", text}, {"BBB.csv", text}});
+  const IngestOptions options{{.min_rows = 5}, {}, {}};
+  EXPECT_EQ(set_finding_kinds(ingest(list_price_files(dir, options), options)),
+            std::vector<std::string>{"survivorship"});
 }

@@ -33,6 +33,13 @@ quant::PredictionPanel skilled_predictions(const data::Universe& u, std::int64_t
   return p;
 }
 
+// The ticker's last listed day: the day its constituents market cap is taken as of.
+std::int64_t last_listed_day(const data::Universe& u, std::int64_t i) {
+  std::int64_t d = u.day_count() - 1;
+  while (d > 0 && !u.listed[static_cast<std::size_t>(d * u.ticker_count() + i)]) --d;
+  return d;
+}
+
 quant::OptimizerSpec small_spec(const std::string& method) {
   quant::OptimizerSpec s;
   s.method = method;
@@ -116,7 +123,7 @@ TEST(Portfolio, EveryConstraintHoldsOnEveryDay) {
           EXPECT_GE(w[i], 0.01 - 1e-9) << method << " min position";
         }
         sectors[u.sector[static_cast<std::size_t>(i)]] += w[i];
-        small += buckets[static_cast<std::size_t>(i)] == 2 ? w[i] : 0.0;
+        small += buckets[static_cast<std::size_t>(dec.day * N + i)] == 2 ? w[i] : 0.0;
         net += w[i];
       }
       for (const auto& [sector, total] : sectors) EXPECT_LE(total, 0.35 + 1e-4) << method << " " << sector;
@@ -173,8 +180,13 @@ TEST(Portfolio, DecisionsUseNoFutureData) {
   const auto p = skilled_predictions(u, 120);
   const auto a = quant::optimize_portfolio(u, p, nullptr, spec);
   data::Universe changed = u;
+  auto factor = [](std::int64_t k) { return 1.3 + 0.01 * static_cast<double>(k % 7); };
   for (std::int64_t k = (t + 1) * N; k < changed.close.numel(); ++k)
-    changed.close.data<double>()[k] *= 1.3 + 0.01 * (k % 7);
+    changed.close.data<double>()[k] *= factor(k);
+  // The constituents' caps are a snapshot on each ticker's last listed day: they move with its close.
+  for (std::int64_t i = 0; i < N; ++i)
+    if (const std::int64_t snapshot = last_listed_day(u, i); snapshot > t)
+      changed.market_cap[static_cast<std::size_t>(i)] *= factor(snapshot * N + i);
   const auto b = quant::optimize_portfolio(changed, p, nullptr, spec);
   for (std::int64_t k = 0; k <= t * N + N - 1; ++k) {
     const double x = a.weights.data<double>()[k], y = b.weights.data<double>()[k];
@@ -184,6 +196,37 @@ TEST(Portfolio, DecisionsUseNoFutureData) {
   for (std::int64_t k = (t + 2) * N; k < a.weights.numel(); ++k)
     differs |= a.weights.data<double>()[k] != b.weights.data<double>()[k];
   EXPECT_TRUE(differs);
+}
+
+TEST(Portfolio, MarketCapBucketsArePointInTime) {
+  // A large cap that crashes after day t is small in the constituents snapshot (taken on the last
+  // day, at the crashed price). Buckets from that snapshot would have known on day t that it would be
+  // small; the point-in-time caps (snapshot shares x that day's close) must not, so no weight on days
+  // <= t may move.
+  const auto& u = universe();
+  const std::int64_t D = u.day_count(), N = u.ticker_count(), t = 200;
+  const auto buckets = quant::market_cap_buckets(u);
+  std::int64_t large = -1;
+  for (std::int64_t i = 0; i < N && large < 0; ++i)
+    if (buckets[static_cast<std::size_t>(t * N + i)] == 0 && last_listed_day(u, i) == D - 1) large = i;
+  ASSERT_GE(large, 0);
+  data::Universe crashed = u;
+  for (Tensor* panel : {&crashed.open, &crashed.high, &crashed.low, &crashed.close})
+    for (std::int64_t d = t + 1; d < D; ++d) panel->data<double>()[d * N + large] *= 0.02;
+  crashed.market_cap[static_cast<std::size_t>(large)] *= 0.02;  // the same shares at the crashed price
+  EXPECT_EQ(quant::market_cap_buckets(crashed)[static_cast<std::size_t>((D - 1) * N + large)], 2);
+
+  auto spec = small_spec("mean_variance");
+  spec.constraints.bucket_max[0] = 0.5;  // every tercile's cap binds on some days
+  spec.constraints.bucket_max[1] = 0.45;
+  spec.constraints.bucket_max[2] = 0.1;
+  const auto p = skilled_predictions(u, 120);
+  const auto a = quant::optimize_portfolio(u, p, nullptr, spec);
+  const auto b = quant::optimize_portfolio(crashed, p, nullptr, spec);
+  for (std::int64_t k = 0; k < (t + 1) * N; ++k) {
+    const double x = a.weights.data<double>()[k], y = b.weights.data<double>()[k];
+    ASSERT_TRUE((std::isnan(x) && std::isnan(y)) || x == y) << "day " << k / N << " ticker " << k % N;
+  }
 }
 
 TEST(Portfolio, DrawdownControlScalesExposureByItsSteps) {

@@ -30,6 +30,9 @@ struct Universe {
   std::vector<double> benchmark_close;        // per day, NaN where the benchmark has no row; empty if none
   std::string benchmark_name;
   std::vector<TickerReport> reports;  // every ticker read, accepted or rejected
+  // Findings about the set as a whole (survivorship, price_returns_only: validation.h), kept so that
+  // the later stages can print them beside figures they bias.
+  std::vector<Finding> set_findings;
   // The input files and their content hashes (store.h file_hash), so that an update reads only
   // files that changed.
   std::vector<std::string> source_files, source_hashes;
@@ -68,6 +71,14 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
 // Canonical order of a report's findings: row-level findings by line, then sequence findings
 // (zero_volume_run, split_like_jump, too_few_rows), then calendar findings (gap, late_start, early_end).
 void sort_findings(TickerReport& report);
+
+// The set-level findings of a universe read from real files: `survivorship` when no ticker's listing
+// ends before the calendar's last day (nothing delisted: the set is today's members), and
+// `price_returns_only` when accepted tickers' files have no adjusted-close column (the close is not
+// dividend-adjusted). Generated data has neither problem by construction, so callers skip it there.
+std::vector<Finding> set_findings(const Universe& universe);
+// One line per set-level finding ("survivorship: ..."), for the later stages' warnings.
+std::vector<std::string> data_warnings(const Universe& universe);
 
 // Sector and market cap per ticker from a constituents table; unknown tickers keep ""/NaN. Sector names
 // lose leading formula characters (= + - @) and control characters, so that no CSV output carries a

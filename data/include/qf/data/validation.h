@@ -17,6 +17,12 @@
 //                        rescaled)
 //   too_few_rows         fewer than min_rows rows left                ticker rejected
 // Calendar findings (gap, late_start, early_end) come from aligning tickers (universe.h).
+// Set-level findings (universe.h set_findings; real input only, not the generated universe):
+//   survivorship         no ticker's listing ends before the calendar's   warning, stored and repeated
+//                        last day: today's members only, delisted losers   by stages 2-4
+//                        missing, returns and accuracy biased up
+//   price_returns_only   no adjusted-close column: the close is not        warning, stored and repeated
+//                        dividend-adjusted, returns are price returns      by stages 2-4
 #pragma once
 
 #include <string>
@@ -57,9 +63,13 @@ RowRepair repair_row(PriceRow& row);
 TickerReport validate_and_repair(TickerSeries& series, const ValidationOptions& options = {});
 
 // JSON of all reports: {"tickers": [{"ticker":..., "findings": [...]}, ...], "summary": {kind: count}}.
-std::string reports_to_json(const std::vector<TickerReport>& reports);
+// The set-level findings go under "set_findings".
+std::string reports_to_json(const std::vector<TickerReport>& reports,
+                            const std::vector<Finding>& set_findings = {});
 // A readable summary: counts per kind, rejected tickers, and the first findings of each kind.
 std::string reports_summary(const std::vector<TickerReport>& reports, std::size_t examples_per_kind = 5);
+// The set-level findings as "warning (kind): detail" lines; empty when there are none.
+std::string set_findings_summary(const std::vector<Finding>& set_findings);
 
 // JSON string escaping (quotes, backslashes, control characters).
 std::string json_escape(const std::string& text);

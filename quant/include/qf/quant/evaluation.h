@@ -82,6 +82,9 @@ struct Evaluation {
   double mean_turnover = 0, mean_gross_exposure = 0;
   std::vector<ScorecardLine>
       scorecard;  // accuracy > 55 %, annual return > 15 %, max drawdown < 10 %, Sharpe > 1.5
+  // The store's set-level findings (data::data_warnings: survivorship, price returns only): they bias
+  // every figure above, so each output repeats them beside the scorecard.
+  std::vector<std::string> data_warnings;
 };
 
 // Backtests `targets` and scores the days after the prediction period starts (the first day with a

@@ -26,10 +26,10 @@
 //       quadratic utility with gamma = 1 / kelly_fraction and cash allowed: net exposure in [0, net_max]).
 //
 // Constraints: long only, or long/short with gross and net limits; per-name cap; sector caps and
-// market-cap bucket caps (terciles of the universe's market caps: large, mid, small) on the net weight
-// of the group; a turnover limit and a transaction-cost penalty (mean-variance family) against the
-// current (drifted) weights; a minimum position size (positions below it are dropped and the day
-// re-solved without them). Infeasible constraints are an error naming them.
+// market-cap bucket caps (terciles of each day's point-in-time market caps, see market_cap_buckets:
+// large, mid, small) on the net weight of the group; a turnover limit and a transaction-cost penalty
+// (mean-variance family) against the current (drifted) weights; a minimum position size (positions below it
+// are dropped and the day re-solved without them). Infeasible constraints are an error naming them.
 //
 // Risk rules, each optional, applied after the optimiser as one exposure scale and the exclusions:
 //   drawdown control  exposure stepped down as the managed portfolio's drawdown passes thresholds
@@ -125,7 +125,14 @@ struct OptimizerResult {
 OptimizerResult optimize_portfolio(const data::Universe& universe, const PredictionPanel& predictions,
                                    const PredictionPanel* history, const OptimizerSpec& spec);
 
-// Market-cap terciles of the universe (0 large, 1 mid, 2 small; -1 unknown).
+// Point-in-time market caps, [days x tickers] day-major, NaN where unknown or not listed. The
+// constituents table's cap is taken as given on the ticker's last listed day (the snapshot day: the
+// calendar's last day unless delisted); shares = that cap / the close there, and the cap on day t is
+// shares x close[t]. So a day's cap reads no price between it and the snapshot (only the share count,
+// held constant, comes from the snapshot).
+std::vector<double> point_in_time_market_caps(const data::Universe& universe);
+// Market-cap terciles recomputed every day from those caps among the tickers that have one,
+// [days x tickers] day-major (0 large, 1 mid, 2 small; -1 unknown).
 std::vector<int> market_cap_buckets(const data::Universe& universe);
 
 // HDF5 (/target_weights, /tickers, /dates, /decisions/*) for run_backtest_evaluation --weights, and the
