@@ -210,8 +210,9 @@ int main(int argc, char** argv) try {
   line("first member", result.first_member);
   line("ensemble", result.ensemble_scores);
   line("calibrated", result.calibrated);
-  std::printf("  acting on %.1f %% of predictions (the rest abstain): accuracy %.4f over %lld\n",
-              100 * result.coverage, result.acting_accuracy, static_cast<long long>(result.acting_count));
+  std::printf("  acting on %.1f %% of predictions (the rest abstain): accuracy %s over %lld calls\n",
+              100 * result.coverage, qf::quant::accuracy_text(result.acting_accuracy).c_str(),
+              static_cast<long long>(result.acting_count));
   std::printf("%s-> %s/predictions.h5, predictions.csv, summary.json\n",
               qf::quant::movement_table(result, universe, day, rows).c_str(), out.c_str());
   return 0;

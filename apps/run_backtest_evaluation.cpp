@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -55,9 +56,17 @@ void print_summary(const qf::quant::Evaluation& e, const qf::data::Universe& uni
               100 * e.benchmark_metrics.annual_return, e.benchmark_metrics.sharpe,
               100 * e.benchmark_metrics.max_drawdown);
   std::printf("scorecard (out of sample, after costs):\n");
-  for (const auto& l : e.scorecard)
-    std::printf("  %-14s %10.4f  target %s %.2f  %s\n", l.name.c_str(), l.value,
-                l.higher_is_better ? ">" : "<", l.target, l.met ? "met" : "NOT met");
+  for (const auto& l : e.scorecard) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%10.4f", l.value);
+    const bool no_number = l.name == "accuracy" && !std::isfinite(l.value);
+    std::printf("  %-14s %10s  target %s %.2f  %s\n", l.name.c_str(), no_number ? "n/a" : value,
+                l.higher_is_better ? ">" : "<", l.target,
+                l.state == qf::quant::ScorecardState::not_met ? "NOT met" : to_string(l.state).c_str());
+  }
+  std::printf("predictions: %ld calls of %ld scored cells (coverage %.1f %%), accuracy %s\n",
+              e.classification.calls, e.classification.count, 100 * e.classification.coverage,
+              qf::quant::accuracy_text(e.classification.accuracy).c_str());
   for (const auto& w : e.data_warnings) std::printf("WARNING: %s\n", w.c_str());
   std::printf("-> %s/report.html, metrics.json, metrics.csv, daily.csv\n", folder.c_str());
 }

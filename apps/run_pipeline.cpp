@@ -156,7 +156,10 @@ Monitoring monitor(const Settings& s, const Layout& l) {
   const auto panel = qf::quant::read_registry_predictions(l.predictions, u);
   const auto live = qf::quant::live_scores(u, panel, D - 1 - s.monitor_days, D - 1);
   m.metrics["live_predictions"] = static_cast<double>(live.count);
-  m.metrics["live_accuracy"] = live.count >= 100 ? live.accuracy : NAN;  // too few: no verdict
+  m.metrics["live_calls"] = static_cast<double>(live.calls);
+  m.metrics["live_coverage"] = live.coverage;
+  // Too few calls: no verdict on the accuracy (the scorecard's rule).
+  m.metrics["live_accuracy"] = live.calls >= qf::quant::kMinScoredCalls ? live.accuracy : NAN;
   m.metrics["live_brier"] = live.count >= 100 ? live.brier : NAN;
   m.metrics["accuracy_drift"] = m.metrics["live_accuracy"] - cv_accuracy;
   m.metrics["brier_drift"] = m.metrics["live_brier"] - cv_brier;

@@ -44,6 +44,28 @@ std::vector<std::pair<std::string, double>> return_fields(const ReturnMetrics& m
           {"tail_ratio", m.tail_ratio}};
 }
 
+
+// The probabilities of the calls: an abstained cell becomes NaN, so no rule takes a position from it.
+Tensor called_probability(const PredictionPanel& p) {
+  Tensor called = p.probability.clone();
+  for (std::int64_t cell = 0; cell < called.numel(); ++cell)
+    if (p.abstained(cell)) called.data<double>()[cell] = kNaN;
+  return called;
+}
+
+// A day whose predictions were all abstentions is a decision to hold nothing, not "no order" (NaN, which
+// would keep yesterday's positions): its row of targets becomes 0.
+void flat_where_all_abstained(Tensor& targets, const PredictionPanel& p) {
+  const std::int64_t D = targets.dim(0), N = targets.dim(1);
+  for (std::int64_t d = 0; d < D; ++d) {
+    double* out = targets.data<double>() + d * N;
+    const double* prob = p.probability.data<double>() + d * N;
+    if (N == 0 || std::isfinite(out[0]) || std::none_of(prob, prob + N, [](double x) { return std::isfinite(x); }))
+      continue;
+    std::fill_n(out, N, 0.0);
+  }
+}
+
 }  // namespace
 
 PredictionPanel read_registry_predictions(const std::filesystem::path& path, const data::Universe& u,
@@ -61,6 +83,8 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& path, con
   if (fold >= 0 && !f.exists(group + "/fold"))
     throw std::runtime_error(path.string() + ": " + group + " has no folds (trained before fold ensembles?)");
   const Tensor folds = fold >= 0 ? f.read(group + "/fold") : Tensor();
+  // Stage 5 writes the real probability and an abstain flag beside it (older files: no flag).
+  const Tensor abstain = f.exists(group + "/abstain") ? f.read(group + "/abstain").to(DType::f64) : Tensor();
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   PredictionPanel p{Tensor::full({D, N}, kNaN, DType::f64), D, -1,
                     path.string() + " " + group + (fold >= 0 ? " fold " + std::to_string(fold) : ""),
@@ -75,6 +99,10 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& path, con
                                ") is outside the store's " + std::to_string(N) + " tickers x " +
                                std::to_string(D) + " days");
     p.probability.data<double>()[d * N + i] = probability.data<double>()[k];
+    if (abstain.defined()) {
+      if (p.abstain.empty()) p.abstain.assign(static_cast<std::size_t>(D * N), 0);
+      p.abstain[static_cast<std::size_t>(d * N + i)] = abstain.data<double>()[k] != 0 ? 1 : 0;
+    }
     p.first_day = std::min(p.first_day, d);
     p.last_day = std::max(p.last_day, d);
   }
@@ -97,7 +125,11 @@ std::vector<FoldScore> read_cv_fold_scores(const std::filesystem::path& path) {
 
 Tensor strategy_targets(const data::Universe& u, const PredictionPanel& predictions,
                         const StrategySpec& spec) {
-  if (spec.rule == "top_k") return top_k_targets(predictions.probability, spec.k_long, spec.k_short);
+  if (spec.rule == "top_k") {
+    Tensor t = top_k_targets(called_probability(predictions), spec.k_long, spec.k_short);
+    flat_where_all_abstained(t, predictions);
+    return t;
+  }
   if (spec.rule == "equal_weight" || spec.rule == "buy_and_hold") {
     const std::int64_t N = u.ticker_count();
     Tensor t = spec.rule == "equal_weight" ? equal_weight_targets(u)
@@ -115,7 +147,7 @@ Tensor strategy_targets(const data::Universe& u, const PredictionPanel& predicti
   if (spec.rule != "threshold")
     throw std::invalid_argument("unknown strategy rule '" + spec.rule +
                                 "' (top_k, threshold, equal_weight, buy_and_hold)");
-  const Tensor& p = predictions.probability;
+  const Tensor p = called_probability(predictions);
   const std::int64_t D = p.dim(0), N = p.dim(1);
   Tensor t = Tensor::full({D, N}, kNaN, DType::f64);
   for (std::int64_t d = 0; d < D; ++d) {
@@ -137,6 +169,7 @@ Tensor strategy_targets(const data::Universe& u, const PredictionPanel& predicti
       if (spec.k_short > 0 && row[i] < 0.5 - spec.margin) out[i] = -share / static_cast<double>(shorts);
     }
   }
+  flat_where_all_abstained(t, predictions);
   return t;
 }
 
@@ -158,13 +191,31 @@ Tensor read_target_weights(const std::filesystem::path& path, const data::Univer
   return w;
 }
 
-std::vector<ScorecardLine> plan_scorecard(double accuracy, const ReturnMetrics& m) {
+std::string to_string(ScorecardState state) {
+  switch (state) {
+    case ScorecardState::met:
+      return "met";
+    case ScorecardState::not_met:
+      return "not met";
+    case ScorecardState::too_few_calls:
+      return "too few calls";
+  }
+  return "?";
+}
+
+std::vector<ScorecardLine> plan_scorecard(double accuracy, long calls, const ReturnMetrics& m) {
   std::vector<ScorecardLine> lines{{"accuracy", accuracy, 0.55, true, false},
                                    {"annual_return", m.annual_return, 0.15, true, false},
                                    {"max_drawdown", -m.max_drawdown, 0.10, false, false},
                                    {"sharpe", m.sharpe, 1.5, true, false}};
-  for (auto& l : lines)
+  for (auto& l : lines) {
     l.met = std::isfinite(l.value) && (l.higher_is_better ? l.value > l.target : l.value < l.target);
+    l.state = l.met ? ScorecardState::met : ScorecardState::not_met;
+  }
+  if (calls < kMinScoredCalls) {
+    lines[0].met = false;
+    lines[0].state = ScorecardState::too_few_calls;
+  }
   return lines;
 }
 
@@ -226,6 +277,7 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
   const Tensor labels = make_labels(u, p.label);
   const std::vector<double> traded = traded_returns(u, p.label.timing);
   std::vector<double> probs, outcomes, ics, rank_ics, day_p, day_r;
+  std::vector<std::uint8_t> abstained;  // calls for accuracy; every probability for AUC, Brier and IC
   for (std::int64_t d = p.first_day; d <= p.last_day; ++d) {
     day_p.clear();
     day_r.clear();
@@ -234,6 +286,7 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
       if (!std::isfinite(prob) || !std::isfinite(y)) continue;
       probs.push_back(prob);
       outcomes.push_back(y);
+      abstained.push_back(p.abstained(d * N + i) ? 1 : 0);
       day_p.push_back(prob);
       day_r.push_back(traded[static_cast<std::size_t>(d * N + i)]);
     }
@@ -244,7 +297,7 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
       if (std::isfinite(ric)) rank_ics.push_back(ric);
     }
   }
-  e.classification = classification_scores(probs, outcomes);
+  e.classification = classification_scores(probs, outcomes, abstained);
   auto mean = [](const std::vector<double>& v) {
     double s = 0;
     for (const double x : v) s += x;
@@ -260,7 +313,7 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
   }
   e.mean_turnover = mean(turnover);
   e.mean_gross_exposure = mean(gross);
-  e.scorecard = plan_scorecard(e.classification.accuracy, e.metrics);
+  e.scorecard = plan_scorecard(e.classification.accuracy, e.classification.calls, e.metrics);
   e.data_warnings = data::data_warnings(u);
   return e;
 }
@@ -288,7 +341,8 @@ std::string evaluation_json(const Evaluation& e, const data::Universe& u) {
     << ", \"tracking_error\": " << number(r.tracking_error) << ", \"up_capture\": " << number(r.up_capture)
     << ", \"down_capture\": " << number(r.down_capture)
     << "},\n  \"predictions\": {\"count\": " << e.classification.count
-    << ", \"accuracy\": " << number(e.classification.accuracy)
+    << ", \"calls\": " << e.classification.calls << ", \"coverage\": " << number(e.classification.coverage)
+    << ", \"accuracy\": " << accuracy_json(e.classification.accuracy)
     << ", \"balanced_accuracy\": " << number(e.classification.balanced_accuracy)
     << ", \"auc\": " << number(e.classification.auc) << ", \"daily_ic\": " << number(e.daily_ic)
     << ", \"daily_rank_ic\": " << number(e.daily_rank_ic)
@@ -299,10 +353,11 @@ std::string evaluation_json(const Evaluation& e, const data::Universe& u) {
     << ", \"borrow\": " << number(e.backtest.costs.borrow) << "},\n  \"scorecard\": [";
   for (std::size_t k = 0; k < e.scorecard.size(); ++k) {
     const auto& l = e.scorecard[k];
-    j << (k ? ", " : "") << "{\"name\": " << quoted(l.name) << ", \"value\": " << number(l.value)
+    j << (k ? ", " : "") << "{\"name\": " << quoted(l.name) << ", \"value\": "
+      << (l.name == "accuracy" ? accuracy_json(l.value) : number(l.value))
       << ", \"target\": " << number(l.target)
       << ", \"higher_is_better\": " << (l.higher_is_better ? "true" : "false")
-      << ", \"met\": " << (l.met ? "true" : "false") << "}";
+      << ", \"met\": " << (l.met ? "true" : "false") << ", \"state\": " << quoted(to_string(l.state)) << "}";
   }
   j << "],\n  \"data_warnings\": [";
   for (std::size_t k = 0; k < e.data_warnings.size(); ++k) j << (k ? ", " : "") << quoted(e.data_warnings[k]);

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -57,42 +59,90 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y) {
   return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : kNaN;
 }
 
-}  // namespace
 
-ClassificationScores classification_scores(std::span<const double> probabilities,
-                                           std::span<const double> labels) {
-  std::vector<double> p, y;
-  finite_pairs(probabilities, labels, p, y, "classification_scores");
-  ClassificationScores s;
-  s.count = static_cast<long>(p.size());
-  if (p.empty()) return {kNaN, kNaN, kNaN, kNaN, kNaN, 0};
-  double correct = 0, positives = 0, true_positives = 0, true_negatives = 0;
+// Accuracy, balanced accuracy and the confusion counts over the calls; coverage = calls / scored cells.
+void score_calls(const std::vector<double>& p, const std::vector<double>& y,
+                 const std::vector<std::uint8_t>& called, ClassificationScores& s) {
   for (std::size_t i = 0; i < p.size(); ++i) {
+    if (!called[i]) continue;
     const bool up = y[i] > 0.5, predicted_up = p[i] > 0.5;
-    correct += up == predicted_up ? 1 : 0;
+    s.true_positives += up && predicted_up ? 1 : 0;
+    s.false_positives += !up && predicted_up ? 1 : 0;
+    s.true_negatives += !up && !predicted_up ? 1 : 0;
+    s.false_negatives += up && !predicted_up ? 1 : 0;
+  }
+  s.calls = s.true_positives + s.false_positives + s.true_negatives + s.false_negatives;
+  s.coverage = s.count > 0 ? static_cast<double>(s.calls) / static_cast<double>(s.count) : 0.0;
+  const auto share = [](long part, long whole) {
+    return whole > 0 ? static_cast<double>(part) / static_cast<double>(whole) : kNaN;
+  };
+  s.accuracy = share(s.true_positives + s.true_negatives, s.calls);
+  const double up_recall = share(s.true_positives, s.true_positives + s.false_negatives),
+               down_recall = share(s.true_negatives, s.true_negatives + s.false_positives);
+  s.balanced_accuracy = 0.5 * (up_recall + down_recall);  // NaN when the calls saw one class only
+}
+
+// AUC, log loss and Brier over every scored cell, abstained or not.
+void score_probabilities(const std::vector<double>& p, const std::vector<double>& y, ClassificationScores& s) {
+  if (p.empty()) {
+    s.auc = s.log_loss = s.brier = kNaN;
+    return;
+  }
+  double positives = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const bool up = y[i] > 0.5;
     positives += up ? 1 : 0;
-    true_positives += up && predicted_up ? 1 : 0;
-    true_negatives += !up && !predicted_up ? 1 : 0;
     const double q = std::clamp(p[i], 1e-15, 1 - 1e-15);
     s.log_loss -= up ? std::log(q) : std::log(1 - q);
     s.brier += (p[i] - (up ? 1.0 : 0.0)) * (p[i] - (up ? 1.0 : 0.0));
   }
   const double n = static_cast<double>(p.size()), negatives = n - positives;
-  s.accuracy = correct / n;
   s.log_loss /= n;
   s.brier /= n;
-  s.balanced_accuracy =
-      positives > 0 && negatives > 0 ? 0.5 * (true_positives / positives + true_negatives / negatives) : kNaN;
+  s.auc = kNaN;
   if (positives > 0 && negatives > 0) {  // Mann-Whitney U from the ranks of the predictions
     const std::vector<double> rank = average_ranks(p);
     double rank_sum = 0;
     for (std::size_t i = 0; i < p.size(); ++i)
       if (y[i] > 0.5) rank_sum += rank[i];
     s.auc = (rank_sum - positives * (positives + 1) / 2) / (positives * negatives);
-  } else {
-    s.auc = kNaN;
   }
+}
+
+}  // namespace
+
+ClassificationScores classification_scores(std::span<const double> probabilities,
+                                           std::span<const double> labels,
+                                           std::span<const std::uint8_t> abstain) {
+  if (!abstain.empty() && abstain.size() != probabilities.size())
+    throw std::invalid_argument("classification_scores: " + std::to_string(abstain.size()) +
+                                " abstain flags for " + std::to_string(probabilities.size()) + " predictions");
+  std::vector<double> p, y;
+  std::vector<std::uint8_t> called;
+  finite_pairs(probabilities, labels, p, y, "classification_scores");
+  for (std::size_t i = 0; i < probabilities.size(); ++i)  // the same cells finite_pairs kept
+    if (std::isfinite(probabilities[i]) && std::isfinite(labels[i]))
+      called.push_back(abstain.empty() || abstain[i] == 0 ? 1 : 0);
+  ClassificationScores s;
+  s.count = static_cast<long>(p.size());
+  score_calls(p, y, called, s);
+  score_probabilities(p, y, s);
   return s;
+}
+
+std::string accuracy_text(double accuracy) {
+  if (!std::isfinite(accuracy)) return "n/a";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f %%", 100 * accuracy);
+  return text;
+}
+
+std::string accuracy_json(double accuracy) {
+  if (!std::isfinite(accuracy)) return "\"n/a\"";
+  std::ostringstream s;
+  s.precision(12);
+  s << accuracy;
+  return s.str();
 }
 
 double information_coefficient(std::span<const double> predictions, std::span<const double> returns) {

@@ -67,15 +67,18 @@ LiveScores live_scores(const data::Universe& u, const PredictionPanel& predictio
   first_day = std::max<std::int64_t>(first_day, 0);
   last_day = std::min(last_day, D - 1);
   if (first_day > last_day)
-    return {0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
+    return {0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN(), 0, 0.0};
   // The panels' rows of those days; classification_scores leaves out the cells without a prediction
   // or an outcome.
   const Tensor labels = make_labels(u, predictions.label);
   const auto cells = static_cast<std::size_t>((last_day - first_day + 1) * N);
+  const auto abstain = predictions.abstain.empty()
+                           ? std::span<const std::uint8_t>()
+                           : std::span<const std::uint8_t>(predictions.abstain.data() + first_day * N, cells);
   const ClassificationScores s = classification_scores(
       std::span<const double>(predictions.probability.data<double>() + first_day * N, cells),
-      std::span<const double>(labels.data<double>() + first_day * N, cells));
-  return {s.count, s.accuracy, s.brier};
+      std::span<const double>(labels.data<double>() + first_day * N, cells), abstain);
+  return {s.count, s.accuracy, s.brier, s.calls, s.coverage};
 }
 
 std::vector<Alert> evaluate_alerts(const std::map<std::string, double>& metrics,

@@ -349,7 +349,7 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   // covariance on this thread, while the worker is idle.
   RollingMoments moments(N, spec.risk.lookback, decay);
   struct RiskDay {
-    std::vector<std::int64_t> candidates;  // present, with a prediction, a full window
+    std::vector<std::int64_t> candidates;  // present, with a call (not an abstention), a full window
     Vec covariance;                        // of the candidates (decision days with at least 2)
   };
   auto prepare = [&](std::int64_t d) {
@@ -364,7 +364,7 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     if (d < predictions.first_day || d > predictions.last_day) return day;
     for (std::int64_t i = 0; i < N; ++i)
       if (u.present[static_cast<std::size_t>(d * N + i)] && std::isfinite(prob[d * N + i]) &&
-          moments.full(static_cast<std::size_t>(i)))
+          !predictions.abstained(d * N + i) && moments.full(static_cast<std::size_t>(i)))
         day.candidates.push_back(i);
     if (day.candidates.size() >= 2) day.covariance = moments.covariance(day.candidates, spec.risk.estimator);
     return day;

@@ -210,7 +210,7 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
   r.member_probability.assign(static_cast<std::size_t>(M),
                               std::vector<double>(static_cast<std::size_t>(D * N), kNaN));
   std::vector<double> first_member(test_cells.size()), raw(test_cells.size()), calibrated(test_cells.size());
-  double acting_hits = 0;
+  std::vector<std::uint8_t> test_abstain(test_cells.size());
   for (std::size_t s = 0; s < test_cells.size(); ++s) {
     const auto [d, i] = test_cells[s];
     const std::size_t cell = static_cast<std::size_t>(d * N + i);
@@ -245,18 +245,16 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
     r.disagreement.data<double>()[cell] = test.disagreement[s];
     r.expected_return.data<double>()[cell] = moves > 0 ? (2 * calibrated[s] - 1) * mean_move / moves : kNaN;
     r.abstain[cell] = confidence < threshold ? 1 : 0;
-    if (!r.abstain[cell] && std::isfinite(test_labels[s])) {
-      ++r.acting_count;
-      acting_hits += (calibrated[s] > 0.5) == (test_labels[s] > 0.5) ? 1 : 0;
-    }
+    test_abstain[s] = r.abstain[cell];
   }
   r.first_member = score(first_member, test_labels);
   r.ensemble_scores = score(raw, test_labels);
   r.calibrated = score(calibrated, test_labels);
-  std::int64_t labelled = 0;
-  for (const double y : test_labels) labelled += std::isfinite(y) ? 1 : 0;
-  r.coverage = labelled > 0 ? static_cast<double>(r.acting_count) / static_cast<double>(labelled) : kNaN;
-  r.acting_accuracy = r.acting_count > 0 ? acting_hits / static_cast<double>(r.acting_count) : kNaN;
+  // The calls alone, scored as stage 4 and the monitoring score them (an abstention is no call).
+  r.acting = classification_scores(calibrated, test_labels, test_abstain);
+  r.coverage = r.acting.coverage;
+  r.acting_accuracy = r.acting.accuracy;
+  r.acting_count = r.acting.calls;
   std::ostringstream about;
   about << M << " member(s)" << (sentiment_cells > 0 ? " (one of them headline sentiment)" : "")
         << ", ensemble " << spec.ensemble << ", calibration " << spec.calibration << ", regime "
@@ -323,8 +321,9 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
     f.write("/regime/variances", Tensor::from<double>(r.hmm.variances, {K, r.hmm.features}));
     f.write("/regime/transition", Tensor::from<double>(r.hmm.transition, {K, K}));
     // The registry layout of the test predictions, so that stages 3 and 4 read this file as a --registry:
-    // the final probability, 0.5 where the model abstains (no position).
-    std::vector<double> ticker, dayv, probability, label, traded_return;
+    // the final probability, and beside it the abstain flag (1: no call, no position), so that the
+    // probability is still scored as one while the accuracy counts only the calls.
+    std::vector<double> ticker, dayv, probability, abstain, label, traded_return;
     const std::vector<double> next = traded_returns(u, r.label.timing);
     const Tensor up = make_labels(u, r.label);
     for (std::int64_t d = r.first_day; d <= r.last_day; ++d)
@@ -333,7 +332,8 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
         if (!std::isfinite(p)) continue;
         ticker.push_back(static_cast<double>(i));
         dayv.push_back(static_cast<double>(d));
-        probability.push_back(r.abstain[static_cast<std::size_t>(d * N + i)] ? 0.5 : p);
+        probability.push_back(p);
+        abstain.push_back(r.abstain[static_cast<std::size_t>(d * N + i)] ? 1.0 : 0.0);
         label.push_back(up.data<double>()[d * N + i]);
         traded_return.push_back(next[static_cast<std::size_t>(d * N + i)]);
       }
@@ -341,6 +341,7 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
     f.write("/test_predictions/ticker", Tensor::from<double>(ticker, {n}));
     f.write("/test_predictions/day", Tensor::from<double>(dayv, {n}));
     f.write("/test_predictions/probability", Tensor::from<double>(probability, {n}));
+    f.write("/test_predictions/abstain", Tensor::from<double>(abstain, {n}));
     f.write("/test_predictions/label", Tensor::from<double>(label, {n}));
     f.write("/test_predictions/traded_return", Tensor::from<double>(traded_return, {n}));
   });
@@ -419,7 +420,10 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
     << ",\n  \"test\": {\n    \"first_member\": " << scores(r.first_member)
     << ",\n    \"ensemble\": " << scores(r.ensemble_scores)
     << ",\n    \"calibrated\": " << scores(r.calibrated) << ",\n    \"coverage\": " << json_number(r.coverage)
-    << ", \"acting_count\": " << r.acting_count << ", \"acting_accuracy\": " << json_number(r.acting_accuracy)
+    << ", \"acting_count\": " << r.acting_count << ", \"acting_accuracy\": " << accuracy_json(r.acting_accuracy)
+    << ", \"acting_balanced_accuracy\": " << json_number(r.acting.balanced_accuracy)
+    << ", \"confusion\": {\"tp\": " << r.acting.true_positives << ", \"fp\": " << r.acting.false_positives
+    << ", \"tn\": " << r.acting.true_negatives << ", \"fn\": " << r.acting.false_negatives << "}"
     << "\n  }\n}\n";
   data::write_text_atomically(folder / "summary.json", j.str());
 }

@@ -43,8 +43,8 @@ constexpr const char* kStyle =
     "#ddd}.sub{color:#666}table{border-collapse:collapse;font-size:13px}"
     "td,th{border:1px solid #ddd;padding:3px "
     "7px;text-align:right}th{background:#f4f4f4}.met{color:#1e7d34;font-weight:bold}"
-    ".notmet{color:#b03020;font-weight:bold}.warning{color:#b03020;font-weight:bold}.chart "
-    "text{font-size:11px;fill:#444}.grid{stroke:#e6e6e6}"
+    ".notmet{color:#b03020;font-weight:bold}.warning{color:#b03020;font-weight:bold}"
+    ".fewcalls{color:#8a6d00;font-weight:bold}.chart text{font-size:11px;fill:#444}.grid{stroke:#e6e6e6}"
     "#stocks th{cursor:pointer}.heat td{min-width:34px}\n";
 constexpr int kWidth = 900, kHeight = 260, kLeft = 64, kRight = 16, kTop = 24, kBottom = 28;
 
@@ -55,6 +55,18 @@ struct Series {
 
 std::string pct(double v, int digits = 2) {
   return std::isfinite(v) ? format_fixed(100 * v, digits) + " %" : "n/a";
+}
+// The CSS class of a scorecard line's state: met, not met, or too few calls to tell.
+const char* state_class(const ScorecardLine& l) {
+  switch (l.state) {
+    case ScorecardState::met:
+      return "met";
+    case ScorecardState::not_met:
+      return "notmet";
+    case ScorecardState::too_few_calls:
+      return "fewcalls";
+  }
+  return "";
 }
 // A line chart of series sharing the x axis (one point per date). log_y plots log(values) (values > 0)
 // with labels in the original units; percent labels the y axis in percent.
@@ -291,7 +303,7 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
     h << "<tr><td>" << l.name << "</td><td>" << (l.name == "sharpe" ? format_fixed(l.value, 2) : pct(l.value))
       << "</td><td>" << (l.higher_is_better ? "&gt; " : "&lt; ")
       << (l.name == "sharpe" ? format_fixed(l.target, 2) : pct(l.target, 0)) << "</td><td class=\""
-      << (l.met ? "met\">met" : "notmet\">not met") << "</td></tr>\n";
+      << state_class(l) << "\">" << to_string(l.state) << "</td></tr>\n";
   const auto& m = e.metrics;
   const auto& b = e.benchmark_metrics;
   h << "</table>\n<h2>Metrics</h2>\n<table "
@@ -461,7 +473,7 @@ std::string comparison_report(const std::vector<NamedEvaluation>& strategies, co
   for (const auto& s : strategies) {
     h << "<tr><td style=\"text-align:left\">" << html_escape(s.name) << "</td>";
     for (const auto& l : s.evaluation->scorecard)
-      h << "<td class=\"" << (l.met ? "met" : "notmet") << "\">"
+      h << "<td class=\"" << state_class(l) << "\" title=\"" << to_string(l.state) << "\">"
         << (l.name == "sharpe" ? format_fixed(l.value, 2) : pct(l.value)) << "</td>";
     h << "</tr>\n";
   }

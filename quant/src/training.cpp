@@ -1022,17 +1022,19 @@ StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier
       result.coverage.push_back(c);
     }
   }
-  // Test accuracy per ticker from the pooled test predictions.
-  std::map<std::int32_t, std::pair<double, double>> hits;  // ticker -> (correct, count)
-  for (std::size_t j = 0; j < result.test_predictions.size(); ++j) {
-    auto& h = hits[result.test_predictions.ticker[j]];
-    h.first +=
-        (result.test_predictions.probability[j] > 0.5) == (result.test_predictions.label[j] > 0.5) ? 1 : 0;
-    h.second += 1;
+  // Test accuracy per ticker from the pooled test predictions, scored as the pooled ones are (a cell
+  // without a label, e.g. a small move under beyond_threshold, is not scored).
+  std::map<std::int32_t, std::pair<std::vector<double>, std::vector<double>>> by_ticker;  // (p, label)
+  const Predictions& tp = result.test_predictions;
+  for (std::size_t j = 0; j < tp.size(); ++j) {
+    auto& [p, y] = by_ticker[tp.ticker[j]];
+    p.push_back(tp.probability[j]);
+    y.push_back(tp.label[j]);
   }
   for (Coverage& c : result.coverage) {
-    const auto it = hits.find(static_cast<std::int32_t>(universe_.index_of(c.ticker)));
-    c.test_accuracy = it == hits.end() ? kNaN : it->second.first / it->second.second;
+    const auto it = by_ticker.find(static_cast<std::int32_t>(universe_.index_of(c.ticker)));
+    c.test_accuracy =
+        it == by_ticker.end() ? kNaN : classification_scores(it->second.first, it->second.second).accuracy;
   }
   result.test = score_predictions(result.test_predictions.probability, result.test_predictions.label,
                                   result.test_predictions.traded_return);

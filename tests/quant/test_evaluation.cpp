@@ -8,6 +8,7 @@
 #include "common/synthetic_store.h"
 #include "qf/quant/evaluation.h"
 #include "qf/quant/labels.h"
+#include "qf/quant/monitoring.h"
 #include "qf/tensor/hdf5.h"
 
 using namespace qf;
@@ -17,13 +18,100 @@ TEST(Evaluation, ScorecardMarksEachTarget) {
   m.annual_return = 0.2;
   m.max_drawdown = -0.05;
   m.sharpe = 2.0;
-  for (const auto& l : quant::plan_scorecard(0.56, m)) EXPECT_TRUE(l.met) << l.name;
+  for (const auto& l : quant::plan_scorecard(0.56, quant::kMinScoredCalls, m)) EXPECT_TRUE(l.met) << l.name;
   m.annual_return = 0.15;  // the targets are strict
   m.max_drawdown = -0.12;
   m.sharpe = NAN;
-  const auto lines = quant::plan_scorecard(0.5, m);
-  for (const auto& l : lines) EXPECT_FALSE(l.met) << l.name;
+  const auto lines = quant::plan_scorecard(0.5, quant::kMinScoredCalls, m);
+  for (const auto& l : lines) {
+    EXPECT_FALSE(l.met) << l.name;
+    EXPECT_EQ(l.state, quant::ScorecardState::not_met) << l.name;
+  }
   EXPECT_EQ(lines[2].value, 0.12);  // drawdown reported as a positive depth
+}
+
+// An accuracy of 99 calls says nothing about a 55 % target, however high: neither met nor not met.
+TEST(Evaluation, TooFewCallsIsNoVerdictOnAccuracy) {
+  quant::ReturnMetrics m;
+  m.sharpe = 2.0;
+  const auto few = quant::plan_scorecard(0.9, quant::kMinScoredCalls - 1, m);
+  EXPECT_EQ(few[0].state, quant::ScorecardState::too_few_calls);
+  EXPECT_FALSE(few[0].met);
+  EXPECT_EQ(quant::to_string(few[0].state), "too few calls");
+  EXPECT_EQ(few[3].state, quant::ScorecardState::met);  // the other lines keep their verdicts
+  const auto enough = quant::plan_scorecard(0.9, quant::kMinScoredCalls, m);
+  EXPECT_EQ(enough[0].state, quant::ScorecardState::met);
+  EXPECT_EQ(quant::plan_scorecard(0.5, quant::kMinScoredCalls, m)[0].state, quant::ScorecardState::not_met);
+}
+
+TEST(Evaluation, AbstainedCellsTakeNoPosition) {
+  // Day 0: 0.7 abstained, 0.65 called; day 1: every cell abstained (flat, not "hold"); day 2: no prediction.
+  quant::PredictionPanel p{Tensor::from<double>({0.7, 0.65, 0.3, 0.8, 0.9, 0.2, NAN, NAN, NAN}, {3, 3}), 0, 1,
+                           "test", {}, {1, 0, 0, 1, 1, 1, 0, 0, 0}};
+  const data::Universe none;
+  for (const char* rule : {"threshold", "top_k"}) {
+    const Tensor t = quant::strategy_targets(none, p, {rule, 1, 0, 0.1});
+    EXPECT_EQ(t.at({0, 0}), 0.0) << rule;  // the highest probability, but no call
+    EXPECT_EQ(t.at({0, 1}), 1.0) << rule;
+    for (std::int64_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(t.at({1, i}), 0.0) << rule;
+      EXPECT_TRUE(std::isnan(t.at({2, i}))) << rule;
+    }
+  }
+}
+
+// A model that abstains everywhere makes no call: the scorecard has no accuracy (n/a, coverage 0, too few
+// calls) where the old 0.5-for-abstain output scored the share of down days; the monitoring agrees.
+TEST(Evaluation, AbstainingEverywhereHasNoAccuracy) {
+  const auto s = test_support::synthetic_store("evaluation_abstain", {.tickers = 10, .days = 120, .seed = 11});
+  const auto& u = s.universe;
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  quant::PredictionPanel p{Tensor::full({D, N}, 0.5, DType::f64), 20, 100, "abstaining", {}};
+  quant::BacktestOptions o;
+  const auto as_calls = quant::evaluate_strategy(u, quant::strategy_targets(u, p, {"top_k", 2, 0, 0}), p, o,
+                                                 quant::BenchmarkKind::equal_weight);
+  EXPECT_GT(as_calls.classification.accuracy, 0.3);  // "down" everywhere: the share of down days
+  p.abstain.assign(static_cast<std::size_t>(D * N), 1);
+  const Tensor targets = quant::strategy_targets(u, p, {"top_k", 2, 0, 0});
+  for (std::int64_t d = p.first_day; d <= p.last_day; ++d)
+    for (std::int64_t i = 0; i < N; ++i) ASSERT_EQ(targets.at({d, i}), 0.0);
+  const auto e = quant::evaluate_strategy(u, targets, p, o, quant::BenchmarkKind::equal_weight);
+  EXPECT_TRUE(std::isnan(e.classification.accuracy));
+  EXPECT_EQ(e.classification.coverage, 0.0);
+  EXPECT_EQ(e.classification.calls, 0);
+  EXPECT_GT(e.classification.count, 500);
+  EXPECT_EQ(e.scorecard[0].state, quant::ScorecardState::too_few_calls);
+  const std::string json = quant::evaluation_json(e, u);
+  EXPECT_NE(json.find("\"accuracy\": \"n/a\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"state\": \"too few calls\""), std::string::npos) << json;
+  const auto live = quant::live_scores(u, p, 20, 100);
+  EXPECT_TRUE(std::isnan(live.accuracy));
+  EXPECT_EQ(live.calls, 0);
+  EXPECT_EQ(live.coverage, 0.0);
+  EXPECT_EQ(live.count, e.classification.count);
+}
+
+TEST(Evaluation, AbstainFlagIsReadFromTheRegistry) {
+  const auto s = test_support::synthetic_store("evaluation_flag", {.tickers = 3, .days = 30, .seed = 12});
+  const auto& u = s.universe;
+  const auto path = test_support::temp_path("abstain_predictions.h5");
+  h5::write_atomically(path, [&](h5::File& f) {
+    f.set_attr("/", "format", std::string("quantforge.predictions"));
+    f.write_strings("/tickers", u.tickers);
+    quant::write_label_attributes(f, "/", quant::LabelSpec{});
+    f.write("/test_predictions/ticker", Tensor::from<double>({0, 1, 2}, {3}));
+    f.write("/test_predictions/day", Tensor::from<double>({10, 10, 11}, {3}));
+    f.write("/test_predictions/probability", Tensor::from<double>({0.7, 0.4, 0.6}, {3}));
+    f.write("/test_predictions/abstain", Tensor::from<double>({1, 0, 1}, {3}));
+  });
+  const auto p = quant::read_registry_predictions(path, u);
+  const std::int64_t N = u.ticker_count();
+  EXPECT_EQ(p.probability.at({10, 0}), 0.7);  // the real probability, not 0.5
+  EXPECT_TRUE(p.abstained(10 * N + 0));
+  EXPECT_FALSE(p.abstained(10 * N + 1));
+  EXPECT_TRUE(p.abstained(11 * N + 2));
+  EXPECT_FALSE(p.abstained(12 * N + 2));
+  std::filesystem::remove(path);
 }
 
 TEST(Evaluation, ThresholdRuleWeights) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "qf/quant/metrics.h"
@@ -35,6 +36,62 @@ TEST(ClassificationScores, PerfectAndOneClass) {
   EXPECT_TRUE(std::isnan(one_class.auc));
   EXPECT_THROW(classification_scores(std::vector<double>{0.1}, std::vector<double>{1, 0}),
                std::invalid_argument);
+}
+
+// Stage 5's old output: p = 0.5 where it abstains. Scored as calls, that is "down" everywhere, and a
+// universe with 60 % down days gave 0.6. An abstention is no call: no accuracy, coverage 0.
+TEST(ClassificationScores, AbstainingEverywhereIsNoAccuracy) {
+  const std::vector<double> p(10, 0.5), y{0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
+  EXPECT_DOUBLE_EQ(classification_scores(p, y).accuracy, 0.6);  // the old figure, as calls
+  const std::vector<std::uint8_t> everywhere(10, 1);
+  const auto s = classification_scores(p, y, everywhere);
+  EXPECT_TRUE(std::isnan(s.accuracy));
+  EXPECT_TRUE(std::isnan(s.balanced_accuracy));
+  EXPECT_EQ(s.calls, 0);
+  EXPECT_EQ(s.coverage, 0.0);
+  EXPECT_EQ(s.count, 10);  // the probabilities are still scored as probabilities
+  EXPECT_DOUBLE_EQ(s.brier, 0.25);
+  EXPECT_EQ(accuracy_text(s.accuracy), "n/a");
+  EXPECT_EQ(accuracy_json(s.accuracy), "\"n/a\"");
+  EXPECT_EQ(accuracy_text(0.5731), "57.31 %");
+  const auto none = classification_scores(std::vector<double>{}, std::vector<double>{});
+  EXPECT_TRUE(std::isnan(none.accuracy));
+  EXPECT_EQ(none.coverage, 0.0);
+}
+
+TEST(ClassificationScores, NaNLabelsAreNeverScored) {
+  // A beyond_threshold label is NaN for a small move: neither a hit nor a miss, nor in the coverage.
+  const std::vector<double> p{0.9, 0.2, 0.8, 0.3}, y{1, NAN, NAN, 0};
+  const std::vector<std::uint8_t> abstain{0, 0, 0, 1};
+  const auto s = classification_scores(p, y, abstain);
+  EXPECT_EQ(s.count, 2);
+  EXPECT_EQ(s.calls, 1);
+  EXPECT_DOUBLE_EQ(s.coverage, 0.5);
+  EXPECT_DOUBLE_EQ(s.accuracy, 1.0);
+  EXPECT_DOUBLE_EQ(s.brier, (0.01 + 0.09) / 2);
+  EXPECT_THROW(classification_scores(p, y, std::vector<std::uint8_t>{0, 1}), std::invalid_argument);
+}
+
+TEST(ClassificationScores, ConfusionCountsOfTheCalls) {
+  // cell:     0    1    2    3    4    5    6    7
+  // p:       0.9  0.7  0.6  0.4  0.2  0.1  0.8  0.3
+  // label:    1    0    1    1    0    0    0    1
+  // abstain:  0    0    0    0    0    0    1    1
+  // calls: 0 tp, 1 fp, 2 tp, 3 fn, 4 tn, 5 tn; cells 6 (would be fp) and 7 (would be fn) are no calls.
+  const std::vector<double> p{0.9, 0.7, 0.6, 0.4, 0.2, 0.1, 0.8, 0.3}, y{1, 0, 1, 1, 0, 0, 0, 1};
+  const std::vector<std::uint8_t> abstain{0, 0, 0, 0, 0, 0, 1, 1};
+  const auto s = classification_scores(p, y, abstain);
+  EXPECT_EQ(s.true_positives, 2);
+  EXPECT_EQ(s.false_positives, 1);
+  EXPECT_EQ(s.true_negatives, 2);
+  EXPECT_EQ(s.false_negatives, 1);
+  EXPECT_EQ(s.calls, 6);
+  EXPECT_EQ(s.count, 8);
+  EXPECT_DOUBLE_EQ(s.coverage, 0.75);
+  EXPECT_DOUBLE_EQ(s.accuracy, 4.0 / 6.0);
+  EXPECT_DOUBLE_EQ(s.balanced_accuracy, 0.5 * (2.0 / 3.0 + 2.0 / 3.0));
+  // AUC over all 8 cells: ups 0.9, 0.6, 0.4, 0.3 against downs 0.7, 0.2, 0.1, 0.8: 4 + 2 + 2 + 2 of 16.
+  EXPECT_DOUBLE_EQ(s.auc, 10.0 / 16.0);
 }
 
 TEST(InformationCoefficient, PearsonAndSpearman) {

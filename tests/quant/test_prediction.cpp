@@ -108,3 +108,32 @@ TEST(Prediction, OutputsForDayTUseNothingAfterT) {
   spec.exposure_by_regime = {1.0};
   EXPECT_THROW(quant::predict_movements(u, members, spec), std::invalid_argument);
 }
+
+// predictions.h5 keeps the real probability where stage 5 abstains, with the abstain flag beside it; read
+// back as a --registry, the flag is there, and the acting figures are the calls' scores.
+TEST(Prediction, AbstentionsAreWrittenAsAFlagNotAsOneHalf) {
+  const auto& u = universe();
+  const std::int64_t split = 600, N = u.ticker_count();
+  quant::MovementSpec spec;
+  const auto r = quant::predict_movements(u, {noise_member(u, split, 4)}, spec);
+  const auto folder = test_support::temp_path("prediction_abstain");
+  quant::write_movement_output(folder, r, u, r.last_day);
+  const auto p = quant::read_registry_predictions(folder / "predictions.h5", u);
+  ASSERT_FALSE(p.abstain.empty());
+  std::int64_t abstained = 0, called = 0;
+  for (std::int64_t d = r.first_day; d <= r.last_day; ++d)
+    for (std::int64_t i = 0; i < N; ++i) {
+      const std::int64_t cell = d * N + i;
+      if (!std::isfinite(r.probability.data<double>()[cell])) continue;
+      ASSERT_EQ(p.probability.data<double>()[cell], r.probability.data<double>()[cell]);
+      ASSERT_EQ(p.abstained(cell), r.abstain[static_cast<std::size_t>(cell)] != 0);
+      (p.abstained(cell) ? abstained : called) += 1;
+    }
+  EXPECT_GT(abstained, 0) << "a member without skill abstains somewhere";
+  EXPECT_GT(called, 0);
+  EXPECT_EQ(r.acting_count, r.acting.calls);
+  EXPECT_LE(r.acting.calls, called);  // cells without a label are no calls either
+  EXPECT_NEAR(r.coverage, static_cast<double>(r.acting.calls) / static_cast<double>(r.calibrated.scores.count),
+              1e-12);
+  std::filesystem::remove_all(folder);
+}

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,13 @@ struct PredictionPanel {
   std::int64_t first_day = 0, last_day = -1;  // calendar indices, inclusive
   std::string source;                         // e.g. "registry.h5 /test_predictions"
   LabelSpec label;                            // what was predicted: label kind, execution, horizon
+  // [days * tickers], non-zero where the model abstained (stage 5's /test_predictions/abstain): the
+  // probability is there and scored as one, but the cell is no call: no position and no accuracy from
+  // it. Empty: no abstention (a registry without the flag).
+  std::vector<std::uint8_t> abstain = {};
+  bool abstained(std::int64_t cell) const {
+    return !abstain.empty() && abstain[static_cast<std::size_t>(cell)] != 0;
+  }
 };
 
 // The final models' test-period predictions of a run_lstm_training registry (or of predict_stock_movement's
@@ -64,10 +72,18 @@ Tensor read_target_weights(const std::filesystem::path& path, const data::Univer
 
 enum class BenchmarkKind { index, equal_weight };
 
+// Fewer calls than this and an accuracy says nothing about the 55 % target (the standard error of an
+// accuracy near 55 % from 100 calls is about 5 points): the accuracy line is "too few calls".
+inline constexpr long kMinScoredCalls = 100;
+
+enum class ScorecardState { met, not_met, too_few_calls };
+std::string to_string(ScorecardState state);  // "met", "not met", "too few calls"
+
 struct ScorecardLine {
   std::string name;
   double value = 0, target = 0;
-  bool higher_is_better = true, met = false;
+  bool higher_is_better = true, met = false;  // met == (state == met)
+  ScorecardState state = ScorecardState::not_met;
 };
 
 struct Evaluation {
@@ -94,8 +110,9 @@ Evaluation evaluate_strategy(const data::Universe& universe, const Tensor& targe
                              const PredictionPanel& predictions, const BacktestOptions& options,
                              BenchmarkKind benchmark);
 
-// The plan's targets, out of sample: each line met or not.
-std::vector<ScorecardLine> plan_scorecard(double accuracy, const ReturnMetrics& metrics);
+// The plan's targets, out of sample: each line met or not; the accuracy line is too_few_calls when the
+// predictions made fewer than kMinScoredCalls calls (ClassificationScores::calls).
+std::vector<ScorecardLine> plan_scorecard(double accuracy, long calls, const ReturnMetrics& metrics);
 // How many lines of a scorecard are met.
 int targets_met(const std::vector<ScorecardLine>& scorecard);
 

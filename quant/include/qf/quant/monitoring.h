@@ -34,11 +34,13 @@ std::vector<FeatureDrift> feature_drift(const data::FeaturePanels& panels, std::
                                         std::int64_t recent_last);
 
 struct LiveScores {
-  std::int64_t count = 0;  // predictions with a known next-day outcome
-  double accuracy = 0, brier = 0;
+  std::int64_t count = 0;  // predictions with a known outcome (a finite label)
+  double accuracy = 0, brier = 0;  // accuracy over the calls (NaN without), Brier over every prediction
+  std::int64_t calls = 0;          // predictions not abstained on (PredictionPanel::abstain)
+  double coverage = 0;             // calls / count, 0 when count is 0
 };
-// The predictions of days [first_day, last_day] scored against the next-day up moves (unknown
-// outcomes, e.g. the last day's, are left out).
+// The predictions of days [first_day, last_day] scored against their labels with classification_scores,
+// as stage 4 scores them (unknown outcomes, e.g. the last day's, are left out; an abstention is no call).
 LiveScores live_scores(const data::Universe& universe, const PredictionPanel& predictions,
                        std::int64_t first_day, std::int64_t last_day);
 

@@ -78,8 +78,11 @@ struct MovementResult {
   Calibrator calibrator;
   std::vector<std::string> member_names;
   // Test-period scores: the first member alone, the ensemble before calibration, the final probability;
-  // coverage and accuracy of the days it does not abstain.
+  // `acting`: the final probability with the abstentions (classification_scores: accuracy and confusion
+  // counts over the calls, coverage = calls / labelled test cells); coverage, acting_accuracy and
+  // acting_count are copies of its coverage, accuracy (NaN without calls) and calls.
   MovementScores first_member, ensemble_scores, calibrated;
+  ClassificationScores acting;
   double coverage = 0, acting_accuracy = 0;
   std::int64_t acting_count = 0;
   // CV-period scores of the ensemble (what the calibrator was fitted on).
