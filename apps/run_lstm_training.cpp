@@ -118,6 +118,21 @@ class Progress {
   std::int64_t first_done_ = 0, last_logged_ = -1;
 };
 
+// The settings two study keys ("name=value name=value | trial ...") disagree on, e.g. "the folder's
+// execution=next_close, this run's execution=next_open", so that a refused resume names both.
+std::string key_difference(const std::string& stored, const std::string& asked) {
+  std::istringstream a(stored), b(asked);
+  std::vector<std::string> left, right;
+  for (std::string w; a >> w;) left.push_back(w);
+  for (std::string w; b >> w;) right.push_back(w);
+  std::string out;
+  for (std::size_t k = 0; k < std::max(left.size(), right.size()) && out.size() < 400; ++k) {
+    const std::string x = k < left.size() ? left[k] : "(none)", y = k < right.size() ? right[k] : "(none)";
+    if (x != y) out += (out.empty() ? "" : "; ") + std::string("the folder's ") + x + ", this run's " + y;
+  }
+  return out.empty() ? "the settings differ" : out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -250,9 +265,9 @@ int main(int argc, char** argv) {
       std::ifstream in(key_file);
       const std::string stored((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (stored != key + "\n")
-        throw std::invalid_argument(
-            out + " holds a different study (see " + key_file.string() +
-            "): use a fresh --out, --restart, or the same settings and store to resume");
+        throw std::invalid_argument(out + " holds a different study (" + key_difference(stored, key) + "; see " +
+                                    key_file.string() +
+                                    "): use a fresh --out, --restart, or the same settings and store to resume");
     }
     cluster.barrier();  // every rank compared the key before rank 0 may write it
     if (cluster.rank() == 0) {

@@ -417,6 +417,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
 
     Vec& held = tranche_held[static_cast<std::size_t>(d % H)];
     Vec& entry = tranche_entry[static_cast<std::size_t>(d % H)];
+    bool abstained_today = false;
+    for (std::int64_t i = 0; i < N && !abstained_today; ++i) abstained_today = predictions.abstained(d * N + i);
     DayDecision decision;
     decision.day = d;
     decision.drawdown = drawdown;
@@ -543,7 +545,7 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
         if (p[order[k]] > 0.5) total += target[order[k]] = p[order[k]] - 0.5;
       for (double& w : target) w = total > 0 ? w / total : 1.0 / static_cast<double>(n);
     }
-    const double budget = std::clamp(1.0, c.net_min, c.net_max);
+    const double budget = std::min(std::clamp(1.0, c.net_min, c.net_max), static_cast<double>(n) * c.name_max);
     if (!target.empty()) {
       for (double& w : target) w *= budget;
       qp.P.assign(n * n, 0.0);
@@ -575,6 +577,20 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
         s = solver.solve(qp);
         if (s.status == QpStatus::solved)
           fired.push_back("turnover limit " + percent(limit) + " relaxed (infeasible)");
+      }
+      // On a day the model abstained on some names (no candidates), the few callable ones may not hold
+      // the whole net floor under the name, sector and cap-bucket limits: the rest stays in cash rather
+      // than the day failing. (Without abstentions, such limits are a configuration error, named below.)
+      const auto net_row = static_cast<std::size_t>(
+          std::find(qp.row_names.begin(), qp.row_names.end(), "net exposure") - qp.row_names.begin());
+      if (s.status == QpStatus::primal_infeasible && abstained_today && net_row < qp.row_lower.size() &&
+          qp.row_lower[net_row] > 0) {
+        const double floor = qp.row_lower[net_row];
+        qp.row_lower[net_row] = 0;
+        s = solver.solve(qp);
+        if (s.status == QpStatus::solved)
+          fired.push_back("net floor " + percent(floor) + " relaxed (infeasible with " + std::to_string(n) +
+                          " callable names)");
       }
       if (!required && s.status != QpStatus::solved) return s;
       require_solved(s, "portfolio_optimizer, " + data::format_date(u.days[static_cast<std::size_t>(d)]) +

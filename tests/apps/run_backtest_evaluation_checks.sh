@@ -4,7 +4,8 @@
 #   browser    headless Chromium renders report.html: the charts are drawn (paths and bars in the DOM,
 #              a non-trivial screenshot) and the page logs nothing to the console (skipped, exit 77,
 #              without chromium)
-#   bad_input  a missing registry: exit 1 naming it
+#   bad_input  a missing registry: exit 1 naming it; a registry made for another execution or horizon:
+#              exit 1 naming both
 set -euo pipefail
 mode=$1 app=$2 store=$3 registry=$4 work=$5
 case $mode in
@@ -35,6 +36,13 @@ case $mode in
   bad_input)
     set +e
     out=$("$app" --store "$store" --registry "$work/no_registry.h5" --out "$work/bad" 2>&1); code=$?
-    echo "$out"; [ $code -eq 1 ] && echo "$out" | grep -q "bad input: .*no_registry.h5" ;;
+    echo "$out"; [ $code -eq 1 ] && echo "$out" | grep -q "bad input: .*no_registry.h5" || exit 1
+    # A registry trained for next_open, backtested at another execution or horizon: refused, naming both.
+    for flags in "--execution next_close" "--horizon 3"; do
+      out=$("$app" --store "$store" --registry "$registry" --out "$work/bad" $flags 2>&1); code=$?
+      echo "$out"
+      [ $code -eq 1 ] && echo "$out" | grep -q "made for execution next_open, horizon 1" &&
+        echo "$out" | grep -q "asks for execution" || { echo "$flags was not refused naming both"; exit 1; }
+    done ;;
   *) echo "unknown mode $mode"; exit 2 ;;
 esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of run_lstm_training on a small store (ctest runs each mode as its own test):
 #   reference  a full run (2 threads) into <work>/reference
-#   resume     a run ended abruptly (--abort-after) and rerun must give the reference registry
+#   resume     a run ended abruptly (--abort-after) and rerun must give the reference registry; a rerun
+#              with another --execution is refused, naming both modes
 #   mpi        2 MPI ranks (1 thread each) must give the reference registry (skipped, exit 77, without mpirun)
 #   search     a grid of 2 trials: both scored, one selected
 #   bad_input  a missing store and an unknown feature: exit 1 with a message naming them
@@ -31,7 +32,12 @@ case $mode in
     log=$("$app" "${common[@]}" --threads 2 --out "$work/resume" 2>&1 >/dev/null)
     echo "$log" | grep "resumed"
     echo "$log" | grep -q "(5 resumed from checkpoints)" || { echo "the rerun did not resume 5 units"; exit 1; }
-    same_registry "$work/resume" ;;
+    same_registry "$work/resume"
+    # Resuming into it with another execution mode is refused, naming both.
+    set +e; log=$("$app" "${common[@]}" --quiet --execution close --out "$work/resume" 2>&1); code=$?; set -e
+    echo "$log"
+    [ "$code" -eq 1 ] && echo "$log" | grep -q "the folder's execution=next_open, this run's execution=close" ||
+      { echo "a resume with another execution mode was not refused naming both"; exit 1; } ;;
   mpi)
     command -v mpirun > /dev/null || { echo "no mpirun: skipped"; exit 77; }
     rm -rf "$work/mpi"

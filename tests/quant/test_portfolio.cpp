@@ -308,3 +308,30 @@ TEST(Portfolio, InfeasibleConstraintsAreNamed) {
   EXPECT_THROW(quant::optimize_portfolio(u, skilled_predictions(u, 120), nullptr, spec),
                std::invalid_argument);
 }
+
+// Abstentions are no candidates: on a day the model calls only a few names, the net floor they cannot
+// hold under the name cap stays in cash (and the day says so) instead of failing the run.
+TEST(Portfolio, FewCallableNamesKeepTheRestInCash) {
+  const auto& u = universe();
+  const std::int64_t N = u.ticker_count();
+  auto p = skilled_predictions(u, 120);
+  p.abstain.assign(static_cast<std::size_t>(u.day_count() * N), 0);
+  const std::int64_t day = 150;
+  for (std::int64_t i = 5; i < N; ++i) p.abstain[static_cast<std::size_t>(day * N + i)] = 1;  // 5 calls left
+  auto spec = small_spec("equal_weight");
+  spec.constraints.name_max = 0.05;  // 5 names x 5 % < 100 %
+  const auto r = quant::optimize_portfolio(u, p, nullptr, spec);
+  double net = 0;
+  for (std::int64_t i = 0; i < N; ++i) {
+    const double w = r.weights.at({day, i});
+    net += w;
+    if (i >= 5) {
+      EXPECT_EQ(w, 0.0) << "an abstained name got weight";
+    }
+  }
+  EXPECT_GT(net, 0.0);
+  EXPECT_LE(net, 0.25 + 1e-9) << "at most 5 names at the 5 % cap";
+  bool said = false;
+  for (const auto& d : r.decisions) said = said || (d.day == day && d.rules.find("net floor") != std::string::npos);
+  EXPECT_TRUE(said);
+}

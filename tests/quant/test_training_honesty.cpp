@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <ostream>
 
 #include "common/synthetic_store.h"
 #include "qf/quant/evaluation.h"
@@ -27,6 +28,10 @@ struct Variant {
   quant::LabelSpec label{};
   bool leak = false;  // add a feature panel holding the label itself (the negative control)
 };
+
+void PrintTo(const Variant& v, std::ostream* os) {  // how gtest names a variant in its output
+  *os << v.name;
+}
 
 template <class Edit>
 Variant variant(const std::string& name, Edit edit) {
