@@ -119,6 +119,8 @@ struct Monitoring {
   std::map<std::string, double> metrics;
   std::vector<std::pair<std::string, double>> top_drift;  // feature, PSI
   std::string data_day;
+  std::string target;                      // what the predictions are about (LabelSpec::describe)
+  std::vector<std::string> data_warnings;  // the store's set-level findings (survivorship, ...)
 };
 
 Monitoring monitor(const Settings& s, const Layout& l) {
@@ -154,6 +156,8 @@ Monitoring monitor(const Settings& s, const Layout& l) {
   m.metrics["cv_brier"] = cv_brier;
   // Live: the final predictions of the last monitor_days days whose outcome is known.
   const auto panel = qf::quant::read_registry_predictions(l.predictions, u);
+  m.target = panel.label.describe();
+  m.data_warnings = qf::data::data_warnings(u);
   const auto live = qf::quant::live_scores(u, panel, D - 1 - s.monitor_days, D - 1);
   m.metrics["live_predictions"] = static_cast<double>(live.count);
   m.metrics["live_calls"] = static_cast<double>(live.calls);
@@ -243,7 +247,8 @@ void write_report(const Settings& s, const Layout& l, const Monitoring& m,
     << m.data_day << "</h1>\n<p>Run " << run_utc << ". "
     << (alerts.empty() ? "<span class=\"ok\">No alerts.</span>"
                        : "<span class=\"alert\">" + std::to_string(alerts.size()) + " alert(s).</span>")
-    << "</p>\n";
+    << "</p>\n<p>Target: " << html_escape(m.target) << ".</p>\n";
+  for (const auto& w : m.data_warnings) h << "<p class=\"alert\">Warning: " << html_escape(w) << "</p>\n";
   if (!alerts.empty()) {
     h << "<h2>Alerts</h2><ul>\n";
     for (const auto& a : alerts) h << "<li class=\"alert\">" << html_escape(a.message) << "</li>\n";

@@ -231,6 +231,7 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
   booked.timing = {options.execution, options.horizon};
   require_same_label(p.label, p.source, booked, "the backtest");
   Evaluation e;
+  e.target = p.label.describe();
   e.first_day = p.first_day + 1;
   e.last_day = std::min(p.last_day + 1, D - 1);
   if (e.first_day > e.last_day)
@@ -320,7 +321,7 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
 
 std::string evaluation_json(const Evaluation& e, const data::Universe& u) {
   std::ostringstream j;
-  j << "{\n  \"period\": {\"first\": "
+  j << "{\n  \"target\": " << quoted(e.target) << ",\n  \"period\": {\"first\": "
     << quoted(data::format_date(u.days[static_cast<std::size_t>(e.first_day)]))
     << ", \"last\": " << quoted(data::format_date(u.days[static_cast<std::size_t>(e.last_day)]))
     << ", \"days\": " << e.returns.size() << "},\n  \"strategy\": {";

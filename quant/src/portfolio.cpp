@@ -769,6 +769,10 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   about << spec.method << ", " << spec.risk.estimator << " covariance over " << spec.risk.lookback
         << " days, " << (c.long_only ? "long only" : "long/short") << ", name cap " << percent(c.name_max)
         << ", sector cap " << percent(c.sector_max);
+  if (c.bucket_max[0] < 1 || c.bucket_max[1] < 1 || c.bucket_max[2] < 1)
+    about << ", cap terciles point in time (snapshot shares x close[t])";
+  if (predictions.label.timing.horizon > 1)
+    about << ", " << predictions.label.timing.horizon << " overlapping tranches";
   if (std::isfinite(c.turnover_max)) about << ", turnover <= " << percent(c.turnover_max) << "/day";
   if (rules.drawdown_control) about << ", drawdown control";
   if (rules.target_volatility > 0) about << ", vol target " << percent(rules.target_volatility);

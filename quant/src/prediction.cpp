@@ -393,6 +393,7 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
     return o.str();
   };
   j << "{\n  \"description\": " << json_quoted(r.description)
+    << ",\n  \"target\": " << json_quoted(r.label.describe())
     << ",\n  \"test_period\": {\"first\": " << json_quoted(dates[static_cast<std::size_t>(r.first_day)])
     << ", \"last\": " << json_quoted(dates[static_cast<std::size_t>(r.last_day)])
     << "},\n  \"day\": " << json_quoted(dates[static_cast<std::size_t>(day)]) << ",\n  \"members\": [";

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "common/synthetic_store.h"
@@ -334,4 +335,33 @@ TEST(Portfolio, FewCallableNamesKeepTheRestInCash) {
   bool said = false;
   for (const auto& d : r.decisions) said = said || (d.day == day && d.rules.find("net floor") != std::string::npos);
   EXPECT_TRUE(said);
+}
+
+// With a horizon of h days the book is h overlapping tranches: the decision of day d rebalances tranche
+// d mod h against that tranche's own holdings. Predictions that alternate between two halves of the
+// universe day by day make a one-tranche book turn over almost everything daily, while with h = 2 each
+// tranche sees the same half every time and hardly trades after its first decision.
+TEST(Portfolio, EachTrancheTradesAgainstItsOwnHoldings) {
+  const auto& u = universe();
+  const std::int64_t D = u.day_count(), N = u.ticker_count(), first = 150;
+  quant::PredictionPanel p{Tensor::full({D, N}, std::nan(""), DType::f64), first, D - 10, "alternating", {}};
+  for (std::int64_t d = first; d <= p.last_day; ++d)
+    for (std::int64_t i = 0; i < N; ++i)
+      if (u.present[static_cast<std::size_t>(d * N + i)])
+        p.probability.data<double>()[d * N + i] = (i < N / 2) == (d % 2 == 0) ? 0.9 : 0.1;
+  auto spec = small_spec("confidence_top_k");
+  spec.top_k = 8;
+  auto mean_turnover = [&](std::int64_t horizon) {
+    p.label.timing.horizon = horizon;
+    const auto r = quant::optimize_portfolio(u, p, nullptr, spec);
+    double total = 0;
+    int days = 0;
+    for (const auto& d : r.decisions)
+      if (d.day >= first + 2 * horizon) total += d.turnover, ++days;
+    return total / days;
+  };
+  const double one = mean_turnover(1), two = mean_turnover(2);
+  std::printf("mean decision turnover: one tranche %.3f, two tranches %.3f\n", one, two);
+  EXPECT_GT(one, 1.0) << "one book flips between the halves every day";
+  EXPECT_LT(two, 0.3) << "each tranche keeps its half";
 }
