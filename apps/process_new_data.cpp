@@ -16,6 +16,16 @@
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
 
+namespace {
+
+// True when `file` lies in `folder` or one of its subfolders (price files are listed recursively).
+bool inside(const fs::path& file, const fs::path& folder) {
+  const fs::path relative = file.lexically_normal().lexically_relative(folder);
+  return !relative.empty() && *relative.begin() != "..";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) try {
   std::string input, constituents, benchmark, out = "out";
   bool update = false;
@@ -62,7 +72,7 @@ int main(int argc, char** argv) try {
   const auto start = std::chrono::steady_clock::now();
   qf::data::IngestOptions ingest_options{validation, constituents, benchmark};
   const auto files = qf::data::list_price_files(input, ingest_options);
-  if (files.empty()) throw qf::data::InputError(input, 0, "", "no .csv price files in this folder");
+  if (files.empty()) throw qf::data::InputError(input, 0, "", "no .csv or .txt price files in this folder or its subfolders");
   const fs::path store = fs::path(out) / "universe.h5";
   if (update && !fs::exists(store))
     throw qf::data::InputError(store.string(), 0, "", "--update needs an existing store");
@@ -86,7 +96,7 @@ int main(int argc, char** argv) try {
     const fs::path input_folder =
         (fs::path(input) / "x").parent_path().lexically_normal();  // "dir/" == "dir"
     for (const auto& f : stored.source_files)
-      if (fs::path(f).parent_path().lexically_normal() == input_folder &&
+      if (inside(fs::path(f), input_folder) &&
           std::find(inputs.begin(), inputs.end(), fs::path(f)) == inputs.end())
         throw qf::data::InputError(f, 0, "", "price file of the store is gone: run a full rebuild");
     std::vector<fs::path> changed;

@@ -1,6 +1,7 @@
 #include "qf/data/universe.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -20,20 +21,40 @@ std::int64_t Universe::index_of(const std::string& ticker) const {
   return it != tickers.end() && *it == ticker ? it - tickers.begin() : -1;
 }
 
+namespace {
+
+bool is_price_file_name(const std::filesystem::path& path) {
+  std::string extension = path.extension().string();
+  for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return extension == ".csv" || extension == ".txt";
+}
+
+// The constituents and benchmark tables may sit among the price files; they are no price files.
+bool is_option_table(const std::filesystem::path& file, const IngestOptions& options) {
+  std::error_code ignored;
+  for (const auto* table : {&options.constituents, &options.benchmark})
+    if (!table->empty() && std::filesystem::equivalent(file, *table, ignored)) return true;
+  return false;
+}
+
+}  // namespace
+
 std::vector<std::filesystem::path> list_price_files(const std::filesystem::path& folder,
                                                     const IngestOptions& options) {
   if (!std::filesystem::is_directory(folder)) throw InputError(folder.string(), 0, "", "not a folder");
   std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    if (!entry.is_regular_file() || entry.path().extension() != ".csv") continue;
-    std::error_code ignored;
-    if ((!options.constituents.empty() &&
-         std::filesystem::equivalent(entry.path(), options.constituents, ignored)) ||
-        (!options.benchmark.empty() && std::filesystem::equivalent(entry.path(), options.benchmark, ignored)))
+  // Recursive: Stooq's bulk download nests its files (data/daily/us/nyse stocks/1/aapl.us.txt).
+  for (auto it = std::filesystem::recursive_directory_iterator(folder);
+       it != std::filesystem::recursive_directory_iterator(); ++it) {
+    const std::filesystem::path& path = it->path();
+    if (path.filename().string().starts_with(".")) {  // .git, ._aapl.us.txt (macOS): never prices
+      if (it->is_directory()) it.disable_recursion_pending();
       continue;
-    files.push_back(entry.path());
+    }
+    if (it->is_regular_file() && is_price_file_name(path) && !is_option_table(path, options))
+      files.push_back(path);
   }
-  std::sort(files.begin(), files.end());
+  std::sort(files.begin(), files.end());  // directory order differs between file systems
   return files;
 }
 
@@ -64,7 +85,7 @@ TickerReport check_and_validate(TickerSeries& s, const ValidationOptions& option
   r.ticker = s.ticker;
   r.files = s.files;
   r.rejected = true;
-  r.reject_reason = "unsafe ticker name (allowed: A-Z 0-9 . - ^, at most 15)";
+  r.reject_reason = "unsafe ticker name (allowed: A-Z 0-9 . - _ ^, at most 15)";
   r.findings.push_back(
       {"unsafe_ticker", s.files.front(), 0, "", "ticker", s.ticker.substr(0, 40), "ticker rejected"});
   return r;
@@ -395,7 +416,7 @@ void attach_constituents(Universe& u, const std::filesystem::path& path) {
       throw InputError(
           path.string(), table.line_numbers[r], "",
           std::to_string(row.size()) + " fields where the header has " + std::to_string(table.header.size()));
-    const std::int64_t i = u.index_of(row[static_cast<std::size_t>(symbol)]);
+    const std::int64_t i = u.index_of(canonical_ticker(row[static_cast<std::size_t>(symbol)]));
     if (i < 0) continue;
     if (sector >= 0)
       u.sector[static_cast<std::size_t>(i)] = safe_label(row[static_cast<std::size_t>(sector)]);

@@ -2,21 +2,26 @@
 // problem found on the way as a finding (file, line, field, what) for the validation report.
 //
 // Recognised headers (case-insensitive, any column order, extra columns ignored):
-//   Kaggle  date,open,high,low,close,volume,Name          ticker from the Name column
-//   Yahoo   Date,Open,High,Low,Close,Adj Close,Volume     missing days empty or "null"
-//   Stooq   Date,Open,High,Low,Close,Volume,OpenInt
-//   long    any of the above with a ticker column (Name, Ticker or Symbol) holding many tickers
-// Without a ticker column the ticker is the file name up to the first '_' or '.' (AAPL_data.csv -> AAPL).
+//   Kaggle      date,open,high,low,close,volume,Name          ticker from the Name column
+//   Yahoo       Date,Open,High,Low,Close,Adj Close,Volume     missing days empty or "null"
+//   Stooq       Date,Open,High,Low,Close,Volume,OpenInt       Kaggle's copy of Stooq, aapl.us.txt
+//   Stooq bulk  <TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>
+//               daily bars only (<PER> D; anything else is an error), ticker from <TICKER>
+//   long        any of the above with a ticker column (Name, Ticker or Symbol) holding many tickers
+// Any other header with a date and a close column is read as "generic"; an empty file, or one without
+// those columns, is an InputError naming it. Without a ticker column the ticker comes from the file
+// name (see ticker_from_file_name).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qf::data {
 
-enum class PriceLayout { kaggle, yahoo, stooq, generic };
+enum class PriceLayout { kaggle, yahoo, stooq, stooq_bulk, generic };
 std::string to_string(PriceLayout layout);
 
 // Days since 1970-01-01; parse_date accepts YYYY-MM-DD and YYYYMMDD, returns false otherwise.
@@ -53,8 +58,18 @@ struct TickerSeries {
 // Throws InputError (file, line, field) when the file is not a price file at all.
 std::vector<TickerSeries> read_price_file(const std::filesystem::path& path);
 
-// A ticker symbol is safe when it is 1-15 characters of A-Z, 0-9, '.', '-' or '^' (no path
+// A ticker symbol is safe when it is 1-15 characters of A-Z, 0-9, '.', '-', '_' or '^' (no path
 // separators, no leading dot): it becomes part of file and dataset names later.
 bool is_safe_ticker(const std::string& ticker);
+
+// The one spelling of a ticker, for ticker columns, file names and the constituents join: trimmed,
+// upper case, '-' written '.' (Yahoo's BRK-B is the real set's BRK.B) and a Stooq market suffix
+// (.US .UK .DE .JP .HK .HU .PL) dropped, since the sets this reads hold one market each. Nothing else
+// is cut, so ETF_SPY and ETF_TLT stay two tickers and an unsafe name stays unsafe.
+std::string canonical_ticker(std::string_view raw);
+
+// The ticker a file name stands for: the extension (.csv, .txt) and a _data or _daily suffix
+// dropped, then canonical_ticker: BRK.B_data.csv -> BRK.B, aapl.us.txt -> AAPL, BRK-B.csv -> BRK.B.
+std::string ticker_from_file_name(const std::filesystem::path& path);
 
 }  // namespace qf::data

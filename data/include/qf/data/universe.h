@@ -48,13 +48,14 @@ struct IngestOptions {
   std::filesystem::path benchmark;     // optional: a price file of the benchmark index
 };
 
-// Every *.csv price file directly in `folder` (files named like the constituents or benchmark
-// options are skipped). Throws InputError for a missing folder or a file that is not a price file.
+// Every *.csv and *.txt file in `folder` and its subfolders, sorted by path (hidden files and folders,
+// and the constituents and benchmark files of `options`, are skipped). Throws InputError for a missing
+// folder; each file's layout is checked when it is read (read_price_file).
 std::vector<std::filesystem::path> list_price_files(const std::filesystem::path& folder,
                                                     const IngestOptions& options);
 
-// Reads, validates and aligns. Tickers are de-duplicated across files (a ticker in two files is an
-// error naming both), and unsafe ticker names (see is_safe_ticker) are rejected with a finding.
+// Reads, validates and aligns. Tickers are de-duplicated across files (two files whose tickers have one
+// canonical spelling, e.g. BRK-B.csv and BRK.B_data.csv, are an error naming both), and unsafe ticker names (see is_safe_ticker) are rejected with a finding.
 Universe ingest(const std::vector<std::filesystem::path>& files, const IngestOptions& options);
 
 // Aligns already validated series (used by ingest and by incremental updates).
@@ -80,7 +81,8 @@ std::vector<Finding> set_findings(const Universe& universe);
 // One line per set-level finding ("survivorship: ..."), for the later stages' warnings.
 std::vector<std::string> data_warnings(const Universe& universe);
 
-// Sector and market cap per ticker from a constituents table; unknown tickers keep ""/NaN. Sector names
+// Sector and market cap per ticker from a constituents table, joined on canonical_ticker(Symbol) (BRK-B
+// there is BRK.B here); unknown tickers keep ""/NaN. Sector names
 // lose leading formula characters (= + - @) and control characters, so that no CSV output carries a
 // spreadsheet formula from the input.
 void attach_constituents(Universe& universe, const std::filesystem::path& table);
