@@ -72,7 +72,8 @@ int main(int argc, char** argv) try {
   const auto start = std::chrono::steady_clock::now();
   qf::data::IngestOptions ingest_options{validation, constituents, benchmark};
   const auto files = qf::data::list_price_files(input, ingest_options);
-  if (files.empty()) throw qf::data::InputError(input, 0, "", "no .csv or .txt price files in this folder or its subfolders");
+  if (files.empty())
+    throw qf::data::InputError(input, 0, "", "no .csv or .txt price files in this folder or its subfolders");
   const fs::path store = fs::path(out) / "universe.h5";
   if (update && !fs::exists(store))
     throw qf::data::InputError(store.string(), 0, "", "--update needs an existing store");

@@ -77,7 +77,8 @@ std::string upper(std::string text) {
 }
 
 bool ends_with_ci(const std::string& text, std::string_view suffix) {
-  return text.size() > suffix.size() && upper(text.substr(text.size() - suffix.size())) == upper(std::string(suffix));
+  return text.size() > suffix.size() &&
+         upper(text.substr(text.size() - suffix.size())) == upper(std::string(suffix));
 }
 
 // Parses a number; empty, "null", "nan" and "NA" are missing (NaN, ok = true); garbage gives ok = false.
@@ -147,8 +148,8 @@ std::string format_date(Day day) {
 bool is_safe_ticker(const std::string& t) {
   if (t.empty() || t.size() > 15 || t.front() == '.' || t.front() == '-') return false;
   for (char c : t)
-    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '^' ||
-          c == '_')) return false;
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '^' || c == '_'))
+      return false;
   return true;
 }
 
@@ -220,8 +221,9 @@ void check_daily(const CsvTable& table, std::size_t r, const Columns& c, const s
   const auto& fields = table.rows[r];
   const auto column = static_cast<std::size_t>(c.period);
   if (column >= fields.size() || upper(normalize_header(fields[column])) == "D") return;
-  throw InputError(file, table.line_numbers[r], table.header[column],
-                   "period '" + fields[column].substr(0, 20) + "' is not daily (D): only daily prices are read");
+  throw InputError(
+      file, table.line_numbers[r], table.header[column],
+      "period '" + fields[column].substr(0, 20) + "' is not daily (D): only daily prices are read");
 }
 
 // Parses one row's date and numbers; on a bad field adds a finding to `s` and returns nothing.
@@ -241,9 +243,10 @@ std::optional<PriceRow> parse_row(const std::vector<std::string>& fields, const 
     bool ok = true;
     const double v = parse_number(fields[static_cast<std::size_t>(column)], ok);
     if (!ok) {
-      s.findings.push_back({"unparseable_line", file, line, format_date(row.day), name,
-                            "unparseable number '" + fields[static_cast<std::size_t>(column)].substr(0, 40) + "'",
-                            "row dropped"});
+      s.findings.push_back(
+          {"unparseable_line", file, line, format_date(row.day), name,
+           "unparseable number '" + fields[static_cast<std::size_t>(column)].substr(0, 40) + "'",
+           "row dropped"});
       row_ok = false;
     }
     return v;

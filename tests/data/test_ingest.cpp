@@ -211,8 +211,8 @@ TEST(RealData, ReportsExactlyTheKnownDefects) {
   for (const char* share_class : {"BRK.B", "BF.B"}) {  // named with a dot, and joined to the constituents
     const std::int64_t i = u.index_of(share_class);
     ASSERT_GE(i, 0) << share_class;
-    EXPECT_EQ(u.sector[static_cast<std::size_t>(i)], std::string(share_class) == "BF.B" ? "Consumer Staples"
-                                                                                       : "Financials");
+    EXPECT_EQ(u.sector[static_cast<std::size_t>(i)],
+              std::string(share_class) == "BF.B" ? "Consumer Staples" : "Financials");
   }
   EXPECT_EQ(u.benchmark_name, "GSPC");  // gspc_daily.csv: the _daily decoration dropped
   const auto counts = count_kinds(u);

@@ -55,7 +55,8 @@ std::vector<std::filesystem::path> list_price_files(const std::filesystem::path&
                                                     const IngestOptions& options);
 
 // Reads, validates and aligns. Tickers are de-duplicated across files (two files whose tickers have one
-// canonical spelling, e.g. BRK-B.csv and BRK.B_data.csv, are an error naming both), and unsafe ticker names (see is_safe_ticker) are rejected with a finding.
+// canonical spelling, e.g. BRK-B.csv and BRK.B_data.csv, are an error naming both), and unsafe ticker names
+// (see is_safe_ticker) are rejected with a finding.
 Universe ingest(const std::vector<std::filesystem::path>& files, const IngestOptions& options);
 
 // Aligns already validated series (used by ingest and by incremental updates).
