@@ -16,7 +16,9 @@ constexpr std::array<const char*, 4> kFieldNames{"open", "high", "low", "close"}
 double& field(PriceRow& row, int k) {
   return k == kOpen ? row.open : k == kHigh ? row.high : k == kLow ? row.low : row.close;
 }
-double field(const PriceRow& row, int k) { return field(const_cast<PriceRow&>(row), k); }
+double field(const PriceRow& row, int k) {
+  return field(const_cast<PriceRow&>(row), k);
+}
 
 std::string number(double v, int digits = 6) {
   std::ostringstream out;
@@ -68,25 +70,27 @@ Spike two_sided_spike(double prev, double x, double next, double revert) {
 }
 
 struct Verdict {
-  bool row = false;                // bad_row: the close and >= 2 of open/high/low
-  std::array<bool, 4> tick{};      // bad_tick per field (when not a bad row)
+  bool row = false;            // bad_row: the close and >= 2 of open/high/low
+  std::array<bool, 4> tick{};  // bad_tick per field (when not a bad row)
   std::array<Spike, 4> spike{};
-  double score = 0;                // largest flagged s / sigma: the order rows are judged in
+  double score = 0;  // largest flagged s / sigma: the order rows are judged in
   bool any() const { return row || tick[0] || tick[1] || tick[2] || tick[3]; }
 };
 
 // Judges row x against p and n (n null: the last row, one-sided |a| against the stricter threshold).
-Verdict judge(const PriceRow& p, const PriceRow& x, const PriceRow* n, double sigma, const ValidationOptions& o) {
+Verdict judge(const PriceRow& p, const PriceRow& x, const PriceRow* n, double sigma,
+              const ValidationOptions& o) {
   Verdict v;
   const double tick_min = n ? std::max(o.bad_tick_sigmas * sigma, std::log(o.bad_tick_min_factor))
                             : std::max(o.bad_tick_last_sigmas * sigma, std::log(o.bad_tick_min_factor));
-  const double row_min =
-      n ? std::max(o.bad_row_sigmas * sigma, std::log(o.bad_row_min_factor)) : tick_min;
+  const double row_min = n ? std::max(o.bad_row_sigmas * sigma, std::log(o.bad_row_min_factor)) : tick_min;
   for (int k = 0; k < 4; ++k) {
     const double a = std::log(field(x, k) / field(p, k));
     v.spike[static_cast<std::size_t>(k)] =
         n ? two_sided_spike(field(p, k), field(x, k), field(*n, k), o.bad_tick_revert)
-          : Spike{std::abs(a), a > 0 ? 1 : a < 0 ? -1 : 0};
+          : Spike{std::abs(a), a > 0   ? 1
+                               : a < 0 ? -1
+                                       : 0};
   }
   const Spike& close = v.spike[kClose];
   int agreeing = 0;
@@ -115,8 +119,8 @@ std::string spike_text(const PriceRow& p, const PriceRow& x, const PriceRow* n, 
   const auto& s = v.spike[static_cast<std::size_t>(k)];
   return std::string(kFieldNames[static_cast<std::size_t>(k)]) + " " + number(field(x, k), 10) + " vs " +
          number(field(p, k), 10) + (n ? " before and " + number(field(*n, k), 10) + " after" : " before") +
-         " (x" + number(std::exp(s.size * s.sign), 3) + ", " + number(s.size / sigma, 3) +
-         " sigma, sigma " + number(sigma, 3) + "); row " + row_text(x);
+         " (x" + number(std::exp(s.size * s.sign), 3) + ", " + number(s.size / sigma, 3) + " sigma, sigma " +
+         number(sigma, 3) + "); row " + row_text(x);
 }
 
 constexpr const char* kGapAction = "row dropped: a calendar gap (close carried forward, present = 0)";
@@ -133,11 +137,13 @@ bool rebuild(PriceRow& x, const PriceRow& p, const std::array<bool, 4>& bad, std
   const double bottom = bad[kOpen] ? x.close : std::min(x.open, x.close);
   if (bad[kHigh]) {
     x.high = top;
-    action += std::string("high := max(") + (bad[kOpen] ? "close" : "open, close") + ") = " + number(x.high, 10) + "; ";
+    action += std::string("high := max(") + (bad[kOpen] ? "close" : "open, close") +
+              ") = " + number(x.high, 10) + "; ";
   }
   if (bad[kLow]) {
     x.low = bottom;
-    action += std::string("low := min(") + (bad[kOpen] ? "close" : "open, close") + ") = " + number(x.low, 10) + "; ";
+    action += std::string("low := min(") + (bad[kOpen] ? "close" : "open, close") +
+              ") = " + number(x.low, 10) + "; ";
   }
   if (bad[kOpen]) {  // the open is near the previous close, and inside the day's range
     x.open = std::clamp(p.close, x.low, x.high);
@@ -148,12 +154,12 @@ bool rebuild(PriceRow& x, const PriceRow& p, const std::array<bool, 4>& bad, std
 }
 
 // Applies a two-sided verdict to row t; true when the row is dropped.
-bool apply_verdict(std::vector<PriceRow>& rows, std::size_t p, std::size_t t, std::size_t n,
-                   const Verdict& v, double sigma, const AddFinding& add) {
+bool apply_verdict(std::vector<PriceRow>& rows, std::size_t p, std::size_t t, std::size_t n, const Verdict& v,
+                   double sigma, const AddFinding& add) {
   const PriceRow original = rows[t];
   if (v.row) {
-    add("bad_row", original, "close", "whole row off: " + spike_text(rows[p], original, &rows[n], kClose, v, sigma),
-        kGapAction);
+    add("bad_row", original, "close",
+        "whole row off: " + spike_text(rows[p], original, &rows[n], kClose, v, sigma), kGapAction);
     return true;
   }
   std::string action;
@@ -162,8 +168,9 @@ bool apply_verdict(std::vector<PriceRow>& rows, std::size_t p, std::size_t t, st
     if (v.tick[static_cast<std::size_t>(k)])
       add("bad_tick", original, kFieldNames[static_cast<std::size_t>(k)],
           spike_text(rows[p], original, &rows[n], k, v, sigma),
-          kept ? action.c_str() : "close and high or low bad, close cannot be rebuilt: row dropped, a "
-                                  "calendar gap (close carried forward, present = 0)");
+          kept ? action.c_str()
+               : "close and high or low bad, close cannot be rebuilt: row dropped, a "
+                 "calendar gap (close carried forward, present = 0)");
   return !kept;
 }
 

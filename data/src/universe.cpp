@@ -14,8 +14,10 @@ namespace qf::data {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-bool is_bad_tick_kind(const Finding& f) { return f.kind == "bad_tick" || f.kind == "bad_row"; }
+bool is_bad_tick_kind(const Finding& f) {
+  return f.kind == "bad_tick" || f.kind == "bad_row";
 }
+}  // namespace
 
 std::int64_t Universe::index_of(const std::string& ticker) const {
   const auto it = std::lower_bound(tickers.begin(), tickers.end(), ticker);
@@ -239,8 +241,8 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
     // Findings about the stored last row that the re-sent raw row re-creates (see below).
     auto rechecked = [&](const Finding& f) {
       return (is_bad_tick_kind(f) && f.date >= recheck_from) ||
-             (last_resent && f.line == last_stored_line && (f.kind == "missing_field" || f.kind == "missing_volume" ||
-                                             f.kind == "ohlc_inconsistent"));
+             (last_resent && f.line == last_stored_line &&
+              (f.kind == "missing_field" || f.kind == "missing_volume" || f.kind == "ohlc_inconsistent"));
     };
     TickerReport report_base = old;
     report_base.findings.clear();
@@ -305,7 +307,8 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
     }
     // Re-validate: stored rows are already repaired (the rules are idempotent), so only new rows can
     // add row-level findings; sequence findings are recomputed over the whole history.
-    std::erase_if(report_base.findings, [&](const Finding& f) { return f.line <= last_line && rechecked(f); });
+    std::erase_if(report_base.findings,
+                  [&](const Finding& f) { return f.line <= last_line && rechecked(f); });
     // Bad ticks are judged from the stored last row on (the history before was judged with both
     // neighbours already).
     const std::int64_t rows_read = report_base.rows_read;

@@ -21,12 +21,28 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Plant { field_x10, field_x01, field_x100, field_x2, field_x05, row_up, row_down,
-                   move_down30, move_up40, split2, split3, crash_half };
+enum class Plant {
+  field_x10,
+  field_x01,
+  field_x100,
+  field_x2,
+  field_x05,
+  row_up,
+  row_down,
+  move_down30,
+  move_up40,
+  split2,
+  split3,
+  crash_half
+};
 constexpr int kPlantKinds = 12;
-bool is_error(Plant p) { return p <= Plant::row_down; }
+bool is_error(Plant p) {
+  return p <= Plant::row_down;
+}
 
-double& field(PriceRow& r, int k) { return k == 0 ? r.open : k == 1 ? r.high : k == 2 ? r.low : r.close; }
+double& field(PriceRow& r, int k) {
+  return k == 0 ? r.open : k == 1 ? r.high : k == 2 ? r.low : r.close;
+}
 const char* kFields[] = {"open", "high", "low", "close"};
 
 struct Planted {
@@ -47,8 +63,8 @@ std::vector<TickerSeries> series_of(const SyntheticUniverse& u) {
       Day day = 0;
       parse_date(u.dates[static_cast<std::size_t>(t.first_day + k)], day);
       const auto i = static_cast<std::size_t>(k);
-      s.rows.push_back({day, t.open[i], t.high[i], t.low[i], t.close[i], static_cast<double>(t.volume[i]),
-                        k + 2});
+      s.rows.push_back(
+          {day, t.open[i], t.high[i], t.low[i], t.close[i], static_cast<double>(t.volume[i]), k + 2});
     }
     out.push_back(std::move(s));
   }
@@ -73,15 +89,24 @@ void plant(std::vector<PriceRow>& rows, Planted& p, Rng& rng) {
       for (int f = 0; f < 4; ++f) field(r, f) *= p.kind == Plant::row_up ? 1 + size : 1 - size;
       break;
     }
-    case Plant::move_down30: scale_from(rows, p.row, 0.7); break;
-    case Plant::move_up40: scale_from(rows, p.row, 1.4); break;
-    case Plant::split2: scale_from(rows, p.row, 0.5); break;
-    case Plant::split3: scale_from(rows, p.row, 1.0 / 3); break;
+    case Plant::move_down30:
+      scale_from(rows, p.row, 0.7);
+      break;
+    case Plant::move_up40:
+      scale_from(rows, p.row, 1.4);
+      break;
+    case Plant::split2:
+      scale_from(rows, p.row, 0.5);
+      break;
+    case Plant::split3:
+      scale_from(rows, p.row, 1.0 / 3);
+      break;
     case Plant::crash_half:  // -40 %, then half of it back the next day, and it stays there
       scale_from(rows, p.row, 0.6);
       scale_from(rows, p.row + 1, 0.8 / 0.6);
       break;
-    default: field(r, p.field) *= kFactors[static_cast<int>(p.kind)];
+    default:
+      field(r, p.field) *= kFactors[static_cast<int>(p.kind)];
   }
 }
 
@@ -106,7 +131,9 @@ std::vector<Planted> plant_all(std::vector<TickerSeries>& series, std::uint64_t 
   return planted;
 }
 
-bool is_bad_kind(const Finding& f) { return f.kind == "bad_tick" || f.kind == "bad_row"; }
+bool is_bad_kind(const Finding& f) {
+  return f.kind == "bad_tick" || f.kind == "bad_row";
+}
 
 const PriceRow* row_on(const TickerSeries& s, Day day) {
   for (const auto& r : s.rows)
@@ -139,8 +166,8 @@ TEST(BadTicks, PlantedErrorsFoundGenuineMovesNot) {
   for (const Planted& p : planted) {
     const std::string date = format_date(p.original.day);
     const auto it = bad.find({p.ticker, date});
-    const std::string where = series[p.ticker].ticker + " " + date + " kind " +
-                              std::to_string(static_cast<int>(p.kind));
+    const std::string where =
+        series[p.ticker].ticker + " " + date + " kind " + std::to_string(static_cast<int>(p.kind));
     if (!is_error(p.kind)) {  // genuine: nothing on the day or the day after
       EXPECT_TRUE(it == bad.end()) << where << ": " << it->second.front().detail;
       continue;
@@ -175,8 +202,8 @@ TEST(BadTicks, PlantedErrorsFoundGenuineMovesNot) {
     for (const auto& [key, findings] : bad)
       for (const auto& f : findings)
         if (!expected.count(key) || findings.size() > 1)
-          ADD_FAILURE() << series[key.first].ticker << " " << f.date << " " << f.kind << " " << f.field << ": "
-                        << f.detail;
+          ADD_FAILURE() << series[key.first].ticker << " " << f.date << " " << f.kind << " " << f.field
+                        << ": " << f.detail;
   }
   EXPECT_GE(errors, 100u);
 }
@@ -194,7 +221,8 @@ TEST(BadTicks, BadRowIsACalendarGap) {
   std::vector<TickerReport> reports;
   for (auto& s : series) reports.push_back(validate_and_repair(s));
   const Universe u = align(series, reports);
-  const auto d = static_cast<std::size_t>(std::lower_bound(u.days.begin(), u.days.end(), day) - u.days.begin());
+  const auto d =
+      static_cast<std::size_t>(std::lower_bound(u.days.begin(), u.days.end(), day) - u.days.begin());
   const std::size_t N = u.tickers.size(), k = d * N + static_cast<std::size_t>(u.index_of(series[0].ticker));
   EXPECT_EQ(u.present[k], 0);
   EXPECT_EQ(u.close.data<double>()[k], u.close.data<double>()[k - N]);
@@ -264,7 +292,8 @@ TEST(BadTicks, LastRowFlaggedThenRejudgedByUpdate) {
   const double open = updated.open.data<double>()[d];
   EXPECT_GE(open, rows[bad].low - 1e-6);
   EXPECT_LE(open, rows[bad].high + 1e-6);
-  EXPECT_NEAR(updated.low.data<double>()[d], rows[bad].low, 1e-6);  // the bad open was not copied into the low
+  EXPECT_NEAR(updated.low.data<double>()[d], rows[bad].low,
+              1e-6);  // the bad open was not copied into the low
   ASSERT_EQ(updated.reports.size(), rebuilt.reports.size());
   ASSERT_EQ(updated.reports[0].findings.size(), rebuilt.reports[0].findings.size());
   for (std::size_t k = 0; k < rebuilt.reports[0].findings.size(); ++k) {

@@ -242,7 +242,8 @@ TEST(RealData, ReportsExactlyTheKnownDefects) {
   const auto chd = static_cast<std::size_t>(u.index_of("CHD"));
   Day day = 0;
   ASSERT_TRUE(parse_date("2014-05-19", day));
-  const auto d = static_cast<std::size_t>(std::lower_bound(u.days.begin(), u.days.end(), day) - u.days.begin());
+  const auto d =
+      static_cast<std::size_t>(std::lower_bound(u.days.begin(), u.days.end(), day) - u.days.begin());
   const std::size_t k = d * static_cast<std::size_t>(u.ticker_count()) + chd;
   EXPECT_DOUBLE_EQ(u.low.data<double>()[k], 33.695);
   EXPECT_DOUBLE_EQ(u.open.data<double>()[k], 33.87);  // clamp(previous close 33.87, low, high)

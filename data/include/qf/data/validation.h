@@ -69,16 +69,17 @@ struct ValidationOptions {
   std::int64_t min_rows = 20;  // at least 1
   // Bad ticks and rows (see "Spike" above). A lost or extra digit is x10; the real set has x2 closes and
   // whole rows from another series 12-35 % off: a single field must be >= 10 sigma and >= x1.5 off
-  // (flash-crash lows of 20-30 %, e.g. 2015-08-24, are genuine and below x1.5); a whole row >= 10 sigma
-  // and >= x1.1 (three to four fields agreeing is much stronger evidence than one).
-  std::int64_t bad_tick_window = 20;      // rows on either side for sigma
-  double bad_tick_min_scale = 0.005;      // floor on sigma (stale prices have a MAD of 0)
-  double bad_tick_sigmas = 10;            // single field: s >= this * sigma ...
-  double bad_tick_min_factor = 1.5;       // ... and s >= log(this)
-  double bad_row_sigmas = 6;              // whole row: s >= this * sigma ...
-  double bad_row_min_factor = 1.1;        // ... and s >= log(this), for the close and two other fields
-  double bad_tick_revert = 0.5;           // back the next day: |log(x_n / x_p)| <= this * s
-  double bad_tick_last_sigmas = 20;       // last row, one-sided: |a| >= this * sigma (flag only)
+  // (flash-crash lows of 20-30 %, e.g. 2015-08-24, are genuine and below x1.5); a whole row >= 6 sigma
+  // and >= x1.1 (three to four fields agreeing is much stronger evidence than one; 10 sigma missed
+  // +25 % rows of volatile synthetic names, sigma ~ 3 %).
+  std::int64_t bad_tick_window = 20;  // rows on either side for sigma
+  double bad_tick_min_scale = 0.005;  // floor on sigma (stale prices have a MAD of 0)
+  double bad_tick_sigmas = 10;        // single field: s >= this * sigma ...
+  double bad_tick_min_factor = 1.5;   // ... and s >= log(this)
+  double bad_row_sigmas = 6;          // whole row: s >= this * sigma ...
+  double bad_row_min_factor = 1.1;    // ... and s >= log(this), for the close and two other fields
+  double bad_tick_revert = 0.5;       // back the next day: |log(x_n / x_p)| <= this * s
+  double bad_tick_last_sigmas = 20;   // last row, one-sided: |a| >= this * sigma (flag only)
   // Rows before this day are not checked for bad ticks (update: the stored history was checked).
   Day bad_tick_from = std::numeric_limits<Day>::min();
 };
@@ -98,8 +99,8 @@ struct TickerReport {
   std::vector<Finding> findings;
 };
 
-// The row-level rules alone (missing_close .. ohlc_inconsistent, without bad_tick/bad_row) applied to one row in place: what
-// validate_and_repair does to each row, also used to compare re-sent rows with the store.
+// The row-level rules alone (missing_close .. ohlc_inconsistent, without bad_tick/bad_row) applied to one row
+// in place: what validate_and_repair does to each row, also used to compare re-sent rows with the store.
 struct RowRepair {
   bool missing_close = false, missing_volume = false, non_positive = false, ohlc_inconsistent = false;
   std::string missing_fields;  // "open high low" (those that were empty)
