@@ -14,7 +14,11 @@ namespace qf::data {
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool is_bad_tick_kind(const Finding& f) {
+  return f.kind == "bad_tick" || f.kind == "bad_row";
 }
+}  // namespace
 
 std::int64_t Universe::index_of(const std::string& ticker) const {
   const auto it = std::lower_bound(tickers.begin(), tickers.end(), ticker);
@@ -249,6 +253,18 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
       last_line = std::max(last_line, line);
     }
     for (const auto& f : old.findings) last_line = std::max(last_line, f.line);
+    // The stored last row was checked one-sidedly only: its bad_tick/bad_row verdict is redone below,
+    // two-sided once new rows follow it.
+    const Day last_stored_day = s.rows.empty() ? std::numeric_limits<Day>::min() : s.rows.back().day;
+    const std::string recheck_from = s.rows.empty() ? std::string() : format_date(last_stored_day);
+    const std::int64_t last_stored_line = s.rows.empty() ? -1 : s.rows.back().line;
+    bool last_resent = false;  // the stored last row came again in the update: raw values judged again
+    // Findings about the stored last row that the re-sent raw row re-creates (see below).
+    auto rechecked = [&](const Finding& f) {
+      return (is_bad_tick_kind(f) && f.date >= recheck_from) ||
+             (last_resent && f.line == last_stored_line &&
+              (f.kind == "missing_field" || f.kind == "missing_volume" || f.kind == "ohlc_inconsistent"));
+    };
     TickerReport report_base = old;
     report_base.findings.clear();
     for (const auto& f : old.findings)
@@ -260,8 +276,11 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
             update.files.front(), 0, "",
             "ticker " + ticker + " also comes from " + (old.files.empty() ? "the store" : old.files.front()));
       const Day last_day = s.rows.empty() ? 0 : s.rows.back().day;
-      std::set<std::int64_t> finding_lines;  // rows the first run dropped or flagged
-      for (const auto& f : old.findings) finding_lines.insert(f.line);
+      std::set<std::int64_t> finding_lines, tick_lines;  // rows the first run dropped or flagged; repaired
+      for (const auto& f : old.findings) {
+        finding_lines.insert(f.line);
+        if (f.kind == "bad_tick") tick_lines.insert(f.line);
+      }
       std::int64_t added = 0;
       for (const PriceRow& row : update.rows) {
         if (row.day <= last_day) {  // the stored history: re-sent rows must be what was stored
@@ -281,12 +300,20 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
                             repaired.volume == stored.volume.data<double>()[k];
           const bool dropped_before =
               !stored_row && row.line <= last_line && finding_lines.count(row.line) > 0;
-          if (!same && !dropped_before)
+          // A bad tick was repaired from its neighbours, which repair_row alone cannot redo.
+          const bool repaired_before = stored_row && tick_lines.count(row.line) > 0;
+          if (!same && !dropped_before && !repaired_before)
             throw InputError(update.files.front(), row.line, "date",
                              "row of " + format_date(row.day) +
                                  " differs from the store or is new inside the stored "
                                  "history (ends " +
                                  format_date(last_day) + "): a revision needs a full rebuild");
+          // The stored last row was judged one-sidedly and then OHLC-fixed (which may have copied a bad
+          // field into high or low): judge the raw row again, as a full rebuild would.
+          if (stored_row && row.day == last_day) {
+            s.rows.back() = row;
+            last_resent = true;
+          }
           continue;
         }
         s.rows.push_back(row);
@@ -301,10 +328,17 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
     }
     // Re-validate: stored rows are already repaired (the rules are idempotent), so only new rows can
     // add row-level findings; sequence findings are recomputed over the whole history.
+    std::erase_if(report_base.findings,
+                  [&](const Finding& f) { return f.line <= last_line && rechecked(f); });
+    // Bad ticks are judged from the stored last row on (the history before was judged with both
+    // neighbours already).
     const std::int64_t rows_read = report_base.rows_read;
-    TickerReport again = validate_and_repair(s, options.validation);
+    ValidationOptions validation = options.validation;
+    validation.bad_tick_from = last_stored_day;
+    TickerReport again = validate_and_repair(s, validation);
     for (auto& f : again.findings)
-      if (!row_level(f) || f.line > last_line) report_base.findings.push_back(std::move(f));
+      if (rechecked(f) || (!is_bad_tick_kind(f) && (!row_level(f) || f.line > last_line)))
+        report_base.findings.push_back(std::move(f));
     report_base.rows_read = rows_read;
     report_base.rows_kept = again.rows_kept;
     report_base.rejected = again.rejected;

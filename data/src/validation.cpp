@@ -5,6 +5,8 @@
 #include <map>
 #include <sstream>
 
+#include "bad_ticks.h"
+
 namespace qf::data {
 
 namespace {
@@ -24,6 +26,16 @@ double near_split_ratio(double ratio, double tolerance) {
       if (std::abs(ratio / target - 1.0) <= tolerance) return target;
   }
   return 0.0;
+}
+
+// high := max(o,h,l,c), low := min(o,h,l,c); true when that changed the row.
+bool fix_ohlc(PriceRow& row) {
+  const double top = std::max({row.open, row.high, row.low, row.close});
+  const double bottom = std::min({row.open, row.high, row.low, row.close});
+  if (row.high == top && row.low == bottom) return false;
+  row.high = top;
+  row.low = bottom;
+  return true;
 }
 
 }  // namespace
@@ -53,13 +65,7 @@ RowRepair repair_row(PriceRow& row) {
     r.non_positive = true;
     return r;
   }
-  const double top = std::max({row.open, row.high, row.low, row.close});
-  const double bottom = std::min({row.open, row.high, row.low, row.close});
-  if (row.high != top || row.low != bottom) {
-    r.ohlc_inconsistent = true;
-    row.high = top;
-    row.low = bottom;
-  }
+  r.ohlc_inconsistent = fix_ohlc(row);
   return r;
 }
 
@@ -99,7 +105,8 @@ TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
     rows.push_back(row);
   }
 
-  // Field-level repairs.
+  // Field-level repairs: missing values filled, unusable rows dropped; the OHLC fix waits until the
+  // bad ticks are repaired, so that a bad field is never copied into another.
   std::vector<PriceRow> kept;
   kept.reserve(rows.size());
   for (PriceRow row : rows) {
@@ -121,12 +128,16 @@ TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
           "row dropped");
       continue;
     }
-    if (r.ohlc_inconsistent)
+    kept.push_back(f);
+  }
+  detail::apply_bad_tick_rules(kept, o, add);
+  for (PriceRow& row : kept) {
+    const PriceRow f = row;
+    if (fix_ohlc(row))
       add("ohlc_inconsistent", row, f.high != row.high ? "high" : "low",
           "o=" + number_text(f.open) + " h=" + number_text(f.high) + " l=" + number_text(f.low) +
               " c=" + number_text(f.close),
           "high := max(o,h,l,c), low := min(o,h,l,c)");
-    kept.push_back(row);
   }
 
   // Runs of zero volume.

@@ -1,21 +1,49 @@
 // Validation and repair of one ticker's daily rows. Every finding is recorded with where it was seen
 // and what was done; nothing is dropped silently. The rules, in the order they are applied:
 //
+// clang-format off
 //   kind                 what                                         action
 //   unparseable_line     wrong field count, bad date or number        row dropped (found while parsing)
 //   unsorted_dates       rows not in date order                       rows sorted
-//   duplicate_date       a date seen twice                            identical: dropped; different: first
-//   kept missing_close        close missing                                row dropped missing_field
-//   open/high/low missing, close present         open := close; high := max(open, close,
+//   duplicate_date       a date seen twice                            identical: dropped; different: first kept
+//   missing_close        close missing                                row dropped
+//   missing_field        open/high/low missing, close present         open := close; high := max(open, close,
 //                                                                     high); low := min(open, close, low)
 //   missing_volume       volume missing                               volume := 0
 //   non_positive_price   a price <= 0                                 row dropped
-//   ohlc_inconsistent    high < max(o, l, c) or low > min(o, h, c)    high := max(o,h,l,c); low :=
-//   min(o,h,l,c) zero_volume_run      >= zero_volume_run days of volume 0           flagged split_like_jump
-//   close ratio near 2, 3, 4, 5 or 10 (or its    flagged, prices left as given
-//                        inverse), not reverted the next day          (adjust_splits: earlier prices
-//                        rescaled)
+//   bad_row              an interior row whose close and at least two  row dropped: a calendar gap (close
+//                        of open/high/low are each off both neighbours carried forward, present = 0); the
+//                        the same way, by >= bad_row_sigmas * sigma    finding keeps o/h/l/c
+//                        and >= bad_row_min_factor, and back the next
+//                        day (see "spike" below)
+//   bad_tick             one field of an interior row off both        rebuilt inside the day's range from the
+//                        neighbours' same field by >= bad_tick_sigmas  row's trusted fields (t = not flagged):
+//                        * sigma and >= bad_tick_min_factor, back the  high := max(open_t, close); low :=
+//                        next day (see "spike" below)                  min(open_t, close); open := clamp(prev
+//                                                                     close, low, high); close := clamp(prev
+//                                                                     close, low, high) if high and low are
+//                                                                     trusted, else the row is dropped (a gap
+//                                                                     like bad_row); the finding keeps the
+//                                                                     original value
+//   bad_tick / bad_row   the last row, one-sided (vs the row before   flagged only; re-checked two-sided when
+//   (last row)           only): >= bad_tick_last_sigmas * sigma and   --update brings the next row
+//                        >= bad_tick_min_factor
+//   ohlc_inconsistent    high < max(o, l, c) or low > min(o, h, c)    high := max(o,h,l,c); low := min(o,h,l,c)
+//   zero_volume_run      >= zero_volume_run days of volume 0          flagged
+//   split_like_jump      close ratio near 2, 3, 4, 5 or 10 (or its    flagged, prices left as given
+//                        inverse), not reverted the next day          (adjust_splits: earlier prices rescaled)
 //   too_few_rows         fewer than min_rows rows left                ticker rejected
+// clang-format on
+//
+// Spike (bad_tick, bad_row): for a field x of row t with neighbours p (previous kept row) and n (next),
+//   a = log(x_t / x_p), b = log(x_t / x_n), same sign; size s = min(|a|, |b|); back the next day:
+//   |log(x_n / x_p)| = |a - b| <= bad_tick_revert * s. sigma = max(bad_tick_min_scale, 1.4826 * MAD of the
+//   close-to-close log returns within bad_tick_window rows on either side, the two returns touching
+//   row t excluded). A split or a crash does not come back (b ~ 0, or |a - b| ~ s for a crash that
+//   half-recovers), so neither is a spike. Rows are judged largest spike first against their current
+//   neighbours (a dropped or repaired neighbour is no longer one); the first row has no previous row
+//   and is not checked.
+//
 // Calendar findings (gap, late_start, early_end) come from aligning tickers (universe.h).
 // Set-level findings (universe.h set_findings; real input only, not the generated universe):
 //   survivorship         no ticker's listing ends before the calendar's   warning, stored and repeated
@@ -25,7 +53,9 @@
 //                        dividend-adjusted, returns are price returns      by stages 2-4
 #pragma once
 
+#include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "qf/data/prices.h"
@@ -37,7 +67,27 @@ struct ValidationOptions {
   double split_tolerance = 0.03;  // relative distance of the close ratio to a split ratio
   bool adjust_splits = false;
   std::int64_t min_rows = 20;  // at least 1
+  // Bad ticks and rows (see "Spike" above). A lost or extra digit is x10; the real set has x2 closes and
+  // whole rows from another series 12-35 % off: a single field must be >= 10 sigma and >= x1.5 off
+  // (flash-crash lows of 20-30 %, e.g. 2015-08-24, are genuine and below x1.5); a whole row >= 6 sigma
+  // and >= x1.1 (three to four fields agreeing is much stronger evidence than one; 10 sigma missed
+  // +25 % rows of volatile synthetic names, sigma ~ 3 %).
+  std::int64_t bad_tick_window = 20;  // rows on either side for sigma
+  double bad_tick_min_scale = 0.005;  // floor on sigma (stale prices have a MAD of 0)
+  double bad_tick_sigmas = 10;        // single field: s >= this * sigma ...
+  double bad_tick_min_factor = 1.5;   // ... and s >= log(this)
+  double bad_row_sigmas = 6;          // whole row: s >= this * sigma ...
+  double bad_row_min_factor = 1.1;    // ... and s >= log(this), for the close and two other fields
+  double bad_tick_revert = 0.5;       // back the next day: |log(x_n / x_p)| <= this * s
+  double bad_tick_last_sigmas = 20;   // last row, one-sided: |a| >= this * sigma (flag only)
+  // Rows before this day are not checked for bad ticks (update: the stored history was checked).
+  Day bad_tick_from = std::numeric_limits<Day>::min();
 };
+
+// The action of a bad_tick / bad_row finding on the last row (one-sided, flagged only): update()
+// replaces it by the two-sided verdict once the next row arrives.
+inline constexpr std::string_view kUnconfirmedAction =
+    "flagged only: last row, no next day to confirm; re-checked when the next row comes (--update)";
 
 struct TickerReport {
   std::string ticker;
@@ -49,8 +99,8 @@ struct TickerReport {
   std::vector<Finding> findings;
 };
 
-// The row-level rules alone (missing_close .. ohlc_inconsistent) applied to one row in place: what
-// validate_and_repair does to each row, also used to compare re-sent rows with the store.
+// The row-level rules alone (missing_close .. ohlc_inconsistent, without bad_tick/bad_row) applied to one row
+// in place: what validate_and_repair does to each row, also used to compare re-sent rows with the store.
 struct RowRepair {
   bool missing_close = false, missing_volume = false, non_positive = false, ohlc_inconsistent = false;
   std::string missing_fields;  // "open high low" (those that were empty)
