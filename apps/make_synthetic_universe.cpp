@@ -21,10 +21,15 @@ int main(int argc, char** argv) try {
       "seed", po::value(&o.seed)->default_value(o.seed), "random seed")(
       "predictability", po::value(&o.predictability)->default_value(o.predictability),
       "strength of the planted 5-day momentum component, 0 .. 0.4")(
+      "lag2-predictability", po::value(&o.lag2_predictability)->default_value(o.lag2_predictability),
+      "phi of a planted lag-2 autoregression r_t += phi r_{t-2}, -0.5 .. 0.5 (predictable at lag 2 only)")(
       "headline-rate", po::value(&o.headline_rate)->default_value(o.headline_rate),
-      "share of (ticker, day) cells with a headline whose tone follows the next day's return (headlines.csv)")(
+      "share of (ticker, day) cells with a planted headline whose tone follows the traded return of its day "
+      "(next_open: open[t+1] -> open[t+2]) plus noise (headlines.csv)")(
       "headline-noise", po::value(&o.headline_noise)->default_value(o.headline_noise),
       "noise of the headlines' tone, in units of each ticker's daily return sd")(
+      "headline-strength", po::value(&o.headline_strength)->default_value(o.headline_strength),
+      "weight of the traded return in the headlines' tone (0: tone unrelated to any return, the control)")(
       "pure-random-walk", po::bool_switch(&o.pure_random_walk), "i.i.d. returns: no regimes, GARCH or jumps")(
       "median-cap", po::value(&o.median_market_cap)->default_value(o.median_market_cap, "15e9"),
       "median market cap")("ipo-share", po::value(&o.ipo_share)->default_value(o.ipo_share, "0.065"),

@@ -73,7 +73,7 @@ int main(int argc, char** argv) try {
        "abstain below this confidence, per regime state")
       ("headlines", po::value(&headlines),
        "dated headlines (CSV date,ticker,text): their daily lexicon sentiment joins the ensemble (the synthetic "
-       "default's, whose tone follows the next day's return: <store folder>/synthetic/headlines.csv)")
+       "default's, whose tone follows the traded return of its day, a planted signal: <store folder>/synthetic/headlines.csv)")
       ("scorer", po::value(&scorer)->default_value(scorer),
        "headline scorer: lexicon (ours, with --lexicon lists) or bag_of_words (trained on --scorer-train)")
       ("scorer-train", po::value(&scorer_train)->default_value(scorer_train),

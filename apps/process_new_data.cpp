@@ -44,8 +44,8 @@ int main(int argc, char** argv) try {
       ("predictability", po::value(&synthetic.predictability)->default_value(synthetic.predictability),
        "synthetic universe: strength of the planted momentum component")
       ("headline-rate", po::value(&synthetic.headline_rate)->default_value(synthetic.headline_rate),
-       "synthetic universe: share of (ticker, day) cells with a made-up headline whose tone follows the next "
-       "day's return plus noise (<out>/synthetic/headlines.csv, for predict_stock_movement --headlines)")
+       "synthetic universe: share of (ticker, day) cells with a planted headline whose tone follows the traded "
+       "return of its day plus noise (<out>/synthetic/headlines.csv, for predict_stock_movement --headlines)")
       ("pure-random-walk", po::bool_switch(&synthetic.pure_random_walk),
        "synthetic universe: i.i.d. returns (no regimes, GARCH or jumps)")
       ("constituents", po::value(&constituents), "optional table with Symbol, Sector, Market Cap")
