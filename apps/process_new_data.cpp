@@ -78,7 +78,7 @@ int main(int argc, char** argv) try {
   try {
     ingest_options.prices = qf::data::parse_price_choice(prices);
   } catch (const std::invalid_argument& e) {
-    throw po::error(std::string("--prices: ") + e.what());
+    throw po::error(e.what());
   }
   const auto files = qf::data::list_price_files(input, ingest_options);
   if (files.empty())

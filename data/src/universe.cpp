@@ -28,7 +28,7 @@ PriceChoice parse_price_choice(const std::string& text) {
   if (text == "auto") return PriceChoice::automatic;
   if (text == "adjusted") return PriceChoice::adjusted;
   if (text == "raw") return PriceChoice::raw;
-  throw std::invalid_argument("prices: '" + text + "' is none of auto, adjusted, raw");
+  throw std::invalid_argument("--prices '" + text + "' is none of auto, adjusted, raw");
 }
 
 PriceBasis resolve_price_basis(PriceChoice choice, const std::vector<TickerSeries>& series) {
@@ -489,7 +489,7 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
                                  format_date(last_day) + "): a revision needs a full rebuild");
           if (stored_row && stored.prices == PriceBasis::adjusted) {
             if (!same_value(row.adjustment, kept->adjustment)) restatement.add(row, kept->adjustment);
-            kept->adjustment = row.adjustment;  // the file's factor: restated or equal
+            kept->adjustment = row.adjustment;  // the new factor, also where a bad tick was repaired
             if (same) *kept = repaired;         // the file's raw values, exact (no division)
           }
           // The stored last row was judged one-sidedly and then OHLC-fixed (which may have copied a bad
