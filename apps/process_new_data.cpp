@@ -27,7 +27,7 @@ bool inside(const fs::path& file, const fs::path& folder) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  std::string input, constituents, benchmark, out = "out";
+  std::string input, constituents, benchmark, out = "out", prices = "auto";
   bool update = false;
   qf::data::SyntheticUniverseOptions synthetic;
   synthetic.headline_rate = 0.2;  // the default comes with headlines, to test the sentiment path end to end
@@ -50,6 +50,10 @@ int main(int argc, char** argv) try {
        "synthetic universe: i.i.d. returns (no regimes, GARCH or jumps)")
       ("constituents", po::value(&constituents), "optional table with Symbol, Sector, Market Cap")
       ("benchmark", po::value(&benchmark), "optional price file of the benchmark index")
+      ("prices", po::value(&prices)->default_value(prices),
+       "adjusted: open/high/low/close x adjusted close / close (total returns, dividends in; every file "
+       "needs an Adj Close column); raw: as traded (price returns); auto: adjusted when every file has an "
+       "adjusted close, raw when none has (a mix is an error)")
       ("out", po::value(&out)->default_value(out), "output folder")
       ("update", po::bool_switch(&update), "append new rows and tickers to the existing store in --out")
       ("adjust-splits", po::bool_switch(&validation.adjust_splits), "rescale prices before split-like jumps")
@@ -71,6 +75,11 @@ int main(int argc, char** argv) try {
 
   const auto start = std::chrono::steady_clock::now();
   qf::data::IngestOptions ingest_options{validation, constituents, benchmark};
+  try {
+    ingest_options.prices = qf::data::parse_price_choice(prices);
+  } catch (const std::invalid_argument& e) {
+    throw po::error(e.what());
+  }
   const auto files = qf::data::list_price_files(input, ingest_options);
   if (files.empty())
     throw qf::data::InputError(input, 0, "", "no .csv or .txt price files in this folder or its subfolders");
@@ -134,10 +143,12 @@ int main(int argc, char** argv) try {
 
   fs::create_directories(out);
   qf::data::write_universe(store, universe, features);
-  const std::string summary =
-      qf::data::reports_summary(universe.reports) + qf::data::set_findings_summary(universe.set_findings);
-  qf::data::write_text_atomically(fs::path(out) / "validation.json",
-                                  qf::data::reports_to_json(universe.reports, universe.set_findings));
+  const std::string summary = qf::data::prices_note(universe) + "\n" +
+                              qf::data::reports_summary(universe.reports) +
+                              qf::data::set_findings_summary(universe.set_findings);
+  qf::data::write_text_atomically(
+      fs::path(out) / "validation.json",
+      qf::data::reports_to_json(universe.reports, universe.set_findings, to_string(universe.prices)));
   qf::data::write_text_atomically(fs::path(out) / "validation.txt", summary);
 
   qf::data::Manifest manifest{"process_new_data", qf::data::utc_now(), {}, {}, {}};
@@ -145,6 +156,7 @@ int main(int argc, char** argv) try {
                        {"mode", update ? "update" : "full"},
                        {"constituents", constituents},
                        {"benchmark", benchmark},
+                       {"prices", to_string(universe.prices)},
                        {"adjust_splits", validation.adjust_splits ? "true" : "false"},
                        {"min_rows", std::to_string(validation.min_rows)}};
   auto entry = [](const fs::path& p) {

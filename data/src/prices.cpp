@@ -256,6 +256,13 @@ std::optional<PriceRow> parse_row(const std::vector<std::string>& fields, const 
   row.low = number(c.low, "low");
   row.close = number(c.close, "close");
   row.volume = number(c.volume, "volume");
+  // An unusable adjusted close does not drop the row: the raw prices are fine, and the row gets the
+  // nearest earlier factor when aligning (missing_adjustment).
+  if (c.adj_close >= 0) {
+    bool ok = true;
+    const double adjusted_close = parse_number(fields[static_cast<std::size_t>(c.adj_close)], ok);
+    if (adjusted_close > 0 && row.close > 0) row.adjustment = adjusted_close / row.close;
+  }
   return row_ok ? std::optional<PriceRow>(row) : std::nullopt;
 }
 
@@ -270,7 +277,7 @@ std::vector<TickerSeries> read_price_file(const std::filesystem::path& path) {
   const std::string file_ticker = ticker_from_file_name(path);
   auto series_for = [&](const std::string& ticker) -> TickerSeries& {
     TickerSeries& s = by_ticker[ticker];
-    if (s.ticker.empty()) s = TickerSeries{ticker, {file}, layout, {}, {}};
+    if (s.ticker.empty()) s = TickerSeries{ticker, {file}, layout, {}, {}, c.adj_close >= 0};
     return s;
   };
 
@@ -300,7 +307,7 @@ std::vector<TickerSeries> read_price_file(const std::filesystem::path& path) {
   }
   std::vector<TickerSeries> out;
   for (auto& [ticker, s] : by_ticker) out.push_back(std::move(s));
-  if (out.empty()) out.push_back(TickerSeries{file_ticker, {file}, layout, {}, {}});
+  if (out.empty()) out.push_back(TickerSeries{file_ticker, {file}, layout, {}, {}, c.adj_close >= 0});
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 
 #include "qf/tensor/hash.h"
@@ -135,6 +136,24 @@ std::vector<TickerReport> read_reports(const h5::File& f) {
   return reports;
 }
 
+// The price basis and the per-row factors; a store written before they existed holds raw prices
+// (factor 1 on listed days, NaN outside).
+void read_adjustment(const h5::File& f, const std::filesystem::path& path, Universe& u) {
+  u.prices = f.has_attr("/", "prices") && f.attr_string("/", "prices") == "adjusted" ? PriceBasis::adjusted
+                                                                                     : PriceBasis::raw;
+  if (!f.exists("/adjustment")) {
+    u.adjustment.resize(u.listed.size());
+    for (std::size_t k = 0; k < u.listed.size(); ++k)
+      u.adjustment[k] = u.listed[k] ? 1.0 : std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  const Tensor t = f.read("/adjustment");
+  if (t.numel() != static_cast<std::int64_t>(u.listed.size()))
+    throw std::runtime_error("HDF5 " + path.string() + " [/adjustment]: shape " + qf::to_string(t.shape()) +
+                             " does not match the price panels");
+  u.adjustment.assign(t.data<double>(), t.data<double>() + t.numel());
+}
+
 }  // namespace
 
 void write_universe(const std::filesystem::path& path, const Universe& u, const FeaturePanels& features) {
@@ -151,11 +170,16 @@ void write_universe(const std::filesystem::path& path, const Universe& u, const 
     f.write_bytes("/masks/listed", u.listed, shape, kDeflate);
     f.write_bytes("/masks/present", u.present, shape, kDeflate);
     f.write("/meta/source_line", Tensor::from<double>(u.source_line, shape), kDeflate);
+    // The factor applied to each row (price = raw * factor): raw prices stay recoverable, and an update
+    // compares re-sent rows with them.
+    f.write("/adjustment", Tensor::from<double>(u.adjustment, shape), kDeflate);
+    f.set_attr("/", "prices", to_string(u.prices));
     f.write_strings("/meta/sector", u.sector);
     f.write("/meta/market_cap", Tensor::from<double>(u.market_cap, {u.ticker_count()}));
     if (!u.benchmark_close.empty()) {
       f.write("/benchmark/close", Tensor::from<double>(u.benchmark_close, {u.day_count()}));
       f.set_attr("/benchmark", "name", u.benchmark_name);
+      f.set_attr("/benchmark", "price_index", static_cast<std::int64_t>(u.benchmark_price_index ? 1 : 0));
     }
     f.create_group("/features");
     // Uncompressed: indicator values have noisy mantissas; deflate (even level 1) saved 22 % of the
@@ -163,7 +187,8 @@ void write_universe(const std::filesystem::path& path, const Universe& u, const 
     for (const auto& [name, values] : features) f.write("/features/" + name, values, 0);
     f.write_strings("/state/files", u.source_files);
     f.write_strings("/state/hashes", u.source_hashes);
-    f.write_strings("/validation/report_json", {reports_to_json(u.reports, u.set_findings)});
+    f.write_strings("/validation/report_json",
+                    {reports_to_json(u.reports, u.set_findings, to_string(u.prices))});
     write_reports(f, u.reports);
     write_set_findings(f, u.set_findings);
     std::int64_t rejected = 0, findings = 0;
@@ -205,6 +230,7 @@ Universe read_universe(const std::filesystem::path& path, FeaturePanels* feature
   u.present = f.read_bytes("/masks/present");
   const Tensor lines = f.read("/meta/source_line");
   u.source_line.assign(lines.data<double>(), lines.data<double>() + lines.numel());
+  read_adjustment(f, path, u);
   u.sector = f.read_strings("/meta/sector");
   const Tensor caps = f.read("/meta/market_cap");
   u.market_cap.assign(caps.data<double>(), caps.data<double>() + caps.numel());
@@ -212,6 +238,8 @@ Universe read_universe(const std::filesystem::path& path, FeaturePanels* feature
     const Tensor b = f.read("/benchmark/close");
     u.benchmark_close.assign(b.data<double>(), b.data<double>() + b.numel());
     u.benchmark_name = f.attr_string("/benchmark", "name");
+    if (f.has_attr("/benchmark", "price_index"))
+      u.benchmark_price_index = f.attr_int("/benchmark", "price_index") != 0;
   }
   if (features)
     for (const auto& name : f.list("/features")) (*features)[name] = f.read("/features/" + name);

@@ -20,6 +20,34 @@ bool is_bad_tick_kind(const Finding& f) {
 }
 }  // namespace
 
+std::string to_string(PriceBasis basis) {
+  return basis == PriceBasis::adjusted ? "adjusted" : "raw";
+}
+
+PriceChoice parse_price_choice(const std::string& text) {
+  if (text == "auto") return PriceChoice::automatic;
+  if (text == "adjusted") return PriceChoice::adjusted;
+  if (text == "raw") return PriceChoice::raw;
+  throw std::invalid_argument("--prices '" + text + "' is none of auto, adjusted, raw");
+}
+
+PriceBasis resolve_price_basis(PriceChoice choice, const std::vector<TickerSeries>& series) {
+  if (choice == PriceChoice::raw) return PriceBasis::raw;
+  const TickerSeries* with = nullptr;
+  const TickerSeries* without = nullptr;
+  for (const auto& s : series) (s.has_adjusted_close ? with : without) = &s;
+  auto file = [](const TickerSeries* s) { return s->files.empty() ? s->ticker : s->files.front(); };
+  if (choice == PriceChoice::adjusted && without)
+    throw InputError(file(without), 1, "adj close",
+                     "--prices adjusted: this file has no adjusted-close column (use --prices raw)");
+  if (with && without)
+    throw InputError(file(without), 1, "adj close",
+                     "no adjusted-close column, but " + file(with) +
+                         " has one: a folder mixing adjusted and raw prices would mix total and price "
+                         "returns (choose --prices raw, or give every file an adjusted close)");
+  return with ? PriceBasis::adjusted : PriceBasis::raw;
+}
+
 std::int64_t Universe::index_of(const std::string& ticker) const {
   const auto it = std::lower_bound(tickers.begin(), tickers.end(), ticker);
   return it != tickers.end() && *it == ticker ? it - tickers.begin() : -1;
@@ -115,90 +143,147 @@ Universe ingest(const std::vector<std::filesystem::path>& files, const IngestOpt
   std::vector<TickerSeries> series, accepted;
   for (auto& [ticker, s] : read_price_files(files)) series.push_back(std::move(s));
   std::vector<TickerReport> reports;
+  const PriceBasis basis = resolve_price_basis(options.prices, series);
   validate_all(series, options.validation, accepted, reports);
   std::sort(reports.begin(), reports.end(), [](auto& a, auto& b) { return a.ticker < b.ticker; });
-  Universe u = align(std::move(accepted), std::move(reports));
+  Universe u = align(std::move(accepted), std::move(reports), basis);
   if (!options.constituents.empty()) attach_constituents(u, options.constituents);
   if (!options.benchmark.empty()) attach_benchmark(u, options.benchmark);
   return u;
 }
 
-Universe align(std::vector<TickerSeries> series, std::vector<TickerReport> reports) {
+namespace {
+
+// The factor of each row: 1 in raw mode; in adjusted mode the row's own (adjusted close / close) or,
+// where that is unusable, the nearest earlier row's (1 before the first) with a missing_adjustment
+// finding, so that the adjusted series has no artificial jump beyond the day's own move.
+std::vector<double> row_factors(const TickerSeries& s, PriceBasis prices, TickerReport* report) {
+  std::vector<double> factors(s.rows.size(), 1.0);
+  if (prices == PriceBasis::raw) return factors;
+  const std::string file = s.files.empty() ? std::string() : s.files.front();
+  double previous = 1.0;
+  std::string previous_date;
+  for (std::size_t r = 0; r < s.rows.size(); ++r) {
+    const PriceRow& row = s.rows[r];
+    if (std::isfinite(row.adjustment) && row.adjustment > 0) {
+      factors[r] = previous = row.adjustment;
+      previous_date = format_date(row.day);
+      continue;
+    }
+    factors[r] = previous;
+    if (report)
+      report->findings.push_back({"missing_adjustment", file, row.line, format_date(row.day), "adj close",
+                                  "no usable adjusted close (missing, unparseable or <= 0)",
+                                  previous_date.empty() ? "factor 1 (no earlier factor): raw prices"
+                                                        : "factor " + json_number(previous) + " of " +
+                                                              previous_date + " carried forward"});
+  }
+  return factors;
+}
+
+// Every panel NaN, masks 0, for `tickers` x `days` (already set in u).
+void allocate_panels(Universe& u) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  for (Tensor* panel : {&u.open, &u.high, &u.low, &u.close, &u.volume})
+    *panel = Tensor::full({D, N}, kNaN, DType::f64);
+  const auto cells = static_cast<std::size_t>(D * N);
+  u.listed.assign(cells, 0);
+  u.present.assign(cells, 0);
+  u.source_line.assign(cells, 0.0);
+  u.adjustment.assign(cells, kNaN);
+  u.sector.assign(static_cast<std::size_t>(N), "");
+  u.market_cap.assign(static_cast<std::size_t>(N), kNaN);
+}
+
+// Writes row `row` (raw prices times `factor`) into cell k.
+void place_row(Universe& u, std::size_t k, const PriceRow& row, double factor) {
+  u.open.data<double>()[k] = row.open * factor;
+  u.high.data<double>()[k] = row.high * factor;
+  u.low.data<double>()[k] = row.low * factor;
+  u.close.data<double>()[k] = row.close * factor;
+  u.volume.data<double>()[k] = row.volume;  // shares traded: not scaled by a dividend factor
+  u.adjustment[k] = factor;
+  u.present[k] = 1;
+  u.source_line[k] = static_cast<double>(row.line);
+}
+
+// A calendar gap in cell k: the previous day's close (and factor) carried forward, volume 0.
+void place_gap(Universe& u, std::size_t k) {
+  const auto previous = k - static_cast<std::size_t>(u.ticker_count());
+  const double close = u.close.data<double>()[previous];
+  u.open.data<double>()[k] = u.high.data<double>()[k] = u.low.data<double>()[k] = u.close.data<double>()[k] =
+      close;
+  u.volume.data<double>()[k] = 0;
+  u.adjustment[k] = u.adjustment[previous];
+}
+
+std::int64_t day_index(const Universe& u, Day day) {
+  return std::lower_bound(u.days.begin(), u.days.end(), day) - u.days.begin();
+}
+
+// Places ticker i's rows on the calendar, with its gap, late_start and early_end findings.
+void place_ticker(Universe& u, std::int64_t i, const TickerSeries& s, PriceBasis prices,
+                  TickerReport* report) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  const std::vector<double> factors = row_factors(s, prices, report);
+  const std::string file = s.files.empty() ? std::string() : s.files.front();
+  const std::int64_t first = day_index(u, s.rows.front().day), last = day_index(u, s.rows.back().day);
+  std::size_t r = 0;
+  std::int64_t gap_start = -1;
+  auto close_gap = [&](std::int64_t end) {  // days [gap_start, end) were gaps
+    if (gap_start < 0 || !report) return;
+    const std::int64_t length = end - gap_start;
+    report->findings.push_back(
+        {"gap", file, 0, format_date(u.days[static_cast<std::size_t>(gap_start)]), "date",
+         std::to_string(length) + " calendar day" + (length > 1 ? "s" : "") + " without a row" +
+             (length > 1 ? " (until " + format_date(u.days[static_cast<std::size_t>(end - 1)]) + ")" : ""),
+         "close carried forward, volume 0, present = 0"});
+    gap_start = -1;
+  };
+  for (std::int64_t d = first; d <= last; ++d) {
+    const std::size_t k = static_cast<std::size_t>(d * N + i);
+    u.listed[k] = 1;
+    if (r < s.rows.size() && s.rows[r].day == u.days[static_cast<std::size_t>(d)]) {
+      close_gap(d);
+      place_row(u, k, s.rows[r], factors[r]);
+      ++r;
+    } else {
+      if (gap_start < 0) gap_start = d;
+      place_gap(u, k);
+    }
+  }
+  close_gap(last + 1);
+  if (report && first > 0)
+    report->findings.push_back(
+        {"late_start", file, s.rows.front().line, format_date(s.rows.front().day), "date",
+         "first row " + std::to_string(first) + " calendar days after the calendar's first day",
+         "masked (listed = 0, NaN) before"});
+  if (report && last < D - 1)
+    report->findings.push_back(
+        {"early_end", file, s.rows.back().line, format_date(s.rows.back().day), "date",
+         "last row " + std::to_string(D - 1 - last) + " calendar days before the calendar's end",
+         "masked (listed = 0, NaN) after"});
+}
+
+}  // namespace
+
+Universe align(std::vector<TickerSeries> series, std::vector<TickerReport> reports, PriceBasis prices) {
   std::sort(series.begin(), series.end(), [](auto& a, auto& b) { return a.ticker < b.ticker; });
   Universe u;
+  u.prices = prices;
   for (const auto& s : series) {
     u.tickers.push_back(s.ticker);
     for (const auto& row : s.rows) u.days.push_back(row.day);
   }
   std::sort(u.days.begin(), u.days.end());
   u.days.erase(std::unique(u.days.begin(), u.days.end()), u.days.end());
-  const std::int64_t D = u.day_count(), N = u.ticker_count();
-  for (Tensor* panel : {&u.open, &u.high, &u.low, &u.close, &u.volume})
-    *panel = Tensor::full({D, N}, kNaN, DType::f64);
-  u.listed.assign(static_cast<std::size_t>(D * N), 0);
-  u.present.assign(static_cast<std::size_t>(D * N), 0);
-  u.source_line.assign(static_cast<std::size_t>(D * N), 0.0);
-  u.sector.assign(static_cast<std::size_t>(N), "");
-  u.market_cap.assign(static_cast<std::size_t>(N), kNaN);
-
+  allocate_panels(u);
   std::map<std::string, TickerReport*> report_of;
   for (auto& r : reports) report_of[r.ticker] = &r;
-  double* open = u.open.data<double>();
-  double* high = u.high.data<double>();
-  double* low = u.low.data<double>();
-  double* close = u.close.data<double>();
-  double* volume = u.volume.data<double>();
-  for (std::int64_t i = 0; i < N; ++i) {
+  for (std::int64_t i = 0; i < u.ticker_count(); ++i) {
     const TickerSeries& s = series[static_cast<std::size_t>(i)];
-    TickerReport* report = report_of.count(s.ticker) ? report_of[s.ticker] : nullptr;
-    const std::string file = s.files.empty() ? std::string() : s.files.front();
-    auto day_index = [&](Day day) {
-      return std::lower_bound(u.days.begin(), u.days.end(), day) - u.days.begin();
-    };
-    const std::int64_t first = day_index(s.rows.front().day), last = day_index(s.rows.back().day);
-    std::size_t r = 0;
-    std::int64_t gap_start = -1;
-    auto close_gap = [&](std::int64_t end) {  // days [gap_start, end) were gaps
-      if (gap_start < 0 || !report) return;
-      const std::int64_t length = end - gap_start;
-      report->findings.push_back(
-          {"gap", file, 0, format_date(u.days[static_cast<std::size_t>(gap_start)]), "date",
-           std::to_string(length) + " calendar day" + (length > 1 ? "s" : "") + " without a row" +
-               (length > 1 ? " (until " + format_date(u.days[static_cast<std::size_t>(end - 1)]) + ")" : ""),
-           "close carried forward, volume 0, present = 0"});
-      gap_start = -1;
-    };
-    for (std::int64_t d = first; d <= last; ++d) {
-      const std::size_t k = static_cast<std::size_t>(d * N + i);
-      u.listed[k] = 1;
-      if (r < s.rows.size() && s.rows[r].day == u.days[static_cast<std::size_t>(d)]) {
-        close_gap(d);
-        const PriceRow& row = s.rows[r++];
-        open[k] = row.open;
-        high[k] = row.high;
-        low[k] = row.low;
-        close[k] = row.close;
-        volume[k] = row.volume;
-        u.present[k] = 1;
-        u.source_line[k] = static_cast<double>(row.line);
-      } else {
-        if (gap_start < 0) gap_start = d;
-        const double previous = close[k - static_cast<std::size_t>(N)];
-        open[k] = high[k] = low[k] = close[k] = previous;
-        volume[k] = 0;
-      }
-    }
-    close_gap(last + 1);
-    if (report && first > 0)
-      report->findings.push_back(
-          {"late_start", file, s.rows.front().line, format_date(s.rows.front().day), "date",
-           "first row " + std::to_string(first) + " calendar days after the calendar's first day",
-           "masked (listed = 0, NaN) before"});
-    if (report && last < D - 1)
-      report->findings.push_back(
-          {"early_end", file, s.rows.back().line, format_date(s.rows.back().day), "date",
-           "last row " + std::to_string(D - 1 - last) + " calendar days before the calendar's end",
-           "masked (listed = 0, NaN) after"});
+    const auto it = report_of.find(s.ticker);
+    place_ticker(u, i, s, prices, it == report_of.end() ? nullptr : it->second);
   }
   u.reports = std::move(reports);
   for (auto& r : u.reports) sort_findings(r);
@@ -220,20 +305,115 @@ void sort_findings(TickerReport& report) {
   });
 }
 
+namespace {
+
+// Relative tolerance of raw-price comparisons: a raw price recovered as stored price / factor may be
+// an ulp or two off the file's value (1e-12 is far below any price tick).
+constexpr double kRawTolerance = 1e-12;
+
+bool same_value(double a, double b) {
+  if (a == b || (std::isnan(a) && std::isnan(b))) return true;
+  return std::abs(a - b) <= kRawTolerance * std::max(std::abs(a), std::abs(b));
+}
+
+// The raw price of a stored price p = raw * f: p / f, moved by an ulp where that gives p back exactly,
+// so that re-aligning an unchanged row reproduces the stored price bit for bit.
+double raw_price(double price, double factor) {
+  if (factor == 1.0 || !std::isfinite(factor)) return price;
+  const double raw = price / factor;
+  constexpr double kInfinity = std::numeric_limits<double>::infinity();
+  for (const double candidate : {raw, std::nextafter(raw, kInfinity), std::nextafter(raw, -kInfinity)})
+    if (candidate * factor == price) return candidate;
+  return raw;
+}
+
+// The stored row of ticker i on day d in raw prices, with its factor (NaN on `unadjusted` lines: the
+// first run found no usable adjusted close there, and align is to fill and report it again).
+PriceRow stored_raw_row(const Universe& u, std::int64_t d, std::int64_t i,
+                        const std::set<std::int64_t>& unadjusted) {
+  const auto k = static_cast<std::size_t>(d * u.ticker_count() + i);
+  const double f = u.adjustment.empty() ? 1.0 : u.adjustment[k];
+  PriceRow row{};
+  row.day = u.days[static_cast<std::size_t>(d)];
+  row.open = raw_price(u.open.data<double>()[k], f);
+  row.high = raw_price(u.high.data<double>()[k], f);
+  row.low = raw_price(u.low.data<double>()[k], f);
+  row.close = raw_price(u.close.data<double>()[k], f);
+  row.volume = u.volume.data<double>()[k];
+  row.line = static_cast<std::int64_t>(u.source_line[k]);
+  row.adjustment = unadjusted.count(row.line) ? kNaN : f;
+  return row;
+}
+
+bool same_raw_row(const PriceRow& a, const PriceRow& b) {
+  return same_value(a.open, b.open) && same_value(a.high, b.high) && same_value(a.low, b.low) &&
+         same_value(a.close, b.close) && same_value(a.volume, b.volume);
+}
+
+// An update keeps the store's price basis: --prices must agree with it, and in adjusted mode every
+// re-read file must still carry an adjusted close (else a full rebuild decides).
+void check_update_basis(const Universe& stored, const IngestOptions& options,
+                        const std::map<std::string, TickerSeries>& fresh) {
+  const bool contradicts = (options.prices == PriceChoice::adjusted && stored.prices == PriceBasis::raw) ||
+                           (options.prices == PriceChoice::raw && stored.prices == PriceBasis::adjusted);
+  if (contradicts)
+    throw InputError("universe.h5", 0, "prices",
+                     "the store holds " + to_string(stored.prices) +
+                         " prices: changing --prices needs a full rebuild (without --update)");
+  if (stored.prices == PriceBasis::raw) return;
+  for (const auto& [ticker, s] : fresh)
+    if (!s.has_adjusted_close)
+      throw InputError(s.files.empty() ? ticker : s.files.front(), 1, "adj close",
+                       "the store holds adjusted prices but this file has no adjusted-close column: a "
+                       "full rebuild with --prices raw, or a file with one");
+}
+
+// Re-sent stored rows whose factor changed: a new dividend (or split) restated the adjusted past.
+struct Restatement {
+  std::int64_t rows = 0;
+  std::string first_date;
+  double before = 1, after = 1;
+
+  void add(const PriceRow& row, double old_factor) {
+    if (rows++ == 0) {
+      first_date = format_date(row.day);
+      before = old_factor;
+      after = row.adjustment;
+    }
+  }
+  Finding finding(const std::string& file) const {
+    return {"restated",
+            file,
+            0,
+            first_date,
+            "adj close",
+            std::to_string(rows) + " stored rows have a new adjusted close / close (from " + first_date +
+                ": " + json_number(before) + " -> " + json_number(after) +
+                "): a dividend or split restated the adjusted history",
+            "history rewritten with the new factors"};
+  }
+};
+
+}  // namespace
+
 Universe update(const Universe& stored, const std::vector<std::filesystem::path>& files,
                 const IngestOptions& options) {
   if (options.validation.adjust_splits)
     throw std::invalid_argument("update: adjust_splits rescales history; run a full rebuild instead");
   std::map<std::string, TickerSeries> fresh = read_price_files(files);
+  check_update_basis(stored, options, fresh);
   std::map<std::string, const TickerReport*> stored_report;
   for (const auto& r : stored.reports) stored_report[r.ticker] = &r;
 
   const std::int64_t D = stored.day_count(), N = stored.ticker_count();
   std::vector<TickerSeries> series;
   std::vector<TickerReport> reports;
+  // Findings that validation or alignment makes again over the whole history (missing_adjustment:
+  // align; restated: this update's own) are not kept from the store.
   auto row_level = [](const Finding& f) {
     return f.kind != "zero_volume_run" && f.kind != "split_like_jump" && f.kind != "too_few_rows" &&
-           f.kind != "gap" && f.kind != "late_start" && f.kind != "early_end";
+           f.kind != "gap" && f.kind != "late_start" && f.kind != "early_end" &&
+           f.kind != "missing_adjustment" && f.kind != "restated";
   };
   // Stored tickers: rebuild their kept rows (with source lines) and append what is new.
   for (std::int64_t i = 0; i < N; ++i) {
@@ -242,16 +422,16 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
     TickerSeries s;
     s.ticker = ticker;
     s.files = old.files;
+    std::set<std::int64_t> unadjusted;  // lines without a usable adjusted close
+    for (const auto& f : old.findings)
+      if (f.kind == "missing_adjustment") unadjusted.insert(f.line);
     std::int64_t last_line = 0;
     for (std::int64_t d = 0; d < D; ++d) {
-      const std::size_t k = static_cast<std::size_t>(d * N + i);
-      if (!stored.present[k]) continue;
-      const auto line = static_cast<std::int64_t>(stored.source_line[k]);
-      s.rows.push_back({stored.days[static_cast<std::size_t>(d)], stored.open.data<double>()[k],
-                        stored.high.data<double>()[k], stored.low.data<double>()[k],
-                        stored.close.data<double>()[k], stored.volume.data<double>()[k], line});
-      last_line = std::max(last_line, line);
+      if (!stored.present[static_cast<std::size_t>(d * N + i)]) continue;
+      s.rows.push_back(stored_raw_row(stored, d, i, unadjusted));
+      last_line = std::max(last_line, s.rows.back().line);
     }
+    Restatement restatement;
     for (const auto& f : old.findings) last_line = std::max(last_line, f.line);
     // The stored last row was checked one-sidedly only: its bad_tick/bad_row verdict is redone below,
     // two-sided once new rows follow it.
@@ -292,12 +472,11 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
                                   static_cast<std::int64_t>(stored.source_line[k]) == row.line;
           PriceRow repaired = row;
           const RowRepair verdict = repair_row(repaired);
-          const bool same = stored_row && !verdict.dropped() &&
-                            repaired.open == stored.open.data<double>()[k] &&
-                            repaired.high == stored.high.data<double>()[k] &&
-                            repaired.low == stored.low.data<double>()[k] &&
-                            repaired.close == stored.close.data<double>()[k] &&
-                            repaired.volume == stored.volume.data<double>()[k];
+          // Compared on raw prices: the adjusted ones change with every new dividend.
+          auto kept = stored_row ? std::lower_bound(s.rows.begin(), s.rows.end(), row.day,
+                                                    [](const PriceRow& a, Day b) { return a.day < b; })
+                                 : s.rows.end();
+          const bool same = stored_row && !verdict.dropped() && same_raw_row(repaired, *kept);
           const bool dropped_before =
               !stored_row && row.line <= last_line && finding_lines.count(row.line) > 0;
           // A bad tick was repaired from its neighbours, which repair_row alone cannot redo.
@@ -308,6 +487,11 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
                                  " differs from the store or is new inside the stored "
                                  "history (ends " +
                                  format_date(last_day) + "): a revision needs a full rebuild");
+          if (stored_row && stored.prices == PriceBasis::adjusted) {
+            if (!same_value(row.adjustment, kept->adjustment)) restatement.add(row, kept->adjustment);
+            kept->adjustment = row.adjustment;  // the new factor, also where a bad tick was repaired
+            if (same) *kept = repaired;         // the file's raw values, exact (no division)
+          }
           // The stored last row was judged one-sidedly and then OHLC-fixed (which may have copied a bad
           // field into high or low): judge the raw row again, as a full rebuild would.
           if (stored_row && row.day == last_day) {
@@ -340,6 +524,8 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
       if (rechecked(f) || (!is_bad_tick_kind(f) && (!row_level(f) || f.line > last_line)))
         report_base.findings.push_back(std::move(f));
     report_base.rows_read = rows_read;
+    if (restatement.rows > 0)
+      report_base.findings.push_back(restatement.finding(s.files.empty() ? "" : s.files.front()));
     report_base.rows_kept = again.rows_kept;
     report_base.rejected = again.rejected;
     report_base.reject_reason = again.reject_reason;
@@ -353,7 +539,7 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
   for (auto& [ticker, s] : fresh) new_tickers.push_back(std::move(s));
   validate_all(new_tickers, options.validation, series, reports);
   std::sort(reports.begin(), reports.end(), [](auto& a, auto& b) { return a.ticker < b.ticker; });
-  Universe u = align(std::move(series), std::move(reports));
+  Universe u = align(std::move(series), std::move(reports), stored.prices);
   u.sector.assign(u.tickers.size(), "");
   u.market_cap.assign(u.tickers.size(), std::numeric_limits<double>::quiet_NaN());
   for (std::size_t i = 0; i < u.tickers.size(); ++i)
@@ -366,6 +552,7 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
     attach_benchmark(u, options.benchmark);
   } else if (!stored.benchmark_close.empty()) {  // keep the stored benchmark; NaN on new days
     u.benchmark_name = stored.benchmark_name;
+    u.benchmark_price_index = stored.benchmark_price_index;
     u.benchmark_close.assign(u.days.size(), std::numeric_limits<double>::quiet_NaN());
     for (std::size_t d = 0; d < stored.days.size(); ++d) {
       const auto it = std::lower_bound(u.days.begin(), u.days.end(), stored.days[d]);
@@ -393,6 +580,20 @@ std::int64_t tickers_without_adjusted_close(const Universe& u) {
   return count;
 }
 
+Finding price_returns_finding(const Universe& u) {
+  const std::int64_t n = tickers_without_adjusted_close(u);
+  const std::string why = n > 0 ? std::to_string(n) + " of " + std::to_string(u.ticker_count()) +
+                                      " tickers have no adjusted-close column"
+                                : "--prices raw: the adjusted closes were ignored";
+  return {"price_returns_only",
+          "",
+          0,
+          "",
+          "adj close",
+          why + ": prices are not dividend-adjusted, returns are price returns only (dividends missing)",
+          "warning repeated by stages 2-4"};
+}
+
 }  // namespace
 
 std::vector<Finding> set_findings(const Universe& u) {
@@ -405,11 +606,12 @@ std::vector<Finding> set_findings(const Universe& u) {
                    "every ticker is listed to the end: the set is today's members, survivorship bias: "
                    "returns and accuracy are biased up",
                    action});
-  if (const std::int64_t n = tickers_without_adjusted_close(u); n > 0)
-    out.push_back({"price_returns_only", "", 0, "", "adj close",
-                   std::to_string(n) + " of " + std::to_string(u.ticker_count()) +
-                       " tickers have no adjusted-close column: prices are not dividend-adjusted, returns "
-                       "are price returns only (dividends missing)",
+  if (u.prices == PriceBasis::raw) out.push_back(price_returns_finding(u));
+  if (u.prices == PriceBasis::adjusted && !u.benchmark_close.empty() && u.benchmark_price_index)
+    out.push_back({"benchmark_price_index", "", 0, "", "benchmark",
+                   "the stocks are total returns (adjusted closes) but the benchmark " + u.benchmark_name +
+                       " is a price index (its adjusted close equals its close, or it has none): excess "
+                       "returns over it are biased up by the index's dividend yield",
                    action});
   return out;
 }
@@ -471,11 +673,28 @@ void attach_benchmark(Universe& u, const std::filesystem::path& file) {
   if (series.size() != 1) throw InputError(file.string(), 0, "", "benchmark file holds several tickers");
   u.benchmark_name = series.front().ticker;
   u.benchmark_close.assign(u.days.size(), kNaN);
-  for (const PriceRow& row : series.front().rows) {
+  std::vector<PriceRow> rows = series.front().rows;
+  std::stable_sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.day < b.day; });
+  // A price index: no row's adjusted close differs from its close by more than rounding (1e-6
+  // relative: printed decimals; a real dividend moves the factor by 1e-3 or more).
+  u.benchmark_price_index = std::none_of(rows.begin(), rows.end(), [](const PriceRow& row) {
+    return std::isfinite(row.adjustment) && std::abs(row.adjustment - 1.0) > 1e-6;
+  });
+  double factor = 1.0;  // the nearest earlier usable one, as for the stocks
+  for (const PriceRow& row : rows) {
+    if (std::isfinite(row.adjustment)) factor = row.adjustment;
     const auto it = std::lower_bound(u.days.begin(), u.days.end(), row.day);
     if (it != u.days.end() && *it == row.day)
-      u.benchmark_close[static_cast<std::size_t>(it - u.days.begin())] = row.close;
+      u.benchmark_close[static_cast<std::size_t>(it - u.days.begin())] =
+          row.close * (u.prices == PriceBasis::adjusted ? factor : 1.0);
   }
+}
+
+std::string prices_note(const Universe& u) {
+  return u.prices == PriceBasis::adjusted
+             ? "prices: adjusted (open/high/low/close x adjusted close / close; returns are total returns, "
+               "dividends reinvested; raw = price / adjustment)"
+             : "prices: raw (as traded; returns are price returns, dividends missing)";
 }
 
 }  // namespace qf::data

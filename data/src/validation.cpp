@@ -176,6 +176,7 @@ TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
         kept[k].low *= split;
         kept[k].close *= split;
         kept[k].volume /= split;
+        kept[k].adjustment /= split;  // adjusted close / (close * split): the adjusted price is unchanged
       }
   }
 
@@ -248,9 +249,11 @@ std::map<std::string, std::int64_t> count_kinds(const std::vector<TickerReport>&
 }  // namespace
 
 std::string reports_to_json(const std::vector<TickerReport>& reports,
-                            const std::vector<Finding>& set_findings) {
+                            const std::vector<Finding>& set_findings, const std::string& prices) {
   std::ostringstream out;
-  out << "{\n  \"tickers\": [";
+  out << "{\n";
+  if (!prices.empty()) out << "  \"prices\": \"" << json_escape(prices) << "\",\n";
+  out << "  \"tickers\": [";
   for (std::size_t i = 0; i < reports.size(); ++i) {
     const auto& r = reports[i];
     out << (i ? ",\n" : "\n") << "    {\"ticker\": \"" << json_escape(r.ticker) << "\", \"layout\": \""

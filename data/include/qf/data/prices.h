@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,10 @@ struct PriceRow {
   Day day = 0;
   double open, high, low, close, volume;
   std::int64_t line = 0;  // line in the source file
+  // The dividend (and split) adjustment of the row, factor = adjusted close / close, from the raw file
+  // values (before any repair: a bad tick in close usually sits in the adjusted close too, so the ratio
+  // stays right). NaN when the file has no adjusted close or either value is missing or <= 0.
+  double adjustment = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct Finding {
@@ -50,8 +55,9 @@ struct TickerSeries {
   std::string ticker;
   std::vector<std::string> files;  // source files (one, or several for a long CSV split by ticker)
   PriceLayout layout = PriceLayout::generic;
-  std::vector<PriceRow> rows;     // in file order
-  std::vector<Finding> findings;  // parse-level findings (unparseable lines and fields)
+  std::vector<PriceRow> rows;       // in file order
+  std::vector<Finding> findings;    // parse-level findings (unparseable lines and fields)
+  bool has_adjusted_close = false;  // the file has an adjusted-close column (Yahoo layout)
 };
 
 // Parses one price file into one series (or several, for a long CSV with a ticker column).

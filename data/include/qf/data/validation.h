@@ -44,13 +44,27 @@
 //   neighbours (a dropped or repaired neighbour is no longer one); the first row has no previous row
 //   and is not checked.
 //
-// Calendar findings (gap, late_start, early_end) come from aligning tickers (universe.h).
+// Calendar findings (gap, late_start, early_end) come from aligning tickers (universe.h), and so do the
+// price-basis findings (--prices adjusted, after every rule above: they judge raw prices):
+// clang-format off
+//   missing_adjustment   a row without a usable adjusted close (missing,  factor := the nearest earlier row's
+//                        unparseable or <= 0)                             (1 before the first): no jump
+//                                                                         beyond the day's own move
+//   restated             update: re-sent stored rows with equal raw       the ticker's history rewritten with
+//                        prices but a new factor (adjusted close /        the new factors (as a full rebuild);
+//                        close): a new dividend restates the adjusted     reported by that update only
+//                        past
+// clang-format on
 // Set-level findings (universe.h set_findings; real input only, not the generated universe):
 //   survivorship         no ticker's listing ends before the calendar's   warning, stored and repeated
 //                        last day: today's members only, delisted losers   by stages 2-4
 //                        missing, returns and accuracy biased up
-//   price_returns_only   no adjusted-close column: the close is not        warning, stored and repeated
-//                        dividend-adjusted, returns are price returns      by stages 2-4
+//   price_returns_only   raw prices used (no adjusted-close column, or     warning, stored and repeated
+//                        --prices raw): the close is not dividend-         by stages 2-4
+//                        adjusted, returns are price returns
+//   benchmark_price_index  adjusted (total-return) stocks, but the         warning, stored and repeated
+//                        benchmark's adjusted close equals its close on    by stages 2-4
+//                        every row (or it has none): a price index
 #pragma once
 
 #include <limits>
@@ -114,8 +128,9 @@ TickerReport validate_and_repair(TickerSeries& series, const ValidationOptions& 
 
 // JSON of all reports: {"tickers": [{"ticker":..., "findings": [...]}, ...], "summary": {kind: count}}.
 // The set-level findings go under "set_findings".
+// `prices` ("adjusted" or "raw", universe.h PriceBasis), when given, says which prices the panels hold.
 std::string reports_to_json(const std::vector<TickerReport>& reports,
-                            const std::vector<Finding>& set_findings = {});
+                            const std::vector<Finding>& set_findings = {}, const std::string& prices = "");
 // A readable summary: counts per kind, rejected tickers, and the first findings of each kind.
 std::string reports_summary(const std::vector<TickerReport>& reports, std::size_t examples_per_kind = 5);
 // The set-level findings as "warning (kind): detail" lines; empty when there are none.
