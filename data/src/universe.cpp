@@ -394,152 +394,166 @@ struct Restatement {
   }
 };
 
-}  // namespace
+// Findings that validation or alignment makes again over the whole history (missing_adjustment:
+// align; restated: this update's own) are not kept from the store; the row-level ones are.
+bool is_row_level(const Finding& f) {
+  return f.kind != "zero_volume_run" && f.kind != "split_like_jump" && f.kind != "too_few_rows" &&
+         f.kind != "gap" && f.kind != "late_start" && f.kind != "early_end" &&
+         f.kind != "missing_adjustment" && f.kind != "restated";
+}
 
-Universe update(const Universe& stored, const std::vector<std::filesystem::path>& files,
-                const IngestOptions& options) {
-  if (options.validation.adjust_splits)
-    throw std::invalid_argument("update: adjust_splits rescales history; run a full rebuild instead");
-  std::map<std::string, TickerSeries> fresh = read_price_files(files);
-  check_update_basis(stored, options, fresh);
-  std::map<std::string, const TickerReport*> stored_report;
-  for (const auto& r : stored.reports) stored_report[r.ticker] = &r;
+// A stored ticker during an update: its kept rows and report, where its stored history ends, and what
+// merging a fresh file learnt about that history.
+struct UpdatedTicker {
+  TickerSeries series;         // the kept rows (raw prices, source lines), then the fresh file's new rows
+  TickerReport report;         // the stored report with its row-level findings only, then the new rows'
+  std::int64_t last_line = 0;  // the last source line the first run read (a kept row or a finding)
+  // The stored last row was checked one-sidedly only: its bad_tick/bad_row verdict is redone,
+  // two-sided once new rows follow it.
+  Day last_stored_day = std::numeric_limits<Day>::min();
+  std::string recheck_from;  // last_stored_day as a date; "" when no row was kept
+  std::int64_t last_stored_line = -1;
+  bool last_resent = false;  // the stored last row came again in the update: raw values judged again
+  Restatement restatement;
 
-  const std::int64_t D = stored.day_count(), N = stored.ticker_count();
-  std::vector<TickerSeries> series;
-  std::vector<TickerReport> reports;
-  // Findings that validation or alignment makes again over the whole history (missing_adjustment:
-  // align; restated: this update's own) are not kept from the store.
-  auto row_level = [](const Finding& f) {
-    return f.kind != "zero_volume_run" && f.kind != "split_like_jump" && f.kind != "too_few_rows" &&
-           f.kind != "gap" && f.kind != "late_start" && f.kind != "early_end" &&
-           f.kind != "missing_adjustment" && f.kind != "restated";
-  };
-  // Stored tickers: rebuild their kept rows (with source lines) and append what is new.
-  for (std::int64_t i = 0; i < N; ++i) {
-    const std::string& ticker = stored.tickers[static_cast<std::size_t>(i)];
-    const TickerReport& old = *stored_report.at(ticker);
-    TickerSeries s;
-    s.ticker = ticker;
-    s.files = old.files;
-    std::set<std::int64_t> unadjusted;  // lines without a usable adjusted close
-    for (const auto& f : old.findings)
-      if (f.kind == "missing_adjustment") unadjusted.insert(f.line);
-    std::int64_t last_line = 0;
-    for (std::int64_t d = 0; d < D; ++d) {
-      if (!stored.present[static_cast<std::size_t>(d * N + i)]) continue;
-      s.rows.push_back(stored_raw_row(stored, d, i, unadjusted));
-      last_line = std::max(last_line, s.rows.back().line);
-    }
-    Restatement restatement;
-    for (const auto& f : old.findings) last_line = std::max(last_line, f.line);
-    // The stored last row was checked one-sidedly only: its bad_tick/bad_row verdict is redone below,
-    // two-sided once new rows follow it.
-    const Day last_stored_day = s.rows.empty() ? std::numeric_limits<Day>::min() : s.rows.back().day;
-    const std::string recheck_from = s.rows.empty() ? std::string() : format_date(last_stored_day);
-    const std::int64_t last_stored_line = s.rows.empty() ? -1 : s.rows.back().line;
-    bool last_resent = false;  // the stored last row came again in the update: raw values judged again
-    // Findings about the stored last row that the re-sent raw row re-creates (see below).
-    auto rechecked = [&](const Finding& f) {
-      return (is_bad_tick_kind(f) && f.date >= recheck_from) ||
-             (last_resent && f.line == last_stored_line &&
-              (f.kind == "missing_field" || f.kind == "missing_volume" || f.kind == "ohlc_inconsistent"));
-    };
-    TickerReport report_base = old;
-    report_base.findings.clear();
-    for (const auto& f : old.findings)
-      if (row_level(f)) report_base.findings.push_back(f);
-    if (auto it = fresh.find(ticker); it != fresh.end()) {
-      TickerSeries& update = it->second;
-      if (update.files != old.files)  // as a full build would: one ticker, one source
-        throw InputError(
-            update.files.front(), 0, "",
-            "ticker " + ticker + " also comes from " + (old.files.empty() ? "the store" : old.files.front()));
-      const Day last_day = s.rows.empty() ? 0 : s.rows.back().day;
-      std::set<std::int64_t> finding_lines, tick_lines;  // rows the first run dropped or flagged; repaired
-      for (const auto& f : old.findings) {
-        finding_lines.insert(f.line);
-        if (f.kind == "bad_tick") tick_lines.insert(f.line);
-      }
-      std::int64_t added = 0;
-      for (const PriceRow& row : update.rows) {
-        if (row.day <= last_day) {  // the stored history: re-sent rows must be what was stored
-          const auto d =
-              std::lower_bound(stored.days.begin(), stored.days.end(), row.day) - stored.days.begin();
-          const auto k = static_cast<std::size_t>(d * N + i);
-          const bool stored_row = d < D && stored.days[static_cast<std::size_t>(d)] == row.day &&
-                                  stored.present[k] &&
-                                  static_cast<std::int64_t>(stored.source_line[k]) == row.line;
-          PriceRow repaired = row;
-          const RowRepair verdict = repair_row(repaired);
-          // Compared on raw prices: the adjusted ones change with every new dividend.
-          auto kept = stored_row ? std::lower_bound(s.rows.begin(), s.rows.end(), row.day,
-                                                    [](const PriceRow& a, Day b) { return a.day < b; })
-                                 : s.rows.end();
-          const bool same = stored_row && !verdict.dropped() && same_raw_row(repaired, *kept);
-          const bool dropped_before =
-              !stored_row && row.line <= last_line && finding_lines.count(row.line) > 0;
-          // A bad tick was repaired from its neighbours, which repair_row alone cannot redo.
-          const bool repaired_before = stored_row && tick_lines.count(row.line) > 0;
-          if (!same && !dropped_before && !repaired_before)
-            throw InputError(update.files.front(), row.line, "date",
-                             "row of " + format_date(row.day) +
-                                 " differs from the store or is new inside the stored "
-                                 "history (ends " +
-                                 format_date(last_day) + "): a revision needs a full rebuild");
-          if (stored_row && stored.prices == PriceBasis::adjusted) {
-            if (!same_value(row.adjustment, kept->adjustment)) restatement.add(row, kept->adjustment);
-            kept->adjustment = row.adjustment;  // the new factor, also where a bad tick was repaired
-            if (same) *kept = repaired;         // the file's raw values, exact (no division)
-          }
-          // The stored last row was judged one-sidedly and then OHLC-fixed (which may have copied a bad
-          // field into high or low): judge the raw row again, as a full rebuild would.
-          if (stored_row && row.day == last_day) {
-            s.rows.back() = row;
-            last_resent = true;
-          }
-          continue;
-        }
-        s.rows.push_back(row);
-        ++added;
-      }
-      for (const auto& f : update.findings)
-        if (f.line > last_line) report_base.findings.push_back(f);
-      report_base.rows_read += added;
-      for (const auto& f : update.findings)
-        report_base.rows_read += f.line > last_line && f.kind == "unparseable_line" ? 1 : 0;
-      fresh.erase(it);
-    }
-    // Re-validate: stored rows are already repaired (the rules are idempotent), so only new rows can
-    // add row-level findings; sequence findings are recomputed over the whole history.
-    std::erase_if(report_base.findings,
-                  [&](const Finding& f) { return f.line <= last_line && rechecked(f); });
-    // Bad ticks are judged from the stored last row on (the history before was judged with both
-    // neighbours already).
-    const std::int64_t rows_read = report_base.rows_read;
-    ValidationOptions validation = options.validation;
-    validation.bad_tick_from = last_stored_day;
-    TickerReport again = validate_and_repair(s, validation);
-    for (auto& f : again.findings)
-      if (rechecked(f) || (!is_bad_tick_kind(f) && (!row_level(f) || f.line > last_line)))
-        report_base.findings.push_back(std::move(f));
-    report_base.rows_read = rows_read;
-    if (restatement.rows > 0)
-      report_base.findings.push_back(restatement.finding(s.files.empty() ? "" : s.files.front()));
-    report_base.rows_kept = again.rows_kept;
-    report_base.rejected = again.rejected;
-    report_base.reject_reason = again.reject_reason;
-    if (!again.rejected) series.push_back(std::move(s));
-    reports.push_back(std::move(report_base));
+  // Findings about the stored last row that the re-sent raw row re-creates (see merge_resent_row).
+  bool rechecked(const Finding& f) const {
+    return (is_bad_tick_kind(f) && f.date >= recheck_from) ||
+           (last_resent && f.line == last_stored_line &&
+            (f.kind == "missing_field" || f.kind == "missing_volume" || f.kind == "ohlc_inconsistent"));
   }
-  // Tickers rejected earlier stay in the reports as they were; new tickers are validated afresh.
-  for (const auto& r : stored.reports)
-    if (r.rejected && !fresh.count(r.ticker)) reports.push_back(r);
-  std::vector<TickerSeries> new_tickers;
-  for (auto& [ticker, s] : fresh) new_tickers.push_back(std::move(s));
-  validate_all(new_tickers, options.validation, series, reports);
-  std::sort(reports.begin(), reports.end(), [](auto& a, auto& b) { return a.ticker < b.ticker; });
-  Universe u = align(std::move(series), std::move(reports), stored.prices);
+};
+
+// Stored ticker i as the first run kept it: its present rows in raw prices (with source lines and
+// factors, so that re-aligning reproduces the store) and its report's row-level findings.
+UpdatedTicker rebuild_stored_ticker(const Universe& stored, std::int64_t i, const TickerReport& old) {
+  const std::int64_t D = stored.day_count(), N = stored.ticker_count();
+  UpdatedTicker t;
+  TickerSeries& s = t.series;
+  s.ticker = stored.tickers[static_cast<std::size_t>(i)];
+  s.files = old.files;
+  std::set<std::int64_t> unadjusted;  // lines without a usable adjusted close
+  for (const auto& f : old.findings)
+    if (f.kind == "missing_adjustment") unadjusted.insert(f.line);
+  for (std::int64_t d = 0; d < D; ++d) {
+    if (!stored.present[static_cast<std::size_t>(d * N + i)]) continue;
+    s.rows.push_back(stored_raw_row(stored, d, i, unadjusted));
+    t.last_line = std::max(t.last_line, s.rows.back().line);
+  }
+  for (const auto& f : old.findings) t.last_line = std::max(t.last_line, f.line);
+  if (!s.rows.empty()) {
+    t.last_stored_day = s.rows.back().day;
+    t.recheck_from = format_date(t.last_stored_day);
+    t.last_stored_line = s.rows.back().line;
+  }
+  t.report = old;
+  t.report.findings.clear();
+  for (const auto& f : old.findings)
+    if (is_row_level(f)) t.report.findings.push_back(f);
+  return t;
+}
+
+// What the first run made of a stored ticker's file, to judge the rows an update sends again.
+struct StoredHistory {
+  Day last_day = 0;                                  // the stored last row's day; 0 when none was kept
+  std::set<std::int64_t> finding_lines, tick_lines;  // rows the first run dropped or flagged; repaired
+};
+
+// A re-sent row of the stored history must be what was stored, else a revision needs a full rebuild.
+// In adjusted mode it brings its (maybe new) factor: a changed one restates the adjusted history.
+void merge_resent_row(const Universe& stored, std::int64_t i, const PriceRow& row,
+                      const StoredHistory& history, const std::string& file, UpdatedTicker& t) {
+  const std::int64_t D = stored.day_count(), N = stored.ticker_count();
+  std::vector<PriceRow>& rows = t.series.rows;
+  const auto d = std::lower_bound(stored.days.begin(), stored.days.end(), row.day) - stored.days.begin();
+  const auto k = static_cast<std::size_t>(d * N + i);
+  const bool stored_row = d < D && stored.days[static_cast<std::size_t>(d)] == row.day && stored.present[k] &&
+                          static_cast<std::int64_t>(stored.source_line[k]) == row.line;
+  PriceRow repaired = row;
+  const RowRepair verdict = repair_row(repaired);
+  // Compared on raw prices: the adjusted ones change with every new dividend.
+  auto kept = stored_row ? std::lower_bound(rows.begin(), rows.end(), row.day,
+                                            [](const PriceRow& a, Day b) { return a.day < b; })
+                         : rows.end();
+  const bool same = stored_row && !verdict.dropped() && same_raw_row(repaired, *kept);
+  const bool dropped_before =
+      !stored_row && row.line <= t.last_line && history.finding_lines.count(row.line) > 0;
+  // A bad tick was repaired from its neighbours, which repair_row alone cannot redo.
+  const bool repaired_before = stored_row && history.tick_lines.count(row.line) > 0;
+  if (!same && !dropped_before && !repaired_before)
+    throw InputError(file, row.line, "date",
+                     "row of " + format_date(row.day) +
+                         " differs from the store or is new inside the stored "
+                         "history (ends " +
+                         format_date(history.last_day) + "): a revision needs a full rebuild");
+  if (stored_row && stored.prices == PriceBasis::adjusted) {
+    if (!same_value(row.adjustment, kept->adjustment)) t.restatement.add(row, kept->adjustment);
+    kept->adjustment = row.adjustment;  // the new factor, also where a bad tick was repaired
+    if (same) *kept = repaired;         // the file's raw values, exact (no division)
+  }
+  // The stored last row was judged one-sidedly and then OHLC-fixed (which may have copied a bad
+  // field into high or low): judge the raw row again, as a full rebuild would.
+  if (stored_row && row.day == history.last_day) {
+    rows.back() = row;
+    t.last_resent = true;
+  }
+}
+
+// Merges the fresh file of stored ticker i: rows up to the stored last day are the re-sent history
+// (checked against the store); later rows are appended, with the file's findings about them.
+void merge_fresh_rows(const Universe& stored, std::int64_t i, const TickerReport& old,
+                      const TickerSeries& update, UpdatedTicker& t) {
+  if (update.files != old.files)  // as a full build would: one ticker, one source
+    throw InputError(update.files.front(), 0, "",
+                     "ticker " + t.series.ticker + " also comes from " +
+                         (old.files.empty() ? "the store" : old.files.front()));
+  StoredHistory history;
+  history.last_day = t.series.rows.empty() ? 0 : t.series.rows.back().day;
+  for (const auto& f : old.findings) {
+    history.finding_lines.insert(f.line);
+    if (f.kind == "bad_tick") history.tick_lines.insert(f.line);
+  }
+  std::int64_t added = 0;
+  for (const PriceRow& row : update.rows) {
+    if (row.day <= history.last_day) {
+      merge_resent_row(stored, i, row, history, update.files.front(), t);
+      continue;
+    }
+    t.series.rows.push_back(row);
+    ++added;
+  }
+  for (const auto& f : update.findings)
+    if (f.line > t.last_line) t.report.findings.push_back(f);
+  t.report.rows_read += added;
+  for (const auto& f : update.findings)
+    t.report.rows_read += f.line > t.last_line && f.kind == "unparseable_line" ? 1 : 0;
+}
+
+// Re-validates the merged ticker and assembles its report. Stored rows are already repaired (the
+// rules are idempotent), so only new rows can add row-level findings; sequence findings are
+// recomputed over the whole history.
+TickerReport revalidate(UpdatedTicker& t, const ValidationOptions& options) {
+  TickerReport report = std::move(t.report);
+  std::erase_if(report.findings, [&](const Finding& f) { return f.line <= t.last_line && t.rechecked(f); });
+  // Bad ticks are judged from the stored last row on (the history before was judged with both
+  // neighbours already).
+  ValidationOptions validation = options;
+  validation.bad_tick_from = t.last_stored_day;
+  TickerReport again = validate_and_repair(t.series, validation);
+  for (auto& f : again.findings)
+    if (t.rechecked(f) || (!is_bad_tick_kind(f) && (!is_row_level(f) || f.line > t.last_line)))
+      report.findings.push_back(std::move(f));
+  if (t.restatement.rows > 0)
+    report.findings.push_back(t.restatement.finding(t.series.files.empty() ? "" : t.series.files.front()));
+  report.rows_kept = again.rows_kept;
+  report.rejected = again.rejected;
+  report.reject_reason = again.reject_reason;
+  return report;
+}
+
+// The new universe keeps what the store knew besides prices: each stored ticker's sector and market
+// cap, and the stored benchmark (NaN on new days), unless this update gives new tables.
+void carry_stored_tables(const Universe& stored, const IngestOptions& options, Universe& u) {
   u.sector.assign(u.tickers.size(), "");
   u.market_cap.assign(u.tickers.size(), std::numeric_limits<double>::quiet_NaN());
   for (std::size_t i = 0; i < u.tickers.size(); ++i)
@@ -550,7 +564,7 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
   if (!options.constituents.empty()) attach_constituents(u, options.constituents);
   if (!options.benchmark.empty()) {
     attach_benchmark(u, options.benchmark);
-  } else if (!stored.benchmark_close.empty()) {  // keep the stored benchmark; NaN on new days
+  } else if (!stored.benchmark_close.empty()) {
     u.benchmark_name = stored.benchmark_name;
     u.benchmark_price_index = stored.benchmark_price_index;
     u.benchmark_close.assign(u.days.size(), std::numeric_limits<double>::quiet_NaN());
@@ -560,6 +574,41 @@ Universe update(const Universe& stored, const std::vector<std::filesystem::path>
         u.benchmark_close[static_cast<std::size_t>(it - u.days.begin())] = stored.benchmark_close[d];
     }
   }
+}
+
+}  // namespace
+
+Universe update(const Universe& stored, const std::vector<std::filesystem::path>& files,
+                const IngestOptions& options) {
+  if (options.validation.adjust_splits)
+    throw std::invalid_argument("update: adjust_splits rescales history; run a full rebuild instead");
+  std::map<std::string, TickerSeries> fresh = read_price_files(files);
+  check_update_basis(stored, options, fresh);
+  std::map<std::string, const TickerReport*> stored_report;
+  for (const auto& r : stored.reports) stored_report[r.ticker] = &r;
+  std::vector<TickerSeries> series;
+  std::vector<TickerReport> reports;
+  // Stored tickers: rebuild their kept rows (with source lines), append what is new, validate again.
+  for (std::int64_t i = 0; i < stored.ticker_count(); ++i) {
+    const TickerReport& old = *stored_report.at(stored.tickers[static_cast<std::size_t>(i)]);
+    UpdatedTicker t = rebuild_stored_ticker(stored, i, old);
+    if (auto it = fresh.find(t.series.ticker); it != fresh.end()) {
+      merge_fresh_rows(stored, i, old, it->second, t);
+      fresh.erase(it);
+    }
+    TickerReport report = revalidate(t, options.validation);
+    if (!report.rejected) series.push_back(std::move(t.series));
+    reports.push_back(std::move(report));
+  }
+  // Tickers rejected earlier stay in the reports as they were; new tickers are validated afresh.
+  for (const auto& r : stored.reports)
+    if (r.rejected && !fresh.count(r.ticker)) reports.push_back(r);
+  std::vector<TickerSeries> new_tickers;
+  for (auto& [ticker, s] : fresh) new_tickers.push_back(std::move(s));
+  validate_all(new_tickers, options.validation, series, reports);
+  std::sort(reports.begin(), reports.end(), [](auto& a, auto& b) { return a.ticker < b.ticker; });
+  Universe u = align(std::move(series), std::move(reports), stored.prices);
+  carry_stored_tables(stored, options, u);
   return u;
 }
 
