@@ -130,8 +130,9 @@ int main(int argc, char** argv) try {
   const auto kind =
       benchmark == "index" ? qf::quant::BenchmarkKind::index : qf::quant::BenchmarkKind::equal_weight;
   std::ostringstream costs;
-  costs << ", executed " << timing.execution << " (" << qf::data::TradeTiming{o.execution, o.horizon}.describe()
-        << ", held " << o.horizon << (o.horizon == 1 ? " day" : " days") << "); costs: commission " << o.costs.commission_bps
+  costs << ", executed " << timing.execution << " ("
+        << qf::data::TradeTiming{o.execution, o.horizon}.describe() << ", held " << o.horizon
+        << (o.horizon == 1 ? " day" : " days") << "); costs: commission " << o.costs.commission_bps
         << " bp, half spread " << o.costs.half_spread_bps << " bp, slippage " << o.costs.slippage_bps
         << " bp, impact " << o.costs.impact_coefficient << ", participation cap " << o.costs.max_participation
         << ", borrow " << o.costs.borrow_bps_per_year << " bp/yr";

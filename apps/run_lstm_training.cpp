@@ -265,9 +265,9 @@ int main(int argc, char** argv) {
       std::ifstream in(key_file);
       const std::string stored((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (stored != key + "\n")
-        throw std::invalid_argument(out + " holds a different study (" + key_difference(stored, key) + "; see " +
-                                    key_file.string() +
-                                    "): use a fresh --out, --restart, or the same settings and store to resume");
+        throw std::invalid_argument(
+            out + " holds a different study (" + key_difference(stored, key) + "; see " + key_file.string() +
+            "): use a fresh --out, --restart, or the same settings and store to resume");
     }
     cluster.barrier();  // every rank compared the key before rank 0 may write it
     if (cluster.rank() == 0) {

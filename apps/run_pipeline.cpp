@@ -452,7 +452,8 @@ int main(int argc, char** argv) try {
     const std::string& name = kStages[index];
     const std::string prefix = "stage." + name + ".";
     if (index >= 1 && index <= 4)  // the same traded return on every stage that uses one
-      argv.insert(argv.end(), {"--execution", s.timing.execution, "--horizon", std::to_string(s.timing.horizon)});
+      argv.insert(argv.end(),
+                  {"--execution", s.timing.execution, "--horizon", std::to_string(s.timing.horizon)});
     for (const auto& extra : split_words(s.stage_args[name])) argv.push_back(extra);
     std::string described;
     const std::string key = qf::apps::stage_key(argv, inputs, hashes, &described);

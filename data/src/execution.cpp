@@ -27,7 +27,9 @@ std::string to_string(Execution execution) {
 
 std::string TradeTiming::describe() const {
   const std::string field = execution == Execution::next_open ? "open" : "close";
-  auto day = [](std::int64_t offset) { return offset == 0 ? std::string("t") : "t+" + std::to_string(offset); };
+  auto day = [](std::int64_t offset) {
+    return offset == 0 ? std::string("t") : "t+" + std::to_string(offset);
+  };
   std::string text = field + "[" + day(lag()) + "] -> " + field + "[" + day(lag() + horizon) + "]";
   if (execution == Execution::close) text += " (market-on-close, optimistic)";
   return text;
@@ -47,11 +49,14 @@ std::vector<double> traded_return_series(std::span<const double> open, std::span
   std::vector<double> out(static_cast<std::size_t>(D), std::numeric_limits<double>::quiet_NaN());
   const std::span<const double> field = timing.execution == Execution::next_open ? open : close;
   auto at = [](std::span<const double> v, std::int64_t d) { return v[static_cast<std::size_t>(d)]; };
-  auto is_listed = [&](std::int64_t d) { return d >= 0 && d < D && listed[static_cast<std::size_t>(d)] != 0; };
+  auto is_listed = [&](std::int64_t d) {
+    return d >= 0 && d < D && listed[static_cast<std::size_t>(d)] != 0;
+  };
   // last[d]: the last listed day of the listing that holds d (scanned backwards once).
   std::vector<std::int64_t> last(static_cast<std::size_t>(D), -1);
   for (std::int64_t d = D - 1; d >= 0; --d)
-    if (is_listed(d)) last[static_cast<std::size_t>(d)] = is_listed(d + 1) ? last[static_cast<std::size_t>(d + 1)] : d;
+    if (is_listed(d))
+      last[static_cast<std::size_t>(d)] = is_listed(d + 1) ? last[static_cast<std::size_t>(d + 1)] : d;
   for (std::int64_t t = 0; t < D; ++t) {
     const std::int64_t entry = t + timing.lag(), exit = entry + timing.horizon;
     if (!is_listed(t) || !is_listed(entry)) continue;

@@ -25,8 +25,15 @@ namespace {
 class BacktestRun {
  public:
   BacktestRun(const data::Universe& u, const Tensor& targets, const BacktestOptions& o)
-      : u_(u), o_(o), c_(o.costs), D_(u.day_count()), N_(u.ticker_count()), H_(o.horizon),
-        w_(targets.data<double>()), open_(u.open.data<double>()), close_(u.close.data<double>()),
+      : u_(u),
+        o_(o),
+        c_(o.costs),
+        D_(u.day_count()),
+        N_(u.ticker_count()),
+        H_(o.horizon),
+        w_(targets.data<double>()),
+        open_(u.open.data<double>()),
+        close_(u.close.data<double>()),
         volume_(u.volume.data<double>()) {
     if (o.costs.impact_coefficient > 0) sigma_ = realized_volatility_panel(u, 20);
     r_.equity.assign(static_cast<std::size_t>(D_), o.initial_capital);
@@ -64,8 +71,12 @@ class BacktestRun {
   }
 
  private:
-  double& hold(std::int64_t tranche, std::int64_t i) { return hold_[static_cast<std::size_t>(tranche * N_ + i)]; }
-  bool listed(std::int64_t d, std::int64_t i) const { return u_.listed[static_cast<std::size_t>(d * N_ + i)] != 0; }
+  double& hold(std::int64_t tranche, std::int64_t i) {
+    return hold_[static_cast<std::size_t>(tranche * N_ + i)];
+  }
+  bool listed(std::int64_t d, std::int64_t i) const {
+    return u_.listed[static_cast<std::size_t>(d * N_ + i)] != 0;
+  }
   double tranche_equity(std::int64_t k) {
     double e = cash_[static_cast<std::size_t>(k)];
     for (std::int64_t i = 0; i < N_; ++i) e += hold(k, i);
@@ -77,7 +88,8 @@ class BacktestRun {
   void trade(std::int64_t d, std::int64_t k, std::int64_t i, double q, double price, double vol) {
     const double notional = std::abs(q), shares = notional / price;
     double commission = c_.commission_bps * kBps * notional;
-    if (c_.commission_per_share > 0) commission += std::max(c_.commission_min, c_.commission_per_share * shares);
+    if (c_.commission_per_share > 0)
+      commission += std::max(c_.commission_min, c_.commission_per_share * shares);
     const double spread = c_.half_spread_bps * kBps * notional, slippage = c_.slippage_bps * kBps * notional;
     double impact = 0;
     if (c_.impact_coefficient > 0 && vol > 0) {
@@ -204,7 +216,8 @@ BacktestResult run_backtest(const data::Universe& u, const Tensor& targets, cons
   if (!(o.initial_capital > 0) || !(o.max_gross_leverage > 0))
     throw std::invalid_argument("run_backtest: initial capital and max_gross_leverage must be positive");
   if (o.horizon < 1 || o.horizon > 250)
-    throw std::invalid_argument("run_backtest: horizon " + std::to_string(o.horizon) + " must be in [1, 250]");
+    throw std::invalid_argument("run_backtest: horizon " + std::to_string(o.horizon) +
+                                " must be in [1, 250]");
   const double* w = targets.data<double>();
   if (!o.allow_short)
     for (std::int64_t k = 0; k < D * N; ++k)

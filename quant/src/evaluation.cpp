@@ -44,7 +44,6 @@ std::vector<std::pair<std::string, double>> return_fields(const ReturnMetrics& m
           {"tail_ratio", m.tail_ratio}};
 }
 
-
 // The probabilities of the calls: an abstained cell becomes NaN, so no rule takes a position from it.
 Tensor called_probability(const PredictionPanel& p) {
   Tensor called = p.probability.clone();
@@ -60,7 +59,8 @@ void flat_where_all_abstained(Tensor& targets, const PredictionPanel& p) {
   for (std::int64_t d = 0; d < D; ++d) {
     double* out = targets.data<double>() + d * N;
     const double* prob = p.probability.data<double>() + d * N;
-    if (N == 0 || std::isfinite(out[0]) || std::none_of(prob, prob + N, [](double x) { return std::isfinite(x); }))
+    if (N == 0 || std::isfinite(out[0]) ||
+        std::none_of(prob, prob + N, [](double x) { return std::isfinite(x); }))
       continue;
     std::fill_n(out, N, 0.0);
   }
@@ -354,8 +354,8 @@ std::string evaluation_json(const Evaluation& e, const data::Universe& u) {
     << ", \"borrow\": " << number(e.backtest.costs.borrow) << "},\n  \"scorecard\": [";
   for (std::size_t k = 0; k < e.scorecard.size(); ++k) {
     const auto& l = e.scorecard[k];
-    j << (k ? ", " : "") << "{\"name\": " << quoted(l.name) << ", \"value\": "
-      << (l.name == "accuracy" ? accuracy_json(l.value) : number(l.value))
+    j << (k ? ", " : "") << "{\"name\": " << quoted(l.name)
+      << ", \"value\": " << (l.name == "accuracy" ? accuracy_json(l.value) : number(l.value))
       << ", \"target\": " << number(l.target)
       << ", \"higher_is_better\": " << (l.higher_is_better ? "true" : "false")
       << ", \"met\": " << (l.met ? "true" : "false") << ", \"state\": " << quoted(to_string(l.state)) << "}";

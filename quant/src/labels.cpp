@@ -70,8 +70,8 @@ Tensor make_labels(const data::Universe& u, const LabelSpec& spec) {
   Tensor labels = Tensor::full({D, N}, kNaN, DType::f64);
   double* out = labels.data<double>();
   const std::vector<double> traded = traded_returns(u, spec.timing);
-  const std::vector<double> vol = spec.kind == LabelKind::beyond_threshold ? realized_volatility_panel(u, 20)
-                                                                           : std::vector<double>{};
+  const std::vector<double> vol =
+      spec.kind == LabelKind::beyond_threshold ? realized_volatility_panel(u, 20) : std::vector<double>{};
   const double band_scale = spec.threshold_in_vols * std::sqrt(static_cast<double>(spec.timing.horizon));
   std::vector<double> scratch;
   for (std::int64_t t = 0; t < D; ++t) {
@@ -108,7 +108,8 @@ void write_label_attributes(h5::File& f, const std::string& object, const LabelS
   f.set_attr(object, "label_definition", spec.describe());
 }
 
-LabelSpec read_label_attributes(const h5::File& f, const std::string& object, const std::filesystem::path& path) {
+LabelSpec read_label_attributes(const h5::File& f, const std::string& object,
+                                const std::filesystem::path& path) {
   for (const char* name : {"label", "execution", "horizon"})
     if (!f.has_attr(object, name))
       throw std::invalid_argument(path.string() + ": no '" + name +
@@ -118,19 +119,19 @@ LabelSpec read_label_attributes(const h5::File& f, const std::string& object, co
   spec.kind = parse_label_kind(f.attr_string(object, "label"));
   spec.timing.execution = data::parse_execution(f.attr_string(object, "execution"));
   spec.timing.horizon = f.attr_int(object, "horizon");
-  if (f.has_attr(object, "threshold_in_vols")) spec.threshold_in_vols = f.attr_double(object, "threshold_in_vols");
+  if (f.has_attr(object, "threshold_in_vols"))
+    spec.threshold_in_vols = f.attr_double(object, "threshold_in_vols");
   return spec;
 }
 
 void require_same_label(const LabelSpec& in_file, const std::filesystem::path& path, const LabelSpec& asked,
                         const std::string& asked_by) {
   if (in_file.timing == asked.timing) return;
-  throw std::invalid_argument(path.string() + " was made for execution " +
-                              data::to_string(in_file.timing.execution) + ", horizon " +
-                              std::to_string(in_file.timing.horizon) + " (" + in_file.timing.describe() + "), but " +
-                              asked_by + " asks for execution " + data::to_string(asked.timing.execution) +
-                              ", horizon " + std::to_string(asked.timing.horizon) + " (" +
-                              asked.timing.describe() + ")");
+  throw std::invalid_argument(
+      path.string() + " was made for execution " + data::to_string(in_file.timing.execution) + ", horizon " +
+      std::to_string(in_file.timing.horizon) + " (" + in_file.timing.describe() + "), but " + asked_by +
+      " asks for execution " + data::to_string(asked.timing.execution) + ", horizon " +
+      std::to_string(asked.timing.horizon) + " (" + asked.timing.describe() + ")");
 }
 
 }  // namespace qf::quant

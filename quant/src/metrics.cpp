@@ -59,7 +59,6 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y) {
   return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : kNaN;
 }
 
-
 // Accuracy, balanced accuracy and the confusion counts over the calls; coverage = calls / scored cells.
 void score_calls(const std::vector<double>& p, const std::vector<double>& y,
                  const std::vector<std::uint8_t>& called, ClassificationScores& s) {
@@ -83,7 +82,8 @@ void score_calls(const std::vector<double>& p, const std::vector<double>& y,
 }
 
 // AUC, log loss and Brier over every scored cell, abstained or not.
-void score_probabilities(const std::vector<double>& p, const std::vector<double>& y, ClassificationScores& s) {
+void score_probabilities(const std::vector<double>& p, const std::vector<double>& y,
+                         ClassificationScores& s) {
   if (p.empty()) {
     s.auc = s.log_loss = s.brier = kNaN;
     return;
@@ -116,7 +116,8 @@ ClassificationScores classification_scores(std::span<const double> probabilities
                                            std::span<const std::uint8_t> abstain) {
   if (!abstain.empty() && abstain.size() != probabilities.size())
     throw std::invalid_argument("classification_scores: " + std::to_string(abstain.size()) +
-                                " abstain flags for " + std::to_string(probabilities.size()) + " predictions");
+                                " abstain flags for " + std::to_string(probabilities.size()) +
+                                " predictions");
   std::vector<double> p, y;
   std::vector<std::uint8_t> called;
   finite_pairs(probabilities, labels, p, y, "classification_scores");

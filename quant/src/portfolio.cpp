@@ -299,7 +299,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   OptimizerResult result;
   result.weights = Tensor::full({D, N}, kNaN, DType::f64);
   result.label = predictions.label;
-  if (history != nullptr) require_same_label(history->label, history->source, predictions.label, predictions.source);
+  if (history != nullptr)
+    require_same_label(history->label, history->source, predictions.label, predictions.source);
 
   // Groups: sectors (in order of first appearance) and market-cap buckets.
   std::map<std::string, int> sector_index;
@@ -401,7 +402,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
           std::isfinite(c0) && std::isfinite(c1) && c0 > 0 ? c1 / c0 - 1 : kNaN;
     }
     double portfolio_return = 0;
-    for (Vec& held : tranche_held) portfolio_return += drift_tranche(held, returns, u, d) / static_cast<double>(H);
+    for (Vec& held : tranche_held)
+      portfolio_return += drift_tranche(held, returns, u, d) / static_cast<double>(H);
     equity *= 1 + portfolio_return;
     peak = std::max(peak, equity);
     const double drawdown = 1 - equity / peak;
@@ -418,7 +420,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
     Vec& held = tranche_held[static_cast<std::size_t>(d % H)];
     Vec& entry = tranche_entry[static_cast<std::size_t>(d % H)];
     bool abstained_today = false;
-    for (std::int64_t i = 0; i < N && !abstained_today; ++i) abstained_today = predictions.abstained(d * N + i);
+    for (std::int64_t i = 0; i < N && !abstained_today; ++i)
+      abstained_today = predictions.abstained(d * N + i);
     DayDecision decision;
     decision.day = d;
     decision.drawdown = drawdown;
@@ -545,7 +548,8 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
         if (p[order[k]] > 0.5) total += target[order[k]] = p[order[k]] - 0.5;
       for (double& w : target) w = total > 0 ? w / total : 1.0 / static_cast<double>(n);
     }
-    const double budget = std::min(std::clamp(1.0, c.net_min, c.net_max), static_cast<double>(n) * c.name_max);
+    const double budget =
+        std::min(std::clamp(1.0, c.net_min, c.net_max), static_cast<double>(n) * c.name_max);
     if (!target.empty()) {
       for (double& w : target) w *= budget;
       qp.P.assign(n * n, 0.0);

@@ -234,8 +234,8 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
     // Expected traded return: (2p - 1) x the mean |traded return| of the trades that exited by day d.
     double mean_move = 0;
     int moves = 0;
-    for (std::int64_t t = std::max<std::int64_t>(0, d - label_end - kExpectedReturnWindow + 1); t <= d - label_end;
-         ++t) {
+    for (std::int64_t t = std::max<std::int64_t>(0, d - label_end - kExpectedReturnWindow + 1);
+         t <= d - label_end; ++t) {
       const double x = traded[static_cast<std::size_t>(t * N + i)];
       if (std::isfinite(x)) mean_move += std::abs(x), ++moves;
     }
@@ -421,7 +421,8 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
     << ",\n  \"test\": {\n    \"first_member\": " << scores(r.first_member)
     << ",\n    \"ensemble\": " << scores(r.ensemble_scores)
     << ",\n    \"calibrated\": " << scores(r.calibrated) << ",\n    \"coverage\": " << json_number(r.coverage)
-    << ", \"acting_count\": " << r.acting_count << ", \"acting_accuracy\": " << accuracy_json(r.acting_accuracy)
+    << ", \"acting_count\": " << r.acting_count
+    << ", \"acting_accuracy\": " << accuracy_json(r.acting_accuracy)
     << ", \"acting_balanced_accuracy\": " << json_number(r.acting.balanced_accuracy)
     << ", \"confusion\": {\"tp\": " << r.acting.true_positives << ", \"fp\": " << r.acting.false_positives
     << ", \"tn\": " << r.acting.true_negatives << ", \"fn\": " << r.acting.false_negatives << "}"

@@ -74,7 +74,8 @@ std::vector<double> traded_returns(const data::Universe& u, const data::TradeTim
       listed[day] = u.listed[cell];
     }
     const std::vector<double> r = data::traded_return_series(open, close, listed, timing);
-    for (std::int64_t t = 0; t < D; ++t) out[static_cast<std::size_t>(t * N + i)] = r[static_cast<std::size_t>(t)];
+    for (std::int64_t t = 0; t < D; ++t)
+      out[static_cast<std::size_t>(t * N + i)] = r[static_cast<std::size_t>(t)];
   }
   return out;
 }

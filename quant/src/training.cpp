@@ -572,14 +572,15 @@ std::string study_key(const StudyOptions& o, const std::vector<Trial>& trials, c
   std::ostringstream k;
   k << "data=" << data_hash << " scope=" << (o.scope == Scope::pooled ? "pooled" : "per_stock")
     << " label=" << to_string(o.label.kind) << " threshold=" << o.label.threshold_in_vols
-    << " execution=" << data::to_string(o.label.timing.execution) << " horizon=" << o.label.timing.horizon << " cv=" << to_string(o.cv)
-    << " folds=" << o.folds << " initial=" << o.initial_train_share << " rolling=" << o.rolling_blocks
-    << " cpcv_test=" << o.cpcv_test_groups << " embargo=" << o.embargo << " test=" << o.test_fraction
-    << " validation=" << o.validation_fraction << " min_train=" << o.min_train_samples
-    << " per_ticker_scaling=" << o.per_ticker_scaling << " select=" << o.select_by
-    << " epochs=" << o.fit.epochs << " patience=" << o.fit.patience << " wd=" << o.fit.weight_decay
-    << " cosine=" << o.fit.cosine_schedule << " batch=" << o.fit.train.batch_size
-    << " clip=" << o.fit.train.clip_norm << " seed=" << o.seed << " tickers=";
+    << " execution=" << data::to_string(o.label.timing.execution) << " horizon=" << o.label.timing.horizon
+    << " cv=" << to_string(o.cv) << " folds=" << o.folds << " initial=" << o.initial_train_share
+    << " rolling=" << o.rolling_blocks << " cpcv_test=" << o.cpcv_test_groups << " embargo=" << o.embargo
+    << " test=" << o.test_fraction << " validation=" << o.validation_fraction
+    << " min_train=" << o.min_train_samples << " per_ticker_scaling=" << o.per_ticker_scaling
+    << " select=" << o.select_by << " epochs=" << o.fit.epochs << " patience=" << o.fit.patience
+    << " wd=" << o.fit.weight_decay << " cosine=" << o.fit.cosine_schedule
+    << " batch=" << o.fit.train.batch_size << " clip=" << o.fit.train.clip_norm << " seed=" << o.seed
+    << " tickers=";
   for (const auto& t : o.tickers) k << t << ',';
   for (const auto& t : trials) k << " | " << t.describe();
   return k.str();

@@ -243,7 +243,8 @@ TEST(Backtest, OneDecisionBooksExactlyTheTradedReturn) {
   for (const auto& closes : {close, delisted}) {
     const auto u = make_universe({open}, {closes}, {volume});
     std::vector<std::uint8_t> listed(u.listed.begin(), u.listed.end());
-    for (const auto mode : {quant::Execution::next_open, quant::Execution::next_close, quant::Execution::close})
+    for (const auto mode :
+         {quant::Execution::next_open, quant::Execution::next_close, quant::Execution::close})
       for (std::int64_t h = 1; h <= 5; ++h) {
         const auto traded = data::traded_return_series(open, closes, listed, {mode, h});
         for (std::int64_t t = 0; t < D; ++t) {
@@ -257,7 +258,8 @@ TEST(Backtest, OneDecisionBooksExactlyTheTradedReturn) {
           const auto r = quant::run_backtest(u, w, o);
           const auto tranche = static_cast<std::size_t>(t % h);
           const double start = 1e6 / static_cast<double>(h);
-          EXPECT_NEAR(r.tranche_equity[static_cast<std::size_t>((D - 1) * h) + tranche] / start - 1, expected, 1e-12)
+          EXPECT_NEAR(r.tranche_equity[static_cast<std::size_t>((D - 1) * h) + tranche] / start - 1, expected,
+                      1e-12)
               << data::to_string(mode) << " h=" << h << " t=" << t;
           EXPECT_NEAR(r.equity.back() - 1e6, start * expected, 1e-6);  // the other tranches stay in cash
         }

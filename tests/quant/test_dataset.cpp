@@ -41,7 +41,8 @@ TEST(Dataset, FeatureSetsAndListsResolveToStoredPanels) {
 
 TEST(Dataset, DecisionDaysHaveFullFiniteWindowsAndLabels) {
   const auto& s = store();
-  const quant::StockDataset d(s.universe, s.features, {quant::resolve_features("default", s.features), 20, {}});
+  const quant::StockDataset d(s.universe, s.features,
+                              {quant::resolve_features("default", s.features), 20, {}});
   std::int64_t late_starters = 0;
   for (std::int64_t i = 0; i < d.ticker_count(); ++i) {
     const auto days = d.decision_days(i);
@@ -96,7 +97,8 @@ TEST(Dataset, WindowsAndLabelsOfEarlierDaysIgnoreLaterPrices) {
 
 TEST(Dataset, ScalersSeeOnlyTrainingDays) {
   const auto& s = store();
-  const quant::StockDataset d(s.universe, s.features, {quant::resolve_features("returns", s.features), 10, {}});
+  const quant::StockDataset d(s.universe, s.features,
+                              {quant::resolve_features("returns", s.features), 10, {}});
   std::vector<quant::SampleRef> train;
   for (const std::int64_t t : d.decision_days(0))
     if (t < 200) train.push_back({0, static_cast<std::int32_t>(t)});
@@ -142,8 +144,8 @@ TEST(Dataset, CalendarGapsAreNeitherPredictedNorLabelled) {
 
 TEST(Dataset, PredictionDaysDoNotDependOnTheLabel) {
   const auto& s = store();
-  quant::DatasetOptions o{quant::resolve_features("returns", s.features), 10,
-                          {quant::LabelKind::beyond_threshold, {}, 1.0}};
+  quant::DatasetOptions o{
+      quant::resolve_features("returns", s.features), 10, {quant::LabelKind::beyond_threshold, {}, 1.0}};
   const quant::StockDataset banded(s.universe, s.features, o);
   o.label.kind = quant::LabelKind::next_day_up;
   const quant::StockDataset plain(s.universe, s.features, o);

@@ -46,8 +46,12 @@ TEST(Evaluation, TooFewCallsIsNoVerdictOnAccuracy) {
 
 TEST(Evaluation, AbstainedCellsTakeNoPosition) {
   // Day 0: 0.7 abstained, 0.65 called; day 1: every cell abstained (flat, not "hold"); day 2: no prediction.
-  quant::PredictionPanel p{Tensor::from<double>({0.7, 0.65, 0.3, 0.8, 0.9, 0.2, NAN, NAN, NAN}, {3, 3}), 0, 1,
-                           "test", {}, {1, 0, 0, 1, 1, 1, 0, 0, 0}};
+  quant::PredictionPanel p{Tensor::from<double>({0.7, 0.65, 0.3, 0.8, 0.9, 0.2, NAN, NAN, NAN}, {3, 3}),
+                           0,
+                           1,
+                           "test",
+                           {},
+                           {1, 0, 0, 1, 1, 1, 0, 0, 0}};
   const data::Universe none;
   for (const char* rule : {"threshold", "top_k"}) {
     const Tensor t = quant::strategy_targets(none, p, {rule, 1, 0, 0.1});
@@ -63,7 +67,8 @@ TEST(Evaluation, AbstainedCellsTakeNoPosition) {
 // A model that abstains everywhere makes no call: the scorecard has no accuracy (n/a, coverage 0, too few
 // calls) where the old 0.5-for-abstain output scored the share of down days; the monitoring agrees.
 TEST(Evaluation, AbstainingEverywhereHasNoAccuracy) {
-  const auto s = test_support::synthetic_store("evaluation_abstain", {.tickers = 10, .days = 120, .seed = 11});
+  const auto s =
+      test_support::synthetic_store("evaluation_abstain", {.tickers = 10, .days = 120, .seed = 11});
   const auto& u = s.universe;
   const std::int64_t D = u.day_count(), N = u.ticker_count();
   quant::PredictionPanel p{Tensor::full({D, N}, 0.5, DType::f64), 20, 100, "abstaining", {}};
@@ -152,8 +157,8 @@ TEST(Evaluation, ForesightOfTheLabelIsTheTradesEdgeForEveryModeAndHorizon) {
                                               foresight, o, quant::BenchmarkKind::equal_weight);
       EXPECT_EQ(e.classification.accuracy, 1.0) << what;
       EXPECT_GT(e.metrics.sharpe, 10.0) << "knowing the label is knowing the trade's return: " << what;
-      const auto n = quant::evaluate_strategy(u, quant::strategy_targets(u, shifted, {"top_k", 5, 5, 0}), shifted,
-                                              o, quant::BenchmarkKind::equal_weight);
+      const auto n = quant::evaluate_strategy(u, quant::strategy_targets(u, shifted, {"top_k", 5, 5, 0}),
+                                              shifted, o, quant::BenchmarkKind::equal_weight);
       EXPECT_LT(std::abs(n.metrics.sharpe), 3.0) << "a later, non-overlapping label is no edge: " << what;
       if (mode == data::Execution::next_open && h == 1) {  // the JSON carries every section
         const std::string json = quant::evaluation_json(e, u);
@@ -164,8 +169,8 @@ TEST(Evaluation, ForesightOfTheLabelIsTheTradesEdgeForEveryModeAndHorizon) {
       // The backtest refuses predictions made for another mode or horizon.
       quant::BacktestOptions other = o;
       other.horizon = h + 1;
-      EXPECT_THROW(quant::evaluate_strategy(u, quant::strategy_targets(u, foresight, {"top_k", 5, 5, 0}), foresight,
-                                            other, quant::BenchmarkKind::equal_weight),
+      EXPECT_THROW(quant::evaluate_strategy(u, quant::strategy_targets(u, foresight, {"top_k", 5, 5, 0}),
+                                            foresight, other, quant::BenchmarkKind::equal_weight),
                    std::invalid_argument);
     }
 }

@@ -58,11 +58,13 @@ TEST(TradedReturn, EntryToExitOfEveryModeAndHorizon) {
         if (entry > 6) {
           EXPECT_TRUE(std::isnan(d[static_cast<std::size_t>(t)])) << "nothing to trade after the listing";
         } else if (exit > 6) {  // delisted inside the holding: the close-out at close[6], never NaN
-          EXPECT_DOUBLE_EQ(d[static_cast<std::size_t>(t)], close[6] / field[static_cast<std::size_t>(entry)] - 1);
+          EXPECT_DOUBLE_EQ(d[static_cast<std::size_t>(t)],
+                           close[6] / field[static_cast<std::size_t>(entry)] - 1);
         }
       }
     }
-  EXPECT_THROW(data::traded_return_series(open, close, all, {data::Execution::next_open, 0}), std::invalid_argument);
+  EXPECT_THROW(data::traded_return_series(open, close, all, {data::Execution::next_open, 0}),
+               std::invalid_argument);
   EXPECT_THROW(data::parse_execution("open"), std::invalid_argument);
 }
 
@@ -91,7 +93,8 @@ TEST(Labels, DirectionMedianAndThresholdOnTheTradedReturn) {
           ++finite;
           band_finite += std::isfinite(band.at({t, i})) ? 1 : 0;
         }
-      EXPECT_NEAR(static_cast<double>(ones) / static_cast<double>(finite), 0.5, 0.05);  // half beat the median
+      EXPECT_NEAR(static_cast<double>(ones) / static_cast<double>(finite), 0.5,
+                  0.05);               // half beat the median
       EXPECT_LT(band_finite, finite);  // small moves are left out
       EXPECT_GT(band_finite, finite / 3);
     }

@@ -333,7 +333,8 @@ TEST(Portfolio, FewCallableNamesKeepTheRestInCash) {
   EXPECT_GT(net, 0.0);
   EXPECT_LE(net, 0.25 + 1e-9) << "at most 5 names at the 5 % cap";
   bool said = false;
-  for (const auto& d : r.decisions) said = said || (d.day == day && d.rules.find("net floor") != std::string::npos);
+  for (const auto& d : r.decisions)
+    said = said || (d.day == day && d.rules.find("net floor") != std::string::npos);
   EXPECT_TRUE(said);
 }
 

@@ -21,7 +21,9 @@ const test_support::SyntheticStore& store() {
       test_support::synthetic_store("qf_test_prediction", {.tickers = 60, .days = 900, .headline_rate = 0.3});
   return s;
 }
-const data::Universe& universe() { return store().universe; }
+const data::Universe& universe() {
+  return store().universe;
+}
 
 // A member without skill: probabilities drawn around 0.5, CV days before `split`, test days after.
 quant::MovementMember noise_member(const data::Universe& u, std::int64_t split, unsigned seed) {
@@ -77,7 +79,8 @@ TEST(Prediction, UnlinkedHeadlinesOnARandomWalkGiveNoSkill) {
   const std::int64_t split = 600;
   quant::MovementSpec spec;
   spec.calibration = "platt";
-  spec.sentiment = quant::daily_sentiment(u, quant::read_headlines(control.headlines), quant::finance_lexicon());
+  spec.sentiment =
+      quant::daily_sentiment(u, quant::read_headlines(control.headlines), quant::finance_lexicon());
   const auto r = quant::predict_movements(u, {noise_member(u, split, 3)}, spec);
   ASSERT_EQ(r.member_names.size(), 2u) << "the sentiment member joined";
   ASSERT_GT(r.calibrated.scores.count, 10000);
@@ -133,7 +136,7 @@ TEST(Prediction, AbstentionsAreWrittenAsAFlagNotAsOneHalf) {
   EXPECT_GT(called, 0);
   EXPECT_EQ(r.acting_count, r.acting.calls);
   EXPECT_LE(r.acting.calls, called);  // cells without a label are no calls either
-  EXPECT_NEAR(r.coverage, static_cast<double>(r.acting.calls) / static_cast<double>(r.calibrated.scores.count),
-              1e-12);
+  EXPECT_NEAR(r.coverage,
+              static_cast<double>(r.acting.calls) / static_cast<double>(r.calibrated.scores.count), 1e-12);
   std::filesystem::remove_all(folder);
 }

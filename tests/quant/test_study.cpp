@@ -45,7 +45,8 @@ TEST(CalendarPlan, PurgesEveryTrainingAndValidationSpanAwayFromTests) {
       const quant::CalendarPlan plan = quant::plan_calendar(2000, window, label_end, o);
       const std::string what = quant::to_string(scheme) + " L=" + std::to_string(label_end);
       EXPECT_EQ(plan.test_first, 1600);
-      EXPECT_EQ(plan.dev_last + label_end, plan.test_first) << "the last dev label ends at the first test decision";
+      EXPECT_EQ(plan.dev_last + label_end, plan.test_first)
+          << "the last dev label ends at the first test decision";
       EXPECT_EQ(plan.test_last, 2000 - 1 - label_end);
       EXPECT_EQ(plan.folds.size(), scheme == quant::CvScheme::combinatorial ? 10u : 4u);
       for (const auto& f : plan.folds) {

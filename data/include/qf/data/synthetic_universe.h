@@ -151,10 +151,10 @@ struct SyntheticHeadline {
 
 struct SyntheticUniverse {
   SyntheticUniverseOptions options;
-  std::vector<std::string> dates;        // [days], "YYYY-MM-DD"
-  std::vector<MarketRegime> regimes;     // [days], the true market regime
-  std::vector<SyntheticTicker> tickers;  // sorted by symbol
-  SyntheticIndex index;                  // cap-weighted index of the universe
+  std::vector<std::string> dates;            // [days], "YYYY-MM-DD"
+  std::vector<MarketRegime> regimes;         // [days], the true market regime
+  std::vector<SyntheticTicker> tickers;      // sorted by symbol
+  SyntheticIndex index;                      // cap-weighted index of the universe
   std::vector<SyntheticHeadline> headlines;  // by ticker, then day (options.headline_rate)
 };
 

@@ -22,7 +22,8 @@
 namespace qf::quant::cv {
 
 struct SampleSpan {
-  std::int64_t first = 0, decision = 0, last = 0;  // inclusive day indices: features start, decision, label end
+  std::int64_t first = 0, decision = 0,
+               last = 0;  // inclusive day indices: features start, decision, label end
 };
 
 // Spans of windows of `window` days ending at each decision day, whose labels use prices up to

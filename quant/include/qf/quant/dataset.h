@@ -2,9 +2,9 @@
 // matrices on the universe calendar, labels, and windows built batch by batch.
 //
 // Honesty: the window of decision day t holds the feature rows t-window+1 .. t (each computed from data
-// up to its own day) and pairs with the label of day t, formed from the traded return after t (labels.h). A decision day needs
-// a full finite window and a finite label. Scalers are fitted by the caller on training days only
-// (fit_scalers), never on the days they are applied to.
+// up to its own day) and pairs with the label of day t, formed from the traded return after t (labels.h). A
+// decision day needs a full finite window and a finite label. Scalers are fitted by the caller on training
+// days only (fit_scalers), never on the days they are applied to.
 #pragma once
 
 #include <cstdint>

@@ -3,8 +3,8 @@
 // plan's targets. Used by run_backtest_evaluation; everything here is deterministic.
 #pragma once
 
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -101,7 +101,8 @@ struct Evaluation {
   // The store's set-level findings (data::data_warnings: survivorship, price returns only): they bias
   // every figure above, so each output repeats them beside the scorecard.
   std::vector<std::string> data_warnings;
-  std::string target;  // what the predictions are about (LabelSpec::describe), e.g. "... open[t+1] -> open[t+2] > 0"
+  std::string
+      target;  // what the predictions are about (LabelSpec::describe), e.g. "... open[t+1] -> open[t+2] > 0"
 };
 
 // Backtests `targets` and scores the days after the prediction period starts (the first day with a

@@ -34,7 +34,7 @@ std::vector<FeatureDrift> feature_drift(const data::FeaturePanels& panels, std::
                                         std::int64_t recent_last);
 
 struct LiveScores {
-  std::int64_t count = 0;  // predictions with a known outcome (a finite label)
+  std::int64_t count = 0;          // predictions with a known outcome (a finite label)
   double accuracy = 0, brier = 0;  // accuracy over the calls (NaN without), Brier over every prediction
   std::int64_t calls = 0;          // predictions not abstained on (PredictionPanel::abstain)
   double coverage = 0;             // calls / count, 0 when count is 0
