@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 
+#include "common/same_universe.h"
 #include "common/temp_path.h"
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
@@ -302,20 +303,8 @@ std::string kaggle_rows(const std::string& ticker, int first, int count, std::ui
 }
 
 void expect_same_universe(const Universe& a, const Universe& b) {
-  ASSERT_EQ(a.tickers, b.tickers);
-  ASSERT_EQ(a.days, b.days);
-  for (auto [pa, pb] : {std::pair{&a.open, &b.open},
-                        {&a.high, &b.high},
-                        {&a.low, &b.low},
-                        {&a.close, &b.close},
-                        {&a.volume, &b.volume}}) {
-    ASSERT_EQ(pa->shape(), pb->shape());
-    EXPECT_EQ(std::memcmp(pa->data<double>(), pb->data<double>(), static_cast<std::size_t>(pa->numel()) * 8),
-              0);
-  }
+  test_support::expect_same_price_panels(a, b);
   EXPECT_EQ(a.listed, b.listed);
-  EXPECT_EQ(a.present, b.present);
-  EXPECT_EQ(a.source_line, b.source_line);
   EXPECT_EQ(reports_to_json(a.reports), reports_to_json(b.reports));
 }
 

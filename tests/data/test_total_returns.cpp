@@ -9,6 +9,7 @@
 #include <map>
 #include <vector>
 
+#include "common/same_universe.h"
 #include "common/temp_path.h"
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
@@ -212,20 +213,8 @@ TEST(TotalReturns, AMixedFolderIsRefusedNamingOneFileOfEach) {
 namespace {
 
 void expect_same_panels(const Universe& a, const Universe& b) {
-  ASSERT_EQ(a.tickers, b.tickers);
-  ASSERT_EQ(a.days, b.days);
-  for (auto [pa, pb] : {std::pair{&a.open, &b.open},
-                        {&a.high, &b.high},
-                        {&a.low, &b.low},
-                        {&a.close, &b.close},
-                        {&a.volume, &b.volume}}) {
-    ASSERT_EQ(pa->shape(), pb->shape());
-    EXPECT_EQ(std::memcmp(pa->data<double>(), pb->data<double>(), static_cast<std::size_t>(pa->numel()) * 8),
-              0);
-  }
+  test_support::expect_same_price_panels(a, b);
   EXPECT_EQ(std::memcmp(a.adjustment.data(), b.adjustment.data(), a.adjustment.size() * 8), 0);
-  EXPECT_EQ(a.present, b.present);
-  EXPECT_EQ(a.source_line, b.source_line);
 }
 
 std::vector<TickerReport> without_restated(std::vector<TickerReport> reports) {
