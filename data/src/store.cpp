@@ -136,15 +136,20 @@ std::vector<TickerReport> read_reports(const h5::File& f) {
   return reports;
 }
 
-// The price basis and the per-row factors; a store written before they existed holds raw prices
-// (factor 1 on listed days, NaN outside).
+// The factors of raw prices: 1 on listed days, NaN outside.
+std::vector<double> raw_factors(const std::vector<std::uint8_t>& listed) {
+  std::vector<double> out(listed.size());
+  for (std::size_t k = 0; k < listed.size(); ++k)
+    out[k] = listed[k] ? 1.0 : std::numeric_limits<double>::quiet_NaN();
+  return out;
+}
+
+// The price basis and the per-row factors; a store written before they existed holds raw prices.
 void read_adjustment(const h5::File& f, const std::filesystem::path& path, Universe& u) {
   u.prices = f.has_attr("/", "prices") && f.attr_string("/", "prices") == "adjusted" ? PriceBasis::adjusted
                                                                                      : PriceBasis::raw;
   if (!f.exists("/adjustment")) {
-    u.adjustment.resize(u.listed.size());
-    for (std::size_t k = 0; k < u.listed.size(); ++k)
-      u.adjustment[k] = u.listed[k] ? 1.0 : std::numeric_limits<double>::quiet_NaN();
+    u.adjustment = raw_factors(u.listed);
     return;
   }
   const Tensor t = f.read("/adjustment");
@@ -172,7 +177,10 @@ void write_universe(const std::filesystem::path& path, const Universe& u, const 
     f.write("/meta/source_line", Tensor::from<double>(u.source_line, shape), kDeflate);
     // The factor applied to each row (price = raw * factor): raw prices stay recoverable, and an update
     // compares re-sent rows with them.
-    f.write("/adjustment", Tensor::from<double>(u.adjustment, shape), kDeflate);
+    // A universe built without factors (by hand, in tests and tools) holds raw prices.
+    f.write("/adjustment",
+            Tensor::from<double>(u.adjustment.empty() ? raw_factors(u.listed) : u.adjustment, shape),
+            kDeflate);
     f.set_attr("/", "prices", to_string(u.prices));
     f.write_strings("/meta/sector", u.sector);
     f.write("/meta/market_cap", Tensor::from<double>(u.market_cap, {u.ticker_count()}));
