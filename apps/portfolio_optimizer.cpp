@@ -106,9 +106,7 @@ int main(int argc, char** argv) try {
 
   const qf::data::Universe universe = qf::data::read_universe(store);
   const auto predictions = qf::quant::read_registry_predictions(registry, universe);
-  qf::quant::LabelSpec asked = predictions.label;
-  asked.timing = timing.timing();
-  qf::quant::require_same_label(predictions.label, registry, asked, "portfolio_optimizer");
+  qf::quant::require_same_timing(predictions.label, registry, timing.timing(), "portfolio_optimizer");
   const qf::h5::File registry_file(registry, qf::h5::File::Mode::read);
   std::optional<qf::quant::PredictionPanel> history;
   if (registry_file.exists("/cv_predictions/probability") &&

@@ -106,9 +106,7 @@ int main(int argc, char** argv) try {
     qf::quant::MovementMember m;
     m.name = path;
     m.test = qf::quant::read_registry_predictions(path, universe, "/test_predictions");
-    qf::quant::LabelSpec asked = m.test.label;
-    asked.timing = timing.timing();
-    qf::quant::require_same_label(m.test.label, path, asked, "predict_stock_movement");
+    qf::quant::require_same_timing(m.test.label, path, timing.timing(), "predict_stock_movement");
     const qf::h5::File f(path, qf::h5::File::Mode::read);
     if (!f.exists("/cv_predictions/probability") || f.read("/cv_predictions/probability").numel() == 0)
       throw qf::data::InputError(path, 0, "/cv_predictions",

@@ -120,8 +120,7 @@ int main(int argc, char** argv) try {
   if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
   if (benchmark != "index" && benchmark != "equal_weight")
     throw po::error("--benchmark must be index or equal_weight");
-  o.execution = timing.timing().execution;
-  o.horizon = timing.timing().horizon;
+  o.timing = timing.timing();
   for (const auto& f : {store, registry})
     if (!fs::exists(f)) throw qf::data::InputError(f, 0, "", "no such file (run the earlier stages first)");
 
@@ -130,9 +129,8 @@ int main(int argc, char** argv) try {
   const auto kind =
       benchmark == "index" ? qf::quant::BenchmarkKind::index : qf::quant::BenchmarkKind::equal_weight;
   std::ostringstream costs;
-  costs << ", executed " << timing.execution << " ("
-        << qf::data::TradeTiming{o.execution, o.horizon}.describe() << ", held " << o.horizon
-        << (o.horizon == 1 ? " day" : " days") << "); costs: commission " << o.costs.commission_bps
+  costs << ", executed " << timing.execution << " (" << o.timing.describe() << ", held " << o.timing.horizon
+        << (o.timing.horizon == 1 ? " day" : " days") << "); costs: commission " << o.costs.commission_bps
         << " bp, half spread " << o.costs.half_spread_bps << " bp, slippage " << o.costs.slippage_bps
         << " bp, impact " << o.costs.impact_coefficient << ", participation cap " << o.costs.max_participation
         << ", borrow " << o.costs.borrow_bps_per_year << " bp/yr";
@@ -156,7 +154,7 @@ int main(int argc, char** argv) try {
         {name.empty() ? fs::path(file).stem().string() : name,
          "Target weights of " + file + " over the prediction period of " + registry + costs.str(),
          weights.size() > 1 ? fs::path(out) / name : fs::path(out),
-         qf::quant::read_target_weights(file, universe, {o.execution, o.horizon})});
+         qf::quant::read_target_weights(file, universe, o.timing)});
   }
   std::vector<qf::quant::Evaluation> evaluations;
   for (const auto& s : strategies) {

@@ -30,7 +30,7 @@ class BacktestRun {
         c_(o.costs),
         D_(u.day_count()),
         N_(u.ticker_count()),
-        H_(o.horizon),
+        H_(o.timing.horizon),
         w_(targets.data<double>()),
         open_(u.open.data<double>()),
         close_(u.close.data<double>()),
@@ -49,8 +49,8 @@ class BacktestRun {
   }
 
   BacktestResult run() {
-    const bool at_open = o_.execution == Execution::next_open;
-    const std::int64_t lag = o_.execution == Execution::close ? 0 : 1;
+    const bool at_open = o_.timing.execution == Execution::next_open;
+    const std::int64_t lag = o_.timing.lag();
     for (std::int64_t d = 0; d < D_; ++d) {
       const double before = d > 0 ? r_.equity[static_cast<std::size_t>(d - 1)] : o_.initial_capital;
       if (before <= 0) {  // ruined: nothing left to trade
@@ -215,9 +215,7 @@ BacktestResult run_backtest(const data::Universe& u, const Tensor& targets, cons
                      to_string(targets.dtype()));
   if (!(o.initial_capital > 0) || !(o.max_gross_leverage > 0))
     throw std::invalid_argument("run_backtest: initial capital and max_gross_leverage must be positive");
-  if (o.horizon < 1 || o.horizon > 250)
-    throw std::invalid_argument("run_backtest: horizon " + std::to_string(o.horizon) +
-                                " must be in [1, 250]");
+  o.timing.check();
   const double* w = targets.data<double>();
   if (!o.allow_short)
     for (std::int64_t k = 0; k < D * N; ++k)

@@ -178,9 +178,7 @@ Tensor read_target_weights(const std::filesystem::path& path, const data::Univer
   const h5::File f(path, h5::File::Mode::read);
   if (!f.exists("/target_weights") || !f.exists("/tickers"))
     throw std::runtime_error(path.string() + ": needs /target_weights [days, tickers] and /tickers");
-  LabelSpec asked;
-  asked.timing = timing;
-  require_same_label(read_label_attributes(f, "/", path), path, asked, "this backtest");
+  require_same_timing(read_label_attributes(f, "/", path), path, timing, "this backtest");
   if (f.read_strings("/tickers") != u.tickers)
     throw std::runtime_error(path.string() + ": its tickers are not this store's");
   Tensor w = f.read("/target_weights").to(DType::f64);
@@ -227,9 +225,7 @@ int targets_met(const std::vector<ScorecardLine>& scorecard) {
 Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, const PredictionPanel& p,
                              const BacktestOptions& options, BenchmarkKind benchmark) {
   const std::int64_t D = u.day_count(), N = u.ticker_count();
-  LabelSpec booked = p.label;
-  booked.timing = {options.execution, options.horizon};
-  require_same_label(p.label, p.source, booked, "the backtest");
+  require_same_timing(p.label, p.source, options.timing, "the backtest");
   Evaluation e;
   e.target = p.label.describe();
   e.first_day = p.first_day + 1;
@@ -264,8 +260,8 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
     e.benchmark_name = "equal-weight universe";
     Tensor equal = equal_weight_targets(u);
     for (std::int64_t k = 0; k < (e.first_day - 1) * N; ++k) equal.data<double>()[k] = kNaN;
-    BacktestOptions plain;  // no costs, the strategy's execution
-    plain.execution = options.execution;
+    BacktestOptions plain;  // no costs, the strategy's execution, held a day
+    plain.timing.execution = options.timing.execution;
     const BacktestResult b = run_backtest(u, equal, plain);
     e.benchmark_returns.assign(b.returns.begin() + e.first_day, b.returns.begin() + e.last_day + 1);
     // The equal-weight portfolio is bought at the close of first_day: its first day earns nothing.

@@ -124,14 +124,14 @@ LabelSpec read_label_attributes(const h5::File& f, const std::string& object,
   return spec;
 }
 
-void require_same_label(const LabelSpec& in_file, const std::filesystem::path& path, const LabelSpec& asked,
-                        const std::string& asked_by) {
-  if (in_file.timing == asked.timing) return;
+void require_same_timing(const LabelSpec& in_file, const std::filesystem::path& path,
+                         const data::TradeTiming& asked, const std::string& asked_by) {
+  if (in_file.timing == asked) return;
   throw std::invalid_argument(
       path.string() + " was made for execution " + data::to_string(in_file.timing.execution) + ", horizon " +
       std::to_string(in_file.timing.horizon) + " (" + in_file.timing.describe() + "), but " + asked_by +
-      " asks for execution " + data::to_string(asked.timing.execution) + ", horizon " +
-      std::to_string(asked.timing.horizon) + " (" + asked.timing.describe() + ")");
+      " asks for execution " + data::to_string(asked.execution) + ", horizon " +
+      std::to_string(asked.horizon) + " (" + asked.describe() + ")");
 }
 
 }  // namespace qf::quant

@@ -5,10 +5,11 @@
 #include <cstdio>
 #include <limits>
 #include <numeric>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "qf/data/validation.h"
 
 namespace qf::quant {
 
@@ -139,11 +140,7 @@ std::string accuracy_text(double accuracy) {
 }
 
 std::string accuracy_json(double accuracy) {
-  if (!std::isfinite(accuracy)) return "\"n/a\"";
-  std::ostringstream s;
-  s.precision(12);
-  s << accuracy;
-  return s.str();
+  return std::isfinite(accuracy) ? data::json_number(accuracy) : "\"n/a\"";
 }
 
 double information_coefficient(std::span<const double> predictions, std::span<const double> returns) {

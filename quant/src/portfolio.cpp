@@ -300,7 +300,7 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
   result.weights = Tensor::full({D, N}, kNaN, DType::f64);
   result.label = predictions.label;
   if (history != nullptr)
-    require_same_label(history->label, history->source, predictions.label, predictions.source);
+    require_same_timing(history->label, history->source, predictions.label.timing, predictions.source);
 
   // Groups: sectors (in order of first appearance) and market-cap buckets.
   std::map<std::string, int> sector_index;

@@ -69,7 +69,7 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
   auto label = [&](std::int64_t d, std::int64_t i) { return labels.data<double>()[d * N + i]; };
   double sentiment_slope = 0, sentiment_intercept = 0;
   std::int64_t sentiment_cells = 0;
-  if (spec.sentiment.defined() && !given.empty()) {
+  if (spec.sentiment.defined()) {
     if (spec.sentiment.numel() != D * N)
       throw std::invalid_argument("predict_stock_movement: the sentiment panel is not [days, tickers]");
     // The sentiment member: P(up) = sigmoid(a s + b), fitted on the CV days whose labels end before the
@@ -109,7 +109,6 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
   }
   const auto M = static_cast<std::int64_t>(members.size());
   auto fail = [](const std::string& what) { throw std::invalid_argument("predict_stock_movement: " + what); };
-  if (M < 1) fail("no ensemble members");
   const auto K = static_cast<std::size_t>(spec.regime_states);
   if (spec.exposure_by_regime.size() != K || spec.confidence_by_regime.size() != K ||
       spec.threshold_by_regime.size() != K)

@@ -50,7 +50,7 @@ Tensor constant_targets(std::int64_t days, std::vector<double> row) {
 // The hand-worked cases below trade at the next close (close to close), not the default next open.
 quant::BacktestOptions close_to_close() {
   quant::BacktestOptions o;
-  o.execution = quant::Execution::next_close;
+  o.timing.execution = quant::Execution::next_close;
   return o;
 }
 
@@ -71,7 +71,7 @@ TEST(Backtest, NextCloseAndNextOpenTiming) {
   EXPECT_NEAR(at_close.returns[3], 102.0 / 99 - 1, 1e-13);
   EXPECT_NEAR(at_close.returns[4], 104.0 / 102 - 1, 1e-13);
   EXPECT_NEAR(at_close.long_exposure[4], 1.0, 1e-12);
-  o.execution = quant::Execution::next_open;
+  o.timing.execution = quant::Execution::next_open;
   const auto at_open = quant::run_backtest(u, all_in, o);
   EXPECT_NEAR(at_open.returns[1], 101.0 / 100.5 - 1, 1e-13);  // bought at day 1's open
   EXPECT_NEAR(at_open.returns[2], 99.0 / 101 - 1, 1e-13);
@@ -220,7 +220,7 @@ TEST(Backtest, TargetsOfDayTActOnDayTPlusOneOnly) {
   for (std::int64_t i = 0; i < N; ++i) changed.data<double>()[t * N + i] = i % 2 ? 0.09 : 0.0;
   for (const auto execution : {quant::Execution::next_close, quant::Execution::next_open}) {
     quant::BacktestOptions o = close_to_close();
-    o.execution = execution;
+    o.timing.execution = execution;
     o.costs.commission_bps = 5;  // so that a trade shows on the day it happens
     const auto a = quant::run_backtest(s.universe, base, o), b = quant::run_backtest(s.universe, changed, o);
     for (std::int64_t d = 0; d <= t; ++d)
@@ -253,8 +253,8 @@ TEST(Backtest, OneDecisionBooksExactlyTheTradedReturn) {
           Tensor w = Tensor::zeros({D, 1}, DType::f64);  // every other decision: flat
           w.data<double>()[t] = 1.0;
           quant::BacktestOptions o;
-          o.execution = mode;
-          o.horizon = h;
+          o.timing.execution = mode;
+          o.timing.horizon = h;
           const auto r = quant::run_backtest(u, w, o);
           const auto tranche = static_cast<std::size_t>(t % h);
           const double start = 1e6 / static_cast<double>(h);

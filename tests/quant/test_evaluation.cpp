@@ -150,8 +150,8 @@ TEST(Evaluation, ForesightOfTheLabelIsTheTradesEdgeForEveryModeAndHorizon) {
           shifted.probability.data<double>()[d * N + i] = labels.data<double>()[(d + gap) * N + i];
         }
       quant::BacktestOptions o;
-      o.execution = mode;
-      o.horizon = h;
+      o.timing.execution = mode;
+      o.timing.horizon = h;
       const std::string what = spec.describe();
       const auto e = quant::evaluate_strategy(u, quant::strategy_targets(u, foresight, {"top_k", 5, 5, 0}),
                                               foresight, o, quant::BenchmarkKind::equal_weight);
@@ -168,7 +168,7 @@ TEST(Evaluation, ForesightOfTheLabelIsTheTradesEdgeForEveryModeAndHorizon) {
       }
       // The backtest refuses predictions made for another mode or horizon.
       quant::BacktestOptions other = o;
-      other.horizon = h + 1;
+      other.timing.horizon = h + 1;
       EXPECT_THROW(quant::evaluate_strategy(u, quant::strategy_targets(u, foresight, {"top_k", 5, 5, 0}),
                                             foresight, other, quant::BenchmarkKind::equal_weight),
                    std::invalid_argument);

@@ -154,7 +154,7 @@ TEST(Honesty, LagTwoPredictabilityBecomesPnlUnderTheAlignedLabel) {
     p.last_day = std::max<std::int64_t>(p.last_day, t.day[k]);
   }
   quant::BacktestOptions o;  // the stage-4 app's default costs
-  o.execution = data::Execution::next_close;
+  o.timing.execution = data::Execution::next_close;
   o.costs = {1.0, 0.0, 0.0, 2.0, 2.0, 0.1, 0.05, 50.0};
   const auto e = quant::evaluate_strategy(u, quant::strategy_targets(u, p, {"top_k", 5, 5, 0}), p, o,
                                           quant::BenchmarkKind::equal_weight);

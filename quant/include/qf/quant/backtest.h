@@ -56,8 +56,8 @@ struct CostModel {
 };
 
 struct BacktestOptions {
-  Execution execution = Execution::next_open;
-  std::int64_t horizon = 1;  // days each decision is held: the number of overlapping tranches
+  // When a decision trades and how long it is held (horizon: the number of overlapping tranches).
+  data::TradeTiming timing;
   CostModel costs;
   double initial_capital = 1e6;
   double max_gross_leverage = 1.0;

@@ -44,9 +44,9 @@ void write_label_attributes(h5::File& file, const std::string& object, const Lab
 // Reads them back; a file without them (made before format_version 2) is an error naming it.
 LabelSpec read_label_attributes(const h5::File& file, const std::string& object,
                                 const std::filesystem::path& path);
-// Throws std::invalid_argument naming both when a file was made for another target than the one asked
-// for (e.g. a registry trained for next_close given to a stage run with --execution next_open).
-void require_same_label(const LabelSpec& in_file, const std::filesystem::path& path, const LabelSpec& asked,
-                        const std::string& asked_by);
+// Throws std::invalid_argument naming both when a file was made for another execution or horizon than
+// the one asked for (e.g. a registry trained for next_close given to a stage run with --execution next_open).
+void require_same_timing(const LabelSpec& in_file, const std::filesystem::path& path,
+                         const data::TradeTiming& asked, const std::string& asked_by);
 
 }  // namespace qf::quant
