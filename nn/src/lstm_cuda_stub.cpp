@@ -20,6 +20,25 @@ LSTMGradients lstm_layer_backward(const LSTMForwardResult&, const Tensor&, const
   throw std::runtime_error("lstm_layer_backward (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
 }
 
+LSTMForwardResult allocate_forward(std::int64_t, std::int64_t, std::int64_t) {
+  throw std::runtime_error("allocate_forward (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
+}
+
+void enqueue_layer_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                           const Tensor&, const Tensor&, LSTMForwardResult&, RecurrentPath) {
+  throw std::runtime_error("enqueue_layer_forward (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
+}
+
+LSTMBackwardBuffers allocate_backward(std::int64_t, std::int64_t, std::int64_t, std::int64_t) {
+  throw std::runtime_error("allocate_backward (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
+}
+
+void enqueue_layer_backward(const LSTMForwardResult&, const Tensor&, const Tensor&, const Tensor&,
+                            const Tensor&, const Tensor&, const Tensor&, const Tensor&, LSTMBackwardBuffers&,
+                            RecurrentPath) {
+  throw std::runtime_error("enqueue_layer_backward (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
+}
+
 void adam_step(AdamState&, std::span<Tensor>, std::span<const Tensor>, std::span<Tensor>, std::span<Tensor>) {
   throw std::runtime_error("adam_step (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
 }

@@ -11,7 +11,7 @@ bool available() {
   return false;
 }
 
-LSTM::LSTM(std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t) {
+LSTM::LSTM(std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, Config) {
   throw std::runtime_error("cuDNN LSTM: this build has no cuDNN (CMake did not find cuDNN 9)");
 }
 LSTM::~LSTM() = default;
@@ -22,5 +22,7 @@ Tensor LSTM::forward(const Tensor&, bool) {
 LSTM::Gradients LSTM::backward(const Tensor&, const Tensor&) {
   return {};
 }
+void LSTM::enqueue_forward(const Tensor&, bool) {}
+void LSTM::enqueue_backward(const Tensor&, const Tensor&) {}
 
 }  // namespace qf::nn::cudnn

@@ -6,7 +6,7 @@
 namespace qf::nn {
 
 std::unique_ptr<MultiLSTM> make_cuda_multi_lstm(const MultiLSTMShape&, std::span<const Tensor>,
-                                                const MultiOptimizerOptions&) {
+                                                const MultiOptimizerOptions&, MultiUpload) {
   throw std::runtime_error("multi-model LSTM (CUDA): this build has no CUDA backend (QF_WITH_CUDA=OFF)");
 }
 

@@ -146,3 +146,36 @@ TEST(OptimCuda, AdamWAndClippingMatchCpu) {
         << "decoupled " << decoupled;
   }
 }
+
+// The queue-only entry points (buffers allocated once, what the benchmark times) give exactly what the
+// allocating ones give, on both recurrent paths, and reusing the buffers twice changes nothing.
+TEST(LSTMCuda, EnqueuedLayerEqualsAllocatingCall) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+  constexpr int B = 16, S = 12, I = 6, H = 32;
+  const test_support::LSTMReference ref(B, S, I, H, 77);
+  const auto& l = ref.layer();
+  auto dev = [](const Tensor& t) { return t.to(Device::cuda); };
+  const Tensor x = dev(ref.x.value()), h0 = dev(ref.h0.value()), c0 = dev(ref.c0.value()),
+               w_ih = dev(l.weight_ih.value()), w_hh = dev(l.weight_hh.value()), b_ih = dev(l.bias_ih.value()),
+               b_hh = dev(l.bias_hh.value()), dy = dev(ref.w_out), dc = dev(ref.w_c);
+  for (const RecurrentPath path : paths_for(B, H)) {
+    const auto fwd = nn::cuda::lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, path);
+    const auto g = nn::cuda::lstm_layer_backward(fwd, x, h0, c0, w_ih, w_hh, dy, dc, path);
+    auto out = nn::cuda::allocate_forward(B, S, H);
+    auto buffers = nn::cuda::allocate_backward(B, S, I, H);
+    for (int round = 0; round < 2; ++round) {
+      nn::cuda::enqueue_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, out, path);
+      nn::cuda::enqueue_layer_backward(out, x, h0, c0, w_ih, w_hh, dy, dc, buffers, path);
+      cuda::synchronize();
+      EXPECT_EQ(max_relative_error(out.output.to(Device::cpu), fwd.output.to(Device::cpu), 1e-30), 0.0)
+          << name(path);
+      for (auto [got, want] : {std::pair{&buffers.grads.x, &g.x},
+                               {&buffers.grads.h0, &g.h0},
+                               {&buffers.grads.c0, &g.c0},
+                               {&buffers.grads.weight_ih, &g.weight_ih},
+                               {&buffers.grads.weight_hh, &g.weight_hh},
+                               {&buffers.grads.bias, &g.bias}})
+        EXPECT_EQ(max_relative_error(got->to(Device::cpu), want->to(Device::cpu), 1e-30), 0.0) << name(path);
+    }
+  }
+}

@@ -219,3 +219,68 @@ TEST(LSTMMultiCuda, CudnnStubSaysWhy) {
   if (nn::cudnn::available()) GTEST_SKIP() << "this build has cuDNN";
   EXPECT_THROW(nn::cudnn::LSTM(2, 4, 1, 2, 3), std::runtime_error);
 }
+
+// The pinned asynchronous uploads (two input slots, a copy stream) change when the bytes arrive, never
+// which: five steps (both slots used twice, an evaluation between) equal the pageable path bit for bit.
+TEST(LSTMMultiCuda, PinnedUploadsEqualPageableBitForBit) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+  constexpr std::int64_t N = 6, B = 16, T = 20, F = 5, H = 32;
+  auto models = make_models(N, F, H, 1, 900);
+  const auto p = pointers(models);
+  const std::vector<Tensor> start = nn::stack_parameters(p);
+  std::vector<std::vector<Tensor>> trained;
+  std::vector<Tensor> logits;
+  for (const nn::MultiUpload upload : {nn::MultiUpload::pageable, nn::MultiUpload::pinned_async}) {
+    auto gpu = nn::make_cuda_multi_lstm(nn::multi_shape_of(p), start, {}, upload);
+    nn::MultiBatch batch = nn::make_multi_batch(N, B, T, F);
+    for (int step = 0; step < 5; ++step) {
+      batch.x = random({N, B, T, F}, 40 + static_cast<std::uint64_t>(step));  // refilled at once: staged
+      batch.y = random({N, B}, 50 + static_cast<std::uint64_t>(step), 0.0, 1.0);
+      for (float& v : batch.y.span<float>()) v = v > 0.5f ? 1.0f : 0.0f;
+      for (std::int64_t n = 0; n < N; ++n) batch.rows[static_cast<std::size_t>(n)] = B - (n + step) % 4;
+      gpu->train_step(batch);
+      if (step == 2) gpu->evaluate_step(batch, &logits.emplace_back());
+    }
+    trained.push_back(gpu->parameters());
+  }
+  for (std::size_t k = 0; k < trained[0].size(); ++k)
+    EXPECT_EQ(max_relative_error(trained[1][k], trained[0][k], 1e-30), 0.0) << "tensor " << k;
+  EXPECT_EQ(max_relative_error(logits[1], logits[0], 1e-30), 0.0);
+}
+
+// Every cuDNN algorithm in both math modes, where cuDNN accepts the shape, against the CPU LSTM: y, dx
+// and dW_hh (FMA to 1e-4 scaled, TF32 to 3e-2). At least standard must be accepted.
+TEST(LSTMMultiCuda, EveryCudnnAlgorithmMatchesCpu) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!nn::cudnn::available()) GTEST_SKIP() << "this build has no cuDNN";
+  constexpr std::int64_t B = 32, S = 20, I = 8, H = 64;
+  Rng rng(11);
+  nn::LSTM lstm(nn::RNNOptions{I, H, 1}, rng);
+  const Tensor x = random({B, S, I}, 12), dy = random({B, S, H}, 13);
+  const Var input = Var::parameter(x);
+  nn::RNNOutput out = lstm.forward(input);
+  out.output.backward(dy);
+  const auto& l = lstm.layers[0];
+  const nn::cudnn::LSTMWeights w{l.weight_ih.value().to(Device::cuda), l.weight_hh.value().to(Device::cuda),
+                                 l.bias_ih.value().to(Device::cuda), l.bias_hh.value().to(Device::cuda)};
+  int accepted = 0;
+  for (const nn::cudnn::Algorithm algorithm : nn::cudnn::kAlgorithms)
+    for (const nn::cudnn::Math math : {nn::cudnn::Math::fma, nn::cudnn::Math::tf32}) {
+      const std::string name = to_string(algorithm) + " " + to_string(math);
+      try {
+        nn::cudnn::LSTM reference(I, H, 1, B, S, {algorithm, math});
+        reference.set_weights(std::span(&w, 1));
+        const Tensor y = reference.forward(x.to(Device::cuda), true).to(Device::cpu);
+        const auto g = reference.backward(x.to(Device::cuda), dy.to(Device::cuda));
+        const double tolerance = math == nn::cudnn::Math::fma ? 1e-4 : 3e-2;
+        EXPECT_LT(test_support::scaled_relative_error(y, out.output.value()), tolerance) << "y " << name;
+        EXPECT_LT(test_support::scaled_relative_error(g.x, input.grad()), tolerance) << "dx " << name;
+        EXPECT_LT(test_support::scaled_relative_error(g.weights[0].weight_hh, l.weight_hh.grad()), tolerance)
+            << "dW_hh " << name;
+        ++accepted;
+      } catch (const nn::cudnn::NotSupported& e) {
+        std::printf("cuDNN %s: not supported here (%s)\n", name.c_str(), e.what());
+      }
+    }
+  EXPECT_GE(accepted, 2) << "cuDNN's standard algorithm must run in both math modes";
+}

@@ -15,14 +15,28 @@
 namespace qf::nn::cudnn {
 
 using qf::cuda::check;
+using qf::to_string;  // beside the Algorithm / Math overloads
 
 namespace {
 
 using qf::cuda::check;  // beside the cuDNN overload below, which would hide it here
 
 void check(cudnnStatus_t status, const char* what) {
-  if (status != CUDNN_STATUS_SUCCESS)
-    throw std::runtime_error(std::string("cuDNN ") + what + ": " + cudnnGetErrorString(status));
+  if (status == CUDNN_STATUS_SUCCESS) return;
+  const std::string message = std::string("cuDNN ") + what + ": " + cudnnGetErrorString(status);
+  // cuDNN 9 may answer a sub-code of NOT_SUPPORTED (e.g. ..._SHAPE): compare the category.
+  if (status / 1000 == CUDNN_STATUS_NOT_SUPPORTED / 1000) throw NotSupported(message);
+  throw std::runtime_error(message);
+}
+
+cudnnRNNAlgo_t algorithm_of(Algorithm a) {
+  switch (a) {
+    case Algorithm::standard: return CUDNN_RNN_ALGO_STANDARD;
+    case Algorithm::persist_static: return CUDNN_RNN_ALGO_PERSIST_STATIC;
+    case Algorithm::persist_static_small_h: return CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H;
+    case Algorithm::persist_dynamic: return CUDNN_RNN_ALGO_PERSIST_DYNAMIC;
+  }
+  throw std::invalid_argument("cuDNN LSTM: unknown algorithm");
 }
 
 // A cuDNN object destroyed with its owner.
@@ -60,7 +74,7 @@ struct LSTM::Impl {
   Handle<cudnnDropoutDescriptor_t, cudnnDestroyDropoutDescriptor> dropout;
   Handle<cudnnRNNDataDescriptor_t, cudnnDestroyRNNDataDescriptor> x_desc, y_desc;
   Handle<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor> h_desc, matrix_desc, bias_desc;
-  Tensor weights, weight_grads, workspace, reserve, seq_lengths, y;
+  Tensor weights, weight_grads, workspace, reserve, seq_lengths, y, dx;
   std::size_t weight_bytes = 0, workspace_bytes = 0, reserve_bytes = 0;
   bool trained = false;  // the last forward ran in training mode
 
@@ -80,7 +94,7 @@ struct LSTM::Impl {
 };
 
 LSTM::LSTM(std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers, std::int64_t batch,
-           std::int64_t steps)
+           std::int64_t steps, Config config)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.input = static_cast<int>(input_size);
@@ -92,13 +106,18 @@ LSTM::LSTM(std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_l
   check(cudnnCreateDropoutDescriptor(&m.dropout.value), "dropout descriptor");
   check(cudnnSetDropoutDescriptor(m.dropout.value, m.handle.value, 0.0f, nullptr, 0, 0), "dropout");
   check(cudnnCreateRNNDescriptor(&m.rnn.value), "RNN descriptor");
-  // FMA math: no TF32 tensor cores, so results compare with our float32 kernels.
-  check(cudnnSetRNNDescriptor_v8(m.rnn.value, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM, CUDNN_RNN_DOUBLE_BIAS,
+  // FMA math: no TF32 tensor cores, so results compare with our float32 kernels; DEFAULT math lets
+  // cuDNN use TF32 tensor cores on float32 data, as PyTorch does with allow_tf32.
+  check(cudnnSetRNNDescriptor_v8(m.rnn.value, algorithm_of(config.algorithm), CUDNN_LSTM, CUDNN_RNN_DOUBLE_BIAS,
                                  CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT,
-                                 CUDNN_FMA_MATH, m.input, m.hidden, m.hidden, m.layers, m.dropout.value,
+                                 config.math == Math::fma ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH, m.input,
+                                 m.hidden, m.hidden, m.layers, m.dropout.value,
                                  // the unpacked (batch-major) data layouts require padded I/O enabled
                                  CUDNN_RNN_PADDED_IO_ENABLED),
         "RNN");
+  // The dynamic persistent algorithm compiles its kernels for this batch size at run time.
+  if (config.algorithm == Algorithm::persist_dynamic)
+    check(cudnnBuildRNNDynamic(m.handle.value, m.rnn.value, m.batch), "build dynamic RNN");
   const std::vector<int> lengths(static_cast<std::size_t>(m.batch), m.steps);
   float padding = 0.0f;
   for (auto [desc, width] : {std::pair{&m.x_desc, m.input}, {&m.y_desc, m.hidden}}) {
@@ -127,6 +146,7 @@ LSTM::LSTM(std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_l
   m.workspace = device_bytes(m.workspace_bytes);
   m.reserve = device_bytes(m.reserve_bytes);
   m.y = Tensor::empty({batch, steps, hidden_size}, DType::f32, Device::cuda);
+  m.dx = Tensor::empty({batch, steps, input_size}, DType::f32, Device::cuda);
   m.seq_lengths = Tensor::empty({batch}, DType::f32, Device::cuda);  // int32 lengths in float-sized slots
   check(cudaMemcpy(m.seq_lengths.data<float>(), lengths.data(), sizeof(int) * lengths.size(),
                    cudaMemcpyHostToDevice),
@@ -167,7 +187,7 @@ void LSTM::set_weights(std::span<const LSTMWeights> layers) {
   check(cudaDeviceSynchronize(), "cuDNN weights");  // the sources may be freed as soon as we return
 }
 
-Tensor LSTM::forward(const Tensor& x, bool training) {
+void LSTM::enqueue_forward(const Tensor& x, bool training) {
   Impl& m = *impl_;
   if (x.shape() != Shape{m.batch, m.steps, m.input} || x.device() != Device::cuda)
     throw ShapeError("cuDNN LSTM: x " + to_string(x.shape()) + " does not match the configured sizes");
@@ -179,33 +199,44 @@ Tensor LSTM::forward(const Tensor& x, bool training) {
             m.reserve_bytes, m.reserve.data<float>()),
         "forward");
   m.trained = training;  // backward needs the reserve space of a training forward
-  // Tensor copies run on the backend's own stream, which does not wait for cuDNN's.
-  check(cudaDeviceSynchronize(), "cuDNN forward");
-  return m.y.clone();  // m.y stays what backward hands to cuDNN
 }
 
-LSTM::Gradients LSTM::backward(const Tensor& x, const Tensor& dy) {
+Tensor LSTM::forward(const Tensor& x, bool training) {
+  enqueue_forward(x, training);
+  check(cudaDeviceSynchronize(), "cuDNN forward");
+  return impl_->y.clone();  // y stays what backward hands to cuDNN
+}
+
+void LSTM::enqueue_backward(const Tensor& x, const Tensor& dy) {
   Impl& m = *impl_;
   if (!m.trained) throw std::logic_error("cuDNN LSTM: backward needs a forward with training = true first");
   if (x.shape() != Shape{m.batch, m.steps, m.input} || x.device() != Device::cuda ||
       dy.shape() != Shape{m.batch, m.steps, m.hidden} || dy.device() != Device::cuda)
     throw ShapeError("cuDNN LSTM: backward with x " + to_string(x.shape()) + ", dy " + to_string(dy.shape()) +
                      " (CUDA tensors of the configured sizes expected)");
-  Gradients g{Tensor::empty(x.shape(), DType::f32, Device::cuda), {}};  // cuDNN writes all of dx
   const auto* lengths = reinterpret_cast<const int32_t*>(m.seq_lengths.data<float>());
   check(cudnnRNNBackwardData_v8(m.handle.value, m.rnn.value, lengths, m.y_desc.value, m.y.data<float>(),
-                                dy.data<float>(), m.x_desc.value, g.x.data<float>(), m.h_desc.value, nullptr,
+                                dy.data<float>(), m.x_desc.value, m.dx.data<float>(), m.h_desc.value, nullptr,
                                 nullptr, nullptr, m.h_desc.value, nullptr, nullptr, nullptr, m.weight_bytes,
                                 m.weights.data<float>(), m.workspace_bytes, m.workspace.data<float>(),
                                 m.reserve_bytes, m.reserve.data<float>()),
         "backward data");
-  check(cudaMemset(m.weight_grads.data<float>(), 0, m.weight_bytes), "zero weight gradients");
+  check(cudaMemsetAsync(m.weight_grads.data<float>(), 0, m.weight_bytes), "zero weight gradients");
   check(
       cudnnRNNBackwardWeights_v8(m.handle.value, m.rnn.value, CUDNN_WGRAD_MODE_ADD, lengths, m.x_desc.value,
                                  x.data<float>(), m.h_desc.value, nullptr, m.y_desc.value, m.y.data<float>(),
                                  m.weight_bytes, m.weight_grads.data<float>(), m.workspace_bytes,
                                  m.workspace.data<float>(), m.reserve_bytes, m.reserve.data<float>()),
       "backward weights");
+}
+
+LSTM::Gradients LSTM::backward(const Tensor& x, const Tensor& dy) {
+  Impl& m = *impl_;
+  enqueue_backward(x, dy);
+  Gradients g{Tensor::empty(x.shape(), DType::f32, Device::cuda), {}};
+  check(cudaMemcpyAsync(g.x.data<float>(), m.dx.data<float>(), sizeof(float) * static_cast<std::size_t>(x.numel()),
+                        cudaMemcpyDeviceToDevice),
+        "dx");
   const std::int64_t G = 4 * static_cast<std::int64_t>(m.hidden);
   for (int l = 0; l < m.layers; ++l)
     g.weights.push_back({device_zeros({G, l == 0 ? m.input : m.hidden}), device_zeros({G, m.hidden}),

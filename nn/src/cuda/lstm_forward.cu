@@ -110,29 +110,37 @@ bool persistent_path_fits(std::int64_t batch, std::int64_t hidden) {
   return persistent::fits(static_cast<int>(batch), static_cast<int>(hidden));
 }
 
-LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
-                                     const Tensor& weight_ih, const Tensor& weight_hh, const Tensor& bias_ih,
-                                     const Tensor& bias_hh, RecurrentPath path) {
+LSTMForwardResult allocate_forward(std::int64_t batch, std::int64_t steps, std::int64_t hidden) {
+  const auto on_device = [](Shape shape) { return Tensor::empty(std::move(shape), DType::f32, Device::cuda); };
+  return {on_device({batch, steps, hidden}), on_device({batch, steps, 4 * hidden}),
+          on_device({batch, steps, hidden}), on_device({batch, steps, hidden})};
+}
+
+void enqueue_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& weight_ih,
+                           const Tensor& weight_hh, const Tensor& bias_ih, const Tensor& bias_hh,
+                           LSTMForwardResult& r, RecurrentPath path) {
   for (auto [t, name] : {std::pair{&x, "x"},
                          {&h0, "h0"},
                          {&c0, "c0"},
                          {&weight_ih, "weight_ih"},
                          {&weight_hh, "weight_hh"},
                          {&bias_ih, "bias_ih"},
-                         {&bias_hh, "bias_hh"}})
+                         {&bias_hh, "bias_hh"},
+                         {&r.output, "output"},
+                         {&r.gates, "gates"},
+                         {&r.cells, "cells"},
+                         {&r.tanh_cells, "tanh_cells"}})
     require(*t, name);
   const int B = static_cast<int>(x.dim(0)), S = static_cast<int>(x.dim(1)), I = static_cast<int>(x.dim(2)),
             H = static_cast<int>(weight_hh.dim(1)), G = 4 * H;
   if (weight_ih.shape() != Shape{G, I} || weight_hh.shape() != Shape{G, H} || h0.shape() != Shape{B, H} ||
-      c0.shape() != Shape{B, H})
+      c0.shape() != Shape{B, H} || r.gates.shape() != Shape{B, S, G} || r.output.shape() != Shape{B, S, H} ||
+      r.cells.shape() != Shape{B, S, H} || r.tanh_cells.shape() != Shape{B, S, H})
     throw ShapeError("lstm_layer_forward (CUDA): shapes do not match x " + to_string(x.shape()) +
                      " and weight_hh " + to_string(weight_hh.shape()));
-  // Decided (and refused) before anything is allocated or queued: a throw after a launch would free
-  // blocks that queued work may still be writing.
+  // Decided (and refused) before anything is queued: a throw after a launch would free blocks that
+  // queued work may still be writing.
   const bool persistent_recurrence = use_persistent(path, B, H, "lstm_layer_forward");
-  LSTMForwardResult r{
-      Tensor::empty({B, S, H}, DType::f32, Device::cuda), Tensor::empty({B, S, G}, DType::f32, Device::cuda),
-      Tensor::empty({B, S, H}, DType::f32, Device::cuda), Tensor::empty({B, S, H}, DType::f32, Device::cuda)};
   float* gates = r.gates.data<float>();
   const int threads = 256;
   broadcast_bias_kernel<<<(B * S * G + threads - 1) / threads, threads>>>(B * S, G, bias_ih.data<float>(),
@@ -146,8 +154,7 @@ LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Te
   if (persistent_recurrence) {
     persistent::forward(B, S, H, weight_hh.data<float>(), h0.data<float>(), c0.data<float>(), gates,
                         r.cells.data<float>(), r.tanh_cells.data<float>(), r.output.data<float>());
-    check(cudaDeviceSynchronize(), "lstm forward");
-    return r;
+    return;
   }
   for (int t = 0; t < S; ++t) {
     // gates_t [B, G] (row stride S*G) += h_{t-1} [B, H] (row stride ld) W_hh^T
@@ -161,40 +168,72 @@ LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Te
         r.output.data<float>());
     check(cudaGetLastError(), "cell kernel");
   }
+}
+
+LSTMForwardResult lstm_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
+                                     const Tensor& weight_ih, const Tensor& weight_hh, const Tensor& bias_ih,
+                                     const Tensor& bias_hh, RecurrentPath path) {
+  if (x.rank() != 3 || weight_hh.rank() != 2)
+    throw ShapeError("lstm_layer_forward (CUDA): x " + to_string(x.shape()) + " must be [B, T, I] and weight_hh " +
+                     to_string(weight_hh.shape()) + " [4H, H]");
+  LSTMForwardResult r = allocate_forward(x.dim(0), x.dim(1), weight_hh.dim(1));
+  enqueue_layer_forward(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, r, path);
   check(cudaDeviceSynchronize(), "lstm forward");
   return r;
 }
 
-LSTMGradients lstm_layer_backward(const LSTMForwardResult& fwd, const Tensor& x, const Tensor& h0,
-                                  const Tensor& c0, const Tensor& weight_ih, const Tensor& weight_hh,
-                                  const Tensor& grad_output, const Tensor& grad_c_n, RecurrentPath path) {
+LSTMBackwardBuffers allocate_backward(std::int64_t batch, std::int64_t steps, std::int64_t input,
+                                      std::int64_t hidden) {
+  const auto on_device = [](Shape shape) { return Tensor::empty(std::move(shape), DType::f32, Device::cuda); };
+  const std::int64_t G = 4 * hidden, rows = batch * steps;
+  LSTMBackwardBuffers b{{on_device({batch, steps, input}), on_device({batch, hidden}), on_device({batch, hidden}),
+                         on_device({G, input}), on_device({G, hidden}), on_device({G})},
+                        on_device({batch, steps, G}),
+                        on_device({batch, steps, hidden}),
+                        on_device({rows})};
+  const int threads = 256;
+  fill_kernel<<<static_cast<unsigned>((rows + threads - 1) / threads), threads>>>(rows, 1.0f,
+                                                                                   b.ones.data<float>());
+  check(cudaGetLastError(), "fill kernel");
+  return b;
+}
+
+void enqueue_layer_backward(const LSTMForwardResult& fwd, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                            const Tensor& weight_ih, const Tensor& weight_hh, const Tensor& grad_output,
+                            const Tensor& grad_c_n, LSTMBackwardBuffers& out, RecurrentPath path) {
   for (auto [t, name] : {std::pair{&x, "x"},
                          {&h0, "h0"},
                          {&c0, "c0"},
                          {&weight_ih, "weight_ih"},
                          {&weight_hh, "weight_hh"},
-                         {&grad_output, "grad_output"}})
+                         {&grad_output, "grad_output"},
+                         {&out.dgates, "dgates"},
+                         {&out.h_prev, "h_prev"},
+                         {&out.ones, "ones"}})
     require(*t, name);
   const int B = static_cast<int>(x.dim(0)), S = static_cast<int>(x.dim(1)), I = static_cast<int>(x.dim(2)),
             H = static_cast<int>(weight_hh.dim(1)), G = 4 * H;
   if (grad_output.shape() != fwd.output.shape())
     throw ShapeError("lstm_layer_backward (CUDA): grad_output " + to_string(grad_output.shape()) +
                      " for output " + to_string(fwd.output.shape()));
+  LSTMGradients& g = out.grads;
+  if (g.x.shape() != x.shape() || g.h0.shape() != Shape{B, H} || g.c0.shape() != Shape{B, H} ||
+      g.weight_ih.shape() != Shape{G, I} || g.weight_hh.shape() != Shape{G, H} || g.bias.shape() != Shape{G} ||
+      out.dgates.shape() != Shape{B, S, G} || out.h_prev.shape() != Shape{B, S, H} ||
+      out.ones.shape() != Shape{static_cast<std::int64_t>(B) * S})
+    throw ShapeError("lstm_layer_backward (CUDA): buffers not allocated for x " + to_string(x.shape()) +
+                     " and hidden " + std::to_string(H) + " (allocate_backward)");
   if (grad_c_n.defined()) require(grad_c_n, "grad_c_n");
   const bool persistent_recurrence = use_persistent(path, B, H, "lstm_layer_backward");  // before any launch
-  const auto on_device = [](Shape shape) {
-    return Tensor::empty(std::move(shape), DType::f32, Device::cuda);
-  };
-  LSTMGradients g{on_device({B, S, I}), on_device({B, H}), on_device({B, H}),
-                  on_device({G, I}),    on_device({G, H}), on_device({G})};
-  Tensor dgates = on_device({B, S, G}), h_prev = on_device({B, S, H}), ones = on_device({B * S});
   const int threads = 256;
   auto blocks = [&](long n) { return static_cast<unsigned>((n + threads - 1) / threads); };
   float* dh = g.h0.data<float>();
   float* dc = g.c0.data<float>();
+  float* dgates = out.dgates.data<float>();
   check(cudaMemsetAsync(dh, 0, sizeof(float) * B * H), "zero dh");
   if (grad_c_n.defined()) {
-    check(cudaMemcpy(dc, grad_c_n.data<float>(), sizeof(float) * B * H, cudaMemcpyDeviceToDevice), "dc_n");
+    check(cudaMemcpyAsync(dc, grad_c_n.data<float>(), sizeof(float) * B * H, cudaMemcpyDeviceToDevice),
+          "dc_n");
   } else {
     check(cudaMemsetAsync(dc, 0, sizeof(float) * B * H), "zero dc");
   }
@@ -202,41 +241,48 @@ LSTMGradients lstm_layer_backward(const LSTMForwardResult& fwd, const Tensor& x,
   if (persistent_recurrence)
     persistent::backward(B, S, H, weight_hh.data<float>(), c0.data<float>(), fwd.gates.data<float>(),
                          fwd.cells.data<float>(), fwd.tanh_cells.data<float>(), grad_output.data<float>(), dh,
-                         dc, dgates.data<float>());
+                         dc, dgates);
   else
     for (int t = S - 1; t >= 0; --t) {
       cell_backward_kernel<<<blocks(static_cast<long>(B) * H), threads>>>(
           B, S, H, t, c0.data<float>(), fwd.gates.data<float>(), fwd.cells.data<float>(),
-          fwd.tanh_cells.data<float>(), grad_output.data<float>(), dh, dc, dgates.data<float>());
+          fwd.tanh_cells.data<float>(), grad_output.data<float>(), dh, dc, dgates);
       check(cudaGetLastError(), "cell backward kernel");
       // dh [B, H] = dgates_t [B, G] (row stride S*G) W_hh [G, H]  ==  dh^T = W_hh^T dgates_t^T (col-major)
       check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_N, H, B, G, &one, weight_hh.data<float>(), H,
-                        dgates.data<float>() + t * G, S * G, &zero, dh, H),
+                        dgates + t * G, S * G, &zero, dh, H),
             "dh");
     }
   // dx [B*S, I] = dgates [B*S, G] W_ih [G, I]
-  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_N, I, B * S, G, &one, weight_ih.data<float>(), I,
-                    dgates.data<float>(), G, &zero, g.x.data<float>(), I),
+  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_N, I, B * S, G, &one, weight_ih.data<float>(), I, dgates, G,
+                    &zero, g.x.data<float>(), I),
         "dx");
   // dW_ih [G, I] = dgates^T [G, B*S] x [B*S, I]  ==  dW_ih^T [I, G] = x^T dgates (col-major)
-  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_T, I, G, B * S, &one, x.data<float>(), I,
-                    dgates.data<float>(), G, &zero, g.weight_ih.data<float>(), I),
+  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_T, I, G, B * S, &one, x.data<float>(), I, dgates, G, &zero,
+                    g.weight_ih.data<float>(), I),
         "dW_ih");
   previous_hidden_kernel<<<blocks(static_cast<long>(B) * S * H), threads>>>(
-      B, S, H, h0.data<float>(), fwd.output.data<float>(), h_prev.data<float>());
+      B, S, H, h0.data<float>(), fwd.output.data<float>(), out.h_prev.data<float>());
   check(cudaGetLastError(), "previous hidden kernel");
-  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_T, H, G, B * S, &one, h_prev.data<float>(), H,
-                    dgates.data<float>(), G, &zero, g.weight_hh.data<float>(), H),
+  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_T, H, G, B * S, &one, out.h_prev.data<float>(), H, dgates,
+                    G, &zero, g.weight_hh.data<float>(), H),
         "dW_hh");
   // db [G] = sum over rows of dgates: (col-major [G, B*S]) times a vector of ones.
-  fill_kernel<<<blocks(static_cast<long>(B) * S), threads>>>(static_cast<long>(B) * S, 1.0f,
-                                                             ones.data<float>());
-  check(cudaGetLastError(), "fill kernel");
-  check(cublasSgemv(handle(), CUBLAS_OP_N, G, B * S, &one, dgates.data<float>(), G, ones.data<float>(), 1,
-                    &zero, g.bias.data<float>(), 1),
+  check(cublasSgemv(handle(), CUBLAS_OP_N, G, B * S, &one, dgates, G, out.ones.data<float>(), 1, &zero,
+                    g.bias.data<float>(), 1),
         "db");
+}
+
+LSTMGradients lstm_layer_backward(const LSTMForwardResult& fwd, const Tensor& x, const Tensor& h0,
+                                  const Tensor& c0, const Tensor& weight_ih, const Tensor& weight_hh,
+                                  const Tensor& grad_output, const Tensor& grad_c_n, RecurrentPath path) {
+  if (x.rank() != 3 || weight_hh.rank() != 2)
+    throw ShapeError("lstm_layer_backward (CUDA): x " + to_string(x.shape()) + " must be [B, T, I] and weight_hh " +
+                     to_string(weight_hh.shape()) + " [4H, H]");
+  LSTMBackwardBuffers buffers = allocate_backward(x.dim(0), x.dim(1), x.dim(2), weight_hh.dim(1));
+  enqueue_layer_backward(fwd, x, h0, c0, weight_ih, weight_hh, grad_output, grad_c_n, buffers, path);
   check(cudaDeviceSynchronize(), "lstm backward");
-  return g;
+  return buffers.grads;
 }
 
 }  // namespace qf::nn::cuda

@@ -2,17 +2,22 @@
 // flattened so that rows of all models sit side by side: activations [N*B, T, ...], weights [N, ...].
 // Each GEMM is one cublasSgemmStridedBatched over the models; each pointwise kernel covers every
 // (model, row, unit) at once. cuBLAS is column-major: row-major C = A op(B) is computed as the
-// column-major C^T = op(B)^T A^T (as in lstm_forward.cu). Everything runs on the legacy default stream,
-// in order; the host only waits when it uploads the next batch or downloads results.
+// column-major C^T = op(B)^T A^T (as in lstm_forward.cu). Every kernel runs on the legacy default stream,
+// in order; the batches arrive on a second stream (MultiUpload::pinned_async), each step's compute
+// waiting for its batch's copy by an event. The host waits only to refill a staging buffer whose copy
+// is still running, or to download results.
 // Each kernel's plain CPU counterpart is MultiLSTMReference (lstm_multi.cpp), checked in
 // tests/nn/test_lstm_multi_cuda.cpp; the cell arithmetic itself is lstm_cell_math.h.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "qf/nn/adam_math.h"
 #include "qf/nn/lstm_cell_math.h"
@@ -85,6 +90,56 @@ void upload(Tensor& device, const Tensor& host) {
                    sizeof(float) * static_cast<std::size_t>(host.numel()), cudaMemcpyHostToDevice),
         "upload");
 }
+
+// Page-locked host memory (what an asynchronous host-to-device copy needs), freed with its owner.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  explicit PinnedBuffer(std::size_t bytes) : bytes_(bytes) {
+    check(cudaMallocHost(&data_, bytes), "pinned host buffer");
+  }
+  ~PinnedBuffer() {
+    if (data_) cudaFreeHost(data_);
+  }
+  PinnedBuffer(PinnedBuffer&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(bytes_, other.bytes_);
+    return *this;
+  }
+  std::byte* get() const { return static_cast<std::byte*>(data_); }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+class Event {
+ public:
+  Event() { check(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming), "event"); }
+  ~Event() { cudaEventDestroy(event_); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+// A stream that does not synchronise with the legacy default stream: copies on it overlap kernels.
+class CopyStream {
+ public:
+  CopyStream() { check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "copy stream"); }
+  ~CopyStream() { cudaStreamDestroy(stream_); }
+  CopyStream(const CopyStream&) = delete;
+  CopyStream& operator=(const CopyStream&) = delete;
+  cudaStream_t get() const { return stream_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
 
 // Row-major [rows, cols] operands given as cuBLAS sees them (column-major), one per model.
 void gemm_batched(cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, int k, const float* a,
@@ -297,10 +352,23 @@ struct LayerForward {
   Tensor gates, cells, tanh_cells, output;  // [N*B, T, 4H] activations and [N*B, T, H]
 };
 
+// One step's inputs on the device and, for asynchronous uploads, their page-locked staging copy (x, y
+// and rows back to back). copied: the upload has finished (the staging copy may be refilled, the step
+// may read the inputs); consumed: the step's kernels are done with them (the next upload may overwrite).
+struct InputSlot {
+  Tensor x, y;                                    // [N, B, T, F], [N, B]
+  std::unique_ptr<DeviceArray<long long>> rows;   // [N] valid rows per model
+  PinnedBuffer staging;
+  Event copied, consumed;
+};
+
 // The buffers of one batch size, kept across steps: no allocation per step, and no block is freed while
-// queued kernels still use it.
+// queued kernels still use it. Two input slots, used in turn: step k's upload overlaps step k-1's compute.
 struct Workspace {
-  Tensor x, y, logits, dlogits;             // [N, B, T, F], [N, B] x 3
+  std::array<InputSlot, 2> inputs;
+  int next_slot = 0;
+  InputSlot* in = nullptr;                  // the current step's inputs
+  Tensor logits, dlogits;                   // [N, B] x 2
   std::vector<LayerForward> layers;         // per layer
   Tensor dgates, h_prev, dh, dc, lower_dx;  // backward only, allocated on the first train step
 };
@@ -308,12 +376,12 @@ struct Workspace {
 class CudaMultiLSTM final : public MultiLSTM {
  public:
   CudaMultiLSTM(const MultiLSTMShape& shape, std::span<const Tensor> parameters,
-                const MultiOptimizerOptions& o)
+                const MultiOptimizerOptions& o, MultiUpload upload_path)
       : shape_(shape),
         options_(o),
+        upload_(upload_path),
         lr_(o.lr),
         n_(static_cast<std::size_t>(shape.models)),
-        rows_(n_),
         steps_(n_),
         loss_sum_(n_),
         correct_(n_),
@@ -359,7 +427,8 @@ class CudaMultiLSTM final : public MultiLSTM {
     forward(w);
     loss(w, w.dlogits.data<float>());
     backward(w);
-    optimizer_step();
+    optimizer_step(w.in->rows->get());
+    check(cudaEventRecord(w.in->consumed.get(), cudaStreamLegacy), "inputs consumed");
   }
 
   void evaluate_step(const MultiBatch& batch, Tensor* logits) override {
@@ -370,6 +439,7 @@ class CudaMultiLSTM final : public MultiLSTM {
     Workspace& w = upload_batch(batch);
     forward(w);
     loss(w, nullptr);
+    check(cudaEventRecord(w.in->consumed.get(), cudaStreamLegacy), "inputs consumed");
     if (logits) {
       *logits = Tensor::empty(w.logits.shape());
       check(cudaMemcpy(logits->data<float>(), w.logits.data<float>(), sizeof(float) * w.logits.numel(),
@@ -447,7 +517,8 @@ class CudaMultiLSTM final : public MultiLSTM {
            b.rows.size() == n_;
   }
 
-  // Validates and uploads x, y and rows (synchronous copies: the host buffers may be refilled at once).
+  // Validates the batch and queues its upload into the workspace's next input slot (w.in). On return the
+  // caller's host buffers may be refilled at once: they were copied (pageable) or staged (pinned).
   Workspace& upload_batch(const MultiBatch& b) {
     if (b.x.rank() != 4 || b.x.dim(0) != shape_.models || b.x.dim(3) != shape_.input_size ||
         b.x.dtype() != DType::f32 || b.y.shape() != Shape{shape_.models, b.x.dim(1)} || b.rows.size() != n_)
@@ -457,38 +528,74 @@ class CudaMultiLSTM final : public MultiLSTM {
     for (const std::int64_t r : b.rows)
       if (r < 0 || r > b.x.dim(1)) throw ShapeError("multi-model LSTM (CUDA): rows outside the batch");
     Workspace& w = workspaces_[b.x.shape()];
-    if (!w.x.defined()) {
+    if (w.layers.empty()) {
       const Index rows = b.x.dim(0) * b.x.dim(1), S = b.x.dim(2), H = shape_.hidden_size;
-      w.x = device_empty(b.x.shape());
-      w.y = device_empty(b.y.shape());
       w.logits = device_empty(b.y.shape());
       w.dlogits = device_empty(b.y.shape());
       for (std::int64_t l = 0; l < shape_.num_layers; ++l)
         w.layers.push_back({device_empty({rows, S, 4 * H}), device_empty({rows, S, H}),
                             device_empty({rows, S, H}), device_empty({rows, S, H})});
     }
-    upload(w.x, b.x);
-    upload(w.y, b.y);
+    InputSlot& slot = w.inputs[static_cast<std::size_t>(w.next_slot)];
+    if (upload_ == MultiUpload::pinned_async) w.next_slot ^= 1;
+    if (!slot.x.defined()) {
+      slot.x = device_empty(b.x.shape());
+      slot.y = device_empty(b.y.shape());
+      slot.rows = std::make_unique<DeviceArray<long long>>(n_);
+    }
     const std::vector<long long> rows(b.rows.begin(), b.rows.end());
-    rows_.upload(rows);
+    if (upload_ == MultiUpload::pageable) {
+      upload(slot.x, b.x);
+      upload(slot.y, b.y);
+      slot.rows->upload(rows);
+    } else {
+      upload_async(slot, b, rows);
+    }
+    w.in = &slot;
     return w;
+  }
+
+  // Stages the batch in the slot's pinned buffer and copies it on the copy stream; the compute stream
+  // waits for that copy. The slot was last used two steps ago: its staging copy must have left (host
+  // waits) and that step's kernels must be done with its device buffers (the copy stream waits).
+  void upload_async(InputSlot& slot, const MultiBatch& b, const std::vector<long long>& rows) {
+    const std::size_t x_bytes = sizeof(float) * static_cast<std::size_t>(b.x.numel()),
+                      y_bytes = sizeof(float) * static_cast<std::size_t>(b.y.numel()),
+                      rows_bytes = sizeof(long long) * rows.size();
+    check(cudaEventSynchronize(slot.copied.get()), "staging buffer free");
+    if (slot.staging.bytes() < x_bytes + y_bytes + rows_bytes)
+      slot.staging = PinnedBuffer(x_bytes + y_bytes + rows_bytes);
+    std::byte* staged = slot.staging.get();
+    std::memcpy(staged, b.x.data<float>(), x_bytes);
+    std::memcpy(staged + x_bytes, b.y.data<float>(), y_bytes);
+    std::memcpy(staged + x_bytes + y_bytes, rows.data(), rows_bytes);
+    const cudaStream_t copies = copy_stream_.get();
+    check(cudaStreamWaitEvent(copies, slot.consumed.get(), 0), "wait for the slot's last step");
+    check(cudaMemcpyAsync(slot.x.data<float>(), staged, x_bytes, cudaMemcpyHostToDevice, copies), "upload x");
+    check(cudaMemcpyAsync(slot.y.data<float>(), staged + x_bytes, y_bytes, cudaMemcpyHostToDevice, copies),
+          "upload y");
+    check(cudaMemcpyAsync(slot.rows->get(), staged + x_bytes + y_bytes, rows_bytes, cudaMemcpyHostToDevice,
+                          copies),
+          "upload rows");
+    check(cudaEventRecord(slot.copied.get(), copies), "inputs copied");
+    check(cudaStreamWaitEvent(cudaStreamLegacy, slot.copied.get(), 0), "wait for the inputs");
   }
 
   // Adds each model's batch loss and correct predictions to the totals; with dlogits, also the loss
   // gradient (what backward starts from).
   void loss(Workspace& w, float* dlogits) {
-    const int N = this->N(), B = static_cast<int>(w.x.dim(1));
-    bce_kernel<<<blocks(N), kThreads>>>(N, B, rows_.get(), w.logits.data<float>(), w.y.data<float>(),
+    const int N = this->N(), B = static_cast<int>(w.in->x.dim(1));
+    bce_kernel<<<blocks(N), kThreads>>>(N, B, w.in->rows->get(), w.logits.data<float>(), w.in->y.data<float>(),
                                         loss_sum_.get(), correct_.get(), dlogits);
     launched("loss kernel");
   }
 
   // The layers' forward for all models, then the head's logits.
   void forward(Workspace& w) {
-    const int B = static_cast<int>(w.x.dim(1)), S = static_cast<int>(w.x.dim(2)), N = this->N(),
+    const int B = static_cast<int>(w.in->x.dim(1)), S = static_cast<int>(w.in->x.dim(2)), N = this->N(),
               H = this->H(), G = this->G();
     const Index rows = static_cast<Index>(N) * B;
-    const float* input = w.x.data<float>();
+    const float* input = w.in->x.data<float>();
     for (std::int64_t l = 0; l < shape_.num_layers; ++l) {
       const int in = l == 0 ? static_cast<int>(shape_.input_size) : H;
       LayerForward& f = w.layers[static_cast<std::size_t>(l)];
@@ -522,7 +629,7 @@ class CudaMultiLSTM final : public MultiLSTM {
   // From the loss gradient in w.dlogits: the head's and every layer's gradients (BPTT, top layer first)
   // into grads_.
   void backward(Workspace& w) {
-    const int B = static_cast<int>(w.x.dim(1)), S = static_cast<int>(w.x.dim(2)), N = this->N(),
+    const int B = static_cast<int>(w.in->x.dim(1)), S = static_cast<int>(w.in->x.dim(2)), N = this->N(),
               H = this->H(), G = this->G();
     const Index rows = static_cast<Index>(N) * B, model_rows = static_cast<Index>(B) * S;
     if (!w.dgates.defined()) {
@@ -547,7 +654,7 @@ class CudaMultiLSTM final : public MultiLSTM {
       const LayerForward& f = w.layers[static_cast<std::size_t>(l)];
       const int in = l == 0 ? static_cast<int>(shape_.input_size) : H;
       const float* input =
-          l == 0 ? w.x.data<float>() : w.layers[static_cast<std::size_t>(l - 1)].output.data<float>();
+          l == 0 ? w.in->x.data<float>() : w.layers[static_cast<std::size_t>(l - 1)].output.data<float>();
       // The top layer's output gradient is the head's, already in dh; a lower layer's is the dx of the one
       // above (lower_dx, read here before this layer overwrites it for the next one down).
       const float* grad_output = l == shape_.num_layers - 1 ? nullptr : w.lower_dx.data<float>();
@@ -585,7 +692,7 @@ class CudaMultiLSTM final : public MultiLSTM {
   }
 
   // Per-model clipping factors and Adam steps, then Adam over every stacked parameter.
-  void optimizer_step() {
+  void optimizer_step(const long long* rows) {
     const int N = this->N(), tensors = static_cast<int>(params_.size());
     if (options_.clip_norm > 0)
       for (int k = 0; k < tensors; ++k) {
@@ -594,14 +701,14 @@ class CudaMultiLSTM final : public MultiLSTM {
                                                       tensors, k, partial_->get());
         launched("sum of squares kernel");
       }
-    prepare_step_kernel<<<blocks(N), kThreads>>>(N, tensors, partial_->get(), options_.clip_norm, rows_.get(),
+    prepare_step_kernel<<<blocks(N), kThreads>>>(N, tensors, partial_->get(), options_.clip_norm, rows,
                                                  steps_.get(), lr_, options_.beta1, options_.beta2,
                                                  factor_.get(), step_size_.get(), inv_sqrt_bias2_.get());
     launched("prepare step kernel");
     for (std::size_t k = 0; k < params_.size(); ++k) {
       const Index total = params_[k].numel();
       adam_kernel<<<blocks(total), kThreads>>>(
-          total, total / N, rows_.get(), factor_.get(), step_size_.get(), inv_sqrt_bias2_.get(),
+          total, total / N, rows, factor_.get(), step_size_.get(), inv_sqrt_bias2_.get(),
           params_[k].data<float>(), grads_[k].data<float>(), m_[k].data<float>(), v_[k].data<float>(),
           static_cast<float>(options_.beta1), static_cast<float>(options_.beta2),
           static_cast<float>(options_.eps), static_cast<float>(options_.weight_decay),
@@ -631,12 +738,14 @@ class CudaMultiLSTM final : public MultiLSTM {
 
   MultiLSTMShape shape_;
   MultiOptimizerOptions options_;
+  MultiUpload upload_;
+  CopyStream copy_stream_;  // declared before the workspaces: destroyed after their events
   double lr_;
   std::size_t n_;
   std::vector<Tensor> params_, grads_, m_, v_, best_;
   std::vector<std::uint8_t> kept_;         // per model: has keep_best saved it
   std::map<Shape, Workspace> workspaces_;  // by batch shape (training and validation batches differ)
-  DeviceArray<long long> rows_, steps_;
+  DeviceArray<long long> steps_;
   DeviceArray<double> loss_sum_, correct_;
   DeviceArray<float> factor_, step_size_, inv_sqrt_bias2_;
   std::unique_ptr<DeviceArray<double>> partial_;
@@ -646,9 +755,9 @@ class CudaMultiLSTM final : public MultiLSTM {
 
 std::unique_ptr<MultiLSTM> make_cuda_multi_lstm(const MultiLSTMShape& shape,
                                                 std::span<const Tensor> parameters,
-                                                const MultiOptimizerOptions& options) {
+                                                const MultiOptimizerOptions& options, MultiUpload upload) {
   if (cuda_device_count() == 0) throw std::runtime_error("multi-model LSTM (CUDA): no CUDA device found");
-  return std::make_unique<CudaMultiLSTM>(shape, parameters, options);
+  return std::make_unique<CudaMultiLSTM>(shape, parameters, options, upload);
 }
 
 }  // namespace qf::nn

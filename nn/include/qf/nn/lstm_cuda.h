@@ -45,4 +45,26 @@ LSTMGradients lstm_layer_backward(const LSTMForwardResult& forward, const Tensor
                                   const Tensor& grad_output, const Tensor& grad_c_n,
                                   RecurrentPath path = RecurrentPath::automatic);
 
+// The same work without allocating or waiting, for callers that reuse buffers across calls (a
+// benchmark timing the kernels alone with CUDA events, a trainer): allocate_* makes the buffers once,
+// enqueue_* queues the kernels on the backend's stream and returns at once. Read the results on the
+// host only after qf::cuda::synchronize().
+LSTMForwardResult allocate_forward(std::int64_t batch, std::int64_t steps, std::int64_t hidden);
+void enqueue_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& weight_ih,
+                           const Tensor& weight_hh, const Tensor& bias_ih, const Tensor& bias_hh,
+                           LSTMForwardResult& out, RecurrentPath path = RecurrentPath::automatic);
+
+struct LSTMBackwardBuffers {
+  LSTMGradients grads;  // what lstm_layer_backward returns
+  Tensor dgates;        // [B, T, 4H] scratch
+  Tensor h_prev;        // [B, T, H] scratch: h_{t-1} for dW_hh
+  Tensor ones;          // [B*T] ones, for the bias gradient as a GEMV
+};
+LSTMBackwardBuffers allocate_backward(std::int64_t batch, std::int64_t steps, std::int64_t input,
+                                      std::int64_t hidden);
+void enqueue_layer_backward(const LSTMForwardResult& forward, const Tensor& x, const Tensor& h0,
+                            const Tensor& c0, const Tensor& weight_ih, const Tensor& weight_hh,
+                            const Tensor& grad_output, const Tensor& grad_c_n, LSTMBackwardBuffers& out,
+                            RecurrentPath path = RecurrentPath::automatic);
+
 }  // namespace qf::nn::cuda

@@ -97,11 +97,18 @@ class MultiLSTMReference : public MultiLSTM {
   MultiTotals totals_;
 };
 
+// How the CUDA backend moves each step's batch (x, y, rows) to the device. pinned_async stages it in
+// page-locked host memory and copies it on a second stream while the previous step still computes
+// (two slots, ordered by events); pageable copies it synchronously from the caller's memory, leaving
+// the GPU idle meanwhile. Both give bit-identical results (tests/nn/test_lstm_multi_cuda.cpp).
+enum class MultiUpload { pinned_async, pageable };
+
 // The CUDA backend, starting from these stacked host parameters (stack_parameters order) with fresh
 // Adam state. Throws std::runtime_error in a build without CUDA or on a machine without a device.
 std::unique_ptr<MultiLSTM> make_cuda_multi_lstm(const MultiLSTMShape& shape,
                                                 std::span<const Tensor> parameters,
-                                                const MultiOptimizerOptions& options);
+                                                const MultiOptimizerOptions& options,
+                                                MultiUpload upload = MultiUpload::pinned_async);
 
 // Rows `rows` of model n's source, gathered into slot n of a padded MultiBatch of `batch` rows per model
 // (rows.size() <= batch); the other slots stay zero with rows 0. x is [N, batch, T, F]. The source may
