@@ -5,6 +5,8 @@
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build (CPU only); the unit and integration tests.
 #   3. The libFuzzer targets (clang): the CSV parser and the store reader, 60 s each (scripts/fuzz.sh).
 #   4. A small pipeline run under valgrind memcheck (scripts/valgrind_pipeline.sh).
+#   5. When nvcc is present: the GPU bundle (scripts/gpu_bundle.sh, which ends with its check,
+#      scripts/check_gpu_bundle.sh) and bench/gpu/device_run.sh --dry-run on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -24,3 +26,12 @@ scripts/fuzz.sh "${QF_FUZZ_SECONDS:-60}"
 
 echo "== a small pipeline under valgrind memcheck (every stage)"
 scripts/valgrind_pipeline.sh
+
+echo "== GPU bundle: scripts/gpu_bundle.sh (build, bundle, check) and bench/gpu/device_run.sh --dry-run"
+# What a GPU session carries must build, load its libraries and start here, or the session is lost.
+if command -v nvcc > /dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
+  scripts/gpu_bundle.sh gpu-bundle
+  bench/gpu/device_run.sh build-gpu-bundle/device-dry-run --dry-run
+else
+  echo "skipped: no nvcc"
+fi
