@@ -285,43 +285,48 @@ double drift_tranche(Vec& held, const Vec& returns, const data::Universe& u, std
   return tranche_return;
 }
 
-}  // namespace
+// Simple close-to-close returns of day d >= 1 into r [tickers]: close[d] / close[d - 1] - 1, NaN where
+// either close is missing or the earlier one is not positive.
+void close_to_close_returns(const double* close, std::int64_t N, std::int64_t d, Vec& r) {
+  for (std::int64_t i = 0; i < N; ++i) {
+    const double c0 = close[(d - 1) * N + i], c1 = close[d * N + i];
+    r[static_cast<std::size_t>(i)] = std::isfinite(c0) && std::isfinite(c1) && c0 > 0 ? c1 / c0 - 1 : kNaN;
+  }
+}
 
-OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPanel& predictions,
-                                   const PredictionPanel* history, const OptimizerSpec& spec) {
-  check_spec(spec, u);
-  const auto start = std::chrono::steady_clock::now();
-  const std::int64_t D = u.day_count(), N = u.ticker_count();
-  const auto& c = spec.constraints;
-  const auto& rules = spec.rules;
-  const double* close = u.close.data<double>();
-  const double* prob = predictions.probability.data<double>();
-  OptimizerResult result;
-  result.weights = Tensor::full({D, N}, kNaN, DType::f64);
-  result.label = predictions.label;
-  if (history != nullptr)
-    require_same_timing(history->label, history->source, predictions.label.timing, predictions.source);
+// The sector groups of the constraints, in order of first appearance; a ticker without a sector is in
+// "(unknown)".
+struct Sectors {
+  std::vector<std::string> names;  // [sectors]
+  std::vector<int> of;             // [tickers]: index into names
+};
 
-  // Groups: sectors (in order of first appearance) and market-cap buckets.
+Sectors sectors_of(const data::Universe& u) {
+  const std::int64_t N = u.ticker_count();
   std::map<std::string, int> sector_index;
-  std::vector<std::string> sector_names;
-  std::vector<int> sector_of(static_cast<std::size_t>(N));
+  Sectors sectors;
+  sectors.of.resize(static_cast<std::size_t>(N));
   for (std::int64_t i = 0; i < N; ++i) {
     const std::string name =
         static_cast<std::size_t>(i) < u.sector.size() && !u.sector[static_cast<std::size_t>(i)].empty()
             ? u.sector[static_cast<std::size_t>(i)]
             : "(unknown)";
-    auto [it, added] = sector_index.try_emplace(name, static_cast<int>(sector_names.size()));
-    if (added) sector_names.push_back(name);
-    sector_of[static_cast<std::size_t>(i)] = it->second;
+    auto [it, added] = sector_index.try_emplace(name, static_cast<int>(sectors.names.size()));
+    if (added) sectors.names.push_back(name);
+    sectors.of[static_cast<std::size_t>(i)] = it->second;
   }
-  const std::vector<int> bucket_of = market_cap_buckets(u);  // [days x tickers], point in time
-  const char* bucket_names[3] = {"large cap", "mid cap", "small cap"};
+  return sectors;
+}
 
-  // The calibration of the predictions: daily rank IC of (p_s, traded return of s), known once the
-  // trade of day s has exited, at day s + label_end_offset.
+// The calibration of the predictions, [days]: the daily rank IC of (p_s, traded return of s) over the
+// names that have both (NaN with fewer than 10), from `predictions`, or from `history` on its days
+// before the predictions' first. The IC of day s is known once the trade of day s has exited, at day
+// s + label_end_offset; the caller counts it from then on.
+std::vector<double> daily_information_coefficients(const data::Universe& u,
+                                                   const PredictionPanel& predictions,
+                                                   const PredictionPanel* history) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
   const std::vector<double> traded = traded_returns(u, predictions.label.timing);
-  const std::int64_t known_after = predictions.label.timing.label_end_offset();
   std::vector<double> ic_of_day(static_cast<std::size_t>(D), kNaN);
   auto daily_ic = [&](const PredictionPanel& panel, std::int64_t d) {
     std::vector<double> p, r;
@@ -342,150 +347,272 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       ic = daily_ic(*history, d);
     ic_of_day[static_cast<std::size_t>(d)] = ic;
   }
+  return ic_of_day;
+}
 
-  const double decay = spec.risk.estimator == "ewma" ? std::pow(0.5, 1.0 / spec.risk.halflife) : 1.0;
+// w' S w, with S the day's covariance [n, n] and w [n].
+double variance_of(const Vec& S, std::size_t n, const Vec& w) {
+  Vec sw(n);
+  blas::gemv(blas::Trans::no, static_cast<std::int64_t>(n), static_cast<std::int64_t>(n), 1.0, S.data(),
+             static_cast<std::int64_t>(n), w.data(), 0.0, sw.data());
+  return std::inner_product(w.begin(), w.end(), sw.begin(), 0.0);
+}
+
+// The method and the settings that shape the weights, one line (OptimizerResult::description).
+std::string describe(const OptimizerSpec& spec, std::int64_t horizon) {
+  const auto& c = spec.constraints;
+  const auto& rules = spec.rules;
+  std::ostringstream about;
+  about << spec.method << ", " << spec.risk.estimator << " covariance over " << spec.risk.lookback
+        << " days, " << (c.long_only ? "long only" : "long/short") << ", name cap " << percent(c.name_max)
+        << ", sector cap " << percent(c.sector_max);
+  if (c.bucket_max[0] < 1 || c.bucket_max[1] < 1 || c.bucket_max[2] < 1)
+    about << ", cap terciles point in time (snapshot shares x close[t])";
+  if (horizon > 1) about << ", " << horizon << " overlapping tranches";
+  if (std::isfinite(c.turnover_max)) about << ", turnover <= " << percent(c.turnover_max) << "/day";
+  if (rules.drawdown_control) about << ", drawdown control";
+  if (rules.target_volatility > 0) about << ", vol target " << percent(rules.target_volatility);
+  if (rules.stop_loss > 0) about << ", stop-loss " << percent(rules.stop_loss);
+  if (rules.take_profit > 0) about << ", take-profit " << percent(rules.take_profit);
+  if (!rules.regime_exposure.empty()) about << ", regime exposure";
+  return about.str();
+}
+
+// What the risk model knows of day d before the day's trades: computed one day ahead on a worker thread.
+struct RiskDay {
+  std::vector<std::int64_t> candidates;  // present, with a call (not an abstention), a full window
+  Vec covariance;                        // of the candidates (decision days with at least 2)
+};
+
+// One decision day: the eligible names, what is known of them, and the QP built for them.
+struct Day {
+  Day(std::int64_t day, double drawdown_, Vec& held_, Vec& entry_) : d(day), held(held_), entry(entry_) {
+    decision.day = day;
+    decision.drawdown = drawdown_;
+  }
+  std::int64_t d;
+  Vec& held;   // [tickers] the tranche rebalanced today (d mod H), fractions of its equity, drifted
+  Vec& entry;  // [tickers] its positions' entry closes; NaN when flat
+  bool abstained = false;           // the model abstained on some name today
+  std::vector<std::int64_t> names;  // [n] eligible tickers, ascending
+  std::size_t n = 0;
+  Vec p, mu;                  // [n] probabilities of the call, expected daily returns
+  QpProblem qp;               // over the n names' weights
+  double variance_scale = 0;  // mean of diag(S): the mean-variance family's P = S / variance_scale
+  bool kelly = false, mean_variance_family = false;
+  bool warm_ok = false;           // the run's warm start fits today's problem
+  double last_inverse_gamma = 0;  // 1 / gamma of the last solve (the minimum-position re-solve repeats it)
+  DayDecision decision;
+  std::vector<std::string> fired;  // risk rules and fallbacks that acted, in order (decision.rules)
+};
+
+// One run of optimize_portfolio: the state carried from day to day (risk model, warm starts, the managed
+// portfolio's tranches, equity and stops) and the steps of a day's decision. Day d (1 <= d < D):
+//   1. mark the tranches to day d's closes (equity, drawdown) and count the ICs known by d;
+//   2. on a day with predictions: stops, eligible names, risk model, expected returns, the QP's
+//      constraints and objective, the method's solve(s), the minimum position, then the risk rules'
+//      exposure scale and the new holdings of tranche d mod H.
+class OptimizerRun {
+ public:
+  OptimizerRun(const data::Universe& u, const PredictionPanel& predictions, const PredictionPanel* history,
+               const OptimizerSpec& spec)
+      : u_(u),
+        predictions_(predictions),
+        spec_(spec),
+        c_(spec.constraints),
+        rules_(spec.rules),
+        D_(u.day_count()),
+        N_(u.ticker_count()),
+        H_(predictions.label.timing.horizon),
+        close_(u.close.data<double>()),
+        prob_(predictions.probability.data<double>()),
+        sectors_(sectors_of(u)),
+        bucket_of_(market_cap_buckets(u)),
+        ic_of_day_(daily_information_coefficients(u, predictions, history)),
+        known_after_(predictions.label.timing.label_end_offset()),
+        moments_(N_, spec.risk.lookback,
+                 spec.risk.estimator == "ewma" ? std::pow(0.5, 1.0 / spec.risk.halflife) : 1.0),
+        solver_(spec.solver),
+        tranche_held_(static_cast<std::size_t>(H_), Vec(static_cast<std::size_t>(N_), 0.0)),
+        tranche_entry_(static_cast<std::size_t>(H_), Vec(static_cast<std::size_t>(N_), kNaN)),
+        barred_until_(static_cast<std::size_t>(N_), -1),
+        returns_(static_cast<std::size_t>(N_)) {
+    result_.weights = Tensor::full({D_, N_}, kNaN, DType::f64);
+    result_.label = predictions.label;
+  }
+
+  OptimizerResult run() {
+    if (D_ > 1) next_day_ = std::async(std::launch::async, [this] { return prepare(1); });
+    for (std::int64_t d = 1; d < D_; ++d) {
+      RiskDay risk_day = next_day_.get();
+      const double drawdown = mark_to_market(d);
+      count_known_outcomes(d);
+      if (d < predictions_.first_day || d > predictions_.last_day) {
+        start_next_day(d);
+        continue;
+      }
+      decide(d, risk_day, drawdown);
+    }
+    return std::move(result_);
+  }
+
+ private:
+  // ---- the risk model, one day ahead ----------------------------------------------------------------
   // The risk model runs one day ahead on a second thread: day d + 1's moments and covariance (of the
   // names eligible before the stop-loss bars, which depend on today's trades) are computed while day d's
   // QP is solved. The results are the serial ones: a day whose names differ (a barred name) computes its
   // covariance on this thread, while the worker is idle.
-  RollingMoments moments(N, spec.risk.lookback, decay);
-  struct RiskDay {
-    std::vector<std::int64_t> candidates;  // present, with a call (not an abstention), a full window
-    Vec covariance;                        // of the candidates (decision days with at least 2)
-  };
-  auto prepare = [&](std::int64_t d) {
+
+  // Day d's returns into the moments, and the day's candidates with their covariance.
+  RiskDay prepare(std::int64_t d) {
     SerialRegion serial;  // the thread pool belongs to the caller's thread
     RiskDay day;
-    Vec r(static_cast<std::size_t>(N));
-    for (std::int64_t i = 0; i < N; ++i) {
-      const double c0 = close[(d - 1) * N + i], c1 = close[d * N + i];
-      r[static_cast<std::size_t>(i)] = std::isfinite(c0) && std::isfinite(c1) && c0 > 0 ? c1 / c0 - 1 : kNaN;
-    }
-    moments.push(r);
-    if (d < predictions.first_day || d > predictions.last_day) return day;
-    for (std::int64_t i = 0; i < N; ++i)
-      if (u.present[static_cast<std::size_t>(d * N + i)] && std::isfinite(prob[d * N + i]) &&
-          !predictions.abstained(d * N + i) && moments.full(static_cast<std::size_t>(i)))
+    Vec r(static_cast<std::size_t>(N_));
+    close_to_close_returns(close_, N_, d, r);
+    moments_.push(r);
+    if (d < predictions_.first_day || d > predictions_.last_day) return day;
+    for (std::int64_t i = 0; i < N_; ++i)
+      if (u_.present[static_cast<std::size_t>(d * N_ + i)] && std::isfinite(prob_[d * N_ + i]) &&
+          !predictions_.abstained(d * N_ + i) && moments_.full(static_cast<std::size_t>(i)))
         day.candidates.push_back(i);
-    if (day.candidates.size() >= 2) day.covariance = moments.covariance(day.candidates, spec.risk.estimator);
+    if (day.candidates.size() >= 2)
+      day.covariance = moments_.covariance(day.candidates, spec_.risk.estimator);
     return day;
-  };
-  std::future<RiskDay> next_day;
-  auto start_next_day = [&](std::int64_t d) {  // once per day, after this thread's last use of `moments`
-    if (d + 1 < D && !next_day.valid()) next_day = std::async(std::launch::async, prepare, d + 1);
-  };
-  if (D > 1) next_day = std::async(std::launch::async, prepare, 1);
-  QpSolver solver(spec.solver);
-  QpSolution warm;  // the last solution, for the names of warm_names (empty before the first)
-  std::vector<std::int64_t> warm_names, risk_names, target_names;
-  Vec last_target;  // yesterday's risk-parity target, a warm start for today's
-  Vec risk_covariance;
-  std::int64_t last_refresh = -1'000'000;
+  }
+  // Once per day, after this thread's last use of `moments_`.
+  void start_next_day(std::int64_t d) {
+    if (d + 1 < D_ && !next_day_.valid())
+      next_day_ = std::async(std::launch::async, [this, d] { return prepare(d + 1); });
+  }
 
+  // ---- the managed portfolio ------------------------------------------------------------------------
   // With a horizon of h days the book is h overlapping tranches (backtest.h): the decision of day d
   // rebalances tranche d mod h only, so its turnover, entries and stops are that tranche's. Each
   // tranche's weights are fractions of its own equity, drifted daily; the book's return is their mean.
-  const std::int64_t H = predictions.label.timing.horizon;
-  std::vector<Vec> tranche_held(static_cast<std::size_t>(H), Vec(static_cast<std::size_t>(N), 0.0));
-  std::vector<Vec> tranche_entry(static_cast<std::size_t>(H), Vec(static_cast<std::size_t>(N), kNaN));
-  std::vector<std::int64_t> barred_until(static_cast<std::size_t>(N), -1);
-  double equity = 1, peak = 1, ic_sum = 0;
-  int ic_count = 0;
-  Vec returns(static_cast<std::size_t>(N));
 
-  for (std::int64_t d = 1; d < D; ++d) {
-    RiskDay risk_day = next_day.get();
-    // Today's returns: mark each tranche, drift its weights (the worker fed them to the risk model).
-    for (std::int64_t i = 0; i < N; ++i) {
-      const double c0 = close[(d - 1) * N + i], c1 = close[d * N + i];
-      returns[static_cast<std::size_t>(i)] =
-          std::isfinite(c0) && std::isfinite(c1) && c0 > 0 ? c1 / c0 - 1 : kNaN;
-    }
+  // Marks each tranche with today's returns and drifts its weights (the worker fed the same returns to
+  // the risk model); returns the book's drawdown from its peak, 1 - equity / peak.
+  double mark_to_market(std::int64_t d) {
+    close_to_close_returns(close_, N_, d, returns_);
     double portfolio_return = 0;
-    for (Vec& held : tranche_held)
-      portfolio_return += drift_tranche(held, returns, u, d) / static_cast<double>(H);
-    equity *= 1 + portfolio_return;
-    peak = std::max(peak, equity);
-    const double drawdown = 1 - equity / peak;
-    const std::int64_t outcome_day = d - known_after;  // the decision whose trade exited by today
-    if (outcome_day >= 0 && std::isfinite(ic_of_day[static_cast<std::size_t>(outcome_day)])) {
-      ic_sum += ic_of_day[static_cast<std::size_t>(outcome_day)];
-      ++ic_count;
+    for (Vec& held : tranche_held_)
+      portfolio_return += drift_tranche(held, returns_, u_, d) / static_cast<double>(H_);
+    equity_ *= 1 + portfolio_return;
+    peak_ = std::max(peak_, equity_);
+    return 1 - equity_ / peak_;
+  }
+  // The IC of the decision whose trade exited by today joins the running mean.
+  void count_known_outcomes(std::int64_t d) {
+    const std::int64_t outcome_day = d - known_after_;
+    if (outcome_day >= 0 && std::isfinite(ic_of_day_[static_cast<std::size_t>(outcome_day)])) {
+      ic_sum_ += ic_of_day_[static_cast<std::size_t>(outcome_day)];
+      ++ic_count_;
     }
-    if (d < predictions.first_day || d > predictions.last_day) {
-      start_next_day(d);
-      continue;
-    }
+  }
 
-    Vec& held = tranche_held[static_cast<std::size_t>(d % H)];
-    Vec& entry = tranche_entry[static_cast<std::size_t>(d % H)];
-    bool abstained_today = false;
-    for (std::int64_t i = 0; i < N && !abstained_today; ++i)
-      abstained_today = predictions.abstained(d * N + i);
-    DayDecision decision;
-    decision.day = d;
-    decision.drawdown = drawdown;
-    std::vector<std::string> fired;
-    // Stops act on positions held into today's close.
-    if (rules.stop_loss > 0 || rules.take_profit > 0)
-      for (std::int64_t i = 0; i < N; ++i) {
-        const double w = held[static_cast<std::size_t>(i)], e = entry[static_cast<std::size_t>(i)];
-        if (w == 0 || !std::isfinite(e) || !std::isfinite(close[d * N + i])) continue;
-        const double gain = (w > 0 ? 1 : -1) * (close[d * N + i] / e - 1);
-        const bool stop = rules.stop_loss > 0 && gain <= -rules.stop_loss,
-                   take = rules.take_profit > 0 && gain >= rules.take_profit;
+  // ---- one decision day -----------------------------------------------------------------------------
+  void decide(std::int64_t d, RiskDay& risk_day, double drawdown) {
+    Day day(d, drawdown, tranche_held_[static_cast<std::size_t>(d % H_)],
+            tranche_entry_[static_cast<std::size_t>(d % H_)]);
+    for (std::int64_t i = 0; i < N_ && !day.abstained; ++i)
+      day.abstained = predictions_.abstained(d * N_ + i);
+    apply_stops(day);
+    for (const std::int64_t i : risk_day.candidates)  // eligible: candidates not barred by a stop
+      if (barred_until_[static_cast<std::size_t>(i)] < d) day.names.push_back(i);
+    day.n = day.names.size();
+    day.decision.eligible = static_cast<int>(day.n);
+    double* out = result_.weights.data<double>() + d * N_;
+    std::fill_n(out, N_, 0.0);
+    if (day.n < 2) {
+      day.decision.rules = "fewer than 2 eligible names: flat";
+      for (std::int64_t i = 0; i < N_; ++i) day.held[static_cast<std::size_t>(i)] = 0;
+      result_.decisions.push_back(day.decision);
+      start_next_day(d);
+      return;
+    }
+    refresh_risk_model(day, risk_day);
+    start_next_day(d);
+    expected_returns(day);
+    add_constraints(day);
+    set_objective(day);
+    QpSolution solution = solve_method(day);
+    apply_min_position(day, solution);
+    warm_ = solution;
+    warm_names_ = day.names;
+    const std::vector<std::string> binding = binding_constraints(day, solution);
+    double volatility = 0;
+    const double scale = exposure_scale(day, solution, volatility);
+    rebalance(day, solution, scale, volatility, binding, out);
+  }
+
+  // Stops act on positions held into today's close: the gain since entry, signed by the position,
+  // at or beyond -stop_loss or +take_profit bars the name for cooldown_days.
+  void apply_stops(Day& day) {
+    const std::int64_t d = day.d;
+    if (rules_.stop_loss > 0 || rules_.take_profit > 0)
+      for (std::int64_t i = 0; i < N_; ++i) {
+        const double w = day.held[static_cast<std::size_t>(i)], e = day.entry[static_cast<std::size_t>(i)];
+        if (w == 0 || !std::isfinite(e) || !std::isfinite(close_[d * N_ + i])) continue;
+        const double gain = (w > 0 ? 1 : -1) * (close_[d * N_ + i] / e - 1);
+        const bool stop = rules_.stop_loss > 0 && gain <= -rules_.stop_loss,
+                   take = rules_.take_profit > 0 && gain >= rules_.take_profit;
         if (stop || take) {
-          barred_until[static_cast<std::size_t>(i)] = d + rules.cooldown_days;
-          fired.push_back((stop ? "stop-loss " : "take-profit ") + u.tickers[static_cast<std::size_t>(i)]);
+          barred_until_[static_cast<std::size_t>(i)] = d + rules_.cooldown_days;
+          day.fired.push_back((stop ? "stop-loss " : "take-profit ") +
+                              u_.tickers[static_cast<std::size_t>(i)]);
         }
       }
-    // Eligible names.
-    std::vector<std::int64_t> names;
-    for (const std::int64_t i : risk_day.candidates)
-      if (barred_until[static_cast<std::size_t>(i)] < d) names.push_back(i);
-    const std::size_t n = names.size();
-    decision.eligible = static_cast<int>(n);
-    double* out = result.weights.data<double>() + d * N;
-    std::fill_n(out, N, 0.0);
-    if (n < 2) {
-      decision.rules = "fewer than 2 eligible names: flat";
-      for (std::int64_t i = 0; i < N; ++i) held[static_cast<std::size_t>(i)] = 0;
-      result.decisions.push_back(decision);
-      start_next_day(d);
-      continue;
+  }
+
+  // The covariance S [n, n] of today's names: re-estimated when the names changed or every refresh_days,
+  // the worker's when its candidates are today's names (no barred name), else computed here.
+  void refresh_risk_model(const Day& day, RiskDay& risk_day) {
+    if (day.names != risk_names_ || day.d - last_refresh_ >= spec_.risk.refresh_days) {
+      risk_covariance_ = day.names == risk_day.candidates
+                             ? std::move(risk_day.covariance)
+                             : moments_.covariance(day.names, spec_.risk.estimator);
+      risk_names_ = day.names;
+      last_refresh_ = day.d;
     }
-    // Risk model.
-    if (names != risk_names || d - last_refresh >= spec.risk.refresh_days) {
-      risk_covariance = names == risk_day.candidates ? std::move(risk_day.covariance)
-                                                     : moments.covariance(names, spec.risk.estimator);
-      risk_names = names;
-      last_refresh = d;
-    }
-    start_next_day(d);
-    const Vec& S = risk_covariance;
-    // Expected returns.
-    const double ic = std::max(0.0, ic_count > 0 ? ic_sum / (ic_count + spec.ic_prior_days) : 0.0);
-    decision.ic = ic;
-    Vec z(n), mu(n), p(n);
+  }
+
+  // Grinold's rule (portfolio.h): mu_a = IC * sqrt(S_aa) * (z_a - mean z) / sd z, z_a = logit(p_a),
+  // with IC the running mean IC shrunk by ic_prior_days pseudo-days and floored at 0.
+  void expected_returns(Day& day) {
+    const std::size_t n = day.n;
+    const Vec& S = risk_covariance_;
+    const double ic = std::max(0.0, ic_count_ > 0 ? ic_sum_ / (ic_count_ + spec_.ic_prior_days) : 0.0);
+    day.decision.ic = ic;
+    Vec z(n);
+    day.mu.resize(n);
+    day.p.resize(n);
     double zm = 0, zs = 0;
     for (std::size_t a = 0; a < n; ++a) {
-      p[a] = prob[d * N + names[a]];
-      z[a] = logit(p[a]);
+      day.p[a] = prob_[day.d * N_ + day.names[a]];
+      z[a] = logit(day.p[a]);
       zm += z[a];
     }
     zm /= static_cast<double>(n);
     for (std::size_t a = 0; a < n; ++a) zs += (z[a] - zm) * (z[a] - zm);
     zs = std::sqrt(zs / static_cast<double>(n));
     for (std::size_t a = 0; a < n; ++a)
-      mu[a] = zs > 0 ? ic * std::sqrt(S[a * n + a]) * (z[a] - zm) / zs : 0.0;
+      day.mu[a] = zs > 0 ? ic * std::sqrt(S[a * n + a]) * (z[a] - zm) / zs : 0.0;
+  }
 
-    // The QP's constraints.
-    QpProblem qp;
+  // The QP's constraints on the n weights: bounds (the name cap; >= 0 long only), the rows (net
+  // exposure; each sector's and each market-cap bucket's net weight, point in time), the gross limit
+  // (long/short) and the turnover limit against the drifted weights. Names that left the eligible set
+  // are sold outside the QP, and that forced turnover comes off the limit.
+  void add_constraints(Day& day) {
+    const std::size_t n = day.n;
+    const std::int64_t d = day.d;
+    const auto& names = day.names;
+    QpProblem& qp = day.qp;
     qp.n = static_cast<std::int64_t>(n);
-    qp.lower.assign(n, c.long_only ? 0.0 : -c.name_max);
-    qp.upper.assign(n, c.name_max);
+    qp.lower.assign(n, c_.long_only ? 0.0 : -c_.name_max);
+    qp.upper.assign(n, c_.name_max);
     for (std::size_t a = 0; a < n; ++a)
-      qp.variable_names.push_back(u.tickers[static_cast<std::size_t>(names[a])]);
+      qp.variable_names.push_back(u_.tickers[static_cast<std::size_t>(names[a])]);
     auto add_row = [&](const std::string& name, double lo, double hi, auto member) {
       Vec row(n, 0.0);
       bool any = false;
@@ -497,216 +624,259 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       qp.row_upper.push_back(hi);
       qp.row_names.push_back(name);
     };
-    const bool kelly = spec.method == "kelly";
-    add_row("net exposure", kelly ? std::min(0.0, c.net_min) : c.net_min, c.net_max,
+    day.kelly = spec_.method == "kelly";
+    add_row("net exposure", day.kelly ? std::min(0.0, c_.net_min) : c_.net_min, c_.net_max,
             [](std::int64_t) { return true; });
-    if (c.sector_max > 0)
-      for (std::size_t g = 0; g < sector_names.size(); ++g)
-        add_row("sector " + sector_names[g], -c.sector_max, c.sector_max, [&](std::int64_t i) {
-          return sector_of[static_cast<std::size_t>(i)] == static_cast<int>(g);
+    if (c_.sector_max > 0)
+      for (std::size_t g = 0; g < sectors_.names.size(); ++g)
+        add_row("sector " + sectors_.names[g], -c_.sector_max, c_.sector_max, [&](std::int64_t i) {
+          return sectors_.of[static_cast<std::size_t>(i)] == static_cast<int>(g);
         });
+    const char* bucket_names[3] = {"large cap", "mid cap", "small cap"};
     for (int b = 0; b < 3; ++b)
-      if (c.bucket_max[b] < 1)
-        add_row(bucket_names[b], -c.bucket_max[b], c.bucket_max[b],
-                [&](std::int64_t i) { return bucket_of[static_cast<std::size_t>(d * N + i)] == b; });
-    if (!c.long_only) qp.gross_limit = c.gross_max;
-    // Turnover against the drifted weights; names that left the eligible set are sold outside the QP.
+      if (c_.bucket_max[b] < 1)
+        add_row(bucket_names[b], -c_.bucket_max[b], c_.bucket_max[b],
+                [&](std::int64_t i) { return bucket_of_[static_cast<std::size_t>(d * N_ + i)] == b; });
+    if (!c_.long_only) qp.gross_limit = c_.gross_max;
     qp.reference.assign(n, 0.0);
     double forced = 0;
-    for (std::int64_t i = 0; i < N; ++i) forced += std::abs(held[static_cast<std::size_t>(i)]);
+    for (std::int64_t i = 0; i < N_; ++i) forced += std::abs(day.held[static_cast<std::size_t>(i)]);
     for (std::size_t a = 0; a < n; ++a) {
-      qp.reference[a] = held[static_cast<std::size_t>(names[a])];
+      qp.reference[a] = day.held[static_cast<std::size_t>(names[a])];
       forced -= std::abs(qp.reference[a]);
     }
-    if (std::isfinite(c.turnover_max)) qp.l1_limit = std::max(0.0, c.turnover_max - forced);
+    if (std::isfinite(c_.turnover_max)) qp.l1_limit = std::max(0.0, c_.turnover_max - forced);
+  }
 
-    // The method: a target to project, or the mean-variance family with P = S and q = -mu / gamma.
-    double variance_scale = 0;
-    for (std::size_t a = 0; a < n; ++a) variance_scale += S[a * n + a] / static_cast<double>(n);
-    const bool mean_variance_family = spec.method == "min_variance" || spec.method == "mean_variance" ||
-                                      spec.method == "max_sharpe" || spec.method == "target_risk" || kelly;
-    Vec target;
-    auto covariance_tensor = [&] {  // allocation.h's rules take a Tensor: a copy, made only for them
-      return Tensor::from<double>(S, {static_cast<std::int64_t>(n), static_cast<std::int64_t>(n)});
-    };
-    if (spec.method == "equal_weight") target = equal_weights(static_cast<std::int64_t>(n));
-    if (spec.method == "inverse_volatility") target = inverse_volatility_weights(covariance_tensor());
-    if (spec.method == "risk_parity") {  // warm from yesterday's target when the names are the same
-      target = risk_parity_weights(
-          covariance_tensor(), 1e-8, 50,
-          names == target_names ? std::span<const double>(last_target) : std::span<const double>());
-      last_target = target, target_names = names;
-    }
-    if (spec.method == "hrp") target = hrp_weights(covariance_tensor());
-    if (spec.method == "confidence_top_k") {
-      std::vector<std::size_t> order(n);
-      std::iota(order.begin(), order.end(), 0);
-      std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
-      target.assign(n, 0.0);
-      double total = 0;
-      for (std::size_t k = 0; k < order.size() && k < static_cast<std::size_t>(spec.top_k); ++k)
-        if (p[order[k]] > 0.5) total += target[order[k]] = p[order[k]] - 0.5;
-      for (double& w : target) w = total > 0 ? w / total : 1.0 / static_cast<double>(n);
-    }
+  // The objective: a heuristic method's target w* (scaled to the budget) projected, P = I and
+  // q = -w*; or the mean-variance family's P = S / variance_scale (unit mean variance, as ADMM
+  // converges best with P of order 1; OSQP scales too), whose q = -mu / (gamma variance_scale) and l1
+  // cost are set per solve.
+  void set_objective(Day& day) {
+    const std::size_t n = day.n;
+    const Vec& S = risk_covariance_;
+    QpProblem& qp = day.qp;
+    for (std::size_t a = 0; a < n; ++a) day.variance_scale += S[a * n + a] / static_cast<double>(n);
+    day.mean_variance_family = spec_.method == "min_variance" || spec_.method == "mean_variance" ||
+                               spec_.method == "max_sharpe" || spec_.method == "target_risk" || day.kelly;
+    Vec target = heuristic_target(day);
     const double budget =
-        std::min(std::clamp(1.0, c.net_min, c.net_max), static_cast<double>(n) * c.name_max);
+        std::min(std::clamp(1.0, c_.net_min, c_.net_max), static_cast<double>(n) * c_.name_max);
     if (!target.empty()) {
       for (double& w : target) w *= budget;
       qp.P.assign(n * n, 0.0);
       for (std::size_t a = 0; a < n; ++a) qp.P[a * n + a] = 1.0;
       qp.q.resize(n);
       for (std::size_t a = 0; a < n; ++a) qp.q[a] = -target[a];
-    } else {  // scaled to unit mean variance, as ADMM converges best with P of order 1 (OSQP scales too)
+    } else {
       qp.P.resize(n * n);
-      const double inverse_scale = 1 / variance_scale;
+      const double inverse_scale = 1 / day.variance_scale;
       std::transform(S.begin(), S.end(), qp.P.begin(), [&](double v) { return v * inverse_scale; });
       qp.q.assign(n, 0.0);
     }
-    // Yesterday's solution as today's start, carried over to today's names when they changed.
-    if (names != warm_names && !warm.x.empty()) warm = carried_over(warm, warm_names, names, qp.rows());
-    bool warm_ok = !warm.x.empty();
-    double last_inverse_gamma = 0;
-    auto solve_with = [&](double inverse_gamma, bool required = true) {
-      last_inverse_gamma = inverse_gamma;
-      if (mean_variance_family) {
-        for (std::size_t a = 0; a < n; ++a) qp.q[a] = -mu[a] * inverse_gamma / variance_scale;
-        qp.l1_cost = c.cost_penalty_bps * 1e-4 * inverse_gamma / variance_scale;
-      }
-      QpSolution s = solver.solve(qp, warm_ok ? &warm : nullptr);
-      if (s.status == QpStatus::max_iterations && warm_ok)
-        s = solver.solve(qp);  // a stalled warm start: cold
-      if (s.status == QpStatus::primal_infeasible && std::isfinite(qp.l1_limit)) {
-        const double limit = qp.l1_limit;  // the turnover limit can be out of reach after a forced sale
-        qp.l1_limit = kInfinity;
-        s = solver.solve(qp);
-        if (s.status == QpStatus::solved)
-          fired.push_back("turnover limit " + percent(limit) + " relaxed (infeasible)");
-      }
-      // On a day the model abstained on some names (no candidates), the few callable ones may not hold
-      // the whole net floor under the name, sector and cap-bucket limits: the rest stays in cash rather
-      // than the day failing. (Without abstentions, such limits are a configuration error, named below.)
-      const auto net_row = static_cast<std::size_t>(
-          std::find(qp.row_names.begin(), qp.row_names.end(), "net exposure") - qp.row_names.begin());
-      if (s.status == QpStatus::primal_infeasible && abstained_today && net_row < qp.row_lower.size() &&
-          qp.row_lower[net_row] > 0) {
-        const double floor = qp.row_lower[net_row];
-        qp.row_lower[net_row] = 0;
-        s = solver.solve(qp);
-        if (s.status == QpStatus::solved)
-          fired.push_back("net floor " + percent(floor) + " relaxed (infeasible with " + std::to_string(n) +
-                          " callable names)");
-      }
-      if (!required && s.status != QpStatus::solved) return s;
-      require_solved(s, "portfolio_optimizer, " + data::format_date(u.days[static_cast<std::size_t>(d)]) +
-                            ", " + spec.method);
-      decision.iterations += s.iterations;
-      decision.active_set_passes += s.polish_passes;
-      warm = s;
-      warm_ok = true;
-      return s;
-    };
-    auto variance_of = [&](const Vec& w) {
-      Vec sw(n);
-      blas::gemv(blas::Trans::no, static_cast<std::int64_t>(n), static_cast<std::int64_t>(n), 1.0, S.data(),
-                 static_cast<std::int64_t>(n), w.data(), 0.0, sw.data());
-      return std::inner_product(w.begin(), w.end(), sw.begin(), 0.0);
-    };
-    QpSolution solution;
-    const bool has_alpha = std::any_of(mu.begin(), mu.end(), [](double m) { return m != 0; });
-    if (spec.method == "min_variance" ||
-        (mean_variance_family && !has_alpha && spec.method != "target_risk")) {
-      solution = solve_with(0.0);
-      if (spec.method != "min_variance") fired.push_back("no measured skill (IC 0): minimum variance");
-    } else if (spec.method == "mean_variance" || kelly) {
-      solution = solve_with(kelly ? spec.kelly_fraction : 1.0 / spec.risk_aversion);
-    } else if (spec.method == "max_sharpe") {
-      // Golden-section search on log10(1/gamma) in [-3, 1] (from about minimum variance to concentrated
-      // portfolios at daily alphas) for the highest ex-ante Sharpe ratio; points the solver cannot
-      // reach within its iterations are skipped.
-      auto sharpe = [&](double log_inverse_gamma, QpSolution* keep) {
-        QpSolution s = solve_with(std::pow(10.0, log_inverse_gamma), false);
-        if (s.status != QpStatus::solved) return -kInfinity;  // a corner the solver could not reach: skip
-        double m = 0;
-        for (std::size_t a = 0; a < n; ++a) m += mu[a] * s.x[a];
-        const double value = m / std::sqrt(std::max(variance_of(s.x), 1e-30));
-        if (keep) *keep = std::move(s);
-        return value;
-      };
-      const double ratio = (std::sqrt(5.0) - 1) / 2;
-      double lo = -3, hi = 1, x1 = hi - ratio * (hi - lo), x2 = lo + ratio * (hi - lo);
-      double f1 = sharpe(x1, nullptr), f2 = sharpe(x2, nullptr);
-      for (int k = 0; k < 12; ++k) {
-        if (f1 >= f2)
-          hi = x2, x2 = x1, f2 = f1, x1 = hi - ratio * (hi - lo), f1 = sharpe(x1, nullptr);
-        else
-          lo = x1, x1 = x2, f1 = f2, x2 = lo + ratio * (hi - lo), f2 = sharpe(x2, nullptr);
-      }
-      QpSolution best;
-      if (sharpe(0.5 * (lo + hi), &best) > -kInfinity) {
-        solution = std::move(best);
-      } else {
-        solution = solve_with(0.0);
-        fired.push_back("max Sharpe search did not converge: minimum variance");
-      }
-    } else if (spec.method == "target_risk") {
-      const double target_variance = std::pow(spec.target_volatility, 2) / 252.0;
-      solution = solve_with(0.0);
-      if (variance_of(solution.x) > target_variance) {
-        fired.push_back("target risk below the minimum-variance portfolio's: minimum variance");
-      } else if (has_alpha) {
-        double lo = -3, hi = 1;  // log10(1/gamma); volatility rises with 1/gamma
-        QpSolution top = solve_with(std::pow(10.0, hi), false);
-        if (top.status == QpStatus::solved && variance_of(top.x) <= target_variance) {
-          solution = std::move(top);
-          fired.push_back("target risk above reach: the riskiest solution");
-        } else {
-          for (int k = 0; k < 20; ++k) {
-            const double mid = 0.5 * (lo + hi);
-            QpSolution s = solve_with(std::pow(10.0, mid), false);
-            const bool within = s.status == QpStatus::solved && variance_of(s.x) <= target_variance;
-            (within ? lo : hi) = mid;  // an unsolved point counts as too far
-            if (within) solution = std::move(s);
-          }
-        }
-      }
-    } else {
-      solution = solve_with(0.0);
-    }
-    // Minimum position size (not convex): the names below it are fixed at 0 and the others held at least
-    // at it, and the day solved again; when that is infeasible the first solution stands, and says so.
-    if (c.min_position > 0) {
-      const QpProblem before = qp;
-      int dropped = 0;
-      for (std::size_t a = 0; a < n; ++a) {
-        if (std::abs(solution.x[a]) < c.min_position) {
-          dropped += solution.x[a] != 0 ? 1 : 0;
-          qp.lower[a] = qp.upper[a] = 0.0;
-        } else if (solution.x[a] > 0) {
-          qp.lower[a] = c.min_position;
-        } else {
-          qp.upper[a] = -c.min_position;
-        }
-      }
-      if (dropped > 0) {
-        QpSolution again = solve_with(last_inverse_gamma, false);
-        if (again.status == QpStatus::solved) {
-          solution = std::move(again);
-          fired.push_back("minimum position: " + std::to_string(dropped) + " dropped");
-        } else {
-          fired.push_back("minimum position: " + std::to_string(dropped) +
-                          " kept (dropping them is infeasible)");
-        }
-      }
-      qp = before;
-    }
-    warm = solution;
-    warm_names = names;
+  }
 
-    // Binding constraints.
+  // The heuristic methods' target weights [n] summing to 1 (allocation.h); empty for the mean-variance
+  // family. risk_parity starts from yesterday's target when the names are the same.
+  Vec heuristic_target(const Day& day) {
+    const std::size_t n = day.n;
+    const Vec& S = risk_covariance_;
+    Vec target;
+    auto covariance_tensor = [&] {  // allocation.h's rules take a Tensor: a copy, made only for them
+      return Tensor::from<double>(S, {static_cast<std::int64_t>(n), static_cast<std::int64_t>(n)});
+    };
+    if (spec_.method == "equal_weight") target = equal_weights(static_cast<std::int64_t>(n));
+    if (spec_.method == "inverse_volatility") target = inverse_volatility_weights(covariance_tensor());
+    if (spec_.method == "risk_parity") {
+      target = risk_parity_weights(
+          covariance_tensor(), 1e-8, 50,
+          day.names == target_names_ ? std::span<const double>(last_target_) : std::span<const double>());
+      last_target_ = target, target_names_ = day.names;
+    }
+    if (spec_.method == "hrp") target = hrp_weights(covariance_tensor());
+    if (spec_.method == "confidence_top_k") {  // the top_k names by p above 1/2, weighted by p - 1/2
+      const Vec& p = day.p;
+      std::vector<std::size_t> order(n);
+      std::iota(order.begin(), order.end(), 0);
+      std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
+      target.assign(n, 0.0);
+      double total = 0;
+      for (std::size_t k = 0; k < order.size() && k < static_cast<std::size_t>(spec_.top_k); ++k)
+        if (p[order[k]] > 0.5) total += target[order[k]] = p[order[k]] - 0.5;
+      for (double& w : target) w = total > 0 ? w / total : 1.0 / static_cast<double>(n);
+    }
+    return target;
+  }
+
+  // One solve at 1 / gamma = inverse_gamma (the mean-variance family's q = -mu / (gamma variance_scale)
+  // and l1 cost = cost_penalty / (gamma variance_scale)), warm from the last solution, with the
+  // fallbacks that keep a day tradable: a stalled warm start solved cold, an unreachable turnover limit
+  // dropped, and on a day with abstentions an unreachable net floor dropped. Unless `required` is false,
+  // a day that still fails is an error naming the conflicting constraints; a solved one becomes the warm
+  // start and counts in the decision's iterations.
+  QpSolution solve(Day& day, double inverse_gamma, bool required = true) {
+    const std::size_t n = day.n;
+    QpProblem& qp = day.qp;
+    day.last_inverse_gamma = inverse_gamma;
+    if (day.mean_variance_family) {
+      for (std::size_t a = 0; a < n; ++a) qp.q[a] = -day.mu[a] * inverse_gamma / day.variance_scale;
+      qp.l1_cost = c_.cost_penalty_bps * 1e-4 * inverse_gamma / day.variance_scale;
+    }
+    QpSolution s = solver_.solve(qp, day.warm_ok ? &warm_ : nullptr);
+    if (s.status == QpStatus::max_iterations && day.warm_ok)
+      s = solver_.solve(qp);  // a stalled warm start: cold
+    if (s.status == QpStatus::primal_infeasible && std::isfinite(qp.l1_limit)) {
+      const double limit = qp.l1_limit;  // the turnover limit can be out of reach after a forced sale
+      qp.l1_limit = kInfinity;
+      s = solver_.solve(qp);
+      if (s.status == QpStatus::solved)
+        day.fired.push_back("turnover limit " + percent(limit) + " relaxed (infeasible)");
+    }
+    // On a day the model abstained on some names (no candidates), the few callable ones may not hold
+    // the whole net floor under the name, sector and cap-bucket limits: the rest stays in cash rather
+    // than the day failing. (Without abstentions, such limits are a configuration error, named below.)
+    const auto net_row = static_cast<std::size_t>(
+        std::find(qp.row_names.begin(), qp.row_names.end(), "net exposure") - qp.row_names.begin());
+    if (s.status == QpStatus::primal_infeasible && day.abstained && net_row < qp.row_lower.size() &&
+        qp.row_lower[net_row] > 0) {
+      const double floor = qp.row_lower[net_row];
+      qp.row_lower[net_row] = 0;
+      s = solver_.solve(qp);
+      if (s.status == QpStatus::solved)
+        day.fired.push_back("net floor " + percent(floor) + " relaxed (infeasible with " + std::to_string(n) +
+                            " callable names)");
+    }
+    if (!required && s.status != QpStatus::solved) return s;
+    require_solved(s, "portfolio_optimizer, " + data::format_date(u_.days[static_cast<std::size_t>(day.d)]) +
+                          ", " + spec_.method);
+    day.decision.iterations += s.iterations;
+    day.decision.active_set_passes += s.polish_passes;
+    warm_ = s;
+    day.warm_ok = true;
+    return s;
+  }
+
+  // The method's solution: minimum variance (1 / gamma = 0; also the mean-variance family's fallback
+  // without measured skill, but for target_risk), one solve at the method's gamma (mean_variance, kelly),
+  // a search over gamma (max_sharpe, target_risk), or the projection of a heuristic target.
+  QpSolution solve_method(Day& day) {
+    // Yesterday's solution as today's start, carried over to today's names when they changed.
+    if (day.names != warm_names_ && !warm_.x.empty())
+      warm_ = carried_over(warm_, warm_names_, day.names, day.qp.rows());
+    day.warm_ok = !warm_.x.empty();
+    const bool has_alpha = std::any_of(day.mu.begin(), day.mu.end(), [](double m) { return m != 0; });
+    if (spec_.method == "min_variance" ||
+        (day.mean_variance_family && !has_alpha && spec_.method != "target_risk")) {
+      QpSolution solution = solve(day, 0.0);
+      if (spec_.method != "min_variance") day.fired.push_back("no measured skill (IC 0): minimum variance");
+      return solution;
+    }
+    if (spec_.method == "mean_variance" || day.kelly)
+      return solve(day, day.kelly ? spec_.kelly_fraction : 1.0 / spec_.risk_aversion);
+    if (spec_.method == "max_sharpe") return solve_max_sharpe(day);
+    if (spec_.method == "target_risk") return solve_target_risk(day, has_alpha);
+    return solve(day, 0.0);
+  }
+
+  // Golden-section search on log10(1/gamma) in [-3, 1] (from about minimum variance to concentrated
+  // portfolios at daily alphas) for the highest ex-ante Sharpe ratio mu'w / sqrt(w'Sw); points the
+  // solver cannot reach within its iterations are skipped.
+  QpSolution solve_max_sharpe(Day& day) {
+    const std::size_t n = day.n;
+    auto sharpe = [&](double log_inverse_gamma, QpSolution* keep) {
+      QpSolution s = solve(day, std::pow(10.0, log_inverse_gamma), false);
+      if (s.status != QpStatus::solved) return -kInfinity;  // a corner the solver could not reach: skip
+      double m = 0;
+      for (std::size_t a = 0; a < n; ++a) m += day.mu[a] * s.x[a];
+      const double value = m / std::sqrt(std::max(variance_of(risk_covariance_, n, s.x), 1e-30));
+      if (keep) *keep = std::move(s);
+      return value;
+    };
+    const double ratio = (std::sqrt(5.0) - 1) / 2;
+    double lo = -3, hi = 1, x1 = hi - ratio * (hi - lo), x2 = lo + ratio * (hi - lo);
+    double f1 = sharpe(x1, nullptr), f2 = sharpe(x2, nullptr);
+    for (int k = 0; k < 12; ++k) {
+      if (f1 >= f2)
+        hi = x2, x2 = x1, f2 = f1, x1 = hi - ratio * (hi - lo), f1 = sharpe(x1, nullptr);
+      else
+        lo = x1, x1 = x2, f1 = f2, x2 = lo + ratio * (hi - lo), f2 = sharpe(x2, nullptr);
+    }
+    QpSolution best;
+    if (sharpe(0.5 * (lo + hi), &best) > -kInfinity) return best;
+    QpSolution solution = solve(day, 0.0);
+    day.fired.push_back("max Sharpe search did not converge: minimum variance");
+    return solution;
+  }
+
+  // The gamma whose ex-ante variance w'Sw reaches target_volatility^2 / 252, by bisection on
+  // log10(1/gamma) in [-3, 1] (the variance rises with 1/gamma); minimum variance when even that is
+  // above the target, the riskiest solution when the target is out of reach.
+  QpSolution solve_target_risk(Day& day, bool has_alpha) {
+    const std::size_t n = day.n;
+    const Vec& S = risk_covariance_;
+    const double target_variance = std::pow(spec_.target_volatility, 2) / 252.0;
+    QpSolution solution = solve(day, 0.0);
+    if (variance_of(S, n, solution.x) > target_variance) {
+      day.fired.push_back("target risk below the minimum-variance portfolio's: minimum variance");
+    } else if (has_alpha) {
+      double lo = -3, hi = 1;  // log10(1/gamma); volatility rises with 1/gamma
+      QpSolution top = solve(day, std::pow(10.0, hi), false);
+      if (top.status == QpStatus::solved && variance_of(S, n, top.x) <= target_variance) {
+        solution = std::move(top);
+        day.fired.push_back("target risk above reach: the riskiest solution");
+      } else {
+        for (int k = 0; k < 20; ++k) {
+          const double mid = 0.5 * (lo + hi);
+          QpSolution s = solve(day, std::pow(10.0, mid), false);
+          const bool within = s.status == QpStatus::solved && variance_of(S, n, s.x) <= target_variance;
+          (within ? lo : hi) = mid;  // an unsolved point counts as too far
+          if (within) solution = std::move(s);
+        }
+      }
+    }
+    return solution;
+  }
+
+  // Minimum position size (not convex): the names below it are fixed at 0 and the others held at least
+  // at it, and the day solved again; when that is infeasible the first solution stands, and says so.
+  // The QP is restored afterwards (the binding report reads the day's bounds and rows).
+  void apply_min_position(Day& day, QpSolution& solution) {
+    if (!(c_.min_position > 0)) return;
+    QpProblem& qp = day.qp;
+    const QpProblem before = qp;
+    int dropped = 0;
+    for (std::size_t a = 0; a < day.n; ++a) {
+      if (std::abs(solution.x[a]) < c_.min_position) {
+        dropped += solution.x[a] != 0 ? 1 : 0;
+        qp.lower[a] = qp.upper[a] = 0.0;
+      } else if (solution.x[a] > 0) {
+        qp.lower[a] = c_.min_position;
+      } else {
+        qp.upper[a] = -c_.min_position;
+      }
+    }
+    if (dropped > 0) {
+      QpSolution again = solve(day, day.last_inverse_gamma, false);
+      if (again.status == QpStatus::solved) {
+        solution = std::move(again);
+        day.fired.push_back("minimum position: " + std::to_string(dropped) + " dropped");
+      } else {
+        day.fired.push_back("minimum position: " + std::to_string(dropped) +
+                            " kept (dropping them is infeasible)");
+      }
+    }
+    qp = before;
+  }
+
+  // The constraints at their bound (within 1e-5): the name cap (with a count), the rows (but the net
+  // exposure row when it is an equality, which always binds), the turnover and gross limits.
+  std::vector<std::string> binding_constraints(const Day& day, const QpSolution& solution) const {
+    const std::size_t n = day.n;
+    const QpProblem& qp = day.qp;
     std::vector<std::string> binding;
     const double tol = 1e-5;
     int at_cap = 0;
-    for (std::size_t a = 0; a < n; ++a) at_cap += std::abs(solution.x[a]) >= c.name_max - tol ? 1 : 0;
+    for (std::size_t a = 0; a < n; ++a) at_cap += std::abs(solution.x[a]) >= c_.name_max - tol ? 1 : 0;
     if (at_cap > 0) binding.push_back("name cap (" + std::to_string(at_cap) + ")");
     for (std::size_t j = 0; j < qp.row_lower.size(); ++j) {
       double v = 0;
@@ -721,69 +891,118 @@ OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPane
       gross += std::abs(solution.x[a]);
     }
     if (std::isfinite(qp.l1_limit) && turnover >= qp.l1_limit - tol) binding.push_back("turnover limit");
-    if (!c.long_only && gross >= c.gross_max - tol) binding.push_back("gross limit");
+    if (!c_.long_only && gross >= c_.gross_max - tol) binding.push_back("gross limit");
+    return binding;
+  }
 
-    // Risk rules: one exposure scale.
+  // Risk rules: one exposure scale, the product of the drawdown step, the regime factor and the
+  // volatility target's min(max_scale, target / ex-ante volatility); `volatility` receives the
+  // solution's annualised ex-ante volatility sqrt(252 w'Sw).
+  double exposure_scale(Day& day, const QpSolution& solution, double& volatility) {
     double scale = 1.0;
-    if (rules.drawdown_control) {
-      const double s = drawdown_scale(drawdown, rules.drawdown_steps);
-      if (s < 1) fired.push_back("drawdown " + percent(drawdown) + " -> exposure " + percent(s));
+    if (rules_.drawdown_control) {
+      const double drawdown = day.decision.drawdown;
+      const double s = drawdown_scale(drawdown, rules_.drawdown_steps);
+      if (s < 1) day.fired.push_back("drawdown " + percent(drawdown) + " -> exposure " + percent(s));
       scale *= s;
     }
-    if (!rules.regime_exposure.empty()) {
-      const double r = rules.regime_exposure[static_cast<std::size_t>(d)];
+    if (!rules_.regime_exposure.empty()) {
+      const double r = rules_.regime_exposure[static_cast<std::size_t>(day.d)];
       if (std::isfinite(r) && r != 1) {
-        fired.push_back("regime -> exposure " + percent(r));
+        day.fired.push_back("regime -> exposure " + percent(r));
         scale *= r;
       }
     }
-    const double volatility = std::sqrt(std::max(0.0, variance_of(solution.x)) * 252.0);
-    if (rules.target_volatility > 0 && volatility > 0) {
-      const double s = std::min(rules.max_scale, rules.target_volatility / volatility);
-      fired.push_back("volatility target: x" + std::to_string(s).substr(0, 5));
+    volatility = std::sqrt(std::max(0.0, variance_of(risk_covariance_, day.n, solution.x)) * 252.0);
+    if (rules_.target_volatility > 0 && volatility > 0) {
+      const double s = std::min(rules_.max_scale, rules_.target_volatility / volatility);
+      day.fired.push_back("volatility target: x" + std::to_string(s).substr(0, 5));
       scale *= s;
     }
-    // The decision, and the managed portfolio's new holdings (costs estimated on the traded weight).
+    return scale;
+  }
+
+  // The decision (weights below 1e-9 dropped) into `out` [tickers], the tranche's new holdings and entry
+  // closes, and the managed portfolio's equity net of estimated costs on the traded weight.
+  void rebalance(Day& day, const QpSolution& solution, double scale, double volatility,
+                 const std::vector<std::string>& binding, double* out) {
+    const std::int64_t d = day.d;
+    Vec& held = day.held;
+    Vec& entry = day.entry;
+    DayDecision& decision = day.decision;
     double traded = 0;
-    Vec next(static_cast<std::size_t>(N), 0.0);
-    for (std::size_t a = 0; a < n; ++a) next[static_cast<std::size_t>(names[a])] = scale * solution.x[a];
-    for (std::int64_t i = 0; i < N; ++i) {
+    Vec next(static_cast<std::size_t>(N_), 0.0);
+    for (std::size_t a = 0; a < day.n; ++a)
+      next[static_cast<std::size_t>(day.names[a])] = scale * solution.x[a];
+    for (std::int64_t i = 0; i < N_; ++i) {
       const double w =
           std::abs(next[static_cast<std::size_t>(i)]) < 1e-9 ? 0.0 : next[static_cast<std::size_t>(i)];
       traded += std::abs(w - held[static_cast<std::size_t>(i)]);
       if (w != 0 &&
           (held[static_cast<std::size_t>(i)] == 0 || (w > 0) != (held[static_cast<std::size_t>(i)] > 0)))
-        entry[static_cast<std::size_t>(i)] = close[d * N + i];
+        entry[static_cast<std::size_t>(i)] = close_[d * N_ + i];
       if (w == 0) entry[static_cast<std::size_t>(i)] = kNaN;
       out[i] = held[static_cast<std::size_t>(i)] = w;
       decision.positions += w != 0 ? 1 : 0;
       decision.net += w;
       decision.gross += std::abs(w);
     }
-    equity *= 1 - spec.estimated_cost_bps * 1e-4 * traded;
+    equity_ *= 1 - spec_.estimated_cost_bps * 1e-4 * traded;
     decision.turnover = traded;
     decision.exposure_scale = scale;
     decision.ex_ante_volatility = scale * volatility;
     for (const auto& b : binding) decision.binding += (decision.binding.empty() ? "" : "; ") + b;
-    for (const auto& f : fired) decision.rules += (decision.rules.empty() ? "" : "; ") + f;
-    result.decisions.push_back(std::move(decision));
+    for (const auto& f : day.fired) decision.rules += (decision.rules.empty() ? "" : "; ") + f;
+    result_.decisions.push_back(std::move(decision));
   }
+
+  const data::Universe& u_;
+  const PredictionPanel& predictions_;
+  const OptimizerSpec& spec_;
+  const ConstraintSpec& c_;
+  const RiskRules& rules_;
+  const std::int64_t D_, N_, H_;  // days, tickers, horizon (tranches)
+  const double* close_;           // [days, tickers]
+  const double* prob_;            // [days, tickers] the predictions
+  const Sectors sectors_;
+  const std::vector<int> bucket_of_;     // [days x tickers] market-cap bucket, point in time
+  const std::vector<double> ic_of_day_;  // [days] rank IC of the decision of that day
+  const std::int64_t known_after_;       // days until a decision's IC is known (label_end_offset)
+  OptimizerResult result_;
+
+  RollingMoments moments_;  // fed by the worker (prepare), read here between its runs
+  Vec risk_covariance_;     // [n, n] of risk_names_
+  std::vector<std::int64_t> risk_names_;
+  std::int64_t last_refresh_ = -1'000'000;
+
+  QpSolver solver_;
+  QpSolution warm_;  // the last solution, for the names of warm_names_ (empty before the first)
+  std::vector<std::int64_t> warm_names_, target_names_;
+  Vec last_target_;  // yesterday's risk-parity target, a warm start for today's
+
+  std::vector<Vec> tranche_held_;              // [H][tickers] each tranche's weights
+  std::vector<Vec> tranche_entry_;             // [H][tickers] entry closes
+  std::vector<std::int64_t> barred_until_;     // [tickers] last day a stopped name is barred
+  double equity_ = 1, peak_ = 1, ic_sum_ = 0;  // the managed portfolio; the sum of the known ICs
+  int ic_count_ = 0;
+  Vec returns_;  // [tickers] today's close-to-close returns
+
+  // Last, so that it is destroyed first: its destructor waits for a running worker, which reads the
+  // members above.
+  std::future<RiskDay> next_day_;
+};
+
+}  // namespace
+
+OptimizerResult optimize_portfolio(const data::Universe& u, const PredictionPanel& predictions,
+                                   const PredictionPanel* history, const OptimizerSpec& spec) {
+  check_spec(spec, u);
+  const auto start = std::chrono::steady_clock::now();
+  if (history != nullptr)
+    require_same_timing(history->label, history->source, predictions.label.timing, predictions.source);
+  OptimizerResult result = OptimizerRun(u, predictions, history, spec).run();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::ostringstream about;
-  about << spec.method << ", " << spec.risk.estimator << " covariance over " << spec.risk.lookback
-        << " days, " << (c.long_only ? "long only" : "long/short") << ", name cap " << percent(c.name_max)
-        << ", sector cap " << percent(c.sector_max);
-  if (c.bucket_max[0] < 1 || c.bucket_max[1] < 1 || c.bucket_max[2] < 1)
-    about << ", cap terciles point in time (snapshot shares x close[t])";
-  if (predictions.label.timing.horizon > 1)
-    about << ", " << predictions.label.timing.horizon << " overlapping tranches";
-  if (std::isfinite(c.turnover_max)) about << ", turnover <= " << percent(c.turnover_max) << "/day";
-  if (rules.drawdown_control) about << ", drawdown control";
-  if (rules.target_volatility > 0) about << ", vol target " << percent(rules.target_volatility);
-  if (rules.stop_loss > 0) about << ", stop-loss " << percent(rules.stop_loss);
-  if (rules.take_profit > 0) about << ", take-profit " << percent(rules.take_profit);
-  if (!rules.regime_exposure.empty()) about << ", regime exposure";
-  result.description = about.str();
+  result.description = describe(spec, predictions.label.timing.horizon);
   return result;
 }
 
