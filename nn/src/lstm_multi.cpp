@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 
+#include "early_stopping.h"
 #include "qf/nn/loss.h"
 #include "qf/tensor/parallel.h"
 
@@ -264,11 +264,12 @@ std::vector<FitResult> fit_multi(std::span<LSTMClassifier* const> models,
   }
   const CosineLR schedule(o.learning_rate, o.epochs, o.learning_rate * 0.05);
 
+  const EarlyStopping stopping{o.patience};
   std::vector<FitResult> results(N);
   std::vector<std::uint8_t> active(N, 1), validate(N), improved(N);
   for (std::size_t n = 0; n < N; ++n) {
     validate[n] = validation[n] != nullptr && validation[n]->size() > 0;
-    results[n].best_validation_loss = std::numeric_limits<double>::infinity();
+    EarlyStopping::start(results[n]);
   }
   std::vector<std::vector<std::int64_t>> order(N);
   const auto S = static_cast<std::int64_t>(N);
@@ -331,27 +332,21 @@ std::vector<FitResult> fit_multi(std::span<LSTMClassifier* const> models,
       const auto size = static_cast<double>(validation[n]->size());
       r.validation.push_back({evaluated.loss_sum[n] / size, evaluated.correct[n] / size});
       r.eval_samples_seen += validation[n]->size();
-      if (r.validation.back().loss < r.best_validation_loss) {
-        r.best_validation_loss = r.validation.back().loss;
-        r.best_epoch = epoch;
+      const EpochVerdict verdict = stopping.after_epoch(r, epoch);
+      if (verdict == EpochVerdict::improved) {
         improved[n] = 1;
-      } else if (o.patience > 0 && epoch - r.best_epoch >= o.patience) {
+      } else if (verdict == EpochVerdict::stop) {
         active[n] = 0;
       }
     }
     net->keep_best(improved);
   }
-  std::vector<std::uint8_t> restore(N);
-  for (std::size_t n = 0; n < N; ++n) restore[n] = validate[n] && results[n].best_epoch != 0;
+  std::vector<std::uint8_t> restore(N);  // 0: the last epoch's parameters stay
+  for (std::size_t n = 0; n < N; ++n)
+    restore[n] = EarlyStopping::finish(results[n], validate[n] != 0) ? 1 : 0;
   net->restore_best(restore);
   unstack_parameters(net->parameters(), models);
-  for (std::size_t n = 0; n < N; ++n) {
-    models[n]->eval();
-    if (!restore[n]) {  // no validation set, or no finite validation loss at all
-      results[n].best_epoch = results[n].epochs_run;
-      results[n].best_validation_loss = std::numeric_limits<double>::quiet_NaN();
-    }
-  }
+  for (std::size_t n = 0; n < N; ++n) models[n]->eval();
   return results;
 }
 

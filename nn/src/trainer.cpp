@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <numeric>
 
+#include "early_stopping.h"
 #include "qf/nn/loss.h"
 
 namespace qf::nn {
@@ -136,8 +136,9 @@ FitResult fit(SequenceClassifier& model, const BatchSource& train, const BatchSo
                                 std::to_string(o.train.batch_size) + " and " + std::to_string(o.epochs));
   const ModelFunction forward = [&](const Var& x) { return model.forward(x); };
   const bool validate = validation != nullptr && validation->size() > 0;
+  const EarlyStopping stopping{o.patience};
   FitResult result;
-  result.best_validation_loss = std::numeric_limits<double>::infinity();
+  EarlyStopping::start(result);
   std::vector<Tensor> best;  // parameter values of the best epoch so far
   for (std::int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
     if (o.cosine_schedule) optimizer.set_lr(schedule.lr(epoch - 1));
@@ -153,21 +154,16 @@ FitResult fit(SequenceClassifier& model, const BatchSource& train, const BatchSo
     result.validation.push_back(evaluate(forward, *validation));
     result.eval_samples_seen += validation->size();
     if (on_epoch) on_epoch(epoch, result.train.back(), &result.validation.back());
-    if (result.validation.back().loss < result.best_validation_loss) {
-      result.best_validation_loss = result.validation.back().loss;
-      result.best_epoch = epoch;
+    const EpochVerdict verdict = stopping.after_epoch(result, epoch);
+    if (verdict == EpochVerdict::improved) {
       best.clear();
       for (const Var& p : optimizer.parameters()) best.push_back(p.value().clone());
-    } else if (o.patience > 0 && epoch - result.best_epoch >= o.patience) {
+    } else if (verdict == EpochVerdict::stop) {
       break;
     }
   }
   model.eval();
-  if (!validate || result.best_epoch == 0) {  // no validation set, or no finite validation loss at all
-    result.best_epoch = result.epochs_run;
-    result.best_validation_loss = std::numeric_limits<double>::quiet_NaN();
-    return result;
-  }
+  if (!EarlyStopping::finish(result, validate)) return result;  // the last epoch's parameters stay
   const auto& parameters = optimizer.parameters();
   for (std::size_t k = 0; k < best.size(); ++k) {
     Tensor value = parameters[k].value();  // a handle on the live parameter's storage

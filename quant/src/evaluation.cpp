@@ -110,6 +110,19 @@ PredictionPanel read_registry_predictions(const std::filesystem::path& path, con
   return p;
 }
 
+void write_prediction_columns(h5::File& f, const std::string& group, const PredictionColumns& c) {
+  auto column = [](std::span<const double> v) {
+    return Tensor::from<double>(v, {static_cast<std::int64_t>(v.size())});
+  };
+  f.create_group(group);
+  f.write(group + "/ticker", column(c.ticker));
+  f.write(group + "/day", column(c.day));
+  f.write(group + "/probability", column(c.probability));
+  if (c.abstain) f.write(group + "/abstain", column(*c.abstain));
+  f.write(group + "/label", column(c.label));
+  f.write(group + "/traded_return", column(c.traded_return));
+}
+
 std::vector<FoldScore> read_cv_fold_scores(const std::filesystem::path& path) {
   const h5::File f(path, h5::File::Mode::read);
   if (!f.has_attr("/", "best_trial")) return {};

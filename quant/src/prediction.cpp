@@ -336,13 +336,8 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
         label.push_back(up.data<double>()[d * N + i]);
         traded_return.push_back(next[static_cast<std::size_t>(d * N + i)]);
       }
-    const auto n = static_cast<std::int64_t>(ticker.size());
-    f.write("/test_predictions/ticker", Tensor::from<double>(ticker, {n}));
-    f.write("/test_predictions/day", Tensor::from<double>(dayv, {n}));
-    f.write("/test_predictions/probability", Tensor::from<double>(probability, {n}));
-    f.write("/test_predictions/abstain", Tensor::from<double>(abstain, {n}));
-    f.write("/test_predictions/label", Tensor::from<double>(label, {n}));
-    f.write("/test_predictions/traded_return", Tensor::from<double>(traded_return, {n}));
+    write_prediction_columns(f, "/test_predictions",
+                             {ticker, dayv, probability, label, traded_return, abstain});
   });
   // The day's table as CSV: every stock with a prediction, sorted by confidence.
   std::ostringstream csv;

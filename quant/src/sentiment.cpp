@@ -12,6 +12,7 @@
 #include "qf/nn/layers.h"
 #include "qf/nn/loss.h"
 #include "qf/nn/optim.h"
+#include "qf/tensor/hash.h"
 
 namespace qf::quant {
 
@@ -252,12 +253,6 @@ std::string trim(std::string s) {
   return s.substr(i);
 }
 
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (const unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 }  // namespace
 
 std::vector<std::string> tokenize_text(const std::string& text) {
@@ -483,7 +478,8 @@ LabelledText read_finance_tweets(const std::filesystem::path& file) {
 void split_by_hash(const LabelledText& all, double test_share, LabelledText& train, LabelledText& test) {
   train = {}, test = {};
   for (std::size_t i = 0; i < all.text.size(); ++i) {
-    const bool to_test = static_cast<double>(fnv1a(all.text[i]) % 10000) < test_share * 10000;
+    const bool to_test =
+        static_cast<double>(fnv1a_bytewise(all.text[i], kQuantKeySeed) % 10000) < test_share * 10000;
     LabelledText& into = to_test ? test : train;
     into.text.push_back(all.text[i]);
     into.label.push_back(all.label[i]);

@@ -21,6 +21,8 @@
 #include "qf/nn/lstm_multi.h"
 #include "qf/nn/serialize.h"
 #include "qf/quant/cross_validation.h"
+#include "qf/quant/evaluation.h"
+#include "qf/tensor/hash.h"
 #include "qf/tensor/hdf5.h"
 #include "qf/tensor/parallel.h"
 
@@ -35,12 +37,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-std::uint64_t fnv1a(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (const unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 
 std::string format_double(double v) {
   std::ostringstream s;
@@ -112,12 +108,8 @@ std::vector<I> read_integers(const h5::File& f, const std::string& name) {
 }
 
 void write_predictions(h5::File& f, const std::string& group, const Predictions& p) {
-  f.create_group(group);
-  f.write(group + "/ticker", integers(p.ticker));
-  f.write(group + "/day", integers(p.day));
-  f.write(group + "/probability", doubles(p.probability));
-  f.write(group + "/label", doubles(p.label));
-  f.write(group + "/traded_return", doubles(p.traded_return));
+  const std::vector<double> ticker(p.ticker.begin(), p.ticker.end()), day(p.day.begin(), p.day.end());
+  write_prediction_columns(f, group, {ticker, day, p.probability, p.label, p.traded_return});
 }
 Predictions read_predictions(const h5::File& f, const std::string& group) {
   Predictions p;
@@ -193,6 +185,14 @@ Predictions predict(nn::SequenceClassifier& model, const StockDataset& data,
   return p;
 }
 
+// The samples of one fit: train (early stopping on validation), then predict test and forward (a CV
+// fold model's days from the test period on, for fold ensembles); `stream` seeds the model and the
+// shuffling.
+struct FitRequest {
+  std::vector<SampleRef> train, validation, test, forward;
+  std::uint64_t stream = 0;
+};
+
 struct FitOutcome {
   std::unique_ptr<nn::SequenceClassifier> model;
   std::vector<data::StandardScaler> scalers;
@@ -201,7 +201,7 @@ struct FitOutcome {
 };
 
 // Everything of a fit but the training: scalers from the training rows, the sources, a fresh model
-// (its seed from `stream`) and the samples to predict afterwards.
+// (its seed from the request's stream) and the samples to predict afterwards.
 struct FitSetup {
   FitOutcome out;
   std::vector<SampleRef> test, forward;  // those with a scaler
@@ -211,11 +211,9 @@ struct FitSetup {
 };
 
 FitSetup setup_fit(const StockDataset& data, const Trial& trial, const StudyOptions& o,
-                   bool per_ticker_scaling, const std::vector<SampleRef>& train,
-                   const std::vector<SampleRef>& validation, const std::vector<SampleRef>& test,
-                   const std::vector<SampleRef>& forward, std::uint64_t stream) {
+                   bool per_ticker_scaling, const FitRequest& q) {
   FitSetup s;
-  s.out.scalers = fit_scalers(data, train, per_ticker_scaling);
+  s.out.scalers = fit_scalers(data, q.train, per_ticker_scaling);
   // A ticker without training rows has no scaler of its own (a pooled model, a listing that starts late):
   // its validation and test samples are left out rather than scaled by anything else.
   auto scaled = [&](const std::vector<SampleRef>& samples) {
@@ -225,13 +223,13 @@ FitSetup setup_fit(const StockDataset& data, const Trial& trial, const StudyOpti
       if (!s.out.scalers[static_cast<std::size_t>(r.ticker)].mean().empty()) kept.push_back(r);
     return kept;
   };
-  s.test = scaled(test);
-  s.forward = scaled(forward);
-  s.train.emplace(data, train, s.out.scalers);
-  s.validation.emplace(data, scaled(validation), s.out.scalers);
+  s.test = scaled(q.test);
+  s.forward = scaled(q.forward);
+  s.train.emplace(data, q.train, s.out.scalers);
+  s.validation.emplace(data, scaled(q.validation), s.out.scalers);
   nn::ModelSpec spec = trial.model;
   spec.input_size = data.feature_count();
-  s.rng = Rng(o.seed).split(stream);
+  s.rng = Rng(o.seed).split(q.stream);
   s.out.model = nn::make_model(spec, s.rng);
   s.fit = o.fit;
   s.fit.learning_rate = trial.learning_rate;
@@ -249,22 +247,14 @@ FitOutcome finish_fit(const StockDataset& data, FitSetup& s) {
   return std::move(s.out);
 }
 
-// Fits one model on train (early stopping on validation) and predicts the test samples and the
-// `forward` ones (a fold model's days from the test period on).
+// Fits one model as the request says (nn::fit, on this thread) and predicts its test and forward samples.
 FitOutcome fit_one(const StockDataset& data, const Trial& trial, const StudyOptions& o,
-                   bool per_ticker_scaling, const std::vector<SampleRef>& train,
-                   const std::vector<SampleRef>& validation, const std::vector<SampleRef>& test,
-                   const std::vector<SampleRef>& forward, std::uint64_t stream) {
-  FitSetup s = setup_fit(data, trial, o, per_ticker_scaling, train, validation, test, forward, stream);
+                   bool per_ticker_scaling, const FitRequest& q) {
+  FitSetup s = setup_fit(data, trial, o, per_ticker_scaling, q);
   s.out.fit = nn::fit(*s.out.model, *s.train, &*s.validation, s.fit, s.rng);
   return finish_fit(data, s);
 }
 
-// One per-stock fit of a phase, as fit_one would run it.
-struct FitRequest {
-  std::vector<SampleRef> train, validation, test, forward;
-  std::uint64_t stream = 0;
-};
 // A fit done ahead on the GPU: its outcome, or why it failed.
 struct Prefit {
   FitOutcome outcome;
@@ -290,7 +280,7 @@ std::map<std::uint64_t, Prefit> fit_grouped(const StockDataset& data, const Tria
     std::vector<Rng> rngs;
     try {
       for (const FitRequest& r : group) {
-        setups.push_back(setup_fit(data, trial, o, true, r.train, r.validation, r.test, r.forward, r.stream));
+        setups.push_back(setup_fit(data, trial, o, true, r));
         auto* lstm = dynamic_cast<nn::LSTMClassifier*>(setups.back().out.model.get());
         if (!lstm)
           throw std::invalid_argument("--device cuda trains lstm models only, not " +
@@ -362,6 +352,17 @@ double up_share(const std::vector<double>& labels) {
   return count > 0 ? ups / count : kNaN;
 }
 
+// Mean and sample standard deviation (0 for a single value) of a non-empty list.
+struct MeanSd {
+  double mean = 0, sd = 0;
+};
+MeanSd mean_sd(const std::vector<double>& v) {
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  double ss = 0;
+  for (const double x : v) ss += (x - mean) * (x - mean);
+  return {mean, v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0};
+}
+
 // The folds of a trial, one line each, and the mean +/- sample standard deviation of every metric.
 std::string fold_table(const TrialSummary& t) {
   std::ostringstream out;
@@ -389,13 +390,9 @@ std::string fold_table(const TrialSummary& t) {
   }
   out << "  mean +/- sd over folds:";
   for (std::size_t j = 0; j < columns.size(); ++j) {
-    const auto& c = columns[j];
-    if (c.empty()) continue;
-    const double mean = std::accumulate(c.begin(), c.end(), 0.0) / static_cast<double>(c.size());
-    double ss = 0;
-    for (const double v : c) ss += (v - mean) * (v - mean);
-    out << ' ' << names[j] << ' ' << mean << " +/- "
-        << (c.size() > 1 ? std::sqrt(ss / static_cast<double>(c.size() - 1)) : 0.0);
+    if (columns[j].empty()) continue;
+    const MeanSd column = mean_sd(columns[j]);
+    out << ' ' << names[j] << ' ' << column.mean << " +/- " << column.sd;
   }
   out << '\n';
   return out.str();
@@ -629,421 +626,797 @@ const StockDataset& Study::dataset(const Trial& trial) {
   return *datasets_.back().second;
 }
 
-StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier,
-                       const std::function<void(const StudyProgress&)>& on_progress, int abort_after) {
-  const bool pooled = options_.scope == Scope::pooled;
-  const fs::path checkpoints = out_ / "checkpoints";
-  auto sync = [&] {
-    if (barrier) barrier();
-  };
-  if (rank == 0 && fs::exists(checkpoints))  // temporaries of a killed run
-    for (const auto& entry : fs::recursive_directory_iterator(checkpoints))
-      if (entry.is_regular_file() && entry.path().filename().string().find(".tmp.") != std::string::npos)
-        fs::remove(entry.path());
-  for (const Trial& t : trials_) dataset(t);  // built before threads share them
-  sync();
+// ---- one run of the study, phase by phase ---------------------------------------------------------------
 
-  StudyResult result;
-  std::mutex mutex;  // guards result counters and progress
-  std::atomic<int> new_units{0};
-  const auto started = std::chrono::steady_clock::now();
-  auto ticker_name = [&](std::int64_t i) { return universe_.tickers[static_cast<std::size_t>(i)]; };
-  auto stream_of = [&](const Trial& t, const std::string& who, int fold) {
-    return fnv1a(t.describe() + "|" + who + "|" + std::to_string(fold));
-  };
+namespace {
 
-  // Runs `count` units (this rank's share: index % ranks == rank); `path(u)` is the unit's checkpoint
-  // and `work(u)` computes it. Per-stock units run in parallel, one thread each (SerialRegion); pooled
-  // units one after another, each using every thread.
-  auto run_units = [&](const std::string& phase, std::int64_t count,
-                       const std::function<fs::path(std::int64_t)>& path,
-                       const std::function<std::string(std::int64_t)>& label,
-                       const std::function<double(std::int64_t)>& work) {
-    std::vector<std::int64_t> todo;
-    StudyProgress progress{phase, 0, 0, 0, "", kNaN};
-    for (std::int64_t u = rank; u < count; u += ranks) {
-      ++progress.total;
-      if (fs::exists(path(u))) {
-        ++progress.resumed;
-        ++progress.done;
-      } else {
-        todo.push_back(u);
-      }
-    }
-    if (on_progress) on_progress(progress);
-    std::atomic<std::size_t> next{0};
-    auto worker = [&] {
-      for (std::size_t k; (k = next.fetch_add(1)) < todo.size();) {
-        const double loss = work(todo[k]);
-        const std::lock_guard lock(mutex);
-        ++progress.done;
-        progress.last_loss = loss;
-        progress.last_unit = label(todo[k]);
-        if (on_progress) on_progress(progress);
-        if (abort_after > 0 && ++new_units >= abort_after) {
-          std::fflush(nullptr);
-          std::_Exit(137);  // as if killed: nothing is cleaned up
-        }
-      }
-    };
-    if (pooled) {
-      worker();
-    } else {
-      parallel_for(num_threads(), 1, [&](std::int64_t, std::int64_t) {
-        const SerialRegion serial;
-        worker();
-      });
-    }
-  };
-  auto account = [&](const nn::FitResult& f, UnitResult& r) {
-    ++r.fits;
-    r.train_samples_seen += f.train_samples_seen;
-    r.eval_samples_seen += f.eval_samples_seen;
-    if (!f.train.empty()) r.last_loss = f.train.back().loss;
-  };
-  auto add_stats = [&](const UnitResult& r) {
-    const std::lock_guard lock(mutex);
-    result.fits += r.fits;
-    result.train_samples_seen += r.train_samples_seen;
-    result.eval_samples_seen += r.eval_samples_seen;
-  };
-  // Training and validation samples need labels (decision days); test samples are every prediction day.
-  auto samples_in = [&](const StockDataset& d, const std::vector<std::int64_t>& days, bool for_test) {
-    std::vector<SampleRef> out;
-    for (const std::int64_t i : tickers_) {
-      const auto s = samples_of(i, intersect(for_test ? d.prediction_days(i) : d.decision_days(i), days));
-      out.insert(out.end(), s.begin(), s.end());
-    }
-    return out;
-  };
+// The seed stream of one fit: trial, who ("pooled" or the ticker) and fold (-1: the final fit).
+std::uint64_t fit_stream(const Trial& trial, const std::string& who, std::int64_t fold) {
+  return fnv1a_bytewise(trial.describe() + "|" + who + "|" + std::to_string(static_cast<int>(fold)),
+                        kQuantKeySeed);
+}
 
-  // ---- phase 1: cross-validation of every trial ----
-  const auto T = static_cast<std::int64_t>(trials_.size()), N = static_cast<std::int64_t>(tickers_.size()),
-             K = static_cast<std::int64_t>(plan_.folds.size());
-  auto cv_path = [&](std::int64_t u) {
-    const std::int64_t trial = pooled ? u / K : u / N;
-    const std::string who =
-        pooled ? "fold_" + std::to_string(u % K) : ticker_name(tickers_[static_cast<std::size_t>(u % N)]);
-    return checkpoints / "cv" / ("trial_" + std::to_string(trial)) / (who + ".h5");
-  };
-  const std::int64_t cv_units = K == 0 ? 0 : (pooled ? T * K : T * N);
-  std::vector<std::int64_t> forward_days(static_cast<std::size_t>(universe_.day_count() - plan_.test_first));
-  std::iota(forward_days.begin(), forward_days.end(), plan_.test_first);
-  // A per-stock fit: ticker i, CV fold `fold` (-1: the final fit of the best trial).
-  auto per_stock_request = [&](const StockDataset& d, const Trial& trial, std::int64_t i, std::int64_t fold) {
-    const DaySplit& s = fold < 0 ? plan_.final : plan_.folds[static_cast<std::size_t>(fold)];
-    return FitRequest{
-        samples_of(i, intersect(d.decision_days(i), s.train)),
-        samples_of(i, intersect(d.decision_days(i), s.validation)),
-        samples_of(i, intersect(d.prediction_days(i), s.test)),
-        fold < 0 ? std::vector<SampleRef>{} : samples_of(i, intersect(d.prediction_days(i), forward_days)),
-        stream_of(trial, ticker_name(i), static_cast<int>(fold))};
-  };
-  auto wanted = [&](const FitRequest& q) {
-    return static_cast<std::int64_t>(q.train.size()) >= options_.min_train_samples && !q.test.empty();
-  };
-  // --device cuda: the per-stock fits of one trial in one phase (this rank's pending units) are trained
-  // together in lockstep when the first unit of that trial needs one; the trial's other units then find
-  // theirs by stream. A run killed meanwhile loses at most the group in training, never a written unit.
-  struct Group {
-    std::once_flag trained;
-    std::map<std::uint64_t, Prefit> fits;
-  };
-  const bool grouped = options_.device != FitDevice::cpu && !pooled;
-  std::vector<std::unique_ptr<Group>> groups;  // by trial, for the current phase
-  std::function<std::vector<FitRequest>(std::size_t trial)> pending_fits;
-  auto start_phase = [&](std::function<std::vector<FitRequest>(std::size_t)> pending) {
-    groups.clear();
-    for (std::size_t t = 0; t < trials_.size(); ++t) groups.push_back(std::make_unique<Group>());
-    pending_fits = std::move(pending);
-  };
-  auto fit = [&](std::size_t trial_index, const StockDataset& d, bool scaling,
-                 const std::vector<SampleRef>& train, const std::vector<SampleRef>& val,
-                 const std::vector<SampleRef>& test, const std::vector<SampleRef>& forward,
-                 std::uint64_t stream) {
-    const Trial& trial = trials_[trial_index];
-    if (grouped) {
-      Group& g = *groups[trial_index];
-      std::call_once(g.trained, [&] { g.fits = fit_grouped(d, trial, options_, pending_fits(trial_index)); });
-      if (const auto it = g.fits.find(stream); it != g.fits.end()) {  // distinct units: distinct entries
-        if (!it->second.error.empty()) throw std::runtime_error(it->second.error);
-        return std::move(it->second.outcome);
-      }
-    }
-    return fit_one(d, trial, options_, scaling, train, val, test, forward, stream);
-  };
-  start_phase([&](std::size_t t) {
-    std::vector<FitRequest> requests;
-    const Trial& trial = trials_[t];
-    for (std::int64_t u = static_cast<std::int64_t>(t) * N; u < static_cast<std::int64_t>(t + 1) * N; ++u)
-      if (u % ranks == rank && !fs::exists(cv_path(u)))
-        for (std::int64_t fold = 0; fold < K; ++fold) {
-          FitRequest q =
-              per_stock_request(dataset(trial), trial, tickers_[static_cast<std::size_t>(u % N)], fold);
-          if (wanted(q)) requests.push_back(std::move(q));
-        }
-    return requests;
-  });
-  run_units(
-      "cv", cv_units, cv_path, [&](std::int64_t u) { return cv_path(u).stem().string(); },
-      [&](std::int64_t u) {
-        UnitResult r;
-        const auto trial_index = static_cast<std::size_t>(pooled ? u / K : u / N);
-        const Trial& trial = trials_[trial_index];
-        const StockDataset& d = dataset(trial);  // built before the workers started: a lookup only
-        auto run_fold = [&](std::int64_t fold, const std::vector<SampleRef>& train,
-                            const std::vector<SampleRef>& val, const std::vector<SampleRef>& test,
-                            const std::vector<SampleRef>& forward, const std::string& who) {
-          if (static_cast<std::int64_t>(train.size()) < options_.min_train_samples || test.empty()) return;
-          FitOutcome f = fit(trial_index, d, !pooled || options_.per_ticker_scaling, train, val, test,
-                             forward, stream_of(trial, who, static_cast<int>(fold)));
-          account(f.fit, r);
-          r.predictions.append(f.test);
-          r.prediction_fold.insert(r.prediction_fold.end(), f.test.size(), static_cast<std::int32_t>(fold));
-          r.forward.append(f.forward);
-          r.forward_fold.insert(r.forward_fold.end(), f.forward.size(), static_cast<std::int32_t>(fold));
-        };
-        // A fold that fails is recorded and the others kept (selection then compares trials on the
-        // (ticker, fold) pairs every trial scored).
-        auto guarded = [&](std::int64_t fold, auto&& body) {
-          try {
-            body();
-          } catch (const std::exception& e) {
-            r.status = "failed";
-            r.reason += (r.reason.empty() ? "" : "; ") + ("fold " + std::to_string(fold) + ": " + e.what());
-          }
-        };
-        if (pooled) {
-          const DaySplit& s = plan_.folds[static_cast<std::size_t>(u % K)];
-          guarded(u % K, [&] {
-            run_fold(u % K, samples_in(d, s.train, false), samples_in(d, s.validation, false),
-                     samples_in(d, s.test, true), samples_in(d, forward_days, true), "pooled");
-          });
-        } else {
-          const std::int64_t i = tickers_[static_cast<std::size_t>(u % N)];
-          for (std::int64_t fold = 0; fold < K; ++fold) {
-            guarded(fold, [&] {
-              const FitRequest q = per_stock_request(d, trial, i, fold);
-              run_fold(fold, q.train, q.validation, q.test, q.forward, ticker_name(i));
-            });
-          }
-        }
-        add_stats(r);
-        write_unit(cv_path(u), r, {});
-        return r.last_loss;
-      });
-  sync();
+// Counts a fit in its unit's statistics.
+void account(const nn::FitResult& f, UnitResult& r) {
+  ++r.fits;
+  r.train_samples_seen += f.train_samples_seen;
+  r.eval_samples_seen += f.eval_samples_seen;
+  if (!f.train.empty()) r.last_loss = f.train.back().loss;
+}
 
-  // Every rank reads every unit and scores each trial fold by fold over all tickers. With several trials,
-  // only the (ticker, fold) pairs that every trial predicted count, so that a trial that failed or was
-  // skipped on hard cases is not scored on an easier subset.
-  std::vector<std::vector<UnitResult>> units(static_cast<std::size_t>(T));
-  std::map<std::pair<std::int32_t, std::int32_t>, std::int64_t> predicted_by;  // (ticker, fold) -> trials
-  for (std::int64_t t = 0; t < T; ++t)
-    for (std::int64_t k = 0; k < (pooled ? K : N) && K > 0; ++k) {
-      const fs::path p = cv_path(t * (pooled ? K : N) + k);
-      if (!fs::exists(p))
-        throw std::runtime_error("checkpoint " + p.string() + " is missing (did a rank fail?)");
-      const h5::File f(p, h5::File::Mode::read);
-      units[static_cast<std::size_t>(t)].push_back(read_unit(f));
+// Runs one CV fold's work; a fold that fails is recorded in the unit and the unit's other folds kept.
+template <class Body>
+void record_failure(UnitResult& r, std::int64_t fold, Body&& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    r.status = "failed";
+    r.reason += (r.reason.empty() ? "" : "; ") + ("fold " + std::to_string(fold) + ": " + e.what());
+  }
+}
+
+UnitResult read_checkpoint(const fs::path& p) {
+  if (!fs::exists(p)) throw std::runtime_error("checkpoint " + p.string() + " is missing (did a rank fail?)");
+  const h5::File f(p, h5::File::Mode::read);
+  return read_unit(f);
+}
+
+// (ticker, fold) -> the number of trials whose CV units predicted that pair.
+using PairCounts = std::map<std::pair<std::int32_t, std::int32_t>, std::int64_t>;
+PairCounts trials_predicting(const std::vector<std::vector<UnitResult>>& units) {
+  PairCounts counts;
+  for (const auto& trial_units : units)
+    for (const UnitResult& r : trial_units) {
       std::set<std::pair<std::int32_t, std::int32_t>> pairs;
-      const UnitResult& r = units[static_cast<std::size_t>(t)].back();
       for (std::size_t j = 0; j < r.predictions.size(); ++j)
         pairs.insert({r.predictions.ticker[j], r.prediction_fold[j]});
-      for (const auto& pair : pairs) ++predicted_by[pair];
+      for (const auto& pair : pairs) ++counts[pair];
     }
-  for (std::int64_t t = 0; t < T; ++t) {
-    TrialSummary summary{trials_[static_cast<std::size_t>(t)], {}, {}, 0, 0, {}};
-    std::vector<Predictions> by_fold(static_cast<std::size_t>(K));
-    Predictions all;
-    for (const UnitResult& r : units[static_cast<std::size_t>(t)]) {
-      for (std::size_t j = 0; j < r.predictions.size(); ++j) {
-        if (predicted_by[{r.predictions.ticker[j], r.prediction_fold[j]}] != T) continue;
-        Predictions& target = by_fold[static_cast<std::size_t>(r.prediction_fold[j])];
-        target.ticker.push_back(r.predictions.ticker[j]);
-        target.day.push_back(r.predictions.day[j]);
-        target.probability.push_back(r.predictions.probability[j]);
-        target.label.push_back(r.predictions.label[j]);
-        target.traded_return.push_back(r.predictions.traded_return[j]);
-      }
-    }
-    std::vector<double> values;
-    std::vector<std::int32_t> fold_of_all;
-    for (const Predictions& p : by_fold) {
-      fold_of_all.insert(fold_of_all.end(), p.size(), static_cast<std::int32_t>(summary.fold_samples.size()));
-      summary.fold_samples.push_back(static_cast<std::int64_t>(p.size()));
-      summary.folds.push_back(score_predictions(p.probability, p.label, p.traded_return));
-      if (p.size() > 0) values.push_back(selection_value(summary.folds.back(), options_.select_by));
-      all.append(p);
-    }
-    summary.pooled = score_predictions(all.probability, all.label, all.traded_return);
-    if (!values.empty()) {
-      summary.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-      double ss = 0;
-      for (const double v : values) ss += (v - summary.mean) * (v - summary.mean);
-      summary.spread = values.size() > 1 ? std::sqrt(ss / static_cast<double>(values.size() - 1)) : 0.0;
-    } else {
-      summary.mean = kNaN;
-    }
-    result.trials.push_back(std::move(summary));
-    if (t == 0 || !std::isfinite(result.trials[static_cast<std::size_t>(result.best_trial)].mean) ||
-        (std::isfinite(result.trials.back().mean) &&
-         (higher_is_better(options_.select_by)
-              ? result.trials.back().mean > result.trials[static_cast<std::size_t>(result.best_trial)].mean
-              : result.trials.back().mean < result.trials[static_cast<std::size_t>(result.best_trial)].mean)))
-      result.best_trial = static_cast<int>(t);
-    if (t == result.best_trial) {
-      result.cv_predictions = all;
-      result.cv_fold = fold_of_all;
-      result.fold_predictions = {};
-      result.fold_of_prediction.clear();
-      for (const UnitResult& r : units[static_cast<std::size_t>(t)]) {
-        result.fold_predictions.append(r.forward);
-        result.fold_of_prediction.insert(result.fold_of_prediction.end(), r.forward_fold.begin(),
-                                         r.forward_fold.end());
-      }
-    }
-  }
-  if (T > 1 && !std::isfinite(result.trials[static_cast<std::size_t>(result.best_trial)].mean))
-    throw std::runtime_error(
-        "no trial produced a cross-validation score (too little history for every fold?)");
+  return counts;
+}
 
-  // ---- phase 2: the final fit of the best trial, scored on the test period ----
-  const Trial& best = trials_[static_cast<std::size_t>(result.best_trial)];
-  const StockDataset& d = dataset(best);
-  // The trial is part of the path: a resume that selects another trial never reuses these fits.
-  auto final_path = [&](std::int64_t u) {
-    return checkpoints / "final" / ("trial_" + std::to_string(result.best_trial)) /
-           ((pooled ? std::string("pooled") : ticker_name(tickers_[static_cast<std::size_t>(u)])) + ".h5");
-  };
-  const DaySplit& fin = plan_.final;
-  start_phase([&](std::size_t) {
-    std::vector<FitRequest> requests;
-    for (std::int64_t u = rank; u < N; u += ranks)
-      if (!fs::exists(final_path(u)))
-        if (FitRequest q = per_stock_request(d, best, tickers_[static_cast<std::size_t>(u)], -1); wanted(q))
-          requests.push_back(std::move(q));
-    return requests;
-  });
-  run_units(
-      "final", pooled ? 1 : N, final_path, [&](std::int64_t u) { return final_path(u).stem().string(); },
-      [&](std::int64_t u) {
-        UnitResult r;
-        FitOutcome f;
-        try {
-          std::vector<SampleRef> train, val, test;
-          if (pooled) {
-            train = samples_in(d, fin.train, false), val = samples_in(d, fin.validation, false),
-            test = samples_in(d, fin.test, true);
-          } else {
-            FitRequest q = per_stock_request(d, best, tickers_[static_cast<std::size_t>(u)], -1);
-            train = std::move(q.train), val = std::move(q.validation), test = std::move(q.test);
-          }
-          r.train_samples = static_cast<std::int64_t>(train.size());
-          r.validation_samples = static_cast<std::int64_t>(val.size());
-          r.test_samples = static_cast<std::int64_t>(test.size());
-          if (r.train_samples < options_.min_train_samples) {
-            r.status = "skipped";
-            r.reason = "too little history: " + std::to_string(r.train_samples) + " training windows, need " +
-                       std::to_string(options_.min_train_samples);
-          } else if (test.empty()) {
-            r.status = "skipped";
-            r.reason = "no decision day in the test period (delisted before it)";
-          } else {
-            f = fit(
-                static_cast<std::size_t>(result.best_trial), d, !pooled || options_.per_ticker_scaling, train,
-                val, test, {},
-                stream_of(best, pooled ? "pooled" : ticker_name(tickers_[static_cast<std::size_t>(u)]), -1));
-            account(f.fit, r);
-            r.epochs_run = f.fit.epochs_run;
-            r.best_epoch = f.fit.best_epoch;
-            r.validation_loss = f.fit.best_validation_loss;
-            r.predictions = f.test;
-            r.prediction_fold.assign(f.test.size(), -1);
-          }
-        } catch (const std::exception& e) {
-          r.status = "failed";
-          r.reason = e.what();
-          f.model.reset();
-        }
-        add_stats(r);
-        write_unit(final_path(u), r, [&](h5::File& file) {
-          if (r.status != "trained" || !f.model) return;
-          nn::write_model(file, "/model", *f.model);
-          file.set_attr("/model", "architecture", best.model.architecture);
-          // A per-stock fit has one scaler that means anything: its ticker's (a [1, F] row); pooled, all.
-          const auto one =
-              pooled ? f.scalers
-                     : std::vector<data::StandardScaler>{
-                           f.scalers[static_cast<std::size_t>(tickers_[static_cast<std::size_t>(u)])]};
-          write_scalers(file, "/scalers", one, d.feature_count());
-        });
-        return r.last_loss;
-      });
-  sync();
-
-  const std::int64_t finals = pooled ? 1 : N;
-  for (std::int64_t u = 0; u < finals; ++u) {
-    const fs::path p = final_path(u);
-    if (!fs::exists(p))
-      throw std::runtime_error("checkpoint " + p.string() + " is missing (did a rank fail?)");
-    const h5::File f(p, h5::File::Mode::read);
-    const UnitResult r = read_unit(f);
-    result.test_predictions.append(r.predictions);
-    if (pooled) {  // one model: coverage per ticker from its share of the samples
-      for (const std::int64_t i : tickers_) {
-        Coverage c{ticker_name(i), r.status, r.reason};
-        c.train_samples = static_cast<std::int64_t>(intersect(d.decision_days(i), fin.train).size());
-        c.validation_samples =
-            static_cast<std::int64_t>(intersect(d.decision_days(i), fin.validation).size());
-        c.test_samples = static_cast<std::int64_t>(intersect(d.prediction_days(i), fin.test).size());
-        c.epochs_run = r.epochs_run;
-        c.best_epoch = r.best_epoch;
-        c.validation_loss = r.validation_loss;
-        if (c.status == "trained" && c.test_samples == 0) {
-          c.status = "skipped";
-          c.reason = "no decision day in the test period (delisted before it)";
-        } else if (c.status == "trained" && c.train_samples == 0) {
-          c.status = "skipped";
-          c.reason = "no training window (listed too late)";
-        }
-        result.coverage.push_back(c);
-      }
-    } else {
-      Coverage c{ticker_name(tickers_[static_cast<std::size_t>(u)]),
-                 r.status,
-                 r.reason,
-                 r.train_samples,
-                 r.validation_samples,
-                 r.test_samples,
-                 r.epochs_run,
-                 r.best_epoch,
-                 r.validation_loss,
-                 kNaN};
-      result.coverage.push_back(c);
+// One trial's CV predictions by fold ([folds]), keeping only the (ticker, fold) pairs that all `trials`
+// trials predicted: a trial that failed or was skipped on hard cases is not scored on an easier subset.
+std::vector<Predictions> common_predictions_by_fold(const std::vector<UnitResult>& units,
+                                                    const PairCounts& predicted_by, std::int64_t trials,
+                                                    std::int64_t folds) {
+  std::vector<Predictions> by_fold(static_cast<std::size_t>(folds));
+  for (const UnitResult& r : units)
+    for (std::size_t j = 0; j < r.predictions.size(); ++j) {
+      if (predicted_by.at({r.predictions.ticker[j], r.prediction_fold[j]}) != trials) continue;
+      Predictions& target = by_fold[static_cast<std::size_t>(r.prediction_fold[j])];
+      target.ticker.push_back(r.predictions.ticker[j]);
+      target.day.push_back(r.predictions.day[j]);
+      target.probability.push_back(r.predictions.probability[j]);
+      target.label.push_back(r.predictions.label[j]);
+      target.traded_return.push_back(r.predictions.traded_return[j]);
     }
+  return by_fold;
+}
+
+// A trial's CV outcome: its summary, and all its scored predictions with the fold of each.
+struct ScoredTrial {
+  TrialSummary summary;
+  Predictions all;
+  std::vector<std::int32_t> fold_of_all;
+};
+
+// Scores each fold over all tickers, the selection metric's mean and spread over the folds that have
+// predictions, and all folds' predictions together.
+ScoredTrial score_trial(const Trial& trial, const std::vector<Predictions>& by_fold,
+                        const std::string& select_by) {
+  ScoredTrial out{TrialSummary{trial, {}, {}, 0, 0, {}}, {}, {}};
+  TrialSummary& summary = out.summary;
+  std::vector<double> values;
+  for (const Predictions& p : by_fold) {
+    out.fold_of_all.insert(out.fold_of_all.end(), p.size(),
+                           static_cast<std::int32_t>(summary.fold_samples.size()));
+    summary.fold_samples.push_back(static_cast<std::int64_t>(p.size()));
+    summary.folds.push_back(score_predictions(p.probability, p.label, p.traded_return));
+    if (p.size() > 0) values.push_back(selection_value(summary.folds.back(), select_by));
+    out.all.append(p);
   }
-  // Test accuracy per ticker from the pooled test predictions, scored as the pooled ones are (a cell
-  // without a label, e.g. a small move under beyond_threshold, is not scored).
+  summary.pooled = score_predictions(out.all.probability, out.all.label, out.all.traded_return);
+  if (!values.empty()) {
+    const MeanSd m = mean_sd(values);
+    summary.mean = m.mean;
+    summary.spread = m.sd;
+  } else {
+    summary.mean = kNaN;
+  }
+  return out;
+}
+
+// Test accuracy per ticker from the pooled test predictions, scored as the pooled ones are (a cell
+// without a label, e.g. a small move under beyond_threshold, is not scored).
+void set_test_accuracy(std::vector<Coverage>& coverage, const Predictions& tp, const data::Universe& u) {
   std::map<std::int32_t, std::pair<std::vector<double>, std::vector<double>>> by_ticker;  // (p, label)
-  const Predictions& tp = result.test_predictions;
   for (std::size_t j = 0; j < tp.size(); ++j) {
     auto& [p, y] = by_ticker[tp.ticker[j]];
     p.push_back(tp.probability[j]);
     y.push_back(tp.label[j]);
   }
-  for (Coverage& c : result.coverage) {
-    const auto it = by_ticker.find(static_cast<std::int32_t>(universe_.index_of(c.ticker)));
+  for (Coverage& c : coverage) {
+    const auto it = by_ticker.find(static_cast<std::int32_t>(u.index_of(c.ticker)));
     c.test_accuracy =
         it == by_ticker.end() ? kNaN : classification_scores(it->second.first, it->second.second).accuracy;
   }
-  result.test = score_predictions(result.test_predictions.probability, result.test_predictions.label,
-                                  result.test_predictions.traded_return);
-  result.fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return result;
+}
+
+}  // namespace
+
+// The state one call of Study::run shares between its phases (this rank's place, the progress callback,
+// the result being filled, the lockstep groups of the phase in progress), and the phases as member
+// functions; all_phases() reads as the study's outline.
+//
+// Units, one checkpoint file each (T trials, N tickers, K folds; paths under <out>/checkpoints):
+// clang-format off
+//   phase  scope      units  unit u                                 checkpoint
+//   cv     per_stock  T * N  trial u / N, ticker u % N, every fold  cv/trial_<t>/<ticker>.h5
+//   cv     pooled     T * K  trial u / K, fold u % K, all tickers   cv/trial_<t>/fold_<k>.h5
+//   final  per_stock  N      the best trial, ticker u               final/trial_<best>/<ticker>.h5
+//   final  pooled     1      the best trial, all tickers            final/trial_<best>/pooled.h5
+// clang-format on
+class Study::Run {
+ public:
+  Run(Study& study, int rank, int ranks, const std::function<void()>& barrier,
+      const std::function<void(const StudyProgress&)>& on_progress, int abort_after);
+  StudyResult all_phases();
+
+ private:
+  enum class Phase { cv, final };
+  // --device cuda: the per-stock fits of one trial in one phase (this rank's pending units) are trained
+  // together in lockstep when the first unit of that trial needs one; the trial's other units then find
+  // theirs by stream. A run killed meanwhile loses at most the group in training, never a written unit.
+  struct Group {
+    std::once_flag trained;
+    std::map<std::uint64_t, Prefit> fits;  // by stream
+  };
+
+  void prepare();
+  void sync() const {
+    if (barrier_) barrier_();
+  }
+  // Units of a phase.
+  void run_phase(Phase phase);
+  std::int64_t unit_count() const;
+  fs::path unit_path(std::int64_t u) const { return phase_ == Phase::cv ? cv_path(u) : final_path(u); }
+  fs::path cv_path(std::int64_t u) const;
+  fs::path final_path(std::int64_t u) const;
+  std::vector<std::int64_t> pending_units(StudyProgress& progress) const;
+  void unit_done(StudyProgress& progress, const std::string& unit, double loss);
+  void add_stats(const UnitResult& r);
+  // Fits.
+  const DaySplit& split(std::int64_t fold) const {
+    return fold < 0 ? plan_.final : plan_.folds[static_cast<std::size_t>(fold)];
+  }
+  std::vector<SampleRef> samples_in(const StockDataset& d, const std::vector<std::int64_t>& days,
+                                    bool for_test) const;
+  FitRequest per_stock_request(const StockDataset& d, const Trial& trial, std::int64_t i,
+                               std::int64_t fold) const;
+  FitRequest pooled_request(const StockDataset& d, const Trial& trial, std::int64_t fold) const;
+  bool wanted(const FitRequest& q) const {
+    return static_cast<std::int64_t>(q.train.size()) >= options_.min_train_samples && !q.test.empty();
+  }
+  std::vector<FitRequest> pending_fits(std::size_t trial_index) const;
+  FitOutcome fit(std::size_t trial_index, const StockDataset& d, const FitRequest& q);
+  // Phase 1: cross-validation, then the choice of the best trial.
+  double cv_unit(std::int64_t u);
+  void add_fold(UnitResult& r, std::size_t trial_index, const StockDataset& d, std::int64_t fold,
+                const FitRequest& q);
+  void select_best_trial();
+  bool beats_best(const TrialSummary& candidate, std::size_t t) const;
+  // Phase 2: the final fits of the best trial, then their predictions and coverage.
+  double final_unit(std::int64_t u);
+  void write_final_model(h5::File& file, std::int64_t u, const UnitResult& r, const FitOutcome& f) const;
+  void collect_finals();
+  void add_pooled_coverage(const UnitResult& r);
+
+  // The study's k-th ticker (a universe index) and a universe index's name.
+  std::int64_t ticker(std::int64_t k) const { return tickers_[static_cast<std::size_t>(k)]; }
+  const std::string& ticker_name(std::int64_t i) const {
+    return universe_.tickers[static_cast<std::size_t>(i)];
+  }
+
+  Study& study_;
+  const data::Universe& universe_;
+  const StudyOptions& options_;
+  const std::vector<Trial>& trials_;
+  const std::vector<std::int64_t>& tickers_;
+  const CalendarPlan& plan_;
+  const int rank_, ranks_;
+  const std::function<void()>& barrier_;
+  const std::function<void(const StudyProgress&)>& on_progress_;
+  const int abort_after_;
+  const bool pooled_;
+  const bool scaling_;  // per-ticker scalers (always per stock; pooled: per_ticker_scaling)
+  const bool grouped_;  // per-stock fits in lockstep groups (--device cuda or cpu_grouped)
+  const fs::path checkpoints_;
+  const std::int64_t T_, N_, K_;            // trials, tickers, CV folds
+  std::vector<std::int64_t> forward_days_;  // the test period's first day to the calendar's last
+
+  StudyResult result_;
+  std::mutex mutex_;  // guards result_'s counters and the progress of the phase
+  std::atomic<int> new_units_{0};
+  std::chrono::steady_clock::time_point started_;
+  Phase phase_ = Phase::cv;
+  std::vector<std::unique_ptr<Group>> groups_;  // by trial, for the current phase
+  const Trial* best_ = nullptr;                 // phase 2: the best trial and its dataset
+  const StockDataset* best_data_ = nullptr;
+};
+
+Study::Run::Run(Study& study, int rank, int ranks, const std::function<void()>& barrier,
+                const std::function<void(const StudyProgress&)>& on_progress, int abort_after)
+    : study_(study),
+      universe_(study.universe_),
+      options_(study.options_),
+      trials_(study.trials_),
+      tickers_(study.tickers_),
+      plan_(study.plan_),
+      rank_(rank),
+      ranks_(ranks),
+      barrier_(barrier),
+      on_progress_(on_progress),
+      abort_after_(abort_after),
+      pooled_(options_.scope == Scope::pooled),
+      scaling_(!pooled_ || options_.per_ticker_scaling),
+      grouped_(options_.device != FitDevice::cpu && !pooled_),
+      checkpoints_(study.out_ / "checkpoints"),
+      T_(static_cast<std::int64_t>(trials_.size())),
+      N_(static_cast<std::int64_t>(tickers_.size())),
+      K_(static_cast<std::int64_t>(plan_.folds.size())),
+      forward_days_(static_cast<std::size_t>(universe_.day_count() - plan_.test_first)) {
+  std::iota(forward_days_.begin(), forward_days_.end(), plan_.test_first);
+}
+
+StudyResult Study::run(int rank, int ranks, const std::function<void()>& barrier,
+                       const std::function<void(const StudyProgress&)>& on_progress, int abort_after) {
+  return Run(*this, rank, ranks, barrier, on_progress, abort_after).all_phases();
+}
+
+StudyResult Study::Run::all_phases() {
+  prepare();
+  started_ = std::chrono::steady_clock::now();
+  run_phase(Phase::cv);  // phase 1: every trial cross-validated, unit by unit
+  sync();
+  select_best_trial();  // every rank reads every CV unit and scores the trials
+  best_ = &trials_[static_cast<std::size_t>(result_.best_trial)];
+  best_data_ = &study_.dataset(*best_);
+  run_phase(Phase::final);  // phase 2: the best trial's final fits, scored on the test period
+  sync();
+  collect_finals();
+  result_.fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return std::move(result_);
+}
+
+// Rank 0 removes the temporaries of a killed run; every trial's dataset is built before threads share it.
+void Study::Run::prepare() {
+  if (rank_ == 0 && fs::exists(checkpoints_))
+    for (const auto& entry : fs::recursive_directory_iterator(checkpoints_))
+      if (entry.is_regular_file() && entry.path().filename().string().find(".tmp.") != std::string::npos)
+        fs::remove(entry.path());
+  for (const Trial& t : trials_) study_.dataset(t);
+  sync();
+}
+
+// ---- units ----
+
+// Runs this rank's pending units of a phase; `cv_unit` / `final_unit` computes and writes one. Per-stock
+// units run in parallel, one thread each (SerialRegion); pooled units one after another, each using
+// every thread.
+void Study::Run::run_phase(Phase phase) {
+  phase_ = phase;
+  groups_.clear();
+  for (std::size_t t = 0; t < trials_.size(); ++t) groups_.push_back(std::make_unique<Group>());
+  StudyProgress progress{phase == Phase::cv ? "cv" : "final", 0, 0, 0, "", kNaN};
+  const std::vector<std::int64_t> todo = pending_units(progress);
+  if (on_progress_) on_progress_(progress);
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t k; (k = next.fetch_add(1)) < todo.size();) {
+      const double loss = phase == Phase::cv ? cv_unit(todo[k]) : final_unit(todo[k]);
+      unit_done(progress, unit_path(todo[k]).stem().string(), loss);
+    }
+  };
+  if (pooled_) {
+    worker();
+  } else {
+    parallel_for(num_threads(), 1, [&](std::int64_t, std::int64_t) {
+      const SerialRegion serial;
+      worker();
+    });
+  }
+}
+
+std::int64_t Study::Run::unit_count() const {
+  if (phase_ == Phase::final) return pooled_ ? 1 : N_;
+  return K_ == 0 ? 0 : (pooled_ ? T_ * K_ : T_ * N_);
+}
+
+fs::path Study::Run::cv_path(std::int64_t u) const {
+  const std::int64_t trial = pooled_ ? u / K_ : u / N_;
+  const std::string who = pooled_ ? "fold_" + std::to_string(u % K_) : ticker_name(ticker(u % N_));
+  return checkpoints_ / "cv" / ("trial_" + std::to_string(trial)) / (who + ".h5");
+}
+
+// The trial is part of the path: a resume that selects another trial never reuses these fits.
+fs::path Study::Run::final_path(std::int64_t u) const {
+  return checkpoints_ / "final" / ("trial_" + std::to_string(result_.best_trial)) /
+         ((pooled_ ? std::string("pooled") : ticker_name(ticker(u))) + ".h5");
+}
+
+// This rank's share of the phase's units (index % ranks == rank) without a checkpoint; those with one
+// count as resumed.
+std::vector<std::int64_t> Study::Run::pending_units(StudyProgress& progress) const {
+  std::vector<std::int64_t> todo;
+  for (std::int64_t u = rank_; u < unit_count(); u += ranks_) {
+    ++progress.total;
+    if (fs::exists(unit_path(u))) {
+      ++progress.resumed;
+      ++progress.done;
+    } else {
+      todo.push_back(u);
+    }
+  }
+  return todo;
+}
+
+// Reports a finished unit; abort_after > 0 ends the process abruptly after that many new units.
+void Study::Run::unit_done(StudyProgress& progress, const std::string& unit, double loss) {
+  const std::lock_guard lock(mutex_);
+  ++progress.done;
+  progress.last_loss = loss;
+  progress.last_unit = unit;
+  if (on_progress_) on_progress_(progress);
+  if (abort_after_ > 0 && ++new_units_ >= abort_after_) {
+    std::fflush(nullptr);
+    std::_Exit(137);  // as if killed: nothing is cleaned up
+  }
+}
+
+void Study::Run::add_stats(const UnitResult& r) {
+  const std::lock_guard lock(mutex_);
+  result_.fits += r.fits;
+  result_.train_samples_seen += r.train_samples_seen;
+  result_.eval_samples_seen += r.eval_samples_seen;
+}
+
+// ---- fits ----
+
+// Every ticker's samples on `days`: training and validation samples need labels (decision days); test
+// samples are every prediction day.
+std::vector<SampleRef> Study::Run::samples_in(const StockDataset& d, const std::vector<std::int64_t>& days,
+                                              bool for_test) const {
+  std::vector<SampleRef> out;
+  for (const std::int64_t i : tickers_) {
+    const auto s = samples_of(i, intersect(for_test ? d.prediction_days(i) : d.decision_days(i), days));
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  return out;
+}
+
+// Ticker i's fit on CV fold `fold` (-1: the final fit of the best trial).
+FitRequest Study::Run::per_stock_request(const StockDataset& d, const Trial& trial, std::int64_t i,
+                                         std::int64_t fold) const {
+  const DaySplit& s = split(fold);
+  return FitRequest{
+      samples_of(i, intersect(d.decision_days(i), s.train)),
+      samples_of(i, intersect(d.decision_days(i), s.validation)),
+      samples_of(i, intersect(d.prediction_days(i), s.test)),
+      fold < 0 ? std::vector<SampleRef>{} : samples_of(i, intersect(d.prediction_days(i), forward_days_)),
+      fit_stream(trial, ticker_name(i), fold)};
+}
+
+// The pooled model's fit on CV fold `fold` (-1: the final fit): every ticker's samples.
+FitRequest Study::Run::pooled_request(const StockDataset& d, const Trial& trial, std::int64_t fold) const {
+  const DaySplit& s = split(fold);
+  return FitRequest{samples_in(d, s.train, false), samples_in(d, s.validation, false),
+                    samples_in(d, s.test, true),
+                    fold < 0 ? std::vector<SampleRef>{} : samples_in(d, forward_days_, true),
+                    fit_stream(trial, "pooled", fold)};
+}
+
+// The per-stock fits of a trial that this rank's pending units of the phase will ask for: one lockstep
+// group (the final phase has one trial, the best).
+std::vector<FitRequest> Study::Run::pending_fits(std::size_t trial_index) const {
+  std::vector<FitRequest> requests;
+  if (phase_ == Phase::cv) {
+    const Trial& trial = trials_[trial_index];
+    const auto t = static_cast<std::int64_t>(trial_index);
+    for (std::int64_t u = t * N_; u < (t + 1) * N_; ++u)
+      if (u % ranks_ == rank_ && !fs::exists(cv_path(u)))
+        for (std::int64_t fold = 0; fold < K_; ++fold)
+          if (FitRequest q = per_stock_request(study_.dataset(trial), trial, ticker(u % N_), fold); wanted(q))
+            requests.push_back(std::move(q));
+  } else {
+    for (std::int64_t u = rank_; u < N_; u += ranks_)
+      if (!fs::exists(final_path(u)))
+        if (FitRequest q = per_stock_request(*best_data_, *best_, ticker(u), -1); wanted(q))
+          requests.push_back(std::move(q));
+  }
+  return requests;
+}
+
+// One fit of a trial: on this thread (fit_one), or, grouped, taken from the trial's lockstep group
+// (trained by the first unit that needs it).
+FitOutcome Study::Run::fit(std::size_t trial_index, const StockDataset& d, const FitRequest& q) {
+  const Trial& trial = trials_[trial_index];
+  if (grouped_) {
+    Group& g = *groups_[trial_index];
+    std::call_once(g.trained, [&] { g.fits = fit_grouped(d, trial, options_, pending_fits(trial_index)); });
+    if (const auto it = g.fits.find(q.stream); it != g.fits.end()) {  // distinct units: distinct entries
+      if (!it->second.error.empty()) throw std::runtime_error(it->second.error);
+      return std::move(it->second.outcome);
+    }
+  }
+  return fit_one(d, trial, options_, scaling_, q);
+}
+
+// ---- phase 1: cross-validation of every trial ----
+
+// Unit u: per stock, one ticker on every fold; pooled, one fold (the table above). Returns the last
+// training loss, for the progress report.
+double Study::Run::cv_unit(std::int64_t u) {
+  UnitResult r;
+  const auto trial_index = static_cast<std::size_t>(pooled_ ? u / K_ : u / N_);
+  const Trial& trial = trials_[trial_index];
+  const StockDataset& d = study_.dataset(trial);  // built before the workers started: a lookup only
+  if (pooled_) {
+    const std::int64_t fold = u % K_;
+    record_failure(r, fold, [&] { add_fold(r, trial_index, d, fold, pooled_request(d, trial, fold)); });
+  } else {
+    const std::int64_t i = ticker(u % N_);
+    for (std::int64_t fold = 0; fold < K_; ++fold)
+      record_failure(r, fold,
+                     [&] { add_fold(r, trial_index, d, fold, per_stock_request(d, trial, i, fold)); });
+  }
+  add_stats(r);
+  write_unit(cv_path(u), r, {});
+  return r.last_loss;
+}
+
+// One fold's fit, its test and forward predictions appended to the unit with their fold; a fold with
+// too little history or no test day is left out.
+void Study::Run::add_fold(UnitResult& r, std::size_t trial_index, const StockDataset& d, std::int64_t fold,
+                          const FitRequest& q) {
+  if (!wanted(q)) return;
+  FitOutcome f = fit(trial_index, d, q);
+  account(f.fit, r);
+  r.predictions.append(f.test);
+  r.prediction_fold.insert(r.prediction_fold.end(), f.test.size(), static_cast<std::int32_t>(fold));
+  r.forward.append(f.forward);
+  r.forward_fold.insert(r.forward_fold.end(), f.forward.size(), static_cast<std::int32_t>(fold));
+}
+
+// Every rank reads every unit and scores each trial fold by fold over all tickers, on the (ticker,
+// fold) pairs that every trial predicted; the best mean score wins. The winner's CV predictions and its
+// fold models' forward predictions go into the result.
+void Study::Run::select_best_trial() {
+  std::vector<std::vector<UnitResult>> units(static_cast<std::size_t>(T_));  // [trial][unit]
+  for (std::int64_t t = 0; t < T_; ++t)
+    for (std::int64_t k = 0; k < (pooled_ ? K_ : N_) && K_ > 0; ++k)
+      units[static_cast<std::size_t>(t)].push_back(read_checkpoint(cv_path(t * (pooled_ ? K_ : N_) + k)));
+  const PairCounts predicted_by = trials_predicting(units);
+  for (std::size_t t = 0; t < units.size(); ++t) {
+    ScoredTrial scored = score_trial(trials_[t], common_predictions_by_fold(units[t], predicted_by, T_, K_),
+                                     options_.select_by);
+    if (beats_best(scored.summary, t)) result_.best_trial = static_cast<int>(t);
+    result_.trials.push_back(std::move(scored.summary));
+    if (static_cast<int>(t) != result_.best_trial) continue;
+    result_.cv_predictions = std::move(scored.all);
+    result_.cv_fold = std::move(scored.fold_of_all);
+    result_.fold_predictions = {};
+    result_.fold_of_prediction.clear();
+    for (const UnitResult& r : units[t]) {
+      result_.fold_predictions.append(r.forward);
+      result_.fold_of_prediction.insert(result_.fold_of_prediction.end(), r.forward_fold.begin(),
+                                        r.forward_fold.end());
+    }
+  }
+  if (T_ > 1 && !std::isfinite(result_.trials[static_cast<std::size_t>(result_.best_trial)].mean))
+    throw std::runtime_error(
+        "no trial produced a cross-validation score (too little history for every fold?)");
+}
+
+// Whether trial t's mean CV score beats the best so far: the first trial does, any trial does a best
+// without a finite score, and otherwise only a finite, strictly better one.
+bool Study::Run::beats_best(const TrialSummary& candidate, std::size_t t) const {
+  if (t == 0) return true;
+  const double best = result_.trials[static_cast<std::size_t>(result_.best_trial)].mean;
+  return !std::isfinite(best) ||
+         (std::isfinite(candidate.mean) &&
+          (higher_is_better(options_.select_by) ? candidate.mean > best : candidate.mean < best));
+}
+
+// ---- phase 2: the final fits of the best trial, scored on the test period ----
+
+// Unit u: the best trial fitted on the final split for ticker u (pooled: all tickers), its test
+// predictions, or why it was skipped or failed; the model goes into the checkpoint.
+double Study::Run::final_unit(std::int64_t u) {
+  UnitResult r;
+  FitOutcome f;
+  try {
+    const FitRequest q = pooled_ ? pooled_request(*best_data_, *best_, -1)
+                                 : per_stock_request(*best_data_, *best_, ticker(u), -1);
+    r.train_samples = static_cast<std::int64_t>(q.train.size());
+    r.validation_samples = static_cast<std::int64_t>(q.validation.size());
+    r.test_samples = static_cast<std::int64_t>(q.test.size());
+    if (r.train_samples < options_.min_train_samples) {
+      r.status = "skipped";
+      r.reason = "too little history: " + std::to_string(r.train_samples) + " training windows, need " +
+                 std::to_string(options_.min_train_samples);
+    } else if (q.test.empty()) {
+      r.status = "skipped";
+      r.reason = "no decision day in the test period (delisted before it)";
+    } else {
+      f = fit(static_cast<std::size_t>(result_.best_trial), *best_data_, q);
+      account(f.fit, r);
+      r.epochs_run = f.fit.epochs_run;
+      r.best_epoch = f.fit.best_epoch;
+      r.validation_loss = f.fit.best_validation_loss;
+      r.predictions = f.test;
+      r.prediction_fold.assign(f.test.size(), -1);
+    }
+  } catch (const std::exception& e) {
+    r.status = "failed";
+    r.reason = e.what();
+    f.model.reset();
+  }
+  add_stats(r);
+  write_unit(final_path(u), r, [&](h5::File& file) { write_final_model(file, u, r, f); });
+  return r.last_loss;
+}
+
+// A trained final model at /model of its checkpoint, with its scalers at /scalers: a per-stock fit has
+// one scaler that means anything, its ticker's (a [1, F] row); pooled, all ([N, F]).
+void Study::Run::write_final_model(h5::File& file, std::int64_t u, const UnitResult& r,
+                                   const FitOutcome& f) const {
+  if (r.status != "trained" || !f.model) return;
+  nn::write_model(file, "/model", *f.model);
+  file.set_attr("/model", "architecture", best_->model.architecture);
+  const auto one =
+      pooled_ ? f.scalers : std::vector<data::StandardScaler>{f.scalers[static_cast<std::size_t>(ticker(u))]};
+  write_scalers(file, "/scalers", one, best_data_->feature_count());
+}
+
+// Every rank reads every final unit: the test predictions, what became of each ticker, and the scores
+// on the test period.
+void Study::Run::collect_finals() {
+  const std::int64_t finals = pooled_ ? 1 : N_;
+  for (std::int64_t u = 0; u < finals; ++u) {
+    const UnitResult r = read_checkpoint(final_path(u));
+    result_.test_predictions.append(r.predictions);
+    if (pooled_) {
+      add_pooled_coverage(r);
+    } else {
+      result_.coverage.push_back(Coverage{ticker_name(ticker(u)), r.status, r.reason, r.train_samples,
+                                          r.validation_samples, r.test_samples, r.epochs_run, r.best_epoch,
+                                          r.validation_loss, kNaN});
+    }
+  }
+  set_test_accuracy(result_.coverage, result_.test_predictions, universe_);
+  result_.test = score_predictions(result_.test_predictions.probability, result_.test_predictions.label,
+                                   result_.test_predictions.traded_return);
+}
+
+// One model: the coverage of each ticker from its share of the samples.
+void Study::Run::add_pooled_coverage(const UnitResult& r) {
+  const DaySplit& fin = plan_.final;
+  for (const std::int64_t i : tickers_) {
+    Coverage c{ticker_name(i), r.status, r.reason};
+    c.train_samples = static_cast<std::int64_t>(intersect(best_data_->decision_days(i), fin.train).size());
+    c.validation_samples =
+        static_cast<std::int64_t>(intersect(best_data_->decision_days(i), fin.validation).size());
+    c.test_samples = static_cast<std::int64_t>(intersect(best_data_->prediction_days(i), fin.test).size());
+    c.epochs_run = r.epochs_run;
+    c.best_epoch = r.best_epoch;
+    c.validation_loss = r.validation_loss;
+    if (c.status == "trained" && c.test_samples == 0) {
+      c.status = "skipped";
+      c.reason = "no decision day in the test period (delisted before it)";
+    } else if (c.status == "trained" && c.train_samples == 0) {
+      c.status = "skipped";
+      c.reason = "no training window (listed too late)";
+    }
+    result_.coverage.push_back(c);
+  }
 }
 
 // ---- the registry ---------------------------------------------------------------------------------------
+
+namespace {
+
+// /trials/config (one description per trial) and, per trial t, /trials/<t>/fold_scores ([folds, 8], the
+// columns named in its attribute) with the trial's configuration and CV mean and spread.
+void write_trial_scores(h5::File& f, const std::vector<TrialSummary>& trials) {
+  std::vector<std::string> describe;
+  for (const auto& t : trials) describe.push_back(t.trial.describe());
+  f.write_strings("/trials/config", describe);
+  for (std::size_t t = 0; t < trials.size(); ++t) {
+    const auto& s = trials[t];
+    const std::string g = "/trials/" + std::to_string(t);
+    const auto K = static_cast<std::int64_t>(s.folds.size());
+    Tensor table = Tensor::empty({K, 8}, DType::f64);
+    for (std::int64_t k = 0; k < K; ++k) {
+      const Scores& x = s.folds[static_cast<std::size_t>(k)];
+      const double row[] = {static_cast<double>(s.fold_samples[static_cast<std::size_t>(k)]),
+                            x.classification.accuracy,
+                            x.classification.balanced_accuracy,
+                            x.classification.auc,
+                            x.classification.log_loss,
+                            x.classification.brier,
+                            x.ic,
+                            x.rank_ic};
+      std::copy(std::begin(row), std::end(row), table.data<double>() + k * 8);
+    }
+    f.write(g + "/fold_scores", table);
+    f.set_attr(g + "/fold_scores", "columns",
+               std::string("samples,accuracy,balanced_accuracy,auc,log_loss,brier,ic,rank_ic"));
+    f.set_attr(g, "config", s.trial.describe());
+    f.set_attr(g, "cv_mean", s.mean);
+    f.set_attr(g, "cv_spread", s.spread);
+  }
+}
+
+// Per stock: /models/<ticker> for every trained ticker, the model and its scaler (a [F] row each of
+// mean and scale) copied from its final checkpoint in `checkpoints`.
+void copy_stock_models(h5::File& f, const std::vector<Coverage>& coverage, const fs::path& checkpoints) {
+  for (const Coverage& c : coverage) {
+    if (c.status != "trained") continue;
+    const h5::File unit(checkpoints / (c.ticker + ".h5"), h5::File::Mode::read);
+    const std::string g = "/models/" + c.ticker;
+    copy_model(unit, f, g);
+    f.write(g + "/scaler/mean", unit.read("/scalers/mean")[0]);
+    f.write(g + "/scaler/scale", unit.read("/scalers/scale")[0]);
+    f.set_attr(g, "best_epoch", c.best_epoch);
+    f.set_attr(g, "validation_loss", c.validation_loss);
+    f.set_attr(g, "test_accuracy", c.test_accuracy);
+  }
+}
+
+// Pooled: /models/pooled, the one model with every ticker's scaler ([N, F] mean and scale, NaN rows for
+// tickers without training rows), when it was trained.
+void copy_pooled_model(h5::File& f, const fs::path& checkpoints, const std::vector<std::string>& tickers) {
+  if (!fs::exists(checkpoints / "pooled.h5")) return;
+  const h5::File unit(checkpoints / "pooled.h5", h5::File::Mode::read);
+  if (!unit.exists("/model")) return;
+  copy_model(unit, f, "/models/pooled");
+  f.write("/models/pooled/scalers/mean", unit.read("/scalers/mean"));
+  f.write("/models/pooled/scalers/scale", unit.read("/scalers/scale"));
+  f.write_strings("/models/pooled/scalers/tickers", tickers);
+}
+
+// /coverage: per ticker its status, the reason and the counts ([tickers, 5], columns in the attribute).
+void write_coverage(h5::File& f, const std::vector<Coverage>& coverage) {
+  std::vector<std::string> tickers, status, reason;
+  Tensor counts = Tensor::empty({static_cast<std::int64_t>(coverage.size()), 5}, DType::f64);
+  for (std::size_t k = 0; k < coverage.size(); ++k) {
+    const Coverage& c = coverage[k];
+    tickers.push_back(c.ticker);
+    status.push_back(c.status);
+    reason.push_back(c.reason);
+    const double row[] = {static_cast<double>(c.train_samples), static_cast<double>(c.validation_samples),
+                          static_cast<double>(c.test_samples), static_cast<double>(c.epochs_run),
+                          c.test_accuracy};
+    std::copy(std::begin(row), std::end(row), counts.data<double>() + static_cast<std::int64_t>(k) * 5);
+  }
+  f.write_strings("/coverage/ticker", tickers);
+  f.write_strings("/coverage/status", status);
+  f.write_strings("/coverage/reason", reason);
+  f.write("/coverage/counts", counts);
+  f.set_attr("/coverage/counts", "columns",
+             std::string("train_samples,validation_samples,test_samples,epochs_run,test_accuracy"));
+}
+
+// trials.csv: one line per trial, its configuration and CV scores.
+std::string trials_csv(const StudyResult& r, const std::string& select_by) {
+  std::ostringstream csv;
+  csv << "trial,architecture,hidden,layers,dropout,learning_rate,window,features,folds,cv_" << select_by
+      << "_mean,cv_" << select_by
+      << "_spread,cv_accuracy,cv_balanced_accuracy,cv_auc,cv_log_loss,cv_ic,selected\n";
+  for (std::size_t t = 0; t < r.trials.size(); ++t) {
+    const auto& s = r.trials[t];
+    const auto& m = s.trial.model;
+    const auto& p = s.pooled.classification;
+    csv << t << ',' << m.architecture << ',' << m.hidden_size << ',' << m.num_layers << ',' << m.dropout
+        << ',' << s.trial.learning_rate << ',' << s.trial.window << ',' << csv_field(s.trial.features) << ','
+        << s.folds.size() << ',' << s.mean << ',' << s.spread << ',' << p.accuracy << ','
+        << p.balanced_accuracy << ',' << p.auc << ',' << p.log_loss << ',' << s.pooled.ic << ','
+        << (static_cast<int>(t) == r.best_trial ? 1 : 0) << '\n';
+  }
+  return csv.str();
+}
+
+// cv_folds.csv: one line per (trial, fold).
+std::string folds_csv(const StudyResult& r) {
+  std::ostringstream csv;
+  csv << "trial,fold,samples,accuracy,balanced_accuracy,auc,log_loss,brier,ic,rank_ic\n";
+  for (std::size_t t = 0; t < r.trials.size(); ++t) {
+    const auto& s = r.trials[t];
+    for (std::size_t k = 0; k < s.folds.size(); ++k) {
+      const auto& x = s.folds[k];
+      csv << t << ',' << k << ',' << s.fold_samples[k] << ',' << x.classification.accuracy << ','
+          << x.classification.balanced_accuracy << ',' << x.classification.auc << ','
+          << x.classification.log_loss << ',' << x.classification.brier << ',' << x.ic << ',' << x.rank_ic
+          << '\n';
+    }
+  }
+  return csv.str();
+}
+
+// coverage.csv: what became of each ticker in the final fit.
+std::string coverage_csv(const std::vector<Coverage>& coverage) {
+  std::ostringstream csv;
+  csv << "ticker,status,reason,train_samples,validation_samples,test_samples,epochs_run,best_epoch,"
+         "validation_loss,test_accuracy\n";
+  for (const Coverage& c : coverage)
+    csv << c.ticker << ',' << c.status << ',' << csv_field(c.reason) << ',' << c.train_samples << ','
+        << c.validation_samples << ',' << c.test_samples << ',' << c.epochs_run << ',' << c.best_epoch << ','
+        << c.validation_loss << ',' << c.test_accuracy << '\n';
+  return csv.str();
+}
+
+// sectors.csv: the test-period scores per sector ("(unknown)" for a ticker without one).
+std::string sectors_csv(const Predictions& test, const data::Universe& u) {
+  std::map<std::string, Predictions> by_sector;
+  for (std::size_t j = 0; j < test.size(); ++j) {
+    const auto i = static_cast<std::size_t>(test.ticker[j]);
+    std::string sector = i < u.sector.size() ? u.sector[i] : "";
+    Predictions& p = by_sector[sector.empty() ? "(unknown)" : sector];
+    p.probability.push_back(test.probability[j]);
+    p.label.push_back(test.label[j]);
+    p.traded_return.push_back(test.traded_return[j]);
+    p.ticker.push_back(test.ticker[j]);
+  }
+  std::ostringstream csv;
+  csv << "sector,tickers,samples,accuracy,balanced_accuracy,auc,ic\n";
+  for (const auto& [sector, p] : by_sector) {
+    const Scores s = score_predictions(p.probability, p.label, p.traded_return);
+    const std::set<std::int32_t> distinct(p.ticker.begin(), p.ticker.end());
+    csv << csv_field(sector) << ',' << distinct.size() << ',' << p.probability.size() << ','
+        << s.classification.accuracy << ',' << s.classification.balanced_accuracy << ','
+        << s.classification.auc << ',' << s.ic << '\n';
+  }
+  return csv.str();
+}
+
+// summary.txt: the study in a few lines: plan, best trial with its folds, test scores, coverage and the
+// plan's targets, then the data's warnings.
+std::string summary_text(const StudyResult& r, const StudyOptions& o, const CalendarPlan& plan,
+                         const data::Universe& u) {
+  const auto trained = std::count_if(r.coverage.begin(), r.coverage.end(),
+                                     [](const Coverage& c) { return c.status == "trained"; });
+  const double coverage_share =
+      r.coverage.empty() ? 0.0 : static_cast<double>(trained) / static_cast<double>(r.coverage.size());
+  auto date = [&](std::int64_t day) { return data::format_date(u.days[static_cast<std::size_t>(day)]); };
+  const auto& bt = r.trials[static_cast<std::size_t>(r.best_trial)];
+  std::ostringstream summary;
+  summary.precision(4);
+  summary << "run_lstm_training: " << (o.scope == Scope::pooled ? "pooled model" : "per-stock models") << ", "
+          << r.trials.size() << " trial(s), cross-validation " << to_string(o.cv) << " (" << plan.folds.size()
+          << " folds), label " << o.label.describe() << "\n"
+          << "development days " << date(plan.dev_first) << " .. " << date(plan.dev_last)
+          << ", untouched test period " << date(plan.test_first) << " .. " << date(plan.test_last) << "\n"
+          << "best trial " << r.best_trial << ": " << bt.trial.describe() << "\n"
+          << "  CV " << o.select_by << " " << bt.mean << " +/- " << bt.spread << " over folds; CV accuracy "
+          << bt.pooled.classification.accuracy << ", AUC " << bt.pooled.classification.auc << ", IC "
+          << bt.pooled.ic << "\n"
+          << fold_table(bt) << "test period: accuracy " << r.test.classification.accuracy
+          << ", balanced accuracy " << r.test.classification.balanced_accuracy << ", AUC "
+          << r.test.classification.auc << ", log loss " << r.test.classification.log_loss << ", IC "
+          << r.test.ic << " over " << r.test.classification.count << " predictions (always-up baseline "
+          << up_share(r.test_predictions.label) << ")\n"
+          << "coverage: " << trained << " of " << r.coverage.size() << " tickers trained ("
+          << coverage_share * 100 << " %)\n"
+          << "plan targets: accuracy > 55 %: " << (r.test.classification.accuracy > 0.55 ? "met" : "NOT met")
+          << " (" << r.test.classification.accuracy * 100
+          << " %); models for > 90 % of stocks: " << (coverage_share > 0.9 ? "met" : "NOT met") << " ("
+          << coverage_share * 100 << " %)\n";
+  for (const auto& w : data::data_warnings(u)) summary << "WARNING: " << w << "\n";
+  return summary.str();
+}
+
+}  // namespace
 
 void Study::write_registry(const StudyResult& r, const std::string& data_hash) const {
   const bool pooled = options_.scope == Scope::pooled;
@@ -1069,75 +1442,13 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
     f.set_attr("/", "dev_last_day",
                data::format_date(universe_.days[static_cast<std::size_t>(plan_.dev_last)]));
     f.write_strings("/features", features);
-    // Trials: configuration and fold scores.
-    std::vector<std::string> describe;
-    for (const auto& t : r.trials) describe.push_back(t.trial.describe());
-    f.write_strings("/trials/config", describe);
-    for (std::size_t t = 0; t < r.trials.size(); ++t) {
-      const auto& s = r.trials[t];
-      const std::string g = "/trials/" + std::to_string(t);
-      const auto K = static_cast<std::int64_t>(s.folds.size());
-      Tensor table = Tensor::empty({K, 8}, DType::f64);
-      for (std::int64_t k = 0; k < K; ++k) {
-        const Scores& x = s.folds[static_cast<std::size_t>(k)];
-        const double row[] = {static_cast<double>(s.fold_samples[static_cast<std::size_t>(k)]),
-                              x.classification.accuracy,
-                              x.classification.balanced_accuracy,
-                              x.classification.auc,
-                              x.classification.log_loss,
-                              x.classification.brier,
-                              x.ic,
-                              x.rank_ic};
-        std::copy(std::begin(row), std::end(row), table.data<double>() + k * 8);
-      }
-      f.write(g + "/fold_scores", table);
-      f.set_attr(g + "/fold_scores", "columns",
-                 std::string("samples,accuracy,balanced_accuracy,auc,log_loss,brier,ic,rank_ic"));
-      f.set_attr(g, "config", s.trial.describe());
-      f.set_attr(g, "cv_mean", s.mean);
-      f.set_attr(g, "cv_spread", s.spread);
+    write_trial_scores(f, r.trials);
+    if (pooled) {
+      copy_pooled_model(f, checkpoints, universe_.tickers);
+    } else {
+      copy_stock_models(f, r.coverage, checkpoints);
     }
-    // Models with their scalers, copied from the final checkpoints.
-    for (const Coverage& c : r.coverage) {
-      if (pooled) break;
-      if (c.status != "trained") continue;
-      const h5::File unit(checkpoints / (c.ticker + ".h5"), h5::File::Mode::read);
-      const std::string g = "/models/" + c.ticker;
-      copy_model(unit, f, g);
-      f.write(g + "/scaler/mean", unit.read("/scalers/mean")[0]);
-      f.write(g + "/scaler/scale", unit.read("/scalers/scale")[0]);
-      f.set_attr(g, "best_epoch", c.best_epoch);
-      f.set_attr(g, "validation_loss", c.validation_loss);
-      f.set_attr(g, "test_accuracy", c.test_accuracy);
-    }
-    if (pooled && fs::exists(checkpoints / "pooled.h5")) {
-      const h5::File unit(checkpoints / "pooled.h5", h5::File::Mode::read);
-      if (unit.exists("/model")) {
-        copy_model(unit, f, "/models/pooled");
-        f.write("/models/pooled/scalers/mean", unit.read("/scalers/mean"));
-        f.write("/models/pooled/scalers/scale", unit.read("/scalers/scale"));
-        f.write_strings("/models/pooled/scalers/tickers", universe_.tickers);
-      }
-    }
-    // Coverage.
-    std::vector<std::string> tickers, status, reason;
-    Tensor counts = Tensor::empty({static_cast<std::int64_t>(r.coverage.size()), 5}, DType::f64);
-    for (std::size_t k = 0; k < r.coverage.size(); ++k) {
-      const Coverage& c = r.coverage[k];
-      tickers.push_back(c.ticker);
-      status.push_back(c.status);
-      reason.push_back(c.reason);
-      const double row[] = {static_cast<double>(c.train_samples), static_cast<double>(c.validation_samples),
-                            static_cast<double>(c.test_samples), static_cast<double>(c.epochs_run),
-                            c.test_accuracy};
-      std::copy(std::begin(row), std::end(row), counts.data<double>() + static_cast<std::int64_t>(k) * 5);
-    }
-    f.write_strings("/coverage/ticker", tickers);
-    f.write_strings("/coverage/status", status);
-    f.write_strings("/coverage/reason", reason);
-    f.write("/coverage/counts", counts);
-    f.set_attr("/coverage/counts", "columns",
-               std::string("train_samples,validation_samples,test_samples,epochs_run,test_accuracy"));
+    write_coverage(f, r.coverage);
     write_predictions(f, "/test_predictions", r.test_predictions);
     write_predictions(f, "/cv_predictions", r.cv_predictions);
     f.write("/cv_predictions/fold", integers(r.cv_fold));
@@ -1145,93 +1456,11 @@ void Study::write_registry(const StudyResult& r, const std::string& data_hash) c
     f.write("/fold_predictions/fold", integers(r.fold_of_prediction));
     f.write_strings("/tickers", universe_.tickers);  // what the predictions' ticker indices refer to
   });
-
-  // Tables beside it.
-  std::ostringstream trials_csv, folds_csv, coverage_csv, sectors_csv;
-  trials_csv << "trial,architecture,hidden,layers,dropout,learning_rate,window,features,folds,cv_"
-             << options_.select_by << "_mean,cv_" << options_.select_by
-             << "_spread,cv_accuracy,cv_balanced_accuracy,cv_auc,cv_log_loss,cv_ic,selected\n";
-  folds_csv << "trial,fold,samples,accuracy,balanced_accuracy,auc,log_loss,brier,ic,rank_ic\n";
-  for (std::size_t t = 0; t < r.trials.size(); ++t) {
-    const auto& s = r.trials[t];
-    const auto& m = s.trial.model;
-    const auto& p = s.pooled.classification;
-    trials_csv << t << ',' << m.architecture << ',' << m.hidden_size << ',' << m.num_layers << ','
-               << m.dropout << ',' << s.trial.learning_rate << ',' << s.trial.window << ','
-               << csv_field(s.trial.features) << ',' << s.folds.size() << ',' << s.mean << ',' << s.spread
-               << ',' << p.accuracy << ',' << p.balanced_accuracy << ',' << p.auc << ',' << p.log_loss << ','
-               << s.pooled.ic << ',' << (static_cast<int>(t) == r.best_trial ? 1 : 0) << '\n';
-    for (std::size_t k = 0; k < s.folds.size(); ++k) {
-      const auto& x = s.folds[k];
-      folds_csv << t << ',' << k << ',' << s.fold_samples[k] << ',' << x.classification.accuracy << ','
-                << x.classification.balanced_accuracy << ',' << x.classification.auc << ','
-                << x.classification.log_loss << ',' << x.classification.brier << ',' << x.ic << ','
-                << x.rank_ic << '\n';
-    }
-  }
-  coverage_csv << "ticker,status,reason,train_samples,validation_samples,test_samples,epochs_run,best_epoch,"
-                  "validation_loss,test_accuracy\n";
-  std::int64_t trained = 0;
-  for (const Coverage& c : r.coverage) {
-    trained += c.status == "trained" ? 1 : 0;
-    coverage_csv << c.ticker << ',' << c.status << ',' << csv_field(c.reason) << ',' << c.train_samples << ','
-                 << c.validation_samples << ',' << c.test_samples << ',' << c.epochs_run << ','
-                 << c.best_epoch << ',' << c.validation_loss << ',' << c.test_accuracy << '\n';
-  }
-  // Test-period scores per sector.
-  std::map<std::string, Predictions> by_sector;
-  for (std::size_t j = 0; j < r.test_predictions.size(); ++j) {
-    const auto i = static_cast<std::size_t>(r.test_predictions.ticker[j]);
-    std::string sector = i < universe_.sector.size() ? universe_.sector[i] : "";
-    Predictions& p = by_sector[sector.empty() ? "(unknown)" : sector];
-    p.probability.push_back(r.test_predictions.probability[j]);
-    p.label.push_back(r.test_predictions.label[j]);
-    p.traded_return.push_back(r.test_predictions.traded_return[j]);
-    p.ticker.push_back(r.test_predictions.ticker[j]);
-  }
-  sectors_csv << "sector,tickers,samples,accuracy,balanced_accuracy,auc,ic\n";
-  for (const auto& [sector, p] : by_sector) {
-    const Scores s = score_predictions(p.probability, p.label, p.traded_return);
-    const std::set<std::int32_t> distinct(p.ticker.begin(), p.ticker.end());
-    sectors_csv << csv_field(sector) << ',' << distinct.size() << ',' << p.probability.size() << ','
-                << s.classification.accuracy << ',' << s.classification.balanced_accuracy << ','
-                << s.classification.auc << ',' << s.ic << '\n';
-  }
-  const double coverage_share =
-      r.coverage.empty() ? 0.0 : static_cast<double>(trained) / static_cast<double>(r.coverage.size());
-  const auto& bt = r.trials[static_cast<std::size_t>(r.best_trial)];
-  std::ostringstream summary;
-  summary.precision(4);
-  summary << "run_lstm_training: " << (pooled ? "pooled model" : "per-stock models") << ", "
-          << r.trials.size() << " trial(s), cross-validation " << to_string(options_.cv) << " ("
-          << plan_.folds.size() << " folds), label " << options_.label.describe() << "\n"
-          << "development days "
-          << data::format_date(universe_.days[static_cast<std::size_t>(plan_.dev_first)]) << " .. "
-          << data::format_date(universe_.days[static_cast<std::size_t>(plan_.dev_last)])
-          << ", untouched test period "
-          << data::format_date(universe_.days[static_cast<std::size_t>(plan_.test_first)]) << " .. "
-          << data::format_date(universe_.days[static_cast<std::size_t>(plan_.test_last)]) << "\n"
-          << "best trial " << r.best_trial << ": " << bt.trial.describe() << "\n"
-          << "  CV " << options_.select_by << " " << bt.mean << " +/- " << bt.spread
-          << " over folds; CV accuracy " << bt.pooled.classification.accuracy << ", AUC "
-          << bt.pooled.classification.auc << ", IC " << bt.pooled.ic << "\n"
-          << fold_table(bt) << "test period: accuracy " << r.test.classification.accuracy
-          << ", balanced accuracy " << r.test.classification.balanced_accuracy << ", AUC "
-          << r.test.classification.auc << ", log loss " << r.test.classification.log_loss << ", IC "
-          << r.test.ic << " over " << r.test.classification.count << " predictions (always-up baseline "
-          << up_share(r.test_predictions.label) << ")\n"
-          << "coverage: " << trained << " of " << r.coverage.size() << " tickers trained ("
-          << coverage_share * 100 << " %)\n"
-          << "plan targets: accuracy > 55 %: " << (r.test.classification.accuracy > 0.55 ? "met" : "NOT met")
-          << " (" << r.test.classification.accuracy * 100
-          << " %); models for > 90 % of stocks: " << (coverage_share > 0.9 ? "met" : "NOT met") << " ("
-          << coverage_share * 100 << " %)\n";
-  for (const auto& w : data::data_warnings(universe_)) summary << "WARNING: " << w << "\n";
-  data::write_text_atomically(out_ / "trials.csv", trials_csv.str());
-  data::write_text_atomically(out_ / "cv_folds.csv", folds_csv.str());
-  data::write_text_atomically(out_ / "coverage.csv", coverage_csv.str());
-  data::write_text_atomically(out_ / "sectors.csv", sectors_csv.str());
-  data::write_text_atomically(out_ / "summary.txt", summary.str());
+  data::write_text_atomically(out_ / "trials.csv", trials_csv(r, options_.select_by));
+  data::write_text_atomically(out_ / "cv_folds.csv", folds_csv(r));
+  data::write_text_atomically(out_ / "coverage.csv", coverage_csv(r.coverage));
+  data::write_text_atomically(out_ / "sectors.csv", sectors_csv(r.test_predictions, universe_));
+  data::write_text_atomically(out_ / "summary.txt", summary_text(r, options_, plan_, universe_));
 }
 
 }  // namespace qf::quant

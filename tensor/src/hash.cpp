@@ -14,7 +14,11 @@ std::uint64_t fnv1a(std::string_view bytes, std::uint64_t h) {
     std::memcpy(&word, bytes.data() + i, 8);
     h = (h ^ word) * 0x100000001b3ULL;
   }
-  for (; i < bytes.size(); ++i) h = (h ^ static_cast<unsigned char>(bytes[i])) * 0x100000001b3ULL;
+  return fnv1a_bytewise(bytes.substr(i), h);  // the tail
+}
+
+std::uint64_t fnv1a_bytewise(std::string_view bytes, std::uint64_t h) {
+  for (const char c : bytes) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
   return h;
 }
 

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <string>
 
+#include "qf/tensor/hash.h"
 #include "qf/tensor/ops.h"
 
 using namespace qf;
@@ -137,4 +140,17 @@ TEST(Random, DeterministicAndSplitStreamsDiffer) {
   }
   EXPECT_NEAR(mean / 20000, 0.0, 0.03);
   EXPECT_NEAR(sq / 20000, 1.0, 0.04);
+}
+
+TEST(Hash, ByteWiseIsTextbookFnv1aAndWordWiseAgreesBelowEightBytes) {
+  EXPECT_EQ(qf::fnv1a_bytewise(""), 0xcbf29ce484222325ULL);  // published FNV-1a 64 test vectors
+  EXPECT_EQ(qf::fnv1a_bytewise("a"), 0xaf63dc4c8601ec8cULL);
+  EXPECT_EQ(qf::fnv1a_bytewise("foobar"), 0x85944171f73967e8ULL);
+  EXPECT_EQ(qf::fnv1a("foobar"), qf::fnv1a_bytewise("foobar"));
+  const std::string key = "lstm h=64 L=1 drop=0 lr=0.001 w=60 f=default|AAPL|-1";
+  EXPECT_NE(qf::fnv1a(key), qf::fnv1a_bytewise(key));  // words from the 8th byte on
+  // The loop quant's seeds and splits were made with (training.cpp, sentiment.cpp), seed included.
+  std::uint64_t h = 1469598103934665603ull;
+  for (const unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+  EXPECT_EQ(qf::fnv1a_bytewise(key, qf::kQuantKeySeed), h);
 }

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,19 @@ struct PredictionPanel {
 PredictionPanel read_registry_predictions(const std::filesystem::path& registry,
                                           const data::Universe& universe,
                                           const std::string& group = "/test_predictions", int fold = -1);
+
+// The columns of a predictions group, one row per prediction, as read_registry_predictions reads them:
+// the ticker (universe index) and the day (calendar index), stored as float64 like the rest; the
+// probability; the label and the traded return it is scored against (NaN where unknown); and stage 5's
+// abstain flag (1: no call; no such column without it).
+struct PredictionColumns {
+  std::span<const double> ticker, day, probability, label, traded_return;
+  std::optional<std::span<const double>> abstain = std::nullopt;
+};
+// Writes them as the datasets of `group` (ticker, day, probability, [abstain,] label, traded_return):
+// the one writer of /test_predictions, /cv_predictions and /fold_predictions (registry.h5 and
+// predict_stock_movement's predictions.h5) and of a study checkpoint's predictions.
+void write_prediction_columns(h5::File& file, const std::string& group, const PredictionColumns& columns);
 
 // The best trial's cross-validation scores of a registry, fold by fold (/trials/<best>/fold_scores);
 // empty for a study without CV.

@@ -169,6 +169,7 @@ class Study {
   std::vector<std::int64_t> tickers() const { return tickers_; }  // universe indices in the study
 
  private:
+  class Run;  // one call of run(): its phases and the state they share (training.cpp)
   const StockDataset& dataset(const Trial& trial);
   const data::Universe& universe_;
   const data::FeaturePanels& panels_;
