@@ -8,7 +8,7 @@
 #include "blas_kernels.h"
 #include "command_line.h"
 #include "qf/data/synthetic.h"
-#include "qf/quant/direction_experiment.h"
+#include "qf/quant/study/direction_experiment.h"
 #include "qf/tensor/parallel.h"
 
 namespace po = boost::program_options;

@@ -1,5 +1,5 @@
 // Stage 3 of the plan: daily target weights from the predictions of a model registry, under constraints
-// and risk rules (qf/quant/portfolio.h). One folder per variant (method, with or without drawdown
+// and risk rules (qf/quant/portfolio/portfolio.h). One folder per variant (method, with or without drawdown
 // control), each with weights.h5 for run_backtest_evaluation --weights, decisions.csv (each day's
 // binding constraints and risk rules) and weights.csv.
 #include <boost/program_options.hpp>
@@ -11,7 +11,7 @@
 #include "command_line.h"
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
-#include "qf/quant/portfolio.h"
+#include "qf/quant/portfolio/portfolio.h"
 #include "qf/tensor/hdf5.h"
 #include "qf/tensor/parallel.h"
 

@@ -1,4 +1,4 @@
-// Stage 5 of the plan: calibrated, regime-aware ensemble predictions (qf/quant/prediction.h) from one
+// Stage 5 of the plan: calibrated, regime-aware ensemble predictions (qf/quant/forecast/prediction.h) from one
 // or more stage-2 registries (the ensemble's members). The registries' test predictions end at the
 // last labelled day; the days after it, up to the store's last day (today, after a daily update), are
 // predicted by the registries' models, reloaded. Writes <out>/predictions.h5 (every day of the
@@ -15,9 +15,9 @@
 #include "command_line.h"
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
-#include "qf/quant/prediction.h"
-#include "qf/quant/registry_models.h"
-#include "qf/quant/sentiment.h"
+#include "qf/quant/forecast/prediction.h"
+#include "qf/quant/forecast/sentiment.h"
+#include "qf/quant/study/registry_models.h"
 #include "qf/tensor/hdf5.h"
 
 namespace po = boost::program_options;
@@ -79,7 +79,7 @@ int main(int argc, char** argv) try {
       ("scorer-train", po::value(&scorer_train)->default_value(scorer_train),
        "labelled text for --scorer bag_of_words: PhraseBank (sentence@label) or a tweets CSV (text,label)")
       ("lexicon", po::value(&lexicons)->multitoken(),
-       "extra word lists for the sentiment lexicon (word<TAB>weight lines; see qf/quant/sentiment.h)")
+       "extra word lists for the sentiment lexicon (word<TAB>weight lines; see qf/quant/forecast/sentiment.h)")
       ("no-live", po::bool_switch(&no_live),
        "only the registries' saved test predictions: no reloaded models for the store's days after them")
       ("date", po::value(&date), "the day to report (YYYY-MM-DD; default: the store's last day)")

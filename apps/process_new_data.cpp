@@ -11,7 +11,7 @@
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
 #include "qf/data/synthetic_universe.h"
-#include "qf/quant/features.h"
+#include "qf/quant/signals/features.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;

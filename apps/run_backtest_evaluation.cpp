@@ -12,8 +12,8 @@
 #include "command_line.h"
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
-#include "qf/quant/evaluation.h"
-#include "qf/quant/report.h"
+#include "qf/quant/backtest/evaluation.h"
+#include "qf/quant/backtest/report.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;

@@ -1,5 +1,5 @@
 // Stage 2 of the plan: train, cross-validate and tune sequence models for every stock of the store that
-// process_new_data wrote, and save them with their metadata in one HDF5 registry (quant/training.h).
+// process_new_data wrote, and save them with their metadata in one HDF5 registry (qf/quant/study/training.h).
 // Under mpirun the ranks share the units of work; a rerun into the same --out resumes from checkpoints.
 #include <unistd.h>
 
@@ -16,7 +16,7 @@
 #include "command_line.h"
 #include "qf/data/csv.h"
 #include "qf/data/validation.h"
-#include "qf/quant/training.h"
+#include "qf/quant/study/training.h"
 #include "qf/tensor/device.h"
 #include "qf/tensor/parallel.h"
 

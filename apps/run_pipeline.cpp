@@ -31,9 +31,9 @@
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
 #include "qf/data/validation.h"
-#include "qf/quant/evaluation.h"
-#include "qf/quant/monitoring.h"
-#include "qf/quant/report.h"
+#include "qf/quant/backtest/evaluation.h"
+#include "qf/quant/backtest/report.h"
+#include "qf/quant/monitoring/monitoring.h"
 #include "qf/tensor/hdf5.h"
 
 namespace po = boost::program_options;

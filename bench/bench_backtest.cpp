@@ -1,4 +1,4 @@
-// Google Benchmark cases for the backtester (qf/quant/backtest.h) and the metrics:
+// Google Benchmark cases for the backtester (qf/quant/backtest/backtest.h) and the metrics:
 //   BM_Backtest/<costs>   a top-50 long / 50 short strategy rebalanced daily over the synthetic default's
 //                         shape (518 tickers x 1260 days), without costs and with every cost enabled
 //   BM_ReturnMetrics      every metric of one 1260-day return series, with the benchmark's
@@ -8,9 +8,9 @@
 #include <filesystem>
 
 #include "qf/data/synthetic_universe.h"
-#include "qf/quant/backtest.h"
-#include "qf/quant/features.h"
-#include "qf/quant/portfolio_metrics.h"
+#include "qf/quant/backtest/backtest.h"
+#include "qf/quant/metrics/portfolio_metrics.h"
+#include "qf/quant/signals/features.h"
 
 namespace {
 

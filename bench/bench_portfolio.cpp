@@ -1,4 +1,4 @@
-// Google Benchmark cases for stage 3 (qf/quant/portfolio.h, qf/quant/qp.h):
+// Google Benchmark cases for stage 3 (qf/quant/portfolio/portfolio.h, qf/quant/qp/qp.h):
 //   BM_Rebalance5y/<method>  daily decisions over 5 years (1260 days; 252-day Ledoit-Wolf risk model, so
 //                            1008 rebalances) for 505 names with sector caps (30 %), a name cap (5 %) and
 //                            a turnover limit (20 %/day): the performance case
@@ -12,7 +12,7 @@
 #include <filesystem>
 
 #include "qf/data/synthetic_universe.h"
-#include "qf/quant/portfolio.h"
+#include "qf/quant/portfolio/portfolio.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Times the backtest engine (quant/backtest.h, through apps/run_backtest_evaluation --repeat) against
-vectorbt doing the same backtest, in the same run, and checks that the two agree.
+"""Times the backtest engine (qf/quant/backtest/backtest.h, through apps/run_backtest_evaluation
+--repeat) against vectorbt doing the same backtest, in the same run, and checks that the two agree.
 
 The strategy: the test-period predictions of a run_lstm_training registry, long the --long tickers with
 the highest probability each day (ties by ticker order), equal weights, rebalanced daily at the next

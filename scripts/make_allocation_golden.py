@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Reference values for quant/allocation.h: scikit-learn's empirical covariance and Ledoit-Wolf, an EWMA
+"""Reference values for qf/quant/portfolio/allocation.h: scikit-learn's empirical covariance and
+Ledoit-Wolf, an EWMA
 covariance by its definition in numpy, the closed-form minimum-variance portfolio, and PyPortfolioOpt's
 HRP, on fixed return matrices; written to tests/data/allocation_golden.txt (read_golden format).
 Run: pip install scikit-learn pyportfolioopt; python3 scripts/make_allocation_golden.py

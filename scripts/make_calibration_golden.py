@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference calibrators for quant/calibration.h from scikit-learn: Platt scaling as
+"""Reference calibrators for qf/quant/metrics/calibration.h from scikit-learn: Platt scaling as
 CalibratedClassifierCV(method="sigmoid") fits it (sklearn.calibration._sigmoid_calibration, with Platt's
 smoothed targets, on the logit of the probabilities) and IsotonicRegression(out_of_bounds="clip").
 Written to tests/data/calibration_golden.txt (read_golden format): .p, .y (the fit data), .query (points

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference Baum-Welch fits for quant/regime.h from hmmlearn's GaussianHMM (diagonal covariances) on
+"""Reference Baum-Welch fits for qf/quant/regime/regime.h from hmmlearn's GaussianHMM (diagonal covariances) on
 data drawn from known 2- and 3-state models. Both sides start from the same parameters and run the
 same number of EM iterations, so the fitted parameters must agree to rounding. hmmlearn's covariance
 prior is set to 0 (plain maximum likelihood, as ours). Written to tests/data/hmm_golden.txt (read_golden

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values of the portfolio metrics (quant/portfolio_metrics.h) from empyrical, quantstats and
+"""Reference values of the portfolio metrics (qf/quant/metrics/portfolio_metrics.h) from empyrical, quantstats and
 pandas on fixed return series, written to tests/data/metrics_golden.txt in the read_golden format
 (tests/common/golden.h). Run: pip install empyrical-reloaded quantstats pandas; python3 scripts/make_metrics_golden.py
 """

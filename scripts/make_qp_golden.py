@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference solutions for quant/qp.h from cvxpy (Clarabel interior point, tight tolerances) on random
+"""Reference solutions for qf/quant/qp/qp.h from cvxpy (Clarabel interior point, tight tolerances) on random
 well- and ill-conditioned portfolio-shaped QPs: box bounds, budget and group rows, an l1 turnover limit
 and cost around a reference point, a gross limit. Written to tests/data/qp_golden.txt (read_golden
 format): per case <name>.P .q .lower .upper .A .row_lower .row_upper .reference .scalars (l1_cost,

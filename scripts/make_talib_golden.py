@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes reference values for tests/quant/test_indicators.cpp: TA-Lib (the Python binding, whose C
+"""Writes reference values for tests/quant/ta/test_indicators.cpp: TA-Lib (the Python binding, whose C
 library is the reference) for the TA-Lib indicators, pandas/numpy for our own ones.
 
 Run from the repository root: python3 scripts/make_talib_golden.py  (needs talib, numpy, pandas; the C++

@@ -7,7 +7,7 @@
 
 #include "common/temp_path.h"
 #include "qf/data/synthetic_universe.h"
-#include "qf/quant/features.h"
+#include "qf/quant/signals/features.h"
 
 namespace qf::test_support {
 

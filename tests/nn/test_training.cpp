@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "qf/data/synthetic.h"
-#include "qf/quant/direction_experiment.h"
+#include "qf/quant/study/direction_experiment.h"
 #include "qf/tensor/parallel.h"
 
 using namespace qf;
