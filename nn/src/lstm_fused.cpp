@@ -19,8 +19,8 @@
 #include <optional>
 #include <type_traits>
 
+#include "lstm_cell_math.h"
 #include "lstm_step_simd.h"
-#include "qf/nn/lstm_cell_math.h"
 #include "qf/nn/rnn.h"
 #include "qf/tensor/blas.h"
 #include "qf/tensor/packed_gemm.h"

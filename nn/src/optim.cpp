@@ -3,7 +3,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "qf/nn/adam_math.h"
+#include "adam_math.h"
 
 namespace qf::nn {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "qf/nn/lstm_cell_math.h"
+#include "lstm_cell_math.h"
 #include "qf/tensor/random.h"
 
 using namespace qf::nn::lstm_math;

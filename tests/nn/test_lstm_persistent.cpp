@@ -1,4 +1,4 @@
-// The persistent recurrent CUDA kernels (qf/nn/lstm_persistent.h) on the CPU, the part CI can check
+// The persistent recurrent CUDA kernels (nn/internal/lstm_persistent.h) on the CPU, the part CI can check
 // without a GPU. The launch geometry, for shapes the tiles divide and shapes they do not: every (batch
 // row, hidden unit) is owned by exactly one thread of one block; the W_hh slice layouts are one-to-one
 // and keep the float4 reads aligned; staged rows stay within the tile; a block fits the default 48 KB
@@ -9,22 +9,17 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <random>
 #include <set>
 #include <string>
-#include <tuple>
 #include <vector>
 
-#include "common/compare.h"
-#include "common/lstm_reference.h"
-#include "common/random_tensor.h"
-#include "qf/nn/lstm_persistent.h"
+#include "common/lstm_emulation.h"
+#include "lstm_persistent.h"
 #include "qf/nn/rnn.h"
 
 using namespace qf;
 using namespace qf::nn::cuda;
-using test_support::random;
 
 namespace {
 
@@ -112,11 +107,6 @@ struct Layer {
   std::vector<float> gates;  // forward: pre-activations in (x W_ih^T + b_ih + b_hh), activations out
   std::vector<float> cells, tanh_cells, output;
 };
-
-std::vector<float> values(const Tensor& t) {
-  const auto s = t.span<float>();
-  return {s.begin(), s.end()};
-}
 
 // Blocks in a different order at every step: within a step nothing orders one block's phases against
 // another's on the GPU, so no result may depend on that order.
@@ -206,85 +196,34 @@ Gradients emulate_backward(const Layer& l, const std::vector<float>& grad_output
   return g;
 }
 
-template <class T>
-Tensor as_tensor(const std::vector<T>& v, const Shape& shape) {
-  Tensor t = Tensor::empty(shape);
-  std::transform(v.begin(), v.end(), t.span<float>().begin(), [](T x) { return static_cast<float>(x); });
-  return t;
-}
-template <class T>
-double error(const std::vector<T>& got, const Tensor& want) {  // values of order 1
-  return max_relative_error(as_tensor(got, want.shape()), want, 1e-3);
-}
-template <class T>
-double gradient_error(const std::vector<T>& got, const Tensor& want) {  // sums over B x S terms
-  return test_support::scaled_relative_error(as_tensor(got, want.shape()), want);
-}
-
 }  // namespace
 
 // The kernels' steps against the fused CPU layer: forward outputs and c_n; backward dh0, dc0, and
-// db / dW_ih / dW_hh summed from the emulated dgates (as lstm_forward.cu's GEMMs do).
+// db / dW_ih / dW_hh from the emulated dgates (lstm_forward.cu's bias kernel and input projection before
+// the forward kernel, its previous-hidden kernel and GEMMs after the backward one).
 TEST(LSTMPersistentEmulation, MatchesTheFusedCpuLayer) {
-  for (const auto& [B, S, I, H] : {std::tuple{3, 7, 5, 16}, std::tuple{9, 12, 7, 64},
-                                   std::tuple{5, 9, 4, 100}, std::tuple{17, 6, 3, 128}}) {
-    const std::string shape =
-        std::to_string(B) + "x" + std::to_string(S) + "x" + std::to_string(I) + "x" + std::to_string(H);
-    const test_support::LSTMReference ref(B, S, I, H, static_cast<std::uint64_t>(B * 31 + H));
-    const auto& layer = ref.layer();
-    const Var &x = ref.x, &h0 = ref.h0, &c0 = ref.c0, &y = ref.out.output, &c_n = ref.out.c_n;
-    const Tensor &w_out = ref.w_out, &w_c = ref.w_c;
-
-    Layer l{B,  S,  I,  H, values(layer.weight_hh.value()), values(h0.value()), values(c0.value()),
-            {}, {}, {}, {}};
-    const std::vector<float> xs = values(x.value()), w_ih = values(layer.weight_ih.value()),
-                             b_ih = values(layer.bias_ih.value()), b_hh = values(layer.bias_hh.value());
-    const int G = 4 * H;
-    l.gates.resize(static_cast<std::size_t>(B * S * G));
-    for (int r = 0; r < B * S; ++r)  // the input projection lstm_forward.cu runs before the kernel
-      for (int g = 0; g < G; ++g) {
-        double acc =
-            static_cast<double>(b_ih[static_cast<std::size_t>(g)]) + b_hh[static_cast<std::size_t>(g)];
-        for (int k = 0; k < I; ++k)
-          acc += static_cast<double>(xs[static_cast<std::size_t>(r * I + k)]) *
-                 w_ih[static_cast<std::size_t>(g * I + k)];
-        l.gates[static_cast<std::size_t>(r * G + g)] = static_cast<float>(acc);
-      }
-    const auto nan = std::numeric_limits<float>::quiet_NaN();  // unwritten elements fail every comparison
-    l.cells.assign(static_cast<std::size_t>(B * S * H), nan);
-    l.tanh_cells = l.cells;
-    l.output = l.cells;
+  const auto check = [](const test_support::LayerShape& s, const test_support::LSTMReference& ref,
+                        const test_support::StackedWeights& w) {
+    const int B = s.B, S = s.S, I = s.I, H = s.H;
+    Layer l{B,
+            S,
+            I,
+            H,
+            w.w_hh,
+            test_support::values(ref.h0.value()),
+            test_support::values(ref.c0.value()),
+            test_support::project_input(1, B, S, I, H, test_support::values(ref.x.value()), w),
+            test_support::unwritten(B * S * H),
+            test_support::unwritten(B * S * H),
+            test_support::unwritten(B * S * H)};
     emulate_forward(l);
-    EXPECT_LT(error(l.output, y.value()), 1e-4) << "output " << shape;
-    std::vector<float> last_cells(static_cast<std::size_t>(B * H));
-    for (int b = 0; b < B; ++b)
-      for (int j = 0; j < H; ++j)
-        last_cells[static_cast<std::size_t>(b * H + j)] =
-            l.cells[static_cast<std::size_t>((b * S + S - 1) * H + j)];
-    EXPECT_LT(error(last_cells, c_n.value()), 1e-4) << "c_n " << shape;
-
-    const Gradients g = emulate_backward(l, values(w_out), values(w_c));
-    EXPECT_LT(gradient_error(g.dh0, h0.grad()), 1e-4) << "dh0 " << shape;
-    EXPECT_LT(gradient_error(g.dc0, c0.grad()), 1e-4) << "dc0 " << shape;
-    // Summed in double: the reference's own rounding stays out of the comparison.
-    std::vector<double> db(static_cast<std::size_t>(G), 0.0), dw_ih(static_cast<std::size_t>(G * I), 0.0),
-        dw_hh(static_cast<std::size_t>(G * H), 0.0);
-    for (int b = 0; b < B; ++b)
-      for (int t = 0; t < S; ++t)
-        for (int gate = 0; gate < G; ++gate) {
-          const double d = g.dgates[static_cast<std::size_t>((b * S + t) * G + gate)];
-          db[static_cast<std::size_t>(gate)] += d;
-          for (int k = 0; k < I; ++k)
-            dw_ih[static_cast<std::size_t>(gate * I + k)] +=
-                d * xs[static_cast<std::size_t>((b * S + t) * I + k)];
-          for (int k = 0; k < H; ++k) {
-            const float h_prev = t == 0 ? l.h0[static_cast<std::size_t>(b * H + k)]
-                                        : l.output[static_cast<std::size_t>((b * S + t - 1) * H + k)];
-            dw_hh[static_cast<std::size_t>(gate * H + k)] += d * h_prev;
-          }
-        }
-    EXPECT_LT(gradient_error(db, layer.bias_ih.grad()), 1e-4) << "db " << shape;
-    EXPECT_LT(gradient_error(dw_ih, layer.weight_ih.grad()), 1e-4) << "dW_ih " << shape;
-    EXPECT_LT(gradient_error(dw_hh, layer.weight_hh.grad()), 1e-4) << "dW_hh " << shape;
-  }
+    const Gradients g = emulate_backward(l, test_support::values(ref.w_out), test_support::values(ref.w_c));
+    test_support::expect_matches_reference(
+        ref,
+        {l.output, l.cells, g.dgates, test_support::previous_hidden(B, S, H, l.h0.data(), l.output), g.dh0,
+         g.dc0},
+        s.name());
+  };
+  test_support::for_each_reference({{3, 7, 5, 16}, {9, 12, 7, 64}, {5, 9, 4, 100}, {17, 6, 3, 128}}, 31,
+                                   check);
 }

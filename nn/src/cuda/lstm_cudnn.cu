@@ -9,17 +9,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "cuda_util.h"
 #include "qf/nn/lstm_cudnn.h"
-#include "qf/tensor/cuda_check.h"
 
 namespace qf::nn::cudnn {
 
-using qf::cuda::check;
+using cuda::check;
 using qf::to_string;  // beside the Algorithm / Math overloads
 
 namespace {
 
-using qf::cuda::check;  // beside the cuDNN overload below, which would hide it here
+using cuda::check;  // beside the cuDNN overload below, which would hide it here
 
 void check(cudnnStatus_t status, const char* what) {
   if (status == CUDNN_STATUS_SUCCESS) return;

@@ -1,84 +1,23 @@
-// LSTM layer forward on the GPU. cuBLAS is column-major: a row-major [R, C] matrix is its
-// column-major transpose, so row-major C = A op(B) is computed as column-major C^T = op(B)^T A^T.
+// LSTM layer forward and backward on the GPU: the host side of one layer (lstm_cuda.h). Its bias, cell
+// and previous-hidden kernels are lstm_elementwise.cu's (one model: rows = B, with h0 and c0), shared with
+// the multi-model trainer; the persistent recurrence is lstm_persistent.cu's. cuBLAS is column-major: a
+// row-major [R, C] matrix is its column-major transpose, so row-major C = A op(B) is computed as
+// column-major C^T = op(B)^T A^T.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <stdexcept>
 #include <string>
 
+#include "cuda_util.h"
+#include "lstm_elementwise_launch.h"
+#include "lstm_persistent.h"
 #include "lstm_persistent_launch.h"
-#include "qf/nn/lstm_cell_math.h"
 #include "qf/nn/lstm_cuda.h"
-#include "qf/nn/lstm_persistent.h"
-#include "qf/tensor/cuda_check.h"
 
 namespace qf::nn::cuda {
 
-using qf::cuda::check;
-
 namespace {
-
-void check(cublasStatus_t status, const char* what) {
-  if (status != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string("cuBLAS ") + what + " failed");
-}
-
-cublasHandle_t handle() {
-  static cublasHandle_t h = [] {
-    cublasHandle_t created = nullptr;
-    check(cublasCreate(&created), "create");
-    return created;
-  }();
-  return h;
-}
-
-// gates[r, :] = b_ih + b_hh for every row r of [rows, G].
-__global__ void broadcast_bias_kernel(int rows, int gates, const float* bias_ih, const float* bias_hh,
-                                      float* out) {
-  const int k = blockIdx.x * blockDim.x + threadIdx.x;
-  if (k >= rows * gates) return;
-  const int g = k % gates;
-  out[k] = bias_ih[g] + bias_hh[g];
-}
-
-// One thread per (batch row b, hidden unit j) at time step t: the shared cell arithmetic.
-__global__ void cell_forward_kernel(int batch, int steps, int hidden, int t, const float* c0, float* gates,
-                                    float* cells, float* tanh_cells, float* output) {
-  const int k = blockIdx.x * blockDim.x + threadIdx.x;
-  if (k >= batch * hidden) return;
-  const int b = k / hidden, j = k % hidden;
-  const long row = static_cast<long>(b) * steps + t;
-  const float c_prev = t == 0 ? c0[b * hidden + j] : cells[(row - 1) * hidden + j];
-  const auto r = lstm_math::cell_forward_unit(gates + row * 4 * hidden, hidden, j, c_prev);
-  cells[row * hidden + j] = r.c;
-  tanh_cells[row * hidden + j] = r.tanh_c;
-  output[row * hidden + j] = r.h;
-}
-
-// One thread per (b, j) at step t: the shared backward cell arithmetic. dh holds the gradient reaching
-// h_t from step t+1; dc the cell gradient from step t+1, replaced by the one for c_{t-1}.
-__global__ void cell_backward_kernel(int batch, int steps, int hidden, int t, const float* c0,
-                                     const float* gates, const float* cells, const float* tanh_cells,
-                                     const float* grad_output, const float* dh, float* dc, float* dgates) {
-  const int k = blockIdx.x * blockDim.x + threadIdx.x;
-  if (k >= batch * hidden) return;
-  const int b = k / hidden, j = k % hidden;
-  const long row = static_cast<long>(b) * steps + t;
-  const float c_prev = t == 0 ? c0[b * hidden + j] : cells[(row - 1) * hidden + j];
-  dc[b * hidden + j] = lstm_math::cell_backward_unit(
-      gates + row * 4 * hidden, hidden, j, c_prev, tanh_cells[row * hidden + j],
-      grad_output[row * hidden + j] + dh[b * hidden + j], dc[b * hidden + j], dgates + row * 4 * hidden);
-}
-
-// h_prev[b, t] = t == 0 ? h0[b] : output[b, t-1], all [.., H].
-__global__ void previous_hidden_kernel(int batch, int steps, int hidden, const float* h0, const float* output,
-                                       float* h_prev) {
-  const long k = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (k >= static_cast<long>(batch) * steps * hidden) return;
-  const long row = k / hidden;
-  const int j = static_cast<int>(k % hidden), t = static_cast<int>(row % steps),
-            b = static_cast<int>(row / steps);
-  h_prev[k] = t == 0 ? h0[b * hidden + j] : output[(row - 1) * hidden + j];
-}
 
 __global__ void fill_kernel(long n, float value, float* out) {
   const long k = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -142,13 +81,11 @@ void enqueue_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, 
   // queued work may still be writing.
   const bool persistent_recurrence = use_persistent(path, B, H, "lstm_layer_forward");
   float* gates = r.gates.data<float>();
-  const int threads = 256;
-  broadcast_bias_kernel<<<(B * S * G + threads - 1) / threads, threads>>>(B * S, G, bias_ih.data<float>(),
-                                                                          bias_hh.data<float>(), gates);
-  check(cudaGetLastError(), "bias kernel");
+  elementwise::broadcast_bias(static_cast<long long>(B) * S, static_cast<long long>(B) * S, G,
+                              bias_ih.data<float>(), bias_hh.data<float>(), gates);  // one model
   const float one = 1.0f;
   // gates [B*S, G] += x [B*S, I] W_ih^T  ==  (col-major) gates^T [G, B*S] += W_ih [G, I] x^T [I, B*S]
-  check(cublasSgemm(handle(), CUBLAS_OP_T, CUBLAS_OP_N, G, B * S, I, &one, weight_ih.data<float>(), I,
+  check(cublasSgemm(cublas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, G, B * S, I, &one, weight_ih.data<float>(), I,
                     x.data<float>(), I, &one, gates, G),
         "input projection");
   if (persistent_recurrence) {
@@ -160,13 +97,11 @@ void enqueue_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, 
     // gates_t [B, G] (row stride S*G) += h_{t-1} [B, H] (row stride ld) W_hh^T
     const float* h_prev = t == 0 ? h0.data<float>() : r.output.data<float>() + (t - 1) * H;
     const int ld_h = t == 0 ? H : S * H;
-    check(cublasSgemm(handle(), CUBLAS_OP_T, CUBLAS_OP_N, G, B, H, &one, weight_hh.data<float>(), H, h_prev,
-                      ld_h, &one, gates + t * G, S * G),
+    check(cublasSgemm(cublas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, G, B, H, &one, weight_hh.data<float>(), H,
+                      h_prev, ld_h, &one, gates + t * G, S * G),
           "recurrent step");
-    cell_forward_kernel<<<(B * H + threads - 1) / threads, threads>>>(
-        B, S, H, t, c0.data<float>(), gates, r.cells.data<float>(), r.tanh_cells.data<float>(),
-        r.output.data<float>());
-    check(cudaGetLastError(), "cell kernel");
+    elementwise::cell_forward(B, S, H, t, c0.data<float>(), gates, r.cells.data<float>(),
+                              r.tanh_cells.data<float>(), r.output.data<float>());
   }
 }
 
@@ -191,10 +126,8 @@ LSTMBackwardBuffers allocate_backward(std::int64_t batch, std::int64_t steps, st
                         on_device({batch, steps, G}),
                         on_device({batch, steps, hidden}),
                         on_device({rows})};
-  const int threads = 256;
-  fill_kernel<<<static_cast<unsigned>((rows + threads - 1) / threads), threads>>>(rows, 1.0f,
-                                                                                   b.ones.data<float>());
-  check(cudaGetLastError(), "fill kernel");
+  fill_kernel<<<blocks(rows), kThreads>>>(rows, 1.0f, b.ones.data<float>());
+  check_launch("fill kernel");
   return b;
 }
 
@@ -225,8 +158,6 @@ void enqueue_layer_backward(const LSTMForwardResult& fwd, const Tensor& x, const
                      " and hidden " + std::to_string(H) + " (allocate_backward)");
   if (grad_c_n.defined()) require(grad_c_n, "grad_c_n");
   const bool persistent_recurrence = use_persistent(path, B, H, "lstm_layer_backward");  // before any launch
-  const int threads = 256;
-  auto blocks = [&](long n) { return static_cast<unsigned>((n + threads - 1) / threads); };
   float* dh = g.h0.data<float>();
   float* dc = g.c0.data<float>();
   float* dgates = out.dgates.data<float>();
@@ -244,31 +175,28 @@ void enqueue_layer_backward(const LSTMForwardResult& fwd, const Tensor& x, const
                          dc, dgates);
   else
     for (int t = S - 1; t >= 0; --t) {
-      cell_backward_kernel<<<blocks(static_cast<long>(B) * H), threads>>>(
-          B, S, H, t, c0.data<float>(), fwd.gates.data<float>(), fwd.cells.data<float>(),
-          fwd.tanh_cells.data<float>(), grad_output.data<float>(), dh, dc, dgates);
-      check(cudaGetLastError(), "cell backward kernel");
+      elementwise::cell_backward(B, S, H, t, c0.data<float>(), fwd.gates.data<float>(),
+                                 fwd.cells.data<float>(), fwd.tanh_cells.data<float>(),
+                                 grad_output.data<float>(), dh, dc, dgates);
       // dh [B, H] = dgates_t [B, G] (row stride S*G) W_hh [G, H]  ==  dh^T = W_hh^T dgates_t^T (col-major)
-      check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_N, H, B, G, &one, weight_hh.data<float>(), H,
+      check(cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, H, B, G, &one, weight_hh.data<float>(), H,
                         dgates + t * G, S * G, &zero, dh, H),
             "dh");
     }
   // dx [B*S, I] = dgates [B*S, G] W_ih [G, I]
-  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_N, I, B * S, G, &one, weight_ih.data<float>(), I, dgates, G,
-                    &zero, g.x.data<float>(), I),
+  check(cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, I, B * S, G, &one, weight_ih.data<float>(), I,
+                    dgates, G, &zero, g.x.data<float>(), I),
         "dx");
   // dW_ih [G, I] = dgates^T [G, B*S] x [B*S, I]  ==  dW_ih^T [I, G] = x^T dgates (col-major)
-  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_T, I, G, B * S, &one, x.data<float>(), I, dgates, G, &zero,
-                    g.weight_ih.data<float>(), I),
+  check(cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_T, I, G, B * S, &one, x.data<float>(), I, dgates,
+                    G, &zero, g.weight_ih.data<float>(), I),
         "dW_ih");
-  previous_hidden_kernel<<<blocks(static_cast<long>(B) * S * H), threads>>>(
-      B, S, H, h0.data<float>(), fwd.output.data<float>(), out.h_prev.data<float>());
-  check(cudaGetLastError(), "previous hidden kernel");
-  check(cublasSgemm(handle(), CUBLAS_OP_N, CUBLAS_OP_T, H, G, B * S, &one, out.h_prev.data<float>(), H, dgates,
-                    G, &zero, g.weight_hh.data<float>(), H),
+  elementwise::previous_hidden(B, S, H, h0.data<float>(), fwd.output.data<float>(), out.h_prev.data<float>());
+  check(cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_T, H, G, B * S, &one, out.h_prev.data<float>(), H,
+                    dgates, G, &zero, g.weight_hh.data<float>(), H),
         "dW_hh");
   // db [G] = sum over rows of dgates: (col-major [G, B*S]) times a vector of ones.
-  check(cublasSgemv(handle(), CUBLAS_OP_N, G, B * S, &one, dgates, G, out.ones.data<float>(), 1, &zero,
+  check(cublasSgemv(cublas_handle(), CUBLAS_OP_N, G, B * S, &one, dgates, G, out.ones.data<float>(), 1, &zero,
                     g.bias.data<float>(), 1),
         "db");
 }

@@ -7,7 +7,8 @@
 // waiting for its batch's copy by an event. The host waits only to refill a staging buffer whose copy
 // is still running, or to download results.
 // Each kernel's plain CPU counterpart is MultiLSTMReference (lstm_multi.cpp), checked in
-// tests/nn/test_lstm_multi_cuda.cpp; the cell arithmetic itself is lstm_cell_math.h.
+// tests/nn/test_lstm_multi_cuda.cpp. The bias, cell and previous-hidden kernels are lstm_elementwise.cu's,
+// shared with the single-model layer (lstm_forward.cu); the cuBLAS handle is cuda_util.h's.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -19,39 +20,23 @@
 #include <string>
 #include <utility>
 
-#include "qf/nn/adam_math.h"
-#include "qf/nn/lstm_cell_math.h"
+#include "adam_math.h"
+#include "cuda_util.h"
+#include "lstm_elementwise_launch.h"
 #include "qf/nn/lstm_multi.h"
 #include "qf/tensor/cuda.h"
-#include "qf/tensor/cuda_check.h"
 #include "qf/tensor/device.h"
 
 namespace qf::nn {
 
-using qf::cuda::check;
+using cuda::check;
 
 namespace {
 
-using qf::cuda::check;
-
-void check(cublasStatus_t status, const char* what) {
-  if (status != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string("cuBLAS ") + what + " failed");
-}
-
-cublasHandle_t handle() {
-  static cublasHandle_t h = [] {
-    cublasHandle_t created = nullptr;
-    check(cublasCreate(&created), "create");
-    return created;
-  }();
-  return h;
-}
-
+using cuda::blocks;
+using cuda::check_launch;
+using cuda::kThreads;
 using Index = long long;
-constexpr int kThreads = 256;
-unsigned blocks(Index n) {
-  return static_cast<unsigned>((n + kThreads - 1) / kThreads);
-}
 
 // Device memory for per-model scalars (Tensor holds floats only), freed by the caching allocator.
 template <class T>
@@ -146,59 +131,12 @@ void gemm_batched(cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, 
                   int lda, Index stride_a, const float* b, int ldb, Index stride_b, float beta, float* c,
                   int ldc, Index stride_c, int models, const char* what) {
   const float one = 1.0f;
-  check(cublasSgemmStridedBatched(handle(), op_a, op_b, m, n, k, &one, a, lda, stride_a, b, ldb, stride_b,
-                                  &beta, c, ldc, stride_c, models),
+  check(cublasSgemmStridedBatched(cuda::cublas_handle(), op_a, op_b, m, n, k, &one, a, lda, stride_a, b, ldb,
+                                  stride_b, &beta, c, ldc, stride_c, models),
         what);
 }
 
 // ---- kernels --------------------------------------------------------------------------------------------
-
-// gates[(n*B + b)*T + t, g] = b_ih[n, g] + b_hh[n, g]; rows_per_model = B*T.
-__global__ void broadcast_bias_kernel(Index total, Index rows_per_model, int gates, const float* bias_ih,
-                                      const float* bias_hh, float* out) {
-  const Index k = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (k >= total) return;
-  const Index g = k % gates, n = k / gates / rows_per_model;
-  out[k] = bias_ih[n * gates + g] + bias_hh[n * gates + g];
-}
-
-// One thread per (model row nb = n*B + b, unit j) at step t; zero initial state, as LSTMClassifier.
-__global__ void cell_forward_kernel(Index rows, int steps, int hidden, int t, float* gates, float* cells,
-                                    float* tanh_cells, float* output) {
-  const Index k = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (k >= rows * hidden) return;
-  const Index nb = k / hidden, j = k % hidden, row = nb * steps + t;
-  const float c_prev = t == 0 ? 0.0f : cells[(row - 1) * hidden + j];
-  const auto r = lstm_math::cell_forward_unit(gates + row * 4 * hidden, hidden, j, c_prev);
-  cells[row * hidden + j] = r.c;
-  tanh_cells[row * hidden + j] = r.tanh_c;
-  output[row * hidden + j] = r.h;
-}
-
-// One thread per (nb, j) at step t. dh: the gradient reaching h_t from above (head or next step);
-// grad_output (null for the top layer, whose only output gradient is the head's, already in dh): the
-// upper layer's dx. dc: in from step t+1, out for c_{t-1}.
-__global__ void cell_backward_kernel(Index rows, int steps, int hidden, int t, const float* gates,
-                                     const float* cells, const float* tanh_cells, const float* grad_output,
-                                     const float* dh, float* dc, float* dgates) {
-  const Index k = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (k >= rows * hidden) return;
-  const Index nb = k / hidden, j = k % hidden, row = nb * steps + t;
-  const float c_prev = t == 0 ? 0.0f : cells[(row - 1) * hidden + j];
-  const float dh_total = dh[nb * hidden + j] + (grad_output ? grad_output[row * hidden + j] : 0.0f);
-  dc[nb * hidden + j] =
-      lstm_math::cell_backward_unit(gates + row * 4 * hidden, hidden, j, c_prev, tanh_cells[row * hidden + j],
-                                    dh_total, dc[nb * hidden + j], dgates + row * 4 * hidden);
-}
-
-// h_prev[row] = h_{t-1} of that row (zero at t = 0), for dW_hh over all steps at once.
-__global__ void previous_hidden_kernel(Index total, int steps, int hidden, const float* output,
-                                       float* h_prev) {
-  const Index k = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (k >= total) return;
-  const Index row = k / hidden;
-  h_prev[k] = row % steps == 0 ? 0.0f : output[k - hidden];
-}
 
 // db[n, g] = sum over the model's B*T rows of dgates; written to both bias gradients (b_ih and b_hh
 // enter the gates alike, so nn's autodiff gives them the same gradient).
@@ -340,10 +278,6 @@ __global__ void masked_copy_kernel(Index total, Index per_model, const unsigned 
                                    float* to) {
   const Index k = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (k < total && mask[k / per_model]) to[k] = from[k];
-}
-
-void launched(const char* what) {
-  check(cudaGetLastError(), what);
 }
 
 // ---- the backend ----------------------------------------------------------------------------------------
@@ -587,7 +521,7 @@ class CudaMultiLSTM final : public MultiLSTM {
     const int N = this->N(), B = static_cast<int>(w.in->x.dim(1));
     bce_kernel<<<blocks(N), kThreads>>>(N, B, w.in->rows->get(), w.logits.data<float>(), w.in->y.data<float>(),
                                         loss_sum_.get(), correct_.get(), dlogits);
-    launched("loss kernel");
+    check_launch("loss kernel");
   }
 
   // The layers' forward for all models, then the head's logits.
@@ -600,10 +534,8 @@ class CudaMultiLSTM final : public MultiLSTM {
       const int in = l == 0 ? static_cast<int>(shape_.input_size) : H;
       LayerForward& f = w.layers[static_cast<std::size_t>(l)];
       float* gates = f.gates.data<float>();
-      const Index total = rows * S * G;
-      broadcast_bias_kernel<<<blocks(total), kThreads>>>(
-          total, static_cast<Index>(B) * S, G, bias_ih(l).data<float>(), bias_hh(l).data<float>(), gates);
-      launched("bias kernel");
+      cuda::elementwise::broadcast_bias(rows * S, static_cast<Index>(B) * S, G, bias_ih(l).data<float>(),
+                                        bias_hh(l).data<float>(), gates);
       // gates_n [B*T, G] += x_n [B*T, in] W_ih_n^T, for every model n.
       gemm_batched(CUBLAS_OP_T, CUBLAS_OP_N, G, B * S, in, weight_ih(l).data<float>(), in,
                    static_cast<Index>(G) * in, input, in, static_cast<Index>(B) * S * in, 1.0f, gates, G,
@@ -614,16 +546,16 @@ class CudaMultiLSTM final : public MultiLSTM {
                        static_cast<Index>(G) * H, f.output.data<float>() + static_cast<Index>(t - 1) * H,
                        S * H, static_cast<Index>(B) * S * H, 1.0f, gates + static_cast<Index>(t) * G, S * G,
                        static_cast<Index>(B) * S * G, N, "recurrent step");
-        cell_forward_kernel<<<blocks(rows * H), kThreads>>>(
-            rows, S, H, t, gates, f.cells.data<float>(), f.tanh_cells.data<float>(), f.output.data<float>());
-        launched("cell kernel");
+        // zero initial state, as LSTMClassifier
+        cuda::elementwise::cell_forward(rows, S, H, t, nullptr, gates, f.cells.data<float>(),
+                                        f.tanh_cells.data<float>(), f.output.data<float>());
       }
       input = f.output.data<float>();
     }
     head_forward_kernel<<<blocks(rows), kThreads>>>(rows, S, H, B, w.layers.back().output.data<float>(),
                                                     head_weight().data<float>(), head_bias().data<float>(),
                                                     w.logits.data<float>());
-    launched("head kernel");
+    check_launch("head kernel");
   }
 
   // From the loss gradient in w.dlogits: the head's and every layer's gradients (BPTT, top layer first)
@@ -646,7 +578,7 @@ class CudaMultiLSTM final : public MultiLSTM {
                                                    grads_.back().data<float>());
     head_input_grad_kernel<<<blocks(rows * H), kThreads>>>(rows, B, H, w.dlogits.data<float>(),
                                                            head_weight().data<float>(), w.dh.data<float>());
-    launched("head gradient kernels");
+    check_launch("head gradient kernels");
     float* dh = w.dh.data<float>();
     float* dc = w.dc.data<float>();
     float* dgates = w.dgates.data<float>();
@@ -661,10 +593,8 @@ class CudaMultiLSTM final : public MultiLSTM {
       if (grad_output) check(cudaMemsetAsync(dh, 0, sizeof(float) * rows * H), "dh");
       check(cudaMemsetAsync(dc, 0, sizeof(float) * rows * H), "dc");
       for (int t = S - 1; t >= 0; --t) {
-        cell_backward_kernel<<<blocks(rows * H), kThreads>>>(
-            rows, S, H, t, f.gates.data<float>(), f.cells.data<float>(), f.tanh_cells.data<float>(),
-            grad_output, dh, dc, dgates);
-        launched("cell backward kernel");
+        cuda::elementwise::cell_backward(rows, S, H, t, nullptr, f.gates.data<float>(), f.cells.data<float>(),
+                                         f.tanh_cells.data<float>(), grad_output, dh, dc, dgates);
         if (t > 0)  // dh_n [B, H] = dgates_{n,t} [B, G] W_hh_n [G, H]
           gemm_batched(CUBLAS_OP_N, CUBLAS_OP_N, H, B, G, weight_hh(l).data<float>(), H,
                        static_cast<Index>(G) * H, dgates + static_cast<Index>(t) * G, S * G, model_rows * G,
@@ -674,16 +604,14 @@ class CudaMultiLSTM final : public MultiLSTM {
       gemm_batched(CUBLAS_OP_N, CUBLAS_OP_T, in, G, B * S, input, in, model_rows * in, dgates, G,
                    model_rows * G, 0.0f, grads_[static_cast<std::size_t>(4 * l)].data<float>(), in,
                    static_cast<Index>(G) * in, N, "dW_ih");
-      previous_hidden_kernel<<<blocks(rows * S * H), kThreads>>>(rows * S * H, S, H, f.output.data<float>(),
-                                                                 w.h_prev.data<float>());
-      launched("previous hidden kernel");
+      cuda::elementwise::previous_hidden(rows, S, H, nullptr, f.output.data<float>(), w.h_prev.data<float>());
       gemm_batched(CUBLAS_OP_N, CUBLAS_OP_T, H, G, B * S, w.h_prev.data<float>(), H, model_rows * H, dgates,
                    G, model_rows * G, 0.0f, grads_[static_cast<std::size_t>(4 * l + 1)].data<float>(), H,
                    static_cast<Index>(G) * H, N, "dW_hh");
       bias_grad_kernel<<<blocks(static_cast<Index>(N) * G), kThreads>>>(
           N, model_rows, G, dgates, grads_[static_cast<std::size_t>(4 * l + 2)].data<float>(),
           grads_[static_cast<std::size_t>(4 * l + 3)].data<float>());
-      launched("bias gradient kernel");
+      check_launch("bias gradient kernel");
       if (l > 0)  // dx_n [B*T, H] = dgates_n [B*T, G] W_ih_n [G, H]: the output gradient of layer l-1
         gemm_batched(CUBLAS_OP_N, CUBLAS_OP_N, in, B * S, G, weight_ih(l).data<float>(), in,
                      static_cast<Index>(G) * in, dgates, G, model_rows * G, 0.0f, w.lower_dx.data<float>(),
@@ -699,12 +627,12 @@ class CudaMultiLSTM final : public MultiLSTM {
         sum_squares_per_model_kernel<<<N, kThreads>>>(grads_[static_cast<std::size_t>(k)].numel() / N,
                                                       grads_[static_cast<std::size_t>(k)].data<float>(),
                                                       tensors, k, partial_->get());
-        launched("sum of squares kernel");
+        check_launch("sum of squares kernel");
       }
     prepare_step_kernel<<<blocks(N), kThreads>>>(N, tensors, partial_->get(), options_.clip_norm, rows,
                                                  steps_.get(), lr_, options_.beta1, options_.beta2,
                                                  factor_.get(), step_size_.get(), inv_sqrt_bias2_.get());
-    launched("prepare step kernel");
+    check_launch("prepare step kernel");
     for (std::size_t k = 0; k < params_.size(); ++k) {
       const Index total = params_[k].numel();
       adam_kernel<<<blocks(total), kThreads>>>(
@@ -713,7 +641,7 @@ class CudaMultiLSTM final : public MultiLSTM {
           static_cast<float>(options_.beta1), static_cast<float>(options_.beta2),
           static_cast<float>(options_.eps), static_cast<float>(options_.weight_decay),
           static_cast<float>(1.0 - lr_ * options_.weight_decay), options_.decoupled);
-      launched("adam kernel");
+      check_launch("adam kernel");
     }
   }
 
@@ -731,7 +659,7 @@ class CudaMultiLSTM final : public MultiLSTM {
       const Index total = from[k].numel();
       masked_copy_kernel<<<blocks(total), kThreads>>>(total, total / N(), m.get(), from[k].data<float>(),
                                                       to[k].data<float>());
-      launched("masked copy kernel");
+      check_launch("masked copy kernel");
     }
     check(cudaDeviceSynchronize(), "masked copy");  // the mask's memory is released on return
   }

@@ -2,7 +2,7 @@
 // forward (or backward) recurrence. Each block keeps its slice of W_hh in shared memory for the whole
 // sequence, instead of the per-step path's cuBLAS GEMM streaming all of W_hh from L2 at every step, and
 // the steps are separated by a grid-wide sync instead of a kernel launch each. What each thread does
-// between two barriers is in qf/nn/lstm_persistent.h (host and device; CI runs it in a CPU emulation).
+// between two barriers is in nn/internal/lstm_persistent.h (host and device; CI runs it in a CPU emulation).
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
@@ -11,9 +11,9 @@
 #include <optional>
 #include <tuple>
 
+#include "cuda_util.h"
+#include "lstm_persistent.h"
 #include "lstm_persistent_launch.h"
-#include "qf/nn/lstm_persistent.h"
-#include "qf/tensor/cuda_check.h"
 #include "qf/tensor/device.h"
 
 namespace qf::nn::cuda::persistent {
@@ -21,7 +21,6 @@ namespace qf::nn::cuda::persistent {
 namespace {
 
 namespace cg = cooperative_groups;
-using qf::cuda::check;
 
 __global__ void forward_kernel(PersistentPlan p, int steps, const float* __restrict__ weight_hh,
                                const float* __restrict__ h0, const float* __restrict__ c0, float* gates,

@@ -6,13 +6,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "qf/nn/adam_math.h"
+#include "adam_math.h"
+#include "cuda_util.h"
 #include "qf/nn/optim_cuda.h"
-#include "qf/tensor/cuda_check.h"
 
 namespace qf::nn::cuda {
-
-using qf::cuda::check;
 
 namespace {
 
@@ -23,7 +21,7 @@ __global__ void adam_kernel(long n, float* w, const float* g, float* m, float* v
 
 // Per block: the sum of squares of its elements, into partial[blockIdx.x].
 __global__ void sum_squares_kernel(long n, const float* g, float* partial) {
-  __shared__ float cache[256];
+  __shared__ float cache[kThreads];
   const long k = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
   cache[threadIdx.x] = k < n ? g[k] * g[k] : 0.0f;
   __syncthreads();
@@ -37,11 +35,6 @@ __global__ void sum_squares_kernel(long n, const float* g, float* partial) {
 __global__ void scale_kernel(long n, float factor, float* g) {
   const long k = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (k < n) g[k] *= factor;
-}
-
-constexpr int kThreads = 256;
-unsigned blocks(long n) {
-  return static_cast<unsigned>((n + kThreads - 1) / kThreads);
 }
 
 }  // namespace
@@ -61,7 +54,7 @@ void adam_step(AdamState& s, std::span<Tensor> parameters, std::span<const Tenso
                         static_cast<float>(s.lr / bias1), static_cast<float>(1.0 / std::sqrt(bias2)),
                         static_cast<float>(s.eps), static_cast<float>(s.weight_decay),
                         static_cast<float>(1.0 - s.lr * s.weight_decay), s.decoupled});
-    check(cudaGetLastError(), "adam kernel");
+    check_launch("adam kernel");
   }
   check(cudaDeviceSynchronize(), "adam step");
 }
@@ -73,7 +66,7 @@ double clip_grad_norm(std::span<Tensor> gradients, double max_norm) {
     const unsigned parts = blocks(n);
     Tensor partial = Tensor::empty({static_cast<std::int64_t>(parts)}, DType::f32, Device::cuda);
     sum_squares_kernel<<<parts, kThreads>>>(n, g.data<float>(), partial.data<float>());
-    check(cudaGetLastError(), "sum of squares kernel");
+    check_launch("sum of squares kernel");
     const Tensor host = partial.to(Device::cpu);
     for (float p : host.span<float>()) total += p;
   }
@@ -83,7 +76,7 @@ double clip_grad_norm(std::span<Tensor> gradients, double max_norm) {
     for (Tensor& g : gradients) {
       const long n = static_cast<long>(g.numel());
       scale_kernel<<<blocks(n), kThreads>>>(n, factor, g.data<float>());
-      check(cudaGetLastError(), "scale kernel");
+      check_launch("scale kernel");
     }
     check(cudaDeviceSynchronize(), "clip");
   }

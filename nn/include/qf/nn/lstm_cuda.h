@@ -1,10 +1,11 @@
 // The LSTM layer on a CUDA device (forward, inference or training): the same algorithm as the fused
 // CPU path (lstm_fused.cpp): the input projection of all steps as one cuBLAS GEMM, then the recurrence,
 // then (backward) dx, dW and db as GEMMs over all steps. The recurrence runs one of two ways:
-//  - per step: a cuBLAS GEMM h_{t-1} W_hh^T and one kernel with the gate arithmetic of
-//    lstm_cell_math.h, per time step (any hidden size);
+//  - per step: a cuBLAS GEMM h_{t-1} W_hh^T and one cell kernel per time step (any hidden size): the
+//    bias, cell and previous-hidden kernels are those of the multi-model trainer (lstm_multi.h) too;
 //  - persistent: one cooperative kernel for all steps, each block holding its slice of W_hh in shared
-//    memory throughout (lstm_persistent.h), for hidden <= 128 where the grid fits on the device.
+//    memory throughout, for hidden <= 128 where the grid fits on the device.
+// (Kernel internals: nn/internal/lstm_elementwise.h, lstm_persistent.h, lstm_cell_math.h.)
 // Tensors are float32 on Device::cuda, batch-first: x [B, T, I], h0/c0 [B, H], weights as in PyTorch.
 // In CPU-only builds these throw.
 #pragma once

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "qf/nn/lstm_cell_math.h"  // QF_HOST_DEVICE
+#include "lstm_cell_math.h"  // QF_HOST_DEVICE
 
 namespace qf::nn {
 

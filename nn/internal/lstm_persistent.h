@@ -12,12 +12,13 @@
 //   backward: stage dgates_{t+1} | barrier | backward_cell    | grid sync   (then dh0 after t = 0)
 // Within a step, a block reads only what other blocks wrote before the last grid sync (h_{t-1},
 // dgates_{t+1}) and writes only step t's values, so the blocks of one step never race.
-// Buffers are batch-first [B, S, ...], float32, as in lstm_forward.cu.
+// Buffers are batch-first [B, S, ...], float32, as in lstm_forward.cu. The bias kernel before the forward
+// kernel and the previous-hidden kernel after the backward one are lstm_elementwise.h's.
 #pragma once
 
 #include <cstdint>
 
-#include "qf/nn/lstm_cell_math.h"
+#include "lstm_cell_math.h"
 
 namespace qf::nn::cuda {
 
