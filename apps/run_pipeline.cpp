@@ -30,9 +30,6 @@
 #include "qf/data/csv.h"
 #include "qf/data/store.h"
 #include "qf/data/validation.h"
-#include "qf/quant/backtest/evaluation.h"
-#include "qf/quant/backtest/report.h"
-#include "qf/quant/monitoring/monitoring.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;

@@ -74,8 +74,8 @@ HmmFit fit_gaussian_hmm(const RegimeFeatures& x, std::int64_t first, std::int64_
 HmmFit fit_gaussian_hmm_from(const RegimeFeatures& x, std::int64_t first, std::int64_t last,
                              GaussianHmm start, const HmmFitOptions& options);
 
-// [days, K]: P(state_t | x_1..x_t) under `model` for every day of x (uniform-ish prior on day 0; NaN rows
-// propagate the chain without an observation).
+// [days, K]: P(state_t | x_1..x_t) under `model` for every day of x (day 0 starts from the model's
+// fitted initial distribution, model.initial; NaN rows propagate the chain without an observation).
 std::vector<double> filtered_probabilities(const GaussianHmm& model, const RegimeFeatures& x);
 // [days, K]: P(state_t | all of x). Looks ahead: never for trading.
 std::vector<double> smoothed_probabilities(const GaussianHmm& model, const RegimeFeatures& x);
