@@ -173,11 +173,12 @@ void time_it(benchmark::State& state, const ShapeKey& key, const std::string& va
     ++iterations;
   }
   record(key, variant, 1e3 * total / static_cast<double>(std::max<std::int64_t>(iterations, 1)));
-  state.counters["sequences/s"] =
-      benchmark::Counter(static_cast<double>(std::get<0>(key)), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["sequences/s"] = benchmark::Counter(static_cast<double>(std::get<0>(key)),
+                                                     benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void refuse(benchmark::State& state, const ShapeKey& key, const std::string& variant, const std::string& why) {
+void refuse(benchmark::State& state, const ShapeKey& key, const std::string& variant,
+            const std::string& why) {
   record(key, variant, 0.0, why);
   state.SkipWithError(why.c_str());
 }
@@ -191,7 +192,8 @@ class OurLayers {
   OurLayers(const Problem& p, nn::cuda::RecurrentPath path) : p_(p), path_(path) {
     for (std::int64_t l = 0; l < p.layers; ++l) {
       forward_.push_back(nn::cuda::allocate_forward(p.batch, kSteps, p.hidden));
-      backward_.push_back(nn::cuda::allocate_backward(p.batch, kSteps, l == 0 ? kFeatures : p.hidden, p.hidden));
+      backward_.push_back(
+          nn::cuda::allocate_backward(p.batch, kSteps, l == 0 ? kFeatures : p.hidden, p.hidden));
     }
   }
   void enqueue(bool backward) {
@@ -285,10 +287,12 @@ void layer_grid(benchmark::internal::Benchmark* b, bool cudnn) {
       for (const std::int64_t hidden : {64, 128})
         for (const std::int64_t batch : {64, 256}) {
           if (!cudnn) {
-            for (const std::int64_t persistent : {0, 1}) b->Args({batch, hidden, layers, backward, persistent});
+            for (const std::int64_t persistent : {0, 1})
+              b->Args({batch, hidden, layers, backward, persistent});
             continue;
           }
-          for (std::int64_t algo = 0; algo < static_cast<std::int64_t>(std::size(nn::cudnn::kAlgorithms)); ++algo)
+          for (std::int64_t algo = 0; algo < static_cast<std::int64_t>(std::size(nn::cudnn::kAlgorithms));
+               ++algo)
             for (const std::int64_t tf32 : {0, 1}) b->Args({batch, hidden, layers, backward, algo, tf32});
         }
   b->UseManualTime()->Unit(benchmark::kMillisecond);
@@ -328,40 +332,41 @@ const MultiData& multi_data() {
   return d;
 }
 
-std::vector<Tensor> stacked_parameters(std::int64_t models) {
+// The models of the multi-model benchmark, model n seeded with n, and pointers to them (what the
+// trainer's API takes).
+struct Classifiers {
   std::vector<std::unique_ptr<nn::LSTMClassifier>> owned;
-  std::vector<nn::LSTMClassifier*> p;
+  std::vector<nn::LSTMClassifier*> pointers;
+};
+
+Classifiers make_classifiers(std::int64_t models) {
+  Classifiers c;
   for (std::int64_t n = 0; n < models; ++n) {
     Rng rng(static_cast<std::uint64_t>(n));
-    owned.push_back(std::make_unique<nn::LSTMClassifier>(nn::RNNOptions{kFeatures, kMultiHidden, 1}, rng));
-    p.push_back(owned.back().get());
+    c.owned.push_back(std::make_unique<nn::LSTMClassifier>(nn::RNNOptions{kFeatures, kMultiHidden, 1}, rng));
+    c.pointers.push_back(c.owned.back().get());
   }
-  return nn::stack_parameters(p);
+  return c;
 }
 
 // Rows [first, first + B) of every model's samples into the batch (what fit_multi's batching does).
 void fill_rows(nn::MultiBatch& batch, const MultiData& d, std::int64_t models, std::int64_t first) {
   const std::size_t row = kSteps * kFeatures;
   for (std::int64_t n = 0; n < models; ++n) {
-    std::memcpy(batch.x.data<float>() + n * kMultiBatch * row, d.x.data<float>() + (n * kSamples + first) * row,
-                sizeof(float) * row * kMultiBatch);
+    std::memcpy(batch.x.data<float>() + n * kMultiBatch * row,
+                d.x.data<float>() + (n * kSamples + first) * row, sizeof(float) * row * kMultiBatch);
     std::memcpy(batch.y.data<float>() + n * kMultiBatch, d.y.data<float>() + n * kSamples + first,
                 sizeof(float) * kMultiBatch);
     batch.rows[static_cast<std::size_t>(n)] = kMultiBatch;
   }
 }
 
-// One step of the CUDA trainer (either upload path) against the CPU reference on a few models; empty
+// Two steps of the CUDA trainer (either upload path) against the CPU reference on a few models; empty
 // when the parameters agree.
 std::string validate_multi(nn::MultiUpload upload) {
   constexpr std::int64_t models = 3;
-  std::vector<std::unique_ptr<nn::LSTMClassifier>> owned;
-  std::vector<nn::LSTMClassifier*> p;
-  for (std::int64_t n = 0; n < models; ++n) {
-    Rng rng(static_cast<std::uint64_t>(n));
-    owned.push_back(std::make_unique<nn::LSTMClassifier>(nn::RNNOptions{kFeatures, kMultiHidden, 1}, rng));
-    p.push_back(owned.back().get());
-  }
+  const Classifiers c = make_classifiers(models);
+  const std::vector<nn::LSTMClassifier*>& p = c.pointers;
   auto gpu = nn::make_cuda_multi_lstm(nn::multi_shape_of(p), nn::stack_parameters(p), {}, upload);
   nn::MultiLSTMReference cpu(p, {});
   nn::MultiBatch batch = nn::make_multi_batch(models, kMultiBatch, kSteps, kFeatures);
@@ -383,10 +388,12 @@ std::string validate_multi(nn::MultiUpload upload) {
 void BM_MultiModelEpoch(benchmark::State& state) {
   const auto upload = state.range(0) == 0 ? nn::MultiUpload::pinned_async : nn::MultiUpload::pageable;
   const ShapeKey key{kMultiBatch, kMultiHidden, 1, true};
-  const std::string variant = upload == nn::MultiUpload::pinned_async ? "518 models, pinned" : "518 models, pageable";
-  if (const std::string wrong = validate_multi(upload); !wrong.empty()) return refuse(state, key, variant, wrong);
+  const std::string variant =
+      upload == nn::MultiUpload::pinned_async ? "518 models, pinned" : "518 models, pageable";
+  if (const std::string wrong = validate_multi(upload); !wrong.empty())
+    return refuse(state, key, variant, wrong);
   const MultiData& data = multi_data();
-  const std::vector<Tensor> start = stacked_parameters(kModels);
+  const std::vector<Tensor> start = nn::stack_parameters(make_classifiers(kModels).pointers);
   nn::MultiBatch batch = nn::make_multi_batch(kModels, kMultiBatch, kSteps, kFeatures);
   double total = 0.0;
   for (auto _ : state) {
@@ -431,8 +438,9 @@ std::pair<std::string, double> fastest(const std::map<std::string, Timing>& row,
 
 void print_table() {
   std::printf("\n== shape by shape (kernels alone, CUDA events; ms per call, mean)\n");
-  std::printf("| B | H | L | pass | ours per step | ours persistent | cuDNN fastest FMA | cuDNN fastest TF32 | "
-              "ours / cuDNN FMA |\n|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| B | H | L | pass | ours per step | ours persistent | cuDNN fastest FMA | cuDNN fastest TF32 | "
+      "ours / cuDNN FMA |\n|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& [key, row] : results()) {
     const auto [B, H, L, backward] = key;
     if (row.contains("518 models, pinned") || row.contains("518 models, pageable")) continue;
@@ -441,19 +449,23 @@ void print_table() {
       return found == row.end() || !found->second.error.empty() ? std::string("refused")
                                                                 : std::to_string(found->second.ms);
     };
-    const auto ours = fastest(row, "ours"), fma = fastest(row, "cuDNN", "fma"), tf32 = fastest(row, "cuDNN", "tf32");
-    const std::string ratio = ours.second > 0 && fma.second > 0 ? std::to_string(ours.second / fma.second) : "-";
-    std::printf("| %lld | %lld | %lld | %s | %s | %s | %.4f (%s) | %.4f (%s) | %s |\n", static_cast<long long>(B),
-                static_cast<long long>(H), static_cast<long long>(L), backward ? "fwd+bwd" : "fwd",
-                ms("ours per step").c_str(), ms("ours persistent").c_str(), fma.second, fma.first.c_str(),
-                tf32.second, tf32.first.c_str(), ratio.c_str());
+    const auto ours = fastest(row, "ours"), fma = fastest(row, "cuDNN", "fma"),
+               tf32 = fastest(row, "cuDNN", "tf32");
+    const std::string ratio =
+        ours.second > 0 && fma.second > 0 ? std::to_string(ours.second / fma.second) : "-";
+    std::printf("| %lld | %lld | %lld | %s | %s | %s | %.4f (%s) | %.4f (%s) | %s |\n",
+                static_cast<long long>(B), static_cast<long long>(H), static_cast<long long>(L),
+                backward ? "fwd+bwd" : "fwd", ms("ours per step").c_str(), ms("ours persistent").c_str(),
+                fma.second, fma.first.c_str(), tf32.second, tf32.first.c_str(), ratio.c_str());
   }
   for (const auto& [key, row] : results())
     for (const auto& [name, t] : row)
       if (name.starts_with("518 models"))
-        std::printf("%s: one epoch end to end %s\n", name.c_str(),
-                    t.error.empty() ? (std::to_string(t.ms / 1e3) + " s").c_str() : ("refused: " + t.error).c_str());
-  std::printf("(ratio < 1: ours faster. Refused variants failed validation or are not supported; see the log.)\n");
+        std::printf(
+            "%s: one epoch end to end %s\n", name.c_str(),
+            t.error.empty() ? (std::to_string(t.ms / 1e3) + " s").c_str() : ("refused: " + t.error).c_str());
+  std::printf(
+      "(ratio < 1: ours faster. Refused variants failed validation or are not supported; see the log.)\n");
 }
 
 }  // namespace
