@@ -4,6 +4,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "qf/core/require.h"
+
 namespace qf::data {
 
 Execution parse_execution(const std::string& name) {
@@ -36,16 +38,18 @@ std::string TradeTiming::describe() const {
 }
 
 void TradeTiming::check() const {
-  if (horizon < 1 || horizon > 250)
-    throw std::invalid_argument("horizon " + std::to_string(horizon) + " must be between 1 and 250 days");
+  QF_REQUIRE(horizon >= 1 && horizon <= 250, "trade timing", "horizon", horizon,
+             "must be between 1 and 250 days");
 }
 
 std::vector<double> traded_return_series(std::span<const double> open, std::span<const double> close,
                                          std::span<const std::uint8_t> listed, const TradeTiming& timing) {
   timing.check();
   const auto D = static_cast<std::int64_t>(close.size());
-  if (static_cast<std::int64_t>(open.size()) != D || static_cast<std::int64_t>(listed.size()) != D)
-    throw std::invalid_argument("traded_return_series: open, close and listed differ in length");
+  QF_REQUIRE_MSG(static_cast<std::int64_t>(open.size()) == D && static_cast<std::int64_t>(listed.size()) == D,
+                 "traded_return_series",
+                 "open, close and listed differ in length (" << open.size() << ", " << D << ", "
+                                                             << listed.size() << ")");
   std::vector<double> out(static_cast<std::size_t>(D), std::numeric_limits<double>::quiet_NaN());
   const std::span<const double> field = timing.execution == Execution::next_open ? open : close;
   auto at = [](std::span<const double> v, std::int64_t d) { return v[static_cast<std::size_t>(d)]; };

@@ -3,13 +3,15 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "qf/core/require.h"
 #include "qf/tensor/random.h"
 
 namespace qf::data {
 
 SyntheticSeries make_synthetic_series(const SyntheticSeriesOptions& o) {
-  if (o.days < 2 || o.start_price <= 0 || o.volatility <= 0)
-    throw std::invalid_argument("make_synthetic_series: need days >= 2, start_price > 0, volatility > 0");
+  QF_REQUIRE(o.days >= 2, "make_synthetic_series", "days", o.days, "must be >= 2");
+  QF_REQUIRE(o.start_price > 0, "make_synthetic_series", "start_price", o.start_price, "must be positive");
+  QF_REQUIRE(o.volatility > 0, "make_synthetic_series", "volatility", o.volatility, "must be positive");
   // GARCH(1,1) with persistence alpha + beta = 0.97 around the long-run variance.
   const double alpha = 0.07, beta = 0.90, omega = o.volatility * o.volatility * (1.0 - alpha - beta);
   Rng rng(o.seed);

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "qf/core/require.h"
 #include "qf/data/store.h"
 #include "qf/tensor/random.h"
 
@@ -107,11 +108,11 @@ std::chrono::sys_days parse_start_date(const std::string& text) {
   const bool shaped =
       text.size() == 10 && text[4] == '-' && text[7] == '-' &&
       std::all_of(text.begin(), text.end(), [](char c) { return c == '-' || (c >= '0' && c <= '9'); });
-  if (!shaped || std::sscanf(text.c_str(), "%4d-%2u-%2u%c", &year, &month, &day, &extra) != 3)
-    throw std::invalid_argument("synthetic universe: start date '" + text + "' is not YYYY-MM-DD");
+  QF_REQUIRE(shaped && std::sscanf(text.c_str(), "%4d-%2u-%2u%c", &year, &month, &day, &extra) == 3,
+             "synthetic universe", "start date", text, "is not YYYY-MM-DD");
   const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{month},
                                          std::chrono::day{day}};
-  if (!date.ok()) throw std::invalid_argument("synthetic universe: no such date '" + text + "'");
+  QF_REQUIRE(date.ok(), "synthetic universe", "start date", text, "is no such date");
   return std::chrono::sys_days{date};
 }
 
@@ -142,20 +143,23 @@ std::vector<std::string> business_days(const std::string& start, std::int64_t co
 // ---- universe structure -------------------------------------------------------------------------------
 
 void validate(const SyntheticUniverseOptions& o) {
-  auto require = [](bool ok, const char* what) {
-    if (!ok) throw std::invalid_argument(std::string("synthetic universe: ") + what);
-  };
-  require(o.tickers >= 1 && o.tickers <= 100'000, "need 1 <= tickers <= 100000");
-  require(o.days >= 2 && o.days <= 200'000, "need 2 <= days <= 200000");
-  require(o.median_market_cap > 0 && o.market_cap_log_sd >= 0, "need median cap > 0 and log sd >= 0");
-  require(o.ipo_share >= 0 && o.delisting_share >= 0 && o.ipo_share + o.delisting_share <= 1,
-          "need IPO and delisting shares >= 0 with a sum <= 1");
-  require(o.predictability >= 0 && o.predictability <= 0.4,
-          "need 0 <= predictability <= 0.4 (larger values make the planted recursion explode)");
-  require(std::abs(o.lag2_predictability) <= 0.5, "need -0.5 <= lag2_predictability <= 0.5");
-  require(o.index_base > 0, "need index_base > 0");
-  require(o.headline_rate >= 0 && o.headline_rate <= 1 && o.headline_noise >= 0,
-          "need 0 <= headline_rate <= 1 and headline_noise >= 0");
+  constexpr const char* kWho = "synthetic universe";
+  QF_REQUIRE(o.tickers >= 1 && o.tickers <= 100'000, kWho, "tickers", o.tickers, "must be in [1, 100000]");
+  QF_REQUIRE(o.days >= 2 && o.days <= 200'000, kWho, "days", o.days, "must be in [2, 200000]");
+  QF_REQUIRE(o.median_market_cap > 0, kWho, "median_market_cap", o.median_market_cap, "must be positive");
+  QF_REQUIRE(o.market_cap_log_sd >= 0, kWho, "market_cap_log_sd", o.market_cap_log_sd, "must be >= 0");
+  QF_REQUIRE(o.ipo_share >= 0, kWho, "ipo_share", o.ipo_share, "must be >= 0");
+  QF_REQUIRE(o.delisting_share >= 0, kWho, "delisting_share", o.delisting_share, "must be >= 0");
+  QF_REQUIRE(o.ipo_share + o.delisting_share <= 1, kWho, "ipo_share + delisting_share",
+             o.ipo_share + o.delisting_share, "must be <= 1");
+  QF_REQUIRE(o.predictability >= 0 && o.predictability <= 0.4, kWho, "predictability", o.predictability,
+             "must be in [0, 0.4] (larger values make the planted recursion explode)");
+  QF_REQUIRE(std::abs(o.lag2_predictability) <= 0.5, kWho, "lag2_predictability", o.lag2_predictability,
+             "must be in [-0.5, 0.5]");
+  QF_REQUIRE(o.index_base > 0, kWho, "index_base", o.index_base, "must be positive");
+  QF_REQUIRE(o.headline_rate >= 0 && o.headline_rate <= 1, kWho, "headline_rate", o.headline_rate,
+             "must be in [0, 1]");
+  QF_REQUIRE(o.headline_noise >= 0, kWho, "headline_noise", o.headline_noise, "must be >= 0");
 }
 
 // Headlines whose tone follows the traded return of their day plus noise (SyntheticUniverseOptions).

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "qf/core/require.h"
 #include "qf/data/csv.h"
 #include "qf/tensor/parallel.h"
 
@@ -580,8 +581,8 @@ void carry_stored_tables(const Universe& stored, const IngestOptions& options, U
 
 Universe update(const Universe& stored, const std::vector<std::filesystem::path>& files,
                 const IngestOptions& options) {
-  if (options.validation.adjust_splits)
-    throw std::invalid_argument("update: adjust_splits rescales history; run a full rebuild instead");
+  QF_REQUIRE(!options.validation.adjust_splits, "update", "adjust_splits", options.validation.adjust_splits,
+             "rescales history; run a full rebuild instead");
   std::map<std::string, TickerSeries> fresh = read_price_files(files);
   check_update_basis(stored, options, fresh);
   std::map<std::string, const TickerReport*> stored_report;

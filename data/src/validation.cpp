@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "bad_ticks.h"
+#include "qf/core/require.h"
 
 namespace qf::data {
 
@@ -70,8 +71,7 @@ RowRepair repair_row(PriceRow& row) {
 }
 
 TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
-  if (o.min_rows < 1)
-    throw std::invalid_argument("validation: min_rows must be at least 1, got " + std::to_string(o.min_rows));
+  QF_REQUIRE(o.min_rows >= 1, "validation", "min_rows", o.min_rows, "must be at least 1");
   TickerReport report;
   report.ticker = s.ticker;
   report.files = s.files;

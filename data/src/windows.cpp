@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "qf/core/require.h"
+
 namespace qf::data {
 
 WindowSet make_windows(const Tensor& features, std::span<const double> labels, std::int64_t window,
@@ -40,9 +42,8 @@ WindowSet make_windows(const Tensor& features, std::span<const double> labels, s
 
 StandardScaler::StandardScaler(std::vector<double> mean, std::vector<double> scale)
     : mean_(std::move(mean)), scale_(std::move(scale)) {
-  if (mean_.size() != scale_.size())
-    throw std::invalid_argument("StandardScaler: " + std::to_string(mean_.size()) + " means but " +
-                                std::to_string(scale_.size()) + " scales");
+  QF_REQUIRE_MSG(mean_.size() == scale_.size(), "StandardScaler",
+                 mean_.size() << " means but " << scale_.size() << " scales");
 }
 
 void StandardScaler::fit(const Tensor& features, std::int64_t first_row, std::int64_t end_row) {
@@ -52,9 +53,8 @@ void StandardScaler::fit(const Tensor& features, std::int64_t first_row, std::in
 }
 
 void StandardScaler::fit(std::span<const Tensor> matrices, std::span<const std::vector<std::int64_t>> rows) {
-  if (matrices.empty() || matrices.size() != rows.size())
-    throw std::invalid_argument("StandardScaler::fit: " + std::to_string(matrices.size()) + " matrices and " +
-                                std::to_string(rows.size()) + " row lists");
+  QF_REQUIRE_MSG(!matrices.empty() && matrices.size() == rows.size(), "StandardScaler::fit",
+                 matrices.size() << " matrices and " << rows.size() << " row lists");
   const std::int64_t width = matrices[0].dim(1);
   mean_.assign(static_cast<std::size_t>(width), 0.0);
   scale_.assign(static_cast<std::size_t>(width), 1.0);

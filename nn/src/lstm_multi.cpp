@@ -9,13 +9,14 @@
 #include <string>
 
 #include "early_stopping.h"
+#include "qf/core/require.h"
 #include "qf/nn/loss.h"
 #include "qf/tensor/parallel.h"
 
 namespace qf::nn {
 
 std::vector<Tensor> stack_parameters(std::span<LSTMClassifier* const> models) {
-  if (models.empty()) throw std::invalid_argument("stack_parameters: no models");
+  QF_REQUIRE_MSG(!models.empty(), "stack_parameters", "no models");
   const std::vector<Var> first = models[0]->parameters();
   const auto n = static_cast<std::int64_t>(models.size());
   std::vector<Tensor> stacked;
@@ -37,9 +38,8 @@ std::vector<Tensor> stack_parameters(std::span<LSTMClassifier* const> models) {
 void unstack_parameters(std::span<const Tensor> stacked, std::span<LSTMClassifier* const> models) {
   for (std::size_t m = 0; m < models.size(); ++m) {
     const std::vector<Var> params = models[m]->parameters();
-    if (params.size() != stacked.size())
-      throw std::invalid_argument("unstack_parameters: " + std::to_string(stacked.size()) +
-                                  " stacked tensors for a model with " + std::to_string(params.size()));
+    QF_REQUIRE_MSG(params.size() == stacked.size(), "unstack_parameters",
+                   stacked.size() << " stacked tensors for model " << m << " with " << params.size());
     for (std::size_t k = 0; k < params.size(); ++k) {
       Tensor value = params[k].value();  // a handle on the live parameter's storage
       value.copy_from(stacked[k][static_cast<std::int64_t>(m)]);
@@ -48,16 +48,20 @@ void unstack_parameters(std::span<const Tensor> stacked, std::span<LSTMClassifie
 }
 
 MultiLSTMShape multi_shape_of(std::span<LSTMClassifier* const> models) {
-  if (models.empty()) throw std::invalid_argument("multi-model LSTM: no models");
+  QF_REQUIRE_MSG(!models.empty(), "multi-model LSTM", "no models");
   const RNNOptions& o = models[0]->lstm.options();
-  for (LSTMClassifier* m : models) {
-    const RNNOptions& p = m->lstm.options();
-    if (p.input_size != o.input_size || p.hidden_size != o.hidden_size || p.num_layers != o.num_layers ||
-        p.dtype != DType::f32)
-      throw std::invalid_argument("multi-model LSTM: the models must be float32 and of one shape");
+  for (std::size_t k = 0; k < models.size(); ++k) {
+    const RNNOptions& p = models[k]->lstm.options();
+    QF_REQUIRE_MSG(p.input_size == o.input_size && p.hidden_size == o.hidden_size &&
+                       p.num_layers == o.num_layers && p.dtype == DType::f32,
+                   "multi-model LSTM",
+                   "the models must be float32 and of one shape (model "
+                       << k << ": " << to_string(p.dtype) << ", input " << p.input_size << ", hidden "
+                       << p.hidden_size << ", layers " << p.num_layers << "; model 0: input " << o.input_size
+                       << ", hidden " << o.hidden_size << ", layers " << o.num_layers << ")");
     // Dropout acts between layers only; the lockstep step has none.
-    if (p.num_layers > 1 && p.dropout != 0.0)
-      throw std::invalid_argument("multi-model LSTM: dropout between layers is not supported");
+    QF_REQUIRE(p.num_layers == 1 || p.dropout == 0.0, "multi-model LSTM", "dropout", p.dropout,
+               "between layers is not supported");
   }
   return {static_cast<std::int64_t>(models.size()), o.input_size, o.hidden_size, o.num_layers};
 }
@@ -84,13 +88,13 @@ MultiBatch make_multi_batch(std::int64_t models, std::int64_t batch, std::int64_
 void fill_multi_batch(MultiBatch& b, std::int64_t model, const BatchSource* source,
                       std::span<const std::int64_t> rows) {
   const auto r = static_cast<std::int64_t>(rows.size());
-  if (r > b.x.dim(1)) throw std::invalid_argument("fill_multi_batch: more rows than the batch holds");
+  QF_REQUIRE_MSG(r <= b.x.dim(1), "fill_multi_batch", r << " rows for a batch of " << b.x.dim(1));
   b.rows[static_cast<std::size_t>(model)] = r;
   // Padding rows are computed on the GPU (and masked out): zeros keep them finite, whatever came before.
   Tensor padding = b.x[model].slice(r, b.x.dim(1));
   std::fill_n(padding.data<float>(), padding.numel(), 0.0f);
   if (r == 0) return;
-  if (!source) throw std::invalid_argument("fill_multi_batch: rows of a model without a source");
+  QF_REQUIRE_MSG(source, "fill_multi_batch", "rows of model " << model << ", which has no source");
   const auto [x, y] = source->batch(rows);
   const Shape expected{r, b.x.dim(2), b.x.dim(3)};
   if (x.shape() != expected || x.dtype() != DType::f32 || y.numel() != r)
@@ -242,11 +246,12 @@ std::vector<FitResult> fit_multi(std::span<LSTMClassifier* const> models,
                                  std::span<Rng> rngs, MultiBackend backend, std::int64_t eval_batch_size) {
   const MultiLSTMShape shape = multi_shape_of(models);
   const std::size_t N = models.size();
-  if (train.size() != N || validation.size() != N || rngs.size() != N)
-    throw std::invalid_argument("fit_multi: models, sources and generators differ in number");
-  if (o.train.batch_size < 1 || o.epochs < 1 || eval_batch_size < 1)
-    throw std::invalid_argument("fit: batch size and epochs must be at least 1, got " +
-                                std::to_string(o.train.batch_size) + " and " + std::to_string(o.epochs));
+  QF_REQUIRE_MSG(train.size() == N && validation.size() == N && rngs.size() == N, "fit_multi",
+                 N << " models, " << train.size() << " training and " << validation.size()
+                   << " validation sources, " << rngs.size() << " generators");
+  QF_REQUIRE(o.train.batch_size >= 1, "fit_multi", "batch_size", o.train.batch_size, "must be at least 1");
+  QF_REQUIRE(o.epochs >= 1, "fit_multi", "epochs", o.epochs, "must be at least 1");
+  QF_REQUIRE(eval_batch_size >= 1, "fit_multi", "eval_batch_size", eval_batch_size, "must be at least 1");
   std::int64_t steps = 0;  // the sequence length, from any model's first sample
   for (const BatchSource* s : train)
     if (s->size() > 0) {

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "qf/core/require.h"
 #include "qf/nn/examples/attention_gru.h"
 
 namespace qf::nn {
@@ -31,10 +32,9 @@ struct Registry {
        [](const ModelSpec& s, Rng& rng) {
          // One GRU layer, no dropout: refuse settings it would silently ignore (a search over them
          // would only compare seeds).
-         if (s.num_layers != 1 || s.dropout != 0.0)
-           throw std::invalid_argument("attention_gru has one GRU layer and no dropout (asked for " +
-                                       std::to_string(s.num_layers) + " layers, dropout " +
-                                       std::to_string(s.dropout) + ")");
+         QF_REQUIRE(s.num_layers == 1, "attention_gru", "num_layers", s.num_layers,
+                    "must be 1 (one GRU layer)");
+         QF_REQUIRE(s.dropout == 0.0, "attention_gru", "dropout", s.dropout, "must be 0 (no dropout)");
          return std::make_unique<AttentionGRU>(s.input_size, s.hidden_size, s.hidden_size, rng);
        }},
   };
@@ -47,8 +47,9 @@ Registry& registry() {
 }  // namespace
 
 void register_architecture(const std::string& name, ModelFactory factory) {
-  if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
-    throw std::invalid_argument("register_architecture: name '" + name + "' must be [a-z0-9_]");
+  QF_REQUIRE(
+      !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos,
+      "register_architecture", "name", name, "must be [a-z0-9_]+");
   Registry& r = registry();
   const std::lock_guard lock(r.mutex);
   r.factories[name] = std::move(factory);
@@ -62,6 +63,17 @@ std::vector<std::string> architectures() {
   return names;
 }
 
+namespace {
+
+// "attention_gru, gru, lstm": the registered names, for error messages.
+std::string known_architectures() {
+  std::string known;
+  for (const auto& name : architectures()) known += (known.empty() ? "" : ", ") + name;
+  return known;
+}
+
+}  // namespace
+
 std::unique_ptr<SequenceClassifier> make_model(const ModelSpec& spec, Rng& rng) {
   ModelFactory factory;
   {
@@ -70,11 +82,8 @@ std::unique_ptr<SequenceClassifier> make_model(const ModelSpec& spec, Rng& rng) 
     const auto it = r.factories.find(spec.architecture);
     if (it != r.factories.end()) factory = it->second;
   }
-  if (!factory) {
-    std::string known;
-    for (const auto& name : architectures()) known += (known.empty() ? "" : ", ") + name;
-    throw std::invalid_argument("unknown architecture '" + spec.architecture + "' (known: " + known + ")");
-  }
+  QF_REQUIRE(factory, "make_model", "architecture", spec.architecture,
+             "is not registered (known: " + known_architectures() + ")");
   return factory(spec, rng);
 }
 

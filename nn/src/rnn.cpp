@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "qf/core/require.h"
 #include "qf/nn/layers.h"
 
 namespace qf::nn {
@@ -9,11 +10,10 @@ namespace qf::nn {
 namespace {
 
 void check_options(const RNNOptions& o, const char* what) {
-  if (o.input_size <= 0 || o.hidden_size <= 0 || o.num_layers <= 0 || o.dropout < 0.0 || o.dropout >= 1.0)
-    throw std::invalid_argument(std::string(what) + ": invalid options (input " +
-                                std::to_string(o.input_size) + ", hidden " + std::to_string(o.hidden_size) +
-                                ", layers " + std::to_string(o.num_layers) + ", dropout " +
-                                std::to_string(o.dropout) + ")");
+  QF_REQUIRE(o.input_size > 0, what, "input_size", o.input_size, "must be positive");
+  QF_REQUIRE(o.hidden_size > 0, what, "hidden_size", o.hidden_size, "must be positive");
+  QF_REQUIRE(o.num_layers > 0, what, "num_layers", o.num_layers, "must be positive");
+  QF_REQUIRE(o.dropout >= 0.0 && o.dropout < 1.0, what, "dropout", o.dropout, "must be in [0, 1)");
 }
 
 // Initial state of layer k: the given [L, B, H] state's slice, or zeros.

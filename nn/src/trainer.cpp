@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "early_stopping.h"
+#include "qf/core/require.h"
 #include "qf/nn/loss.h"
 
 namespace qf::nn {
@@ -131,9 +132,8 @@ FitResult fit(SequenceClassifier& model, const BatchSource& train, const BatchSo
   Adam optimizer(model.parameters(), AdamOptions{o.learning_rate, 0.9, 0.999, 1e-8, o.weight_decay},
                  /*decoupled_weight_decay=*/true);
   const CosineLR schedule(o.learning_rate, o.epochs, o.learning_rate * 0.05);
-  if (o.train.batch_size < 1 || o.epochs < 1)
-    throw std::invalid_argument("fit: batch size and epochs must be at least 1, got " +
-                                std::to_string(o.train.batch_size) + " and " + std::to_string(o.epochs));
+  QF_REQUIRE(o.train.batch_size >= 1, "fit", "batch_size", o.train.batch_size, "must be at least 1");
+  QF_REQUIRE(o.epochs >= 1, "fit", "epochs", o.epochs, "must be at least 1");
   const ModelFunction forward = [&](const Var& x) { return model.forward(x); };
   const bool validate = validation != nullptr && validation->size() > 0;
   const EarlyStopping stopping{o.patience};

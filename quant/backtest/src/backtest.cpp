@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "qf/core/require.h"
 #include "qf/quant/signals/returns.h"
 
 namespace qf::quant {
@@ -213,16 +214,16 @@ BacktestResult run_backtest(const data::Universe& u, const Tensor& targets, cons
     throw ShapeError("run_backtest: target weights must be float64 [" + std::to_string(D) + ", " +
                      std::to_string(N) + "], got " + to_string(targets.shape()) + " " +
                      to_string(targets.dtype()));
-  if (!(o.initial_capital > 0) || !(o.max_gross_leverage > 0))
-    throw std::invalid_argument("run_backtest: initial capital and max_gross_leverage must be positive");
+  QF_REQUIRE(o.initial_capital > 0, "run_backtest", "initial_capital", o.initial_capital, "must be positive");
+  QF_REQUIRE(o.max_gross_leverage > 0, "run_backtest", "max_gross_leverage", o.max_gross_leverage,
+             "must be positive");
   o.timing.check();
   const double* w = targets.data<double>();
   if (!o.allow_short)
     for (std::int64_t k = 0; k < D * N; ++k)
-      if (w[k] < 0)
-        throw std::invalid_argument("run_backtest: short target " + std::to_string(w[k]) + " for " +
-                                    u.tickers[static_cast<std::size_t>(k % N)] + " on day " +
-                                    std::to_string(k / N) + " while shorting is not allowed");
+      QF_REQUIRE_MSG(!(w[k] < 0), "run_backtest",
+                     "short target " << w[k] << " for " << u.tickers[static_cast<std::size_t>(k % N)]
+                                     << " on day " << k / N << " while shorting is not allowed");
   return BacktestRun(u, targets, o).run();
 }
 
@@ -254,8 +255,9 @@ Tensor top_k_targets(const Tensor& scores, int k_long, int k_short) {
   if (scores.rank() != 2 || scores.dtype() != DType::f64)
     throw ShapeError("top_k_targets: scores must be float64 [days, tickers], got " +
                      to_string(scores.shape()));
-  if (k_long < 0 || k_short < 0 || k_long + k_short == 0)
-    throw std::invalid_argument("top_k_targets: need k_long, k_short >= 0 and at least one of them > 0");
+  QF_REQUIRE(k_long >= 0, "top_k_targets", "k_long", k_long, "must be >= 0");
+  QF_REQUIRE(k_short >= 0, "top_k_targets", "k_short", k_short, "must be >= 0");
+  QF_REQUIRE(k_long + k_short > 0, "top_k_targets", "k_long + k_short", k_long + k_short, "must be positive");
   const std::int64_t D = scores.dim(0), N = scores.dim(1);
   Tensor t = Tensor::full({D, N}, kNaN, DType::f64);
   std::vector<std::int64_t> order;

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "qf/core/require.h"
 #include "qf/data/validation.h"
 #include "qf/quant/signals/labels.h"
 #include "qf/quant/signals/returns.h"
@@ -67,7 +68,6 @@ void flat_where_all_abstained(Tensor& targets, const PredictionPanel& p) {
 
 }  // namespace
 
-
 Tensor strategy_targets(const data::Universe& u, const PredictionPanel& predictions,
                         const StrategySpec& spec) {
   if (spec.rule == "top_k") {
@@ -89,9 +89,8 @@ Tensor strategy_targets(const data::Universe& u, const PredictionPanel& predicti
         std::fill_n(t.data<double>() + d * N, N, kNaN);
     return t;
   }
-  if (spec.rule != "threshold")
-    throw std::invalid_argument("unknown strategy rule '" + spec.rule +
-                                "' (top_k, threshold, equal_weight, buy_and_hold)");
+  QF_REQUIRE(spec.rule == "threshold", "strategy_targets", "rule", spec.rule,
+             "is unknown (top_k, threshold, equal_weight, buy_and_hold)");
   const Tensor p = called_probability(predictions);
   const std::int64_t D = p.dim(0), N = p.dim(1);
   Tensor t = Tensor::full({D, N}, kNaN, DType::f64);
@@ -117,7 +116,6 @@ Tensor strategy_targets(const data::Universe& u, const PredictionPanel& predicti
   flat_where_all_abstained(t, predictions);
   return t;
 }
-
 
 std::string to_string(ScorecardState state) {
   switch (state) {
@@ -160,8 +158,7 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
   e.target = p.label.describe();
   e.first_day = p.first_day + 1;
   e.last_day = std::min(p.last_day + 1, D - 1);
-  if (e.first_day > e.last_day)
-    throw std::invalid_argument("evaluate_strategy: the prediction period has no next day");
+  QF_REQUIRE_MSG(e.first_day <= e.last_day, "evaluate_strategy", "the prediction period has no next day");
   // Flat before the period, no new orders after it: costs, P&L and exposures all belong to the period
   // (weights from a file may cover more days).
   Tensor in_period = targets.clone();
@@ -170,9 +167,8 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
   e.backtest = run_backtest(u, in_period, options);
   e.returns.assign(e.backtest.returns.begin() + e.first_day, e.backtest.returns.begin() + e.last_day + 1);
   if (benchmark == BenchmarkKind::index) {
-    if (u.benchmark_close.empty())
-      throw std::invalid_argument(
-          "the store has no benchmark index (process_new_data --benchmark): use equal_weight");
+    QF_REQUIRE_MSG(!u.benchmark_close.empty(), "evaluate_strategy",
+                   "the store has no benchmark index (process_new_data --benchmark): use equal_weight");
     e.benchmark_name = u.benchmark_name.empty() ? "index" : u.benchmark_name;
     // A day the index file has no row: no move that day, and the next row's move counts from the last
     // close there was (so a gap never loses the index's move).

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "qf/core/require.h"
+
 namespace qf::quant {
 
 std::string format_fixed(double v, int digits) {
@@ -202,7 +204,7 @@ std::string histogram(const std::vector<double>& values, const std::string& id) 
 
 std::vector<double> rolling(const std::vector<double>& r, int window, bool sharpe) {
   std::vector<double> out(r.size(), kNaN);
-  if (window < 2) throw std::invalid_argument("html_report: the rolling window must be at least 2 days");
+  QF_REQUIRE(window >= 2, "html_report", "rolling window", window, "must be at least 2 days");
   for (std::size_t k = static_cast<std::size_t>(window); k <= r.size(); ++k) {
     double s = 0, ss = 0;
     for (std::size_t j = k - static_cast<std::size_t>(window); j < k; ++j) s += r[j];
@@ -404,11 +406,11 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
 
 std::string comparison_report(const std::vector<NamedEvaluation>& strategies, const data::Universe& u,
                               const ReportOptions& o) {
-  if (strategies.empty()) throw std::invalid_argument("comparison_report: no strategies");
+  QF_REQUIRE_MSG(!strategies.empty(), "comparison_report", "no strategies");
   const Evaluation& first = *strategies.front().evaluation;
   for (const auto& s : strategies)
-    if (s.evaluation->first_day != first.first_day || s.evaluation->last_day != first.last_day)
-      throw std::invalid_argument("comparison_report: " + s.name + " covers another period");
+    QF_REQUIRE_MSG(s.evaluation->first_day == first.first_day && s.evaluation->last_day == first.last_day,
+                   "comparison_report", s.name << " covers another period");
   std::vector<std::string> dates;
   for (std::int64_t d = first.first_day; d <= first.last_day; ++d)
     dates.push_back(data::format_date(u.days[static_cast<std::size_t>(d)]));

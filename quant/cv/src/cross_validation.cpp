@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "qf/core/require.h"
+
 namespace qf::quant::cv {
 
 namespace {
@@ -65,17 +67,17 @@ Split make_split(std::span<const SampleSpan> s,
 
 void check_samples(std::span<const SampleSpan> s, const char* what) {
   for (std::size_t i = 0; i < s.size(); ++i)
-    if (s[i].first > s[i].decision || s[i].decision >= s[i].last)
-      throw std::invalid_argument(std::string(what) + ": sample " + std::to_string(i) +
-                                  " needs first <= decision < last");
+    QF_REQUIRE_MSG(s[i].first <= s[i].decision && s[i].decision < s[i].last, what,
+                   "sample " << i << " needs first <= decision < last (first " << s[i].first << ", decision "
+                             << s[i].decision << ", last " << s[i].last << ")");
 }
 
 }  // namespace
 
 std::vector<SampleSpan> window_spans(std::span<const std::int64_t> decision_days, std::int64_t window,
                                      std::int64_t label_end_offset) {
-  if (window < 1 || label_end_offset < 1)
-    throw std::invalid_argument("window_spans: window and label_end_offset must be >= 1");
+  QF_REQUIRE(window >= 1, "window_spans", "window", window, "must be >= 1");
+  QF_REQUIRE(label_end_offset >= 1, "window_spans", "label_end_offset", label_end_offset, "must be >= 1");
   std::vector<SampleSpan> out;
   out.reserve(decision_days.size());
   for (auto t : decision_days) out.push_back({t - window + 1, t, t + label_end_offset});
@@ -85,7 +87,8 @@ std::vector<SampleSpan> window_spans(std::span<const std::int64_t> decision_days
 std::vector<Split> purged_kfold(std::span<const SampleSpan> samples, int folds, std::int64_t embargo) {
   check_samples(samples, "purged_kfold");
   const auto n = static_cast<std::int64_t>(samples.size());
-  if (folds < 2 || folds > n) throw std::invalid_argument("purged_kfold: need 2 <= folds <= samples");
+  QF_REQUIRE(folds >= 2 && folds <= n, "purged_kfold", "folds", folds,
+             "must be in [2, samples = " + std::to_string(n) + "]");
   const auto blocks = cut(n, folds);
   std::vector<Split> out;
   for (int k = 0; k < folds; ++k) {
@@ -101,15 +104,16 @@ std::vector<Split> walk_forward(std::span<const SampleSpan> samples, int folds, 
                                 double initial_share) {
   check_samples(samples, "walk_forward");
   const auto n = static_cast<std::int64_t>(samples.size());
-  if (folds < 1 || folds + 1 > n || rolling_blocks < 0 || initial_share < 0 || initial_share >= 1)
-    throw std::invalid_argument(
-        "walk_forward: need folds >= 1, folds + 1 <= samples, rolling_blocks >= 0, 0 <= initial_share < 1");
+  QF_REQUIRE(folds >= 1 && folds + 1 <= n, "walk_forward", "folds", folds,
+             "must be in [1, samples - 1 = " + std::to_string(n - 1) + "]");
+  QF_REQUIRE(rolling_blocks >= 0, "walk_forward", "rolling_blocks", rolling_blocks, "must be >= 0");
+  QF_REQUIRE(initial_share >= 0 && initial_share < 1, "walk_forward", "initial_share", initial_share,
+             "must be in [0, 1)");
   std::vector<std::pair<std::int64_t, std::int64_t>> blocks;
   if (initial_share > 0) {  // one initial training block, the rest cut into `folds` test blocks
     const auto first = static_cast<std::int64_t>(std::llround(static_cast<double>(n) * initial_share));
-    if (first < 1 || n - first < folds)
-      throw std::invalid_argument("walk_forward: initial_share leaves no room for " + std::to_string(folds) +
-                                  " folds");
+    QF_REQUIRE(first >= 1 && n - first >= folds, "walk_forward", "initial_share", initial_share,
+               "leaves no room for " + std::to_string(folds) + " folds");
     blocks.emplace_back(0, first);
     for (auto [b, e] : cut(n - first, folds)) blocks.emplace_back(first + b, first + e);
   } else {
@@ -129,9 +133,10 @@ CombinatorialSplits combinatorial_purged(std::span<const SampleSpan> samples, in
                                          std::int64_t embargo) {
   check_samples(samples, "combinatorial_purged");
   const auto n = static_cast<std::int64_t>(samples.size());
-  if (groups < 2 || groups > n || test_groups < 1 || test_groups >= groups)
-    throw std::invalid_argument(
-        "combinatorial_purged: need 2 <= groups <= samples and 1 <= test_groups < groups");
+  QF_REQUIRE(groups >= 2 && groups <= n, "combinatorial_purged", "groups", groups,
+             "must be in [2, samples = " + std::to_string(n) + "]");
+  QF_REQUIRE(test_groups >= 1 && test_groups < groups, "combinatorial_purged", "test_groups", test_groups,
+             "must be in [1, groups)");
   const auto blocks = cut(n, groups);
   CombinatorialSplits out;
   // Every subset of `test_groups` blocks, in lexicographic order.

@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "qf/core/require.h"
 #include "qf/quant/metrics/calibration.h"
 
 namespace qf::quant {
@@ -14,9 +15,10 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 void check(const EnsembleMembers& m) {
-  if (m.members < 1 || m.probability.size() != static_cast<std::size_t>(m.members * m.samples))
-    throw std::invalid_argument(
-        "ensemble: probabilities must be [members, samples] with at least one member");
+  QF_REQUIRE(m.members >= 1, "ensemble", "members", m.members, "must be at least 1");
+  QF_REQUIRE_MSG(m.probability.size() == static_cast<std::size_t>(m.members * m.samples), "ensemble",
+                 m.probability.size()
+                     << " probabilities for [members, samples] = [" << m.members << ", " << m.samples << "]");
 }
 
 // Stacking's features for one sample: the members' logits, a missing member at logit 0 (p = 0.5).
@@ -37,7 +39,7 @@ std::vector<double> fit_meta(const EnsembleMembers& m, std::span<const double> l
     x.insert(x.end(), row.begin(), row.end());
     y.push_back(labels[static_cast<std::size_t>(s)] > 0.5 ? 1.0 : 0.0);
   }
-  if (y.size() < 10) throw std::invalid_argument("stacking: fewer than 10 labelled samples to fit on");
+  QF_REQUIRE(y.size() >= 10, "stacking", "labelled samples", y.size(), "must be at least 10 to fit on");
   return fit_logistic(x, static_cast<std::size_t>(m.members), y, 1e-4);
 }
 
@@ -67,8 +69,8 @@ EnsembleModel fit_ensemble(const std::string& method, const EnsembleMembers& m,
   e.weights.assign(static_cast<std::size_t>(m.members), 1.0);
   if (method == "mean") return e;
   if (method == "cv_weighted") {
-    if (m.cv_score.size() != static_cast<std::size_t>(m.members))
-      throw std::invalid_argument("cv_weighted ensemble: one CV score per member");
+    QF_REQUIRE_MSG(m.cv_score.size() == static_cast<std::size_t>(m.members), "cv_weighted ensemble",
+                   m.cv_score.size() << " CV scores for " << m.members << " members (one per member)");
     double total = 0;
     for (std::size_t k = 0; k < e.weights.size(); ++k)
       total += e.weights[k] = std::isfinite(m.cv_score[k]) ? std::max(m.cv_score[k] - 0.5, 0.0) : 0.0;
@@ -76,8 +78,8 @@ EnsembleModel fit_ensemble(const std::string& method, const EnsembleMembers& m,
     return e;
   }
   if (method == "stacking") {
-    if (labels.size() != static_cast<std::size_t>(m.samples))
-      throw std::invalid_argument("stacking: one label per sample");
+    QF_REQUIRE_MSG(labels.size() == static_cast<std::size_t>(m.samples), "stacking",
+                   labels.size() << " labels for " << m.samples << " samples (one per sample)");
     std::vector<std::uint8_t> use(static_cast<std::size_t>(m.samples));
     for (std::size_t s = 0; s < use.size(); ++s) use[s] = std::isfinite(labels[s]) ? 1 : 0;
     e.meta = fit_meta(m, labels, use);
@@ -114,8 +116,10 @@ EnsemblePrediction predict_ensemble(const EnsembleModel& model, const EnsembleMe
 EnsemblePrediction stack_out_of_fold(const EnsembleMembers& m, std::span<const double> labels,
                                      std::span<const int> fold) {
   check(m);
-  if (labels.size() != static_cast<std::size_t>(m.samples) || fold.size() != labels.size())
-    throw std::invalid_argument("stack_out_of_fold: one label and one fold id per sample");
+  QF_REQUIRE_MSG(labels.size() == static_cast<std::size_t>(m.samples) && fold.size() == labels.size(),
+                 "stack_out_of_fold",
+                 labels.size() << " labels and " << fold.size() << " fold ids for " << m.samples
+                               << " samples (one of each per sample)");
   EnsembleModel model;
   model.method = "stacking";
   EnsemblePrediction out = predict_ensemble(fit_ensemble("mean", m, labels), m);  // disagreement, counts

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "qf/core/require.h"
 #include "qf/data/csv.h"
 #include "qf/nn/layers.h"
 #include "qf/nn/loss.h"
@@ -382,7 +383,8 @@ SentimentLabel SentimentThresholds::label(double score) const {
 }
 
 ClassScores class_scores(std::span<const SentimentLabel> predicted, std::span<const SentimentLabel> truth) {
-  if (predicted.size() != truth.size()) throw std::invalid_argument("class_scores: sizes differ");
+  QF_REQUIRE_MSG(predicted.size() == truth.size(), "class_scores",
+                 predicted.size() << " predictions for " << truth.size() << " labels");
   ClassScores c;
   c.count = static_cast<std::int64_t>(truth.size());
   double tp[3] = {}, fp[3] = {}, fn[3] = {}, right = 0;
@@ -544,8 +546,9 @@ double BagOfWordsClassifier::score(const std::string& text) const {
 }
 
 BagOfWordsClassifier train_bag_of_words(const LabelledText& train, const BagOfWordsOptions& o) {
-  if (train.text.empty() || train.text.size() != train.label.size())
-    throw std::invalid_argument("train_bag_of_words: no training text, or labels of another length");
+  QF_REQUIRE_MSG(!train.text.empty() && train.text.size() == train.label.size(), "train_bag_of_words",
+                 train.text.size() << " training texts and " << train.label.size()
+                                   << " labels (at least one text, one label each)");
   BagOfWordsClassifier c;
   c.negators_ = finance_lexicon().negators;
   std::map<std::string, int> counts;
@@ -562,7 +565,7 @@ BagOfWordsClassifier train_bag_of_words(const LabelledText& train, const BagOfWo
     ranked.resize(static_cast<std::size_t>(o.max_vocabulary));
   for (const auto& [n, w] : ranked) c.vocabulary_.emplace(w, static_cast<std::int64_t>(c.vocabulary_.size()));
   const auto V = static_cast<std::int64_t>(c.vocabulary_.size());
-  if (V == 0) throw std::invalid_argument("train_bag_of_words: no word occurs min_count times");
+  QF_REQUIRE(V > 0, "train_bag_of_words", "min_count", o.min_count, "leaves no word in the vocabulary");
   std::vector<std::vector<std::int64_t>> rows;
   for (const auto& t : train.text) rows.push_back(c.features(t));
 

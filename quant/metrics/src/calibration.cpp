@@ -6,6 +6,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "qf/core/require.h"
+
 namespace qf::quant {
 
 namespace {
@@ -15,18 +17,17 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // The finite (probability, outcome) pairs; throws when there is nothing to fit.
 void pairs(std::span<const double> probability, std::span<const double> outcome, const char* who,
            std::vector<double>& p, std::vector<double>& y) {
-  if (probability.size() != outcome.size())
-    throw std::invalid_argument(std::string(who) + ": probabilities and outcomes differ in length");
+  QF_REQUIRE_MSG(probability.size() == outcome.size(), who,
+                 probability.size() << " probabilities but " << outcome.size() << " outcomes");
   for (std::size_t i = 0; i < probability.size(); ++i)
     if (std::isfinite(probability[i]) && std::isfinite(outcome[i])) {
       p.push_back(probability[i]);
       y.push_back(outcome[i] > 0.5 ? 1.0 : 0.0);
     }
   const double ups = std::accumulate(y.begin(), y.end(), 0.0);
-  if (p.size() < 2 || ups == 0 || ups == static_cast<double>(y.size()))
-    throw std::invalid_argument(std::string(who) + ": needs at least 2 outcomes of both classes (got " +
-                                std::to_string(p.size()) + " with " + std::to_string(static_cast<long>(ups)) +
-                                " up)");
+  QF_REQUIRE_MSG(p.size() >= 2 && ups != 0 && ups != static_cast<double>(y.size()), who,
+                 "needs at least 2 outcomes of both classes (got " << p.size() << " with "
+                                                                   << static_cast<long>(ups) << " up)");
 }
 
 }  // namespace
@@ -47,8 +48,8 @@ double PlattScaling::apply(double probability) const {
 std::vector<double> fit_logistic(std::span<const double> features, std::size_t dimension,
                                  std::span<const double> target, double ridge) {
   const std::size_t n = target.size(), d = dimension + 1;  // + intercept
-  if (features.size() != n * dimension)
-    throw std::invalid_argument("fit_logistic: features must be [n, dimension]");
+  QF_REQUIRE_MSG(features.size() == n * dimension, "fit_logistic",
+                 features.size() << " features for [n, dimension] = [" << n << ", " << dimension << "]");
   std::vector<double> w(d, 0.0), gradient(d), hessian(d * d), step(d);
   auto score = [&](const std::vector<double>& c, std::size_t i) {
     double f = c[dimension];
@@ -212,8 +213,9 @@ Calibrator fit_calibrator(const std::string& method, std::span<const double> pro
 
 std::vector<ReliabilityBin> reliability_curve(std::span<const double> probability,
                                               std::span<const double> outcome, int bins) {
-  if (bins < 1 || probability.size() != outcome.size())
-    throw std::invalid_argument("reliability_curve: at least one bin, as many outcomes as probabilities");
+  QF_REQUIRE(bins >= 1, "reliability_curve", "bins", bins, "must be at least 1");
+  QF_REQUIRE_MSG(probability.size() == outcome.size(), "reliability_curve",
+                 probability.size() << " probabilities but " << outcome.size() << " outcomes");
   std::vector<ReliabilityBin> curve(static_cast<std::size_t>(bins));
   std::vector<double> sum_p(curve.size(), 0.0), sum_y(curve.size(), 0.0);
   for (std::size_t i = 0; i < probability.size(); ++i) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "qf/core/require.h"
 #include "qf/data/validation.h"
 
 namespace qf::quant {
@@ -20,9 +21,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // The pairs where both values are finite.
 void finite_pairs(std::span<const double> a, std::span<const double> b, std::vector<double>& x,
                   std::vector<double>& y, const char* what) {
-  if (a.size() != b.size())
-    throw std::invalid_argument(std::string(what) + ": " + std::to_string(a.size()) + " predictions for " +
-                                std::to_string(b.size()) + " values");
+  QF_REQUIRE_MSG(a.size() == b.size(), what, a.size() << " predictions for " << b.size() << " values");
   for (std::size_t i = 0; i < a.size(); ++i)
     if (std::isfinite(a[i]) && std::isfinite(b[i])) {
       x.push_back(a[i]);
@@ -115,10 +114,8 @@ void score_probabilities(const std::vector<double>& p, const std::vector<double>
 ClassificationScores classification_scores(std::span<const double> probabilities,
                                            std::span<const double> labels,
                                            std::span<const std::uint8_t> abstain) {
-  if (!abstain.empty() && abstain.size() != probabilities.size())
-    throw std::invalid_argument("classification_scores: " + std::to_string(abstain.size()) +
-                                " abstain flags for " + std::to_string(probabilities.size()) +
-                                " predictions");
+  QF_REQUIRE_MSG(abstain.empty() || abstain.size() == probabilities.size(), "classification_scores",
+                 abstain.size() << " abstain flags for " << probabilities.size() << " predictions");
   std::vector<double> p, y;
   std::vector<std::uint8_t> called;
   finite_pairs(probabilities, labels, p, y, "classification_scores");

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "qf/core/require.h"
+
 namespace qf::quant {
 
 namespace {
@@ -28,9 +30,7 @@ double sample_sd(std::span<const double> x) {
 
 void check_finite(std::span<const double> x, const char* what) {
   for (std::size_t i = 0; i < x.size(); ++i)
-    if (!std::isfinite(x[i]))
-      throw std::invalid_argument(std::string(what) + ": return of day " + std::to_string(i) +
-                                  " is not finite");
+    QF_REQUIRE_MSG(std::isfinite(x[i]), what, "return of day " << i << " is not finite (" << x[i] << ")");
 }
 
 double ratio(double numerator, double denominator) {
@@ -47,7 +47,8 @@ double annual_return(std::span<const double> r) {
 }
 
 void drawdown_series(std::span<const double> r, std::span<double> out) {
-  if (out.size() != r.size()) throw std::invalid_argument("drawdown_series: output length differs");
+  QF_REQUIRE_MSG(out.size() == r.size(), "drawdown_series",
+                 out.size() << " outputs for " << r.size() << " returns");
   double wealth = 1, peak = 1;
   for (std::size_t i = 0; i < r.size(); ++i) {
     wealth *= 1 + r[i];
@@ -143,9 +144,8 @@ ReturnMetrics return_metrics(std::span<const double> r) {
 BenchmarkMetrics benchmark_metrics(std::span<const double> r, std::span<const double> b) {
   check_finite(r, "benchmark_metrics");
   check_finite(b, "benchmark_metrics (benchmark)");
-  if (r.size() != b.size())
-    throw std::invalid_argument("benchmark_metrics: " + std::to_string(r.size()) + " returns but " +
-                                std::to_string(b.size()) + " benchmark returns");
+  QF_REQUIRE_MSG(r.size() == b.size(), "benchmark_metrics",
+                 r.size() << " returns but " << b.size() << " benchmark returns");
   BenchmarkMetrics m;
   const double mb = mean(b), mr = mean(r);
   double cov = 0, var_b = 0, var_r = 0;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "qf/core/require.h"
 #include "qf/tensor/blas.h"
 
 namespace qf::quant {
@@ -17,8 +18,7 @@ void check_returns(const Tensor& r, const char* what) {
     throw ShapeError(std::string(what) + ": returns must be float64 [T >= 2, N >= 1], got " +
                      to_string(r.shape()) + " " + to_string(r.dtype()));
   for (const double v : r.span<double>())
-    if (!std::isfinite(v))
-      throw std::invalid_argument(std::string(what) + ": returns must be finite (no NaN)");
+    QF_REQUIRE(std::isfinite(v), what, "a return", v, "is not finite (returns must have no NaN)");
 }
 
 void check_covariance(const Tensor& c, const char* what) {
@@ -60,9 +60,7 @@ void cholesky(std::vector<double>& a, std::int64_t n, const char* what) {
     const double pivot = a[static_cast<std::size_t>(j * n + j)];
     if (!(pivot * pivot > 1e-14 * std::abs(diagonal[static_cast<std::size_t>(j)]))) bad = j;
   }
-  if (bad >= 0)
-    throw std::invalid_argument(std::string(what) + ": the covariance is not positive definite (pivot " +
-                                std::to_string(bad) + ")");
+  QF_REQUIRE_MSG(bad < 0, what, "the covariance is not positive definite (pivot " << bad << ")");
 }
 
 // Solves A x = b given the factor from cholesky().
@@ -122,7 +120,7 @@ ShrunkCovariance ledoit_wolf(const Tensor& returns) {
 
 Tensor ewma_covariance(const Tensor& returns, double halflife) {
   check_returns(returns, "ewma_covariance");
-  if (!(halflife > 0)) throw std::invalid_argument("ewma_covariance: halflife must be positive");
+  QF_REQUIRE(halflife > 0, "ewma_covariance", "halflife", halflife, "must be positive");
   const std::int64_t T = returns.dim(0), N = returns.dim(1);
   std::vector<double> w(static_cast<std::size_t>(T));
   for (std::int64_t k = 0; k < T; ++k)
@@ -142,7 +140,7 @@ Tensor ewma_covariance(const Tensor& returns, double halflife) {
 }
 
 std::vector<double> equal_weights(std::int64_t n) {
-  if (n < 1) throw std::invalid_argument("equal_weights: no assets");
+  QF_REQUIRE(n >= 1, "equal_weights", "assets", n, "must be at least 1");
   return std::vector<double>(static_cast<std::size_t>(n), 1.0 / static_cast<double>(n));
 }
 
@@ -152,9 +150,8 @@ std::vector<double> inverse_volatility_weights(const Tensor& c) {
   std::vector<double> w(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
     const double var = c.data<double>()[i * n + i];
-    if (!(var > 0))
-      throw std::invalid_argument("inverse_volatility_weights: asset " + std::to_string(i) +
-                                  " has no variance");
+    QF_REQUIRE_MSG(var > 0, "inverse_volatility_weights",
+                   "asset " << i << " has no variance (" << var << ")");
     w[static_cast<std::size_t>(i)] = 1.0 / std::sqrt(var);
   }
   return normalised(w);

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "qf/core/require.h"
 #include "qf/data/prices.h"
 #include "qf/data/store.h"
 #include "qf/quant/metrics/calibration.h"
@@ -194,27 +195,30 @@ double drawdown_scale(double drawdown, const std::vector<std::pair<double, doubl
 }
 
 void check_spec(const OptimizerSpec& s, const data::Universe& u) {
-  auto fail = [](const std::string& what) { throw std::invalid_argument("portfolio_optimizer: " + what); };
+  constexpr const char* kWho = "portfolio_optimizer";
   const auto& c = s.constraints;
   const std::vector<std::string> methods = {
       "equal_weight", "inverse_volatility", "risk_parity", "hrp",         "confidence_top_k",
       "min_variance", "mean_variance",      "max_sharpe",  "target_risk", "kelly"};
-  if (std::find(methods.begin(), methods.end(), s.method) == methods.end())
-    fail("unknown method '" + s.method + "'");
-  if (s.risk.estimator != "ledoit_wolf" && s.risk.estimator != "sample" && s.risk.estimator != "ewma")
-    fail("unknown covariance estimator '" + s.risk.estimator + "' (ledoit_wolf, sample, ewma)");
-  if (s.risk.lookback < 20) fail("the covariance lookback must be at least 20 days");
-  if (s.risk.refresh_days < 1) fail("refresh_days must be at least 1");
-  if (!(c.name_max > 0)) fail("the per-name cap must be positive");
-  if (!(c.net_min <= c.net_max)) fail("net_min must not exceed net_max");
-  if (c.long_only && c.net_min < 0) fail("long only needs net_min >= 0");
-  if (!(s.risk_aversion > 0) || !(s.kelly_fraction > 0))
-    fail("risk aversion and Kelly fraction must be positive");
-  if (s.method == "target_risk" && !(s.target_volatility > 0))
-    fail("target_risk needs a positive target volatility");
-  if (!s.rules.regime_exposure.empty() &&
-      static_cast<std::int64_t>(s.rules.regime_exposure.size()) != u.day_count())
-    fail("the regime exposure series must have one value per calendar day");
+  QF_REQUIRE(std::find(methods.begin(), methods.end(), s.method) != methods.end(), kWho, "method", s.method,
+             "is unknown");
+  QF_REQUIRE(s.risk.estimator == "ledoit_wolf" || s.risk.estimator == "sample" || s.risk.estimator == "ewma",
+             kWho, "covariance estimator", s.risk.estimator, "is unknown (ledoit_wolf, sample, ewma)");
+  QF_REQUIRE(s.risk.lookback >= 20, kWho, "covariance lookback", s.risk.lookback, "must be at least 20 days");
+  QF_REQUIRE(s.risk.refresh_days >= 1, kWho, "refresh_days", s.risk.refresh_days, "must be at least 1");
+  QF_REQUIRE(c.name_max > 0, kWho, "per-name cap", c.name_max, "must be positive");
+  QF_REQUIRE_MSG(c.net_min <= c.net_max, kWho,
+                 "net_min (" << c.net_min << ") must not exceed net_max (" << c.net_max << ")");
+  QF_REQUIRE(!c.long_only || c.net_min >= 0, kWho, "net_min", c.net_min, "must be >= 0 when long only");
+  QF_REQUIRE(s.risk_aversion > 0, kWho, "risk aversion", s.risk_aversion, "must be positive");
+  QF_REQUIRE(s.kelly_fraction > 0, kWho, "Kelly fraction", s.kelly_fraction, "must be positive");
+  QF_REQUIRE(s.method != "target_risk" || s.target_volatility > 0, kWho, "target volatility",
+             s.target_volatility, "must be positive for target_risk");
+  QF_REQUIRE_MSG(s.rules.regime_exposure.empty() ||
+                     static_cast<std::int64_t>(s.rules.regime_exposure.size()) == u.day_count(),
+                 kWho,
+                 "the regime exposure series must have one value per calendar day ("
+                     << s.rules.regime_exposure.size() << " for " << u.day_count() << " days)");
 }
 
 }  // namespace

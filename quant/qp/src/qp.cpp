@@ -6,6 +6,7 @@
 #include <span>
 #include <stdexcept>
 
+#include "qf/core/require.h"
 #include "qf/tensor/blas.h"
 
 namespace qf::quant {
@@ -77,23 +78,33 @@ std::string row_name(const QpProblem& p, std::size_t j) {
 
 void check(const QpProblem& p) {
   const auto n = static_cast<std::size_t>(p.n), m = static_cast<std::size_t>(p.rows());
-  auto fail = [](const std::string& what) { throw std::invalid_argument("QpSolver: " + what); };
-  if (p.n < 1) fail("no variables");
-  if (p.P.size() != n * n || p.q.size() != n) fail("P must be [n, n] and q [n]");
-  if (p.A.size() != m * n || p.row_upper.size() != m) fail("A must be [m, n] with m row bounds");
-  if (!p.lower.empty() && (p.lower.size() != n || p.upper.size() != n)) fail("bounds must be [n]");
-  if (!p.reference.empty() && p.reference.size() != n) fail("the reference point must be [n]");
-  if (!all_finite(p.P)) fail("P holds a non-finite value");
-  if (!all_finite(p.A)) fail("A holds a non-finite value");
+  constexpr const char* kWho = "QpSolver";
+  QF_REQUIRE(p.n >= 1, kWho, "n", p.n, "must be at least 1 (no variables)");
+  QF_REQUIRE_MSG(
+      p.P.size() == n * n && p.q.size() == n, kWho,
+      "P must be [n, n] and q [n] (n = " << n << "; " << p.P.size() << " and " << p.q.size() << " values)");
+  QF_REQUIRE_MSG(p.A.size() == m * n && p.row_upper.size() == m, kWho,
+                 "A must be [m, n] with m row bounds (m = " << m << ", n = " << n << "; " << p.A.size()
+                                                            << " values and " << p.row_upper.size()
+                                                            << " upper bounds)");
+  QF_REQUIRE_MSG(p.lower.empty() || (p.lower.size() == n && p.upper.size() == n), kWho,
+                 "bounds must be [n] (n = " << n << "; " << p.lower.size() << " lower and " << p.upper.size()
+                                            << " upper)");
+  QF_REQUIRE_MSG(p.reference.empty() || p.reference.size() == n, kWho,
+                 "the reference point must be [n] (n = " << n << "; " << p.reference.size() << " values)");
+  QF_REQUIRE_MSG(all_finite(p.P), kWho, "P holds a non-finite value");
+  QF_REQUIRE_MSG(all_finite(p.A), kWho, "A holds a non-finite value");
   for (std::size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(p.q[i])) fail("q holds a non-finite value");
-    if (!p.lower.empty() && !(p.lower[i] <= p.upper[i]))
-      fail("bounds of " + variable_name(p, i) + " are empty or NaN");
+    QF_REQUIRE(std::isfinite(p.q[i]), kWho, "q[" + std::to_string(i) + "]", p.q[i], "is not finite");
+    QF_REQUIRE_MSG(p.lower.empty() || p.lower[i] <= p.upper[i], kWho,
+                   "bounds of " << variable_name(p, i) << " are empty or NaN");
   }
   for (std::size_t j = 0; j < m; ++j)
-    if (!(p.row_lower[j] <= p.row_upper[j])) fail("bounds of " + row_name(p, j) + " are empty or NaN");
-  if (!(p.l1_cost >= 0) || !(p.l1_limit >= 0) || !(p.gross_limit >= 0))
-    fail("l1_cost, l1_limit and gross_limit must be non-negative");
+    QF_REQUIRE_MSG(p.row_lower[j] <= p.row_upper[j], kWho,
+                   "bounds of " << row_name(p, j) << " are empty or NaN");
+  QF_REQUIRE(p.l1_cost >= 0, kWho, "l1_cost", p.l1_cost, "must be non-negative");
+  QF_REQUIRE(p.l1_limit >= 0, kWho, "l1_limit", p.l1_limit, "must be non-negative");
+  QF_REQUIRE(p.gross_limit >= 0, kWho, "gross_limit", p.gross_limit, "must be non-negative");
 }
 
 // OSQP's polishing, extended to the l1 terms and refined like an active-set method: from ADMM's

@@ -7,6 +7,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "qf/core/require.h"
+
 namespace qf::quant {
 
 namespace {
@@ -81,13 +83,17 @@ Passes forward_backward(const GaussianHmm& m, const RegimeFeatures& x, std::int6
 }
 
 void check_model(const GaussianHmm& m, const RegimeFeatures& x) {
-  if (m.states < 1 || m.features != x.features || m.initial.size() != static_cast<std::size_t>(m.states) ||
-      m.transition.size() != static_cast<std::size_t>(m.states * m.states) ||
-      m.means.size() != static_cast<std::size_t>(m.states * m.features) ||
-      m.variances.size() != m.means.size())
-    throw std::invalid_argument("GaussianHmm: parameter sizes do not match its states and features");
-  if (x.values.size() != static_cast<std::size_t>(x.days * x.features))
-    throw std::invalid_argument("RegimeFeatures: values must be [days, features]");
+  QF_REQUIRE(m.states >= 1, "GaussianHmm", "states", m.states, "must be at least 1");
+  QF_REQUIRE_MSG(m.features == x.features && m.initial.size() == static_cast<std::size_t>(m.states) &&
+                     m.transition.size() == static_cast<std::size_t>(m.states * m.states) &&
+                     m.means.size() == static_cast<std::size_t>(m.states * m.features) &&
+                     m.variances.size() == m.means.size(),
+                 "GaussianHmm",
+                 "parameter sizes do not match its " << m.states << " states and " << m.features
+                                                     << " features (the data has " << x.features << ")");
+  QF_REQUIRE_MSG(
+      x.values.size() == static_cast<std::size_t>(x.days * x.features), "RegimeFeatures",
+      x.values.size() << " values for [days, features] = [" << x.days << ", " << x.features << "]");
 }
 
 // States sorted by the variance of their first feature (the return), ascending: calm first.
@@ -112,8 +118,8 @@ void canonical_order(GaussianHmm& m) {
 }  // namespace
 
 RegimeFeatures regime_features(std::span<const double> close, int window) {
-  if (window == 1 || window < 0)
-    throw std::invalid_argument("regime_features: the volatility window must be 0 (none) or at least 2");
+  QF_REQUIRE(window == 0 || window >= 2, "regime_features", "volatility window", window,
+             "must be 0 (none) or at least 2");
   RegimeFeatures x;
   x.days = static_cast<std::int64_t>(close.size());
   x.features = window == 0 ? 1 : 2;
@@ -149,15 +155,14 @@ RegimeFeatures regime_features(std::span<const double> close, int window) {
 HmmFit fit_gaussian_hmm(const RegimeFeatures& x, std::int64_t first, std::int64_t last,
                         const HmmFitOptions& options) {
   const int K = options.states;
-  if (K < 2 || K > 4) throw std::invalid_argument("fit_gaussian_hmm: 2 to 4 states");
-  if (first < 0 || last >= x.days || first > last)
-    throw std::invalid_argument("fit_gaussian_hmm: bad row range");
+  QF_REQUIRE(K >= 2 && K <= 4, "fit_gaussian_hmm", "states", K, "must be 2 to 4");
+  QF_REQUIRE_MSG(first >= 0 && last < x.days && first <= last, "fit_gaussian_hmm",
+                 "rows [" << first << ", " << last << "] are not a range within the " << x.days << " days");
   std::vector<std::int64_t> rows;
   for (std::int64_t t = first; t <= last; ++t)
     if (observed(x, t)) rows.push_back(t);
-  if (rows.size() < static_cast<std::size_t>(10 * K))
-    throw std::invalid_argument("fit_gaussian_hmm: " + std::to_string(rows.size()) + " observed days for " +
-                                std::to_string(K) + " states (need 10 per state)");
+  QF_REQUIRE_MSG(rows.size() >= static_cast<std::size_t>(10 * K), "fit_gaussian_hmm",
+                 rows.size() << " observed days for " << K << " states (need 10 per state)");
   const auto F = static_cast<std::size_t>(x.features);
   // Sorted by the distance of the first feature (the return) from its median: quiet days first.
   Vec first_feature;
@@ -331,7 +336,7 @@ std::vector<int> viterbi_path(const GaussianHmm& m, const RegimeFeatures& x) {
 
 RuleRegimes rule_regimes(std::span<const double> close, int vol_window, int median_window, double threshold,
                          int trend_window) {
-  if (vol_window < 2) throw std::invalid_argument("rule_regimes: the volatility window must be at least 2");
+  QF_REQUIRE(vol_window >= 2, "rule_regimes", "volatility window", vol_window, "must be at least 2");
   const RegimeFeatures x = regime_features(close, vol_window);
   const std::size_t T = close.size();
   RuleRegimes out{std::vector<int>(T, -1), std::vector<int>(T, 0)};
@@ -359,9 +364,13 @@ RuleRegimes rule_regimes(std::span<const double> close, int vol_window, int medi
 
 std::vector<double> regime_exposure(std::span<const double> probabilities, int states,
                                     std::span<const double> exposure_by_state) {
-  if (states < 1 || exposure_by_state.size() != static_cast<std::size_t>(states) ||
-      probabilities.size() % static_cast<std::size_t>(states) != 0)
-    throw std::invalid_argument("regime_exposure: one exposure per state, probabilities [days, states]");
+  QF_REQUIRE(states >= 1, "regime_exposure", "states", states, "must be at least 1");
+  QF_REQUIRE_MSG(exposure_by_state.size() == static_cast<std::size_t>(states) &&
+                     probabilities.size() % static_cast<std::size_t>(states) == 0,
+                 "regime_exposure",
+                 "one exposure per state and probabilities [days, states] ("
+                     << states << " states, " << exposure_by_state.size() << " exposures, "
+                     << probabilities.size() << " probabilities)");
   const std::size_t T = probabilities.size() / static_cast<std::size_t>(states);
   Vec out(T, 0.0);
   for (std::size_t t = 0; t < T; ++t)

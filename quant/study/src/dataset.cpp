@@ -6,6 +6,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "qf/core/require.h"
 #include "qf/quant/signals/returns.h"
 
 namespace qf::quant {
@@ -74,19 +75,19 @@ std::vector<std::string> resolve_features(const std::string& spec, const data::F
       add(part);
     }
   }
-  if (out.empty()) throw std::invalid_argument("feature list '" + spec + "' names no feature");
+  QF_REQUIRE(!out.empty(), "resolve_features", "feature list", spec, "names no feature");
   return out;
 }
 
 StockDataset::StockDataset(const data::Universe& u, const data::FeaturePanels& panels, DatasetOptions options)
     : options_(std::move(options)), days_(u.day_count()), tickers_(u.ticker_count()) {
-  if (options_.window < 1) throw std::invalid_argument("StockDataset: window must be at least 1");
-  if (options_.features.empty()) throw std::invalid_argument("StockDataset: no features");
+  QF_REQUIRE(options_.window >= 1, "StockDataset", "window", options_.window, "must be at least 1");
+  QF_REQUIRE_MSG(!options_.features.empty(), "StockDataset", "no features");
   const auto F = static_cast<std::int64_t>(options_.features.size());
   std::vector<const float*> columns;
   for (const auto& name : options_.features) {
     const auto it = panels.find(name);
-    if (it == panels.end()) throw std::invalid_argument("StockDataset: no feature panel '" + name + "'");
+    QF_REQUIRE(it != panels.end(), "StockDataset", "feature", name, "has no panel");
     if (it->second.shape() != Shape{days_, tickers_} || it->second.dtype() != DType::f32)
       throw ShapeError("StockDataset: panel '" + name + "' is " + qf::to_string(it->second.shape()) +
                        ", the universe is [" + std::to_string(days_) + ", " + std::to_string(tickers_) + "]");
@@ -153,7 +154,7 @@ std::vector<data::StandardScaler> fit_scalers(const StockDataset& data, std::spa
         matrices.push_back(data.features(i));
         used.push_back(std::move(rows[static_cast<std::size_t>(i)]));
       }
-    if (matrices.empty()) throw std::invalid_argument("fit_scalers: no training samples");
+    QF_REQUIRE_MSG(!matrices.empty(), "fit_scalers", "no training samples");
     data::StandardScaler pooled;
     pooled.fit(matrices, used);
     return {pooled};
@@ -171,16 +172,15 @@ WindowBatchSource::WindowBatchSource(const StockDataset& data, std::vector<Sampl
                                      const std::vector<data::StandardScaler>& scalers)
     : data_(data), samples_(std::move(samples)), scaled_(static_cast<std::size_t>(data.ticker_count())) {
   const bool shared = scalers.size() == 1;
-  if (!shared && static_cast<std::int64_t>(scalers.size()) != data.ticker_count())
-    throw std::invalid_argument("WindowBatchSource: " + std::to_string(scalers.size()) + " scalers for " +
-                                std::to_string(data.ticker_count()) + " tickers");
+  QF_REQUIRE_MSG(
+      shared || static_cast<std::int64_t>(scalers.size()) == data.ticker_count(), "WindowBatchSource",
+      scalers.size() << " scalers for " << data.ticker_count() << " tickers (one, or one per ticker)");
   for (const SampleRef& s : samples_) {
     Tensor& scaled = scaled_[static_cast<std::size_t>(s.ticker)];
     if (scaled.defined()) continue;
     const auto& scaler = scalers[shared ? 0 : static_cast<std::size_t>(s.ticker)];
-    if (scaler.mean().empty())
-      throw std::invalid_argument("WindowBatchSource: ticker " + std::to_string(s.ticker) +
-                                  " has no fitted scaler");
+    QF_REQUIRE_MSG(!scaler.mean().empty(), "WindowBatchSource",
+                   "ticker " << s.ticker << " has no fitted scaler");
     scaled = scaler.transform(data.features(s.ticker)).to(DType::f32);
   }
 }

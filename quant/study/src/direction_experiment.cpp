@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "qf/core/require.h"
 #include "qf/data/windows.h"
 #include "qf/nn/trainer.h"
 #include "qf/quant/signals/returns.h"
@@ -27,9 +28,8 @@ DirectionExperimentResult run_direction_experiment(std::span<const double> close
                                                    const std::function<void(const EpochReport&)>& on_epoch) {
   const auto days = static_cast<std::int64_t>(close.size());
   const std::int64_t split = static_cast<std::int64_t>(static_cast<double>(days) * o.train_fraction);
-  if (split < o.window + 50 || days - split < o.window + 50)
-    throw std::invalid_argument("run_direction_experiment: " + std::to_string(days) +
-                                " days are too few for window " + std::to_string(o.window));
+  QF_REQUIRE_MSG(split >= o.window + 50 && days - split >= o.window + 50, "run_direction_experiment",
+                 days << " days are too few for window " << o.window);
   const Tensor raw = direction_features(close);
   const std::vector<double> labels = next_day_direction(close);
 

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "qf/core/require.h"
 #include "qf/nn/lstm_multi.h"
 #include "qf/nn/serialize.h"
 #include "qf/quant/cv/cross_validation.h"
@@ -282,9 +283,8 @@ std::map<std::uint64_t, Prefit> fit_grouped(const StockDataset& data, const Tria
       for (const FitRequest& r : group) {
         setups.push_back(setup_fit(data, trial, o, true, r));
         auto* lstm = dynamic_cast<nn::LSTMClassifier*>(setups.back().out.model.get());
-        if (!lstm)
-          throw std::invalid_argument("--device cuda trains lstm models only, not " +
-                                      trial.model.architecture);
+        QF_REQUIRE(lstm, "--device cuda", "architecture", trial.model.architecture,
+                   "is not lstm (the only one it trains)");
         models.push_back(lstm);
       }
       for (FitSetup& s : setups) {  // pointers into setups only once it no longer grows
@@ -457,8 +457,7 @@ std::vector<Trial> grid_trials(const SearchSpace& s) {
                 t.features = features;
                 trials.push_back(t);
               }
-  if (trials.empty())
-    throw std::invalid_argument("the search space is empty (a hyperparameter has no value)");
+  QF_REQUIRE_MSG(!trials.empty(), "grid_trials", "the search space is empty (a hyperparameter has no value)");
   return trials;
 }
 
@@ -482,18 +481,16 @@ CalendarPlan plan_calendar(std::int64_t days, std::int64_t window, std::int64_t 
   // No development label may use a price after the first test decision: t + L <= test_first. (Test
   // windows may hold development days: features are the past.)
   plan.dev_last = plan.test_first - label_end_offset;
-  if (o.test_fraction <= 0 || o.test_fraction >= 1 || plan.test_first > plan.test_last)
-    throw std::invalid_argument("test_fraction " + format_double(o.test_fraction) +
-                                " leaves no test period in " + std::to_string(days) + " days");
+  QF_REQUIRE(o.test_fraction > 0 && o.test_fraction < 1 && plan.test_first <= plan.test_last, "plan_calendar",
+             "test_fraction", o.test_fraction, "leaves no test period in " + std::to_string(days) + " days");
   // What a fit really needs: enough training windows (min_train_samples) in the development period (a
   // fold or ticker with fewer training samples is skipped, as before).
   const std::int64_t dev_days_count = plan.dev_last - plan.dev_first + 1;
-  if (dev_days_count < o.min_train_samples)
-    throw std::invalid_argument(std::to_string(days) + " calendar days leave " +
-                                std::to_string(std::max<std::int64_t>(dev_days_count, 0)) +
-                                " development days for window " + std::to_string(window) +
-                                " and a test period of " + format_double(o.test_fraction * 100) +
-                                " %, fewer than --min-train " + std::to_string(o.min_train_samples));
+  QF_REQUIRE_MSG(dev_days_count >= o.min_train_samples, "plan_calendar",
+                 days << " calendar days leave " << std::max<std::int64_t>(dev_days_count, 0)
+                      << " development days for window " << window << " and a test period of "
+                      << format_double(o.test_fraction * 100) << " %, fewer than --min-train "
+                      << o.min_train_samples);
   std::vector<std::int64_t> dev_days(static_cast<std::size_t>(plan.dev_last - plan.dev_first + 1));
   std::iota(dev_days.begin(), dev_days.end(), plan.dev_first);
   const std::vector<cv::SampleSpan> spans = cv::window_spans(dev_days, window, label_end_offset);
@@ -592,10 +589,10 @@ Study::Study(const data::Universe& universe, const data::FeaturePanels& panels, 
       options_(std::move(options)),
       trials_(std::move(trials)),
       out_(std::move(out_dir)) {
-  if (trials_.empty()) throw std::invalid_argument("a study needs at least one trial");
-  if (trials_.size() > 1 && options_.cv == CvScheme::none)
-    throw std::invalid_argument("a search over " + std::to_string(trials_.size()) +
-                                " trials needs cross-validation to choose (--cv none allows one trial)");
+  QF_REQUIRE_MSG(!trials_.empty(), "Study", "a study needs at least one trial");
+  QF_REQUIRE_MSG(trials_.size() == 1 || options_.cv != CvScheme::none, "Study",
+                 "a search over " << trials_.size()
+                                  << " trials needs cross-validation to choose (--cv none allows one trial)");
   selection_value(Scores{}, options_.select_by);  // validates the metric name
   if (options_.tickers.empty()) {
     tickers_.resize(static_cast<std::size_t>(universe.ticker_count()));
@@ -603,7 +600,7 @@ Study::Study(const data::Universe& universe, const data::FeaturePanels& panels, 
   } else {
     for (const auto& t : options_.tickers) {
       const std::int64_t i = universe.index_of(t);
-      if (i < 0) throw std::invalid_argument("ticker '" + t + "' is not in the store");
+      QF_REQUIRE(i >= 0, "Study", "ticker", t, "is not in the store");
       tickers_.push_back(i);
     }
     std::sort(tickers_.begin(), tickers_.end());
