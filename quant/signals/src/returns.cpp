@@ -1,8 +1,12 @@
 #include "qf/quant/signals/returns.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+
+#include "qf/core/require.h"
+#include "qf/quant/ta/indicators.h"
 
 namespace qf::quant {
 
@@ -17,7 +21,7 @@ std::vector<double> log_returns(std::span<const double> prices) {
 }
 
 std::vector<double> rolling_mean_return(std::span<const double> prices, std::int64_t period) {
-  if (period < 1) throw std::invalid_argument("rolling_mean_return: period must be >= 1");
+  QF_REQUIRE(period >= 1, "rolling_mean_return", "period", period, "must be >= 1");
   const auto n = static_cast<std::size_t>(period);
   std::vector<double> out(prices.size(), kNaN);
   for (std::size_t t = n; t < prices.size(); ++t)
@@ -26,19 +30,11 @@ std::vector<double> rolling_mean_return(std::span<const double> prices, std::int
 }
 
 std::vector<double> realized_volatility(std::span<const double> prices, std::int64_t period) {
-  if (period < 2) throw std::invalid_argument("realized_volatility: period must be >= 2");
-  const auto n = static_cast<std::size_t>(period);
-  const std::vector<double> r = log_returns(prices);
-  std::vector<double> out(prices.size(), kNaN);
-  for (std::size_t t = n; t < prices.size(); ++t) {
-    double total = 0, squares = 0;
-    for (std::size_t k = t + 1 - n; k <= t; ++k) {
-      total += r[k];
-      squares += r[k] * r[k];
-    }
-    const double m = total / static_cast<double>(n);
-    out[t] = std::sqrt(std::max(0.0, squares / static_cast<double>(n) - m * m));
-  }
+  QF_REQUIRE(period >= 2, "realized_volatility", "period", period, "must be >= 2");
+  // One implementation: the rvol_<period> feature's. (ta checks the upper bound, kMaxPeriod.)
+  std::vector<double> out(prices.size());
+  ta::rolling_volatility(
+      prices, static_cast<int>(std::min<std::int64_t>(period, std::numeric_limits<int>::max())), out);
   return out;
 }
 
@@ -49,9 +45,8 @@ std::vector<double> next_day_direction(std::span<const double> prices) {
 }
 
 double directional_accuracy(std::span<const double> probabilities, std::span<const double> labels) {
-  if (probabilities.size() != labels.size())
-    throw std::invalid_argument("directional_accuracy: " + std::to_string(probabilities.size()) +
-                                " predictions for " + std::to_string(labels.size()) + " labels");
+  QF_REQUIRE_MSG(probabilities.size() == labels.size(), "directional_accuracy",
+                 probabilities.size() << " predictions for " << labels.size() << " labels");
   std::size_t correct = 0, counted = 0;
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (std::isnan(labels[i]) || std::isnan(probabilities[i])) continue;

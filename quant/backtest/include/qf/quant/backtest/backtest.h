@@ -31,7 +31,8 @@
 //   spread       half_spread_bps of |q| (half the bid-ask spread is paid on every trade)
 //   slippage     slippage_bps of |q|
 //   impact       impact_coefficient * sigma_i * sqrt(shares / volume_d) * |q|: the square-root law, sigma_i
-//                the 20-day volatility of daily log returns up to d-1
+//                the 20-day volatility of daily log returns up to d-1 (2 % until 20 returns follow
+//                a listing or a missing price)
 // and a trade is cut to max_participation * volume_d shares (0 disables the cap). Shorts pay
 // borrow_bps_per_year / 252 of their notional each day; cash earns nothing and may go negative only up to
 // the leverage limit the targets obey. A tranche whose equity is <= 0 places no orders (ruin).

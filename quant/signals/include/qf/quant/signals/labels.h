@@ -4,7 +4,8 @@
 //   next_day_up       1 if r > 0, else 0 (with a horizon h > 1: the h-day holding's return)
 //   beyond_threshold  1 if r > k * vol[t] * sqrt(h), 0 if r < -k * vol[t] * sqrt(h), NaN in between
 //                     (too small a move to trade after costs); vol[t] is the 20-day realised
-//                     volatility of daily log returns up to t
+//                     volatility of daily log returns up to t (NaN, and so the label, until 20
+//                     returns follow a listing or a missing price)
 //   beats_median      1 if r is above that day's cross-sectional median of r (Fischer & Krauss 2018)
 // NaN where the traded return is unknown (the decision or entry day is not listed, or the exit lies
 // beyond the calendar). A delisting inside the holding earns its close-out return.

@@ -20,7 +20,9 @@ namespace qf::quant {
 std::vector<double> log_returns(std::span<const double> prices);
 // Mean of log returns over the last `period` days; lookback `period`.
 std::vector<double> rolling_mean_return(std::span<const double> prices, std::int64_t period);
-// Standard deviation (population) of the last `period` log returns; lookback `period`.
+// Standard deviation (population) of the last `period` log returns; lookback `period`. NaN where the
+// window holds a missing (NaN) price: a full `period` returns after a gap or a late listing. The same
+// numbers, bit for bit, as the rvol_<period> feature (ta::rolling_volatility, which computes them).
 std::vector<double> realized_volatility(std::span<const double> prices, std::int64_t period);
 // 1 if p_{t+1} > p_t else 0; NaN on the last day.
 std::vector<double> next_day_direction(std::span<const double> prices);
