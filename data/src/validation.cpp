@@ -70,43 +70,35 @@ RowRepair repair_row(PriceRow& row) {
   return r;
 }
 
-TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
-  QF_REQUIRE(o.min_rows >= 1, "validation", "min_rows", o.min_rows, "must be at least 1");
-  TickerReport report;
-  report.ticker = s.ticker;
-  report.files = s.files;
-  report.layout = to_string(s.layout);
-  report.findings = s.findings;
-  report.rows_read = static_cast<std::int64_t>(s.rows.size());
-  for (const auto& f : s.findings) report.rows_read += f.kind == "unparseable_line" ? 1 : 0;
-  const std::string file = s.files.empty() ? std::string() : s.files.front();
-  auto add = [&](const char* kind, const PriceRow& row, const char* field, std::string detail,
-                 const char* action) {
-    report.findings.push_back({kind, file, row.line, format_date(row.day), field, std::move(detail), action});
-  };
+namespace {
 
-  // Order and duplicates.
-  if (!std::is_sorted(s.rows.begin(), s.rows.end(), [](auto& a, auto& b) { return a.day < b.day; })) {
-    report.findings.push_back(
-        {"unsorted_dates", file, 0, "", "date", "rows are not in date order", "rows sorted"});
-    std::stable_sort(s.rows.begin(), s.rows.end(), [](auto& a, auto& b) { return a.day < b.day; });
+// Rows in date order (a stable sort, noted once) without repeated dates: the first row of a date is
+// kept, later ones are reported as duplicates.
+std::vector<PriceRow> sorted_unique_rows(std::vector<PriceRow>& rows, std::vector<Finding>& findings,
+                                         const std::string& file, const detail::AddFinding& add) {
+  if (!std::is_sorted(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.day < b.day; })) {
+    findings.push_back({"unsorted_dates", file, 0, "", "date", "rows are not in date order", "rows sorted"});
+    std::stable_sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.day < b.day; });
   }
-  std::vector<PriceRow> rows;
-  rows.reserve(s.rows.size());
-  for (const PriceRow& row : s.rows) {
-    if (!rows.empty() && rows.back().day == row.day) {
-      const PriceRow& first = rows.back();
+  std::vector<PriceRow> unique;
+  unique.reserve(rows.size());
+  for (const PriceRow& row : rows) {
+    if (!unique.empty() && unique.back().day == row.day) {
+      const PriceRow& first = unique.back();
       const bool same = (first.close == row.close) &&
                         (first.open == row.open || (std::isnan(first.open) && std::isnan(row.open)));
       add("duplicate_date", row, "date", "date also on line " + std::to_string(first.line),
           same ? "identical duplicate dropped" : "conflicting duplicate: first row kept");
       continue;
     }
-    rows.push_back(row);
+    unique.push_back(row);
   }
+  return unique;
+}
 
-  // Field-level repairs: missing values filled, unusable rows dropped; the OHLC fix waits until the
-  // bad ticks are repaired, so that a bad field is never copied into another.
+// Field-level repairs (repair_row): missing values filled, unusable rows dropped. The OHLC fix waits
+// until the bad ticks are repaired, so that a bad field is never copied into another.
+std::vector<PriceRow> filled_usable_rows(const std::vector<PriceRow>& rows, const detail::AddFinding& add) {
   std::vector<PriceRow> kept;
   kept.reserve(rows.size());
   for (PriceRow row : rows) {
@@ -130,8 +122,11 @@ TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
     }
     kept.push_back(f);
   }
-  detail::apply_bad_tick_rules(kept, o, add);
-  for (PriceRow& row : kept) {
+  return kept;
+}
+
+void fix_inconsistent_ohlc(std::vector<PriceRow>& rows, const detail::AddFinding& add) {
+  for (PriceRow& row : rows) {
     const PriceRow f = row;
     if (fix_ohlc(row))
       add("ohlc_inconsistent", row, f.high != row.high ? "high" : "low",
@@ -139,18 +134,24 @@ TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
               " c=" + number_text(f.close),
           "high := max(o,h,l,c), low := min(o,h,l,c)");
   }
+}
 
-  // Runs of zero volume.
-  for (std::size_t i = 0; i < kept.size();) {
+void flag_zero_volume_runs(const std::vector<PriceRow>& rows, const ValidationOptions& o,
+                           const detail::AddFinding& add) {
+  for (std::size_t i = 0; i < rows.size();) {
     std::size_t j = i;
-    while (j < kept.size() && kept[j].volume == 0) ++j;
+    while (j < rows.size() && rows[j].volume == 0) ++j;
     if (static_cast<std::int64_t>(j - i) >= o.zero_volume_run)
-      add("zero_volume_run", kept[i], "volume",
-          std::to_string(j - i) + " days of zero volume until " + format_date(kept[j - 1].day), "flagged");
+      add("zero_volume_run", rows[i], "volume",
+          std::to_string(j - i) + " days of zero volume until " + format_date(rows[j - 1].day), "flagged");
     i = j > i ? j : i + 1;
   }
+}
 
-  // Split-like jumps that do not revert the next day.
+// Close-to-close jumps near a split ratio that do not revert the next day (nor revert the day before):
+// flagged, and with adjust_splits the earlier rows rescaled by the ratio.
+void flag_split_like_jumps(std::vector<PriceRow>& kept, const ValidationOptions& o,
+                           const detail::AddFinding& add) {
   for (std::size_t t = 1; t < kept.size(); ++t) {
     const double ratio = kept[t].close / kept[t - 1].close;
     const double split = near_split_ratio(ratio, o.split_tolerance);
@@ -179,6 +180,33 @@ TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
         kept[k].adjustment /= split;  // adjusted close / (close * split): the adjusted price is unchanged
       }
   }
+}
+
+}  // namespace
+
+// The rules of validation.h in their order; every finding goes through `add` (or straight into
+// report.findings where it has no row).
+TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
+  QF_REQUIRE(o.min_rows >= 1, "validation", "min_rows", o.min_rows, "must be at least 1");
+  TickerReport report;
+  report.ticker = s.ticker;
+  report.files = s.files;
+  report.layout = to_string(s.layout);
+  report.findings = s.findings;
+  report.rows_read = static_cast<std::int64_t>(s.rows.size());
+  for (const auto& f : s.findings) report.rows_read += f.kind == "unparseable_line" ? 1 : 0;
+  const std::string file = s.files.empty() ? std::string() : s.files.front();
+  const detail::AddFinding add = [&](const char* kind, const PriceRow& row, const char* field,
+                                     std::string detail, const char* action) {
+    report.findings.push_back({kind, file, row.line, format_date(row.day), field, std::move(detail), action});
+  };
+
+  std::vector<PriceRow> kept =
+      filled_usable_rows(sorted_unique_rows(s.rows, report.findings, file, add), add);
+  detail::apply_bad_tick_rules(kept, o, add);
+  fix_inconsistent_ohlc(kept, add);
+  flag_zero_volume_runs(kept, o, add);
+  flag_split_like_jumps(kept, o, add);
 
   s.rows = std::move(kept);
   report.rows_kept = static_cast<std::int64_t>(s.rows.size());

@@ -261,43 +261,26 @@ std::string monthly_table(const std::vector<double>& r, const std::vector<std::s
   return t.str();
 }
 
-}  // namespace
-
-std::string html_report(const Evaluation& e, const data::Universe& u, const ReportOptions& o) {
-  const std::int64_t N = u.ticker_count();
+// The dates of calendar days [first, last], YYYY-MM-DD: the x axis of every chart.
+std::vector<std::string> period_dates(const data::Universe& u, std::int64_t first, std::int64_t last) {
   std::vector<std::string> dates;
-  for (std::int64_t d = e.first_day; d <= e.last_day; ++d)
+  for (std::int64_t d = first; d <= last; ++d)
     dates.push_back(data::format_date(u.days[static_cast<std::size_t>(d)]));
-  const auto strategy_wealth = wealth(e.returns), benchmark_wealth = wealth(e.benchmark_returns);
-  std::vector<double> dd(e.returns.size()), bdd(e.returns.size());
-  drawdown_series(e.returns, dd);
-  drawdown_series(e.benchmark_returns, bdd);
-  std::vector<double> longs, shorts, turnover;
-  for (std::int64_t d = e.first_day; d <= e.last_day; ++d) {
-    longs.push_back(e.backtest.long_exposure[static_cast<std::size_t>(d)]);
-    shorts.push_back(-e.backtest.short_exposure[static_cast<std::size_t>(d)]);
-    turnover.push_back(e.backtest.turnover[static_cast<std::size_t>(d)]);
-  }
-  const double capital = e.backtest.equity.front();
-  std::map<std::string, double> by_sector;
-  for (std::int64_t i = 0; i < N; ++i) {
-    const std::string sector =
-        static_cast<std::size_t>(i) < u.sector.size() && !u.sector[static_cast<std::size_t>(i)].empty()
-            ? u.sector[static_cast<std::size_t>(i)]
-            : "(unknown)";
-    by_sector[sector] += e.backtest.ticker_pnl[static_cast<std::size_t>(i)] / capital;
-  }
-  std::vector<std::pair<std::string, double>> sectors(by_sector.begin(), by_sector.end());
-  std::sort(sectors.begin(), sectors.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return dates;
+}
 
-  std::ostringstream h;
+// The page up to the first section: title, subtitle, period, benchmark and the data warnings.
+void write_page_head(std::ostream& h, const ReportOptions& o, const std::vector<std::string>& dates,
+                     const std::string& benchmark_name, const std::vector<std::string>& data_warnings) {
   h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << html_escape(o.title)
     << "</title>\n<style>\n"
-    << kStyle << "</style></head><body>\n"
-    << "<h1>" << html_escape(o.title) << "</h1><div class=\"sub\">" << html_escape(o.subtitle)
-    << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back() << " (" << dates.size()
-    << " days); benchmark: " << html_escape(e.benchmark_name) << "</div>\n";
-  for (const auto& w : e.data_warnings) h << "<p class=\"warning\">Warning: " << html_escape(w) << "</p>\n";
+    << kStyle << "</style></head><body>\n<h1>" << html_escape(o.title) << "</h1><div class=\"sub\">"
+    << html_escape(o.subtitle) << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back()
+    << " (" << dates.size() << " days); benchmark: " << html_escape(benchmark_name) << "</div>\n";
+  for (const auto& w : data_warnings) h << "<p class=\"warning\">Warning: " << html_escape(w) << "</p>\n";
+}
+
+void write_scorecard(std::ostream& h, const Evaluation& e) {
   h << "<h2>Scorecard (plan targets, out of sample, after costs)</h2>\n<table "
        "id=\"scorecard\"><tr><th>target</th>"
        "<th>value</th><th>threshold</th><th>status</th></tr>\n";
@@ -306,9 +289,14 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
       << "</td><td>" << (l.higher_is_better ? "&gt; " : "&lt; ")
       << (l.name == "sharpe" ? format_fixed(l.target, 2) : pct(l.target, 0)) << "</td><td class=\""
       << state_class(l) << "\">" << to_string(l.state) << "</td></tr>\n";
+  h << "</table>\n";
+}
+
+// Strategy against benchmark (relative, trading and prediction figures: the strategy's only).
+void write_metrics(std::ostream& h, const Evaluation& e, double capital) {
   const auto& m = e.metrics;
   const auto& b = e.benchmark_metrics;
-  h << "</table>\n<h2>Metrics</h2>\n<table "
+  h << "<h2>Metrics</h2>\n<table "
        "id=\"metrics\"><tr><th>metric</th><th>strategy</th><th>benchmark</th></tr>\n";
   const std::tuple<const char*, std::string, std::string> rows[] = {
       {"total return", pct(m.total_return), pct(b.total_return)},
@@ -341,7 +329,18 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
       {"costs (% of capital)", pct(e.backtest.costs.total() / capital), ""}};
   for (const auto& [name, a, c] : rows)
     h << "<tr><td>" << name << "</td><td>" << a << "</td><td>" << c << "</td></tr>\n";
-  h << "</table>\n<h2>Equity curve</h2>\n<label><input type=\"checkbox\" id=\"logscale\"> log scale</label>\n"
+  h << "</table>\n";
+}
+
+// Equity (linear and log, one shown at a time), drawdown, rolling Sharpe and volatility, monthly returns
+// and the distribution of daily returns.
+void write_return_charts(std::ostream& h, const Evaluation& e, const std::vector<std::string>& dates,
+                         int rolling_window) {
+  const auto strategy_wealth = wealth(e.returns), benchmark_wealth = wealth(e.benchmark_returns);
+  std::vector<double> dd(e.returns.size()), bdd(e.returns.size());
+  drawdown_series(e.returns, dd);
+  drawdown_series(e.benchmark_returns, bdd);
+  h << "<h2>Equity curve</h2>\n<label><input type=\"checkbox\" id=\"logscale\"> log scale</label>\n"
     << line_chart({{"strategy", "#1f5fa8", strategy_wealth}, {e.benchmark_name, "#999", benchmark_wealth}},
                   dates, false, false, "equity")
     << line_chart({{"strategy", "#1f5fa8", strategy_wealth}, {e.benchmark_name, "#999", benchmark_wealth}},
@@ -349,20 +348,50 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
     << "<h2>Drawdown</h2>\n"
     << line_chart({{"strategy", "#c0392b", dd}, {e.benchmark_name, "#999", bdd}}, dates, false, true,
                   "drawdown")
-    << "<h2>Rolling " << o.rolling_window << "-day Sharpe and volatility</h2>\n"
-    << line_chart({{"Sharpe", "#1f5fa8", rolling(e.returns, o.rolling_window, true)}}, dates, false, false,
+    << "<h2>Rolling " << rolling_window << "-day Sharpe and volatility</h2>\n"
+    << line_chart({{"Sharpe", "#1f5fa8", rolling(e.returns, rolling_window, true)}}, dates, false, false,
                   "rolling_sharpe")
-    << line_chart({{"volatility (annualised)", "#8e44ad", rolling(e.returns, o.rolling_window, false)},
-                   {"benchmark", "#999", rolling(e.benchmark_returns, o.rolling_window, false)}},
+    << line_chart({{"volatility (annualised)", "#8e44ad", rolling(e.returns, rolling_window, false)},
+                   {"benchmark", "#999", rolling(e.benchmark_returns, rolling_window, false)}},
                   dates, false, true, "rolling_volatility")
     << "<h2>Monthly returns (%)</h2>\n"
     << monthly_table(e.returns, dates) << "<h2>Distribution of daily returns</h2>\n"
-    << histogram(e.returns, "distribution") << "<h2>Exposure and turnover</h2>\n"
+    << histogram(e.returns, "distribution");
+}
+
+void write_exposure_charts(std::ostream& h, const Evaluation& e, const std::vector<std::string>& dates) {
+  std::vector<double> longs, shorts, turnover;
+  for (std::int64_t d = e.first_day; d <= e.last_day; ++d) {
+    longs.push_back(e.backtest.long_exposure[static_cast<std::size_t>(d)]);
+    shorts.push_back(-e.backtest.short_exposure[static_cast<std::size_t>(d)]);
+    turnover.push_back(e.backtest.turnover[static_cast<std::size_t>(d)]);
+  }
+  h << "<h2>Exposure and turnover</h2>\n"
     << line_chart({{"long", "#2a9d4a", longs}, {"short", "#c0392b", shorts}}, dates, false, true, "exposure")
-    << line_chart({{"turnover (traded / equity)", "#e67e22", turnover}}, dates, false, true, "turnover")
-    << "<h2>P&amp;L per sector (% of initial capital)</h2>\n"
-    << bar_chart(sectors, "sectors")
-    << "<h2>Per stock</h2>\n<table id=\"stocks\"><thead><tr><th>ticker</th><th>sector</th><th>P&amp;L % of "
+    << line_chart({{"turnover (traded / equity)", "#e67e22", turnover}}, dates, false, true, "turnover");
+}
+
+// P&L per sector as a share of initial capital, largest first ("(unknown)" for tickers without one).
+void write_sector_chart(std::ostream& h, const Evaluation& e, const data::Universe& u, double capital) {
+  std::map<std::string, double> by_sector;
+  for (std::int64_t i = 0; i < u.ticker_count(); ++i) {
+    const std::string sector =
+        static_cast<std::size_t>(i) < u.sector.size() && !u.sector[static_cast<std::size_t>(i)].empty()
+            ? u.sector[static_cast<std::size_t>(i)]
+            : "(unknown)";
+    by_sector[sector] += e.backtest.ticker_pnl[static_cast<std::size_t>(i)] / capital;
+  }
+  std::vector<std::pair<std::string, double>> sectors(by_sector.begin(), by_sector.end());
+  std::sort(sectors.begin(), sectors.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  h << "<h2>P&amp;L per sector (% of initial capital)</h2>\n" << bar_chart(sectors, "sectors");
+}
+
+// One row per ticker the strategy held or made money on: P&L, days held and mean |weight| (data-v holds
+// the number the table sorts by).
+void write_stock_table(std::ostream& h, const Evaluation& e, const data::Universe& u, double capital) {
+  const std::int64_t N = u.ticker_count();
+  const auto days = static_cast<double>(e.last_day - e.first_day + 1);
+  h << "<h2>Per stock</h2>\n<table id=\"stocks\"><thead><tr><th>ticker</th><th>sector</th><th>P&amp;L % of "
        "capital</th>"
        "<th>days held</th><th>mean |weight|</th></tr></thead><tbody>\n";
   for (std::int64_t i = 0; i < N; ++i) {
@@ -379,28 +408,48 @@ std::string html_report(const Evaluation& e, const data::Universe& u, const Repo
       << html_escape(static_cast<std::size_t>(i) < u.sector.size() ? u.sector[static_cast<std::size_t>(i)]
                                                                    : "")
       << "</td><td data-v=\"" << pnl << "\">" << format_fixed(100 * pnl, 3) << "</td><td data-v=\"" << held
-      << "\">" << held << "</td><td data-v=\"" << weight / static_cast<double>(dates.size()) << "\">"
-      << pct(weight / static_cast<double>(dates.size()), 3) << "</td></tr>\n";
+      << "\">" << held << "</td><td data-v=\"" << weight / days << "\">" << pct(weight / days, 3)
+      << "</td></tr>\n";
   }
-  h << "</tbody></table>\n<script>\n"
-       "document.getElementById('logscale').addEventListener('change', function (e) {\n"
-       "  document.getElementById('equity').style.display = e.target.checked ? 'none' : '';\n"
-       "  document.getElementById('equity_log').style.display = e.target.checked ? '' : 'none';\n"
-       "});\n"
-       "document.querySelectorAll('#stocks th').forEach(function (th, column) {\n"
-       "  th.addEventListener('click', function () {\n"
-       "    var body = document.querySelector('#stocks tbody');\n"
-       "    var rows = Array.from(body.rows), down = th.dataset.down !== '1';\n"
-       "    rows.sort(function (a, b) {\n"
-       "      var x = a.cells[column], y = b.cells[column];\n"
-       "      var c = x.dataset.v !== undefined ? parseFloat(x.dataset.v) - parseFloat(y.dataset.v)\n"
-       "                                        : x.textContent.localeCompare(y.textContent);\n"
-       "      return down ? -c : c;\n"
-       "    });\n"
-       "    th.dataset.down = down ? '1' : '0';\n"
-       "    rows.forEach(function (r) { body.appendChild(r); });\n"
-       "  });\n"
-       "});\n</script>\n</body></html>\n";
+  h << "</tbody></table>\n";
+}
+
+// The page's script: the log-scale toggle of the equity chart and the per-stock table's sorting.
+constexpr const char* kReportScript =
+    "<script>\n"
+    "document.getElementById('logscale').addEventListener('change', function (e) {\n"
+    "  document.getElementById('equity').style.display = e.target.checked ? 'none' : '';\n"
+    "  document.getElementById('equity_log').style.display = e.target.checked ? '' : 'none';\n"
+    "});\n"
+    "document.querySelectorAll('#stocks th').forEach(function (th, column) {\n"
+    "  th.addEventListener('click', function () {\n"
+    "    var body = document.querySelector('#stocks tbody');\n"
+    "    var rows = Array.from(body.rows), down = th.dataset.down !== '1';\n"
+    "    rows.sort(function (a, b) {\n"
+    "      var x = a.cells[column], y = b.cells[column];\n"
+    "      var c = x.dataset.v !== undefined ? parseFloat(x.dataset.v) - parseFloat(y.dataset.v)\n"
+    "                                        : x.textContent.localeCompare(y.textContent);\n"
+    "      return down ? -c : c;\n"
+    "    });\n"
+    "    th.dataset.down = down ? '1' : '0';\n"
+    "    rows.forEach(function (r) { body.appendChild(r); });\n"
+    "  });\n"
+    "});\n</script>\n</body></html>\n";
+
+}  // namespace
+
+std::string html_report(const Evaluation& e, const data::Universe& u, const ReportOptions& o) {
+  const std::vector<std::string> dates = period_dates(u, e.first_day, e.last_day);
+  const double capital = e.backtest.equity.front();
+  std::ostringstream h;
+  write_page_head(h, o, dates, e.benchmark_name, e.data_warnings);
+  write_scorecard(h, e);
+  write_metrics(h, e, capital);
+  write_return_charts(h, e, dates, o.rolling_window);
+  write_exposure_charts(h, e, dates);
+  write_sector_chart(h, e, u, capital);
+  write_stock_table(h, e, u, capital);
+  h << kReportScript;
   return h.str();
 }
 
@@ -411,9 +460,7 @@ std::string comparison_report(const std::vector<NamedEvaluation>& strategies, co
   for (const auto& s : strategies)
     QF_REQUIRE_MSG(s.evaluation->first_day == first.first_day && s.evaluation->last_day == first.last_day,
                    "comparison_report", s.name << " covers another period");
-  std::vector<std::string> dates;
-  for (std::int64_t d = first.first_day; d <= first.last_day; ++d)
-    dates.push_back(data::format_date(u.days[static_cast<std::size_t>(d)]));
+  const std::vector<std::string> dates = period_dates(u, first.first_day, first.last_day);
   static const char* palette[] = {"#1f5fa8", "#c0392b", "#2a9d4a", "#8e44ad", "#e67e22",
                                   "#16a085", "#d35400", "#2c3e50", "#7f8c8d", "#b8860b"};
   std::vector<Series> equity, drawdowns, exposure;
@@ -435,13 +482,7 @@ std::string comparison_report(const std::vector<NamedEvaluation>& strategies, co
   drawdowns.push_back({first.benchmark_name, "#999", bdd});
 
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << html_escape(o.title)
-    << "</title>\n<style>\n"
-    << kStyle << "</style></head><body>\n<h1>" << html_escape(o.title) << "</h1><div class=\"sub\">"
-    << html_escape(o.subtitle) << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back()
-    << " (" << dates.size() << " days); benchmark: " << html_escape(first.benchmark_name) << "</div>\n";
-  for (const auto& w : first.data_warnings)
-    h << "<p class=\"warning\">Warning: " << html_escape(w) << "</p>\n";
+  write_page_head(h, o, dates, first.benchmark_name, first.data_warnings);
   h << "<h2>Side by side (after costs)</h2>\n<table "
        "id=\"comparison\"><tr><th>strategy</th><th>annual "
        "return</th><th>volatility</th><th>Sharpe</th><th>Sortino</th><th>max drawdown</th><th>Calmar</th>"
