@@ -5,7 +5,8 @@
 // plus a GEMM and a pointwise pass per step, the [B, T, 4H] pre-activations never travel through
 // memory (at batch 64, hidden 64 they are 4 MB, twice the L2) and no operand is repacked per step.
 // Outputs and their layout are those of the plain path in lstm_fused.cpp (activations in `gates`
-// for backward); values agree to float rounding (tests/nn/test_lstm_step_simd.cpp).
+// for backward); values agree with the composed autodiff reference to float rounding
+// (tests/nn/test_layers_gradcheck.cpp, LSTMPaths.FusedEqualsComposedInFloat32AndFloat64).
 #pragma once
 
 #include <cstdint>

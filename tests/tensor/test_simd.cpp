@@ -1,13 +1,38 @@
 // The SIMD exp / sigmoid / tanh of qf/tensor/simd.h against float64 std:: functions over their whole
 // useful range (relative error within a few float ulp), saturation at the extremes, and NaN in -> NaN
-// out. Skipped where the build has no SIMD type.
+// out (skipped where the build has no SIMD type); and their scalar twins fast_exp / fast_sigmoid /
+// fast_tanh of qf/tensor/fast_math.h (every build) to the bounds that header states.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "qf/tensor/fast_math.h"
 #include "qf/tensor/simd.h"
+
+// fast_exp within 2 ulp on [-87, 88]; fast_sigmoid and fast_tanh within a few ulp (relative, against
+// float64), small tanh arguments included, where 1 - e would cancel.
+TEST(FastMath, ExpSigmoidTanhWithinTheirStatedUlp) {
+  const double ulp = std::numeric_limits<float>::epsilon();
+  for (int i = 0; i <= 200000; ++i) {
+    const float x = -87.0f + 175.0f * static_cast<float>(i) / 200000.0f;
+    ASSERT_NEAR(qf::fast_exp(x) / std::exp(double(x)), 1.0, 2 * ulp) << "exp " << x;
+  }
+  for (int i = 0; i <= 200000; ++i) {
+    const float x = -30.0f + 60.0f * static_cast<float>(i) / 200000.0f;
+    ASSERT_NEAR(qf::fast_sigmoid(x) * (1.0 + std::exp(-double(x))), 1.0, 4 * ulp) << "sigmoid " << x;
+    if (std::tanh(double(x)) != 0.0) {
+      ASSERT_NEAR(qf::fast_tanh(x) / std::tanh(double(x)), 1.0, 4 * ulp) << "tanh " << x;
+    }
+    const float small = -0.2f + 0.4f * static_cast<float>(i) / 200000.0f;
+    if (small != 0.0f) {
+      ASSERT_NEAR(qf::fast_tanh(small) / std::tanh(double(small)), 1.0, 4 * ulp) << "tanh " << small;
+    }
+  }
+  EXPECT_EQ(qf::fast_tanh(0.0f), 0.0f);
+  EXPECT_EQ(qf::fast_sigmoid(0.0f), 0.5f);
+}
 
 #ifdef QF_SIMD
 namespace {

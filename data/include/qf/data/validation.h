@@ -11,16 +11,17 @@
 //                                                                     high); low := min(open, close, low)
 //   missing_volume       volume missing                               volume := 0
 //   non_positive_price   a price <= 0                                 row dropped
-//   bad_row              an interior row whose close and at least two  row dropped: a calendar gap (close
-//                        of open/high/low are each off both neighbours carried forward, present = 0); the
-//                        the same way, by >= bad_row_sigmas * sigma    finding keeps o/h/l/c
-//                        and >= bad_row_min_factor, and back the next
-//                        day (see "spike" below)
+//   bad_row              an interior row whose close and at least     row dropped: a calendar gap (close
+//                        two of open/high/low are each off both       carried forward, present = 0); the
+//                        neighbours the same way, by >=               finding keeps o/h/l/c
+//                        bad_row_sigmas * sigma and >=
+//                        bad_row_min_factor, and back the next day
+//                        (see "spike" below)
 //   bad_tick             one field of an interior row off both        rebuilt inside the day's range from the
-//                        neighbours' same field by >= bad_tick_sigmas  row's trusted fields (t = not flagged):
-//                        * sigma and >= bad_tick_min_factor, back the  high := max(open_t, close); low :=
-//                        next day (see "spike" below)                  min(open_t, close); open := clamp(prev
-//                                                                     close, low, high); close := clamp(prev
+//                        neighbours' same field by >=                 row's trusted fields (t = not flagged):
+//                        bad_tick_sigmas * sigma and >=               high := max(open_t, close); low :=
+//                        bad_tick_min_factor, back the next day       min(open_t, close); open := clamp(prev
+//                        (see "spike" below)                          close, low, high); close := clamp(prev
 //                                                                     close, low, high) if high and low are
 //                                                                     trusted, else the row is dropped (a gap
 //                                                                     like bad_row); the finding keeps the
@@ -47,7 +48,7 @@
 // Calendar findings (gap, late_start, early_end) come from aligning tickers (universe.h), and so do the
 // price-basis findings (--prices adjusted, after every rule above: they judge raw prices):
 // clang-format off
-//   missing_adjustment   a row without a usable adjusted close (missing,  factor := the nearest earlier row's
+//   missing_adjustment   a row without a usable adjusted close (missing,   factor := the nearest earlier row's
 //                        unparseable or <= 0)                             (1 before the first): no jump
 //                                                                         beyond the day's own move
 //   restated             update: re-sent stored rows with equal raw       the ticker's history rewritten with
@@ -56,15 +57,17 @@
 //                        past
 // clang-format on
 // Set-level findings (universe.h set_findings; real input only, not the generated universe):
-//   survivorship         no ticker's listing ends before the calendar's   warning, stored and repeated
-//                        last day: today's members only, delisted losers   by stages 2-4
-//                        missing, returns and accuracy biased up
-//   price_returns_only   raw prices used (no adjusted-close column, or     warning, stored and repeated
-//                        --prices raw): the close is not dividend-         by stages 2-4
-//                        adjusted, returns are price returns
-//   benchmark_price_index  adjusted (total-return) stocks, but the         warning, stored and repeated
-//                        benchmark's adjusted close equals its close on    by stages 2-4
-//                        every row (or it has none): a price index
+// clang-format off
+//   survivorship           no ticker's listing ends before the calendar's    warning, stored and repeated
+//                          last day: today's members only, delisted losers   by stages 2-4
+//                          missing, returns and accuracy biased up
+//   price_returns_only     raw prices used (no adjusted-close column, or     warning, stored and repeated
+//                          --prices raw): the close is not dividend-         by stages 2-4
+//                          adjusted, returns are price returns
+//   benchmark_price_index  adjusted (total-return) stocks, but the           warning, stored and repeated
+//                          benchmark's adjusted close equals its close on    by stages 2-4
+//                          every row (or it has none): a price index
+// clang-format on
 #pragma once
 
 #include <limits>

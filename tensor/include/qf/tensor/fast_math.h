@@ -1,6 +1,6 @@
 // Branch-free float32 exp, sigmoid and tanh that compilers vectorise (loops of them become SIMD).
 // Accuracy: exp within 2 ulp on [-87, 88] (Cephes' minimax polynomial after Cody-Waite range
-// reduction); tanh and sigmoid within a few ulp everywhere (tests/tensor/test_fast_math.cpp).
+// reduction); tanh and sigmoid within a few ulp everywhere (tests/tensor/test_simd.cpp, FastMath).
 // The standard library's scalar calls dominate an LSTM's pointwise work otherwise.
 #pragma once
 

@@ -9,7 +9,7 @@
 //
 // To add your own model: derive from Module, create parameters (or sub-modules) in the constructor,
 // register them, and write forward() with the ops of qf/tensor/ops.h. Gradients come for free; check
-// them with qf::gradcheck as tests/nn/test_attention_gru.cpp does.
+// them with qf::gradcheck as tests/nn/test_layers_gradcheck.cpp does (LayerGradCheck.AttentionGRUExample).
 #pragma once
 
 #include "qf/nn/models.h"

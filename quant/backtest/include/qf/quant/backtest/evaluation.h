@@ -15,12 +15,16 @@
 
 namespace qf::quant {
 
+// How a strategy's target weights come from the predictions, by rule:
+// clang-format off
+//   top_k         long the k_long most likely up, short the k_short least likely
+//   threshold     equal weight long every ticker with p > 0.5 + margin (and short p < 0.5 - margin when
+//                 k_short > 0)
+//   equal_weight  the universe over the prediction period, rebalanced daily (a reference strategy)
+//   buy_and_hold  the universe, bought on the prediction period's first day (a reference strategy)
+// clang-format on
 struct StrategySpec {
-  std::string rule = "top_k";  // top_k: long the k_long most likely up, short the k_short least likely;
-                               // threshold: equal weight long every ticker with p > 0.5 + margin (and
-                               // short p < 0.5 - margin when k_short > 0);
-                               // equal_weight / buy_and_hold: the universe over the prediction period
-                               // (rebalanced daily / bought on its first day), the reference strategies
+  std::string rule = "top_k";  // top_k, threshold, equal_weight or buy_and_hold (above)
   int k_long = 50, k_short = 0;
   double margin = 0.0;
 };
@@ -45,22 +49,24 @@ struct ScorecardLine {
 };
 
 struct Evaluation {
+  // clang-format off
   std::int64_t first_day = 0, last_day = 0;        // the days whose returns are scored (calendar indices)
   BacktestResult backtest;                         // over the whole calendar (flat before the period)
   std::vector<double> returns, benchmark_returns;  // over [first_day, last_day]
   std::string benchmark_name;
   ReturnMetrics metrics, benchmark_metrics;
   BenchmarkMetrics relative;
-  ClassificationScores classification;     // the predictions of the period against their labels
-  double daily_ic = 0, daily_rank_ic = 0;  // means over days of the cross-sectional IC / rank IC
+  ClassificationScores classification;             // the predictions of the period against their labels
+  double daily_ic = 0, daily_rank_ic = 0;          // means over days of the cross-sectional IC / rank IC
   double mean_turnover = 0, mean_gross_exposure = 0;
-  std::vector<ScorecardLine>
-      scorecard;  // accuracy > 55 %, annual return > 15 %, max drawdown < 10 %, Sharpe > 1.5
+  std::vector<ScorecardLine> scorecard;            // accuracy > 55 %, annual return > 15 %,
+                                                   // max drawdown < 10 %, Sharpe > 1.5
   // The store's set-level findings (data::data_warnings: survivorship, price returns only): they bias
   // every figure above, so each output repeats them beside the scorecard.
   std::vector<std::string> data_warnings;
-  std::string
-      target;  // what the predictions are about (LabelSpec::describe), e.g. "... open[t+1] -> open[t+2] > 0"
+  std::string target;                              // what the predictions are about (LabelSpec::describe),
+                                                   // e.g. "... open[t+1] -> open[t+2] > 0"
+  // clang-format on
 };
 
 // Backtests `targets` and scores the days after the prediction period starts (the first day with a

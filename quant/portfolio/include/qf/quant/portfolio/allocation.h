@@ -4,12 +4,14 @@
 //
 // Estimators follow scikit-learn's definitions, and HRP PyPortfolioOpt's, so that results can be checked
 // against them (tests/quant/portfolio/test_allocation.cpp, values from scripts/make_allocation_golden.py):
+// clang-format off
 //   sample_covariance  centred, divided by T (the maximum-likelihood estimate, sklearn's
-//   empirical_covariance) ledoit_wolf        Ledoit & Wolf (2004): (1 - s) S + s mu I, mu = trace(S) / N, s
-//   estimated from the data
-//                      and capped at 1 (sklearn.covariance.LedoitWolf)
+//                      empirical_covariance)
+//   ledoit_wolf        Ledoit & Wolf (2004): (1 - s) S + s mu I, mu = trace(S) / N, s estimated from the
+//                      data and capped at 1 (sklearn.covariance.LedoitWolf)
 //   ewma_covariance    observation t weighted by 0.5^((T-1-t) / halflife), normalised, centred on the
 //                      weighted mean
+// clang-format on
 #pragma once
 
 #include <span>

@@ -65,24 +65,27 @@ enum class Scope { per_stock, pooled };
 enum class FitDevice { cpu, cuda, cpu_grouped };
 
 struct StudyOptions {
+  // clang-format off
   Scope scope = Scope::per_stock;
-  LabelSpec label;  // the label kind on the traded return of an execution mode and horizon (labels.h)
+  LabelSpec label;                       // the label on the traded return of an execution mode and
+                                         // horizon (labels.h)
   CvScheme cv = CvScheme::walk_forward;
-  int folds = 4;           // walk_forward / rolling / purged_kfold; cpcv: the number of groups
-  int rolling_blocks = 2;  // rolling: training blocks per fold
-  double initial_train_share =
-      0.5;                     // walk_forward / rolling: the first block's share of the development days
-  int cpcv_test_groups = 2;    // cpcv: groups tested per split
-  std::int64_t embargo = 5;    // days after a test block that training may not use
-  double test_fraction = 0.2;  // final test period, share of the calendar
+  int folds = 4;                         // walk_forward / rolling / purged_kfold; cpcv: the number of groups
+  int rolling_blocks = 2;                // rolling: training blocks per fold
+  double initial_train_share = 0.5;      // walk_forward / rolling: the first block's share of the
+                                         // development days
+  int cpcv_test_groups = 2;              // cpcv: groups tested per split
+  std::int64_t embargo = 5;              // days after a test block that training may not use
+  double test_fraction = 0.2;            // final test period, share of the calendar
   double validation_fraction = 0.15;
   std::int64_t min_train_samples = 200;  // fewer: the ticker (or fold) is skipped
   bool per_ticker_scaling = true;        // pooled: scale each ticker by its own training rows
-  std::string select_by = "accuracy";    // accuracy, balanced_accuracy, auc, log_loss, ic
+  std::string select_by = "accuracy";    // accuracy, balanced_accuracy, auc, log_loss, brier, ic, rank_ic
   nn::FitOptions fit;
   FitDevice device = FitDevice::cpu;
   std::uint64_t seed = 7;
-  std::vector<std::string> tickers;  // restrict to these (empty: all)
+  std::vector<std::string> tickers;      // restrict to these (empty: all)
+  // clang-format on
 };
 
 // Calendar days (indices into the universe calendar) of one split.
