@@ -41,8 +41,11 @@ void describe_options(po::options_description& options, qf::apps::PipelineSettin
   // clang-format off
   options.add_options()
       ("help,h", "show this help")
-      ("config", po::value(&s.config), "configuration file (Boost.Program_options syntax); the command line wins")
-      ("out", po::value(&s.out)->default_value(s.out), "output folder (every stage's outputs, the state and the report)")
+      ("config", po::value(&s.config), "configuration file (Boost.Program_options syntax); the command line wins");
+  // clang-format on
+  qf::apps::add_out_option(options, s.out, "output folder (every stage's outputs, the state and the report)");
+  // clang-format off
+  options.add_options()
       ("input", po::value(&s.input), "a folder of per-ticker price CSVs (default: the built-in synthetic universe)")
       ("constituents", po::value(&s.constituents), "with --input: Symbol, Sector, Market Cap table")
       ("benchmark", po::value(&s.benchmark), "with --input: the benchmark index's price file")

@@ -162,9 +162,9 @@ TEST(Evaluation, ForesightOfTheLabelIsTheTradesEdgeForEveryModeAndHorizon) {
                                               shifted, o, quant::BenchmarkKind::equal_weight);
       EXPECT_LT(std::abs(n.metrics.sharpe), 3.0) << "a later, non-overlapping label is no edge: " << what;
       if (mode == data::Execution::next_open && h == 1) {  // the JSON carries every section
+        const auto json = data::Json::parse(quant::evaluation_json(e, u));
         std::vector<std::string> keys;
-        for (const auto& [key, value] : data::Json::parse(quant::evaluation_json(e, u)).items())
-          keys.push_back(key);
+        for (const auto& [key, value] : json.items()) keys.push_back(key);
         EXPECT_EQ(keys, (std::vector<std::string>{"target", "period", "strategy", "benchmark", "relative",
                                                   "predictions", "costs", "scorecard", "data_warnings"}));
       }
