@@ -44,14 +44,27 @@ Registry& registry() {
   return instance;
 }
 
+void check_architecture_name(const std::string& name, const char* caller) {
+  if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+    throw std::invalid_argument(std::string(caller) + ": name '" + name + "' must be [a-z0-9_]");
+}
+
 }  // namespace
 
 void register_architecture(const std::string& name, ModelFactory factory) {
-  if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
-    throw std::invalid_argument("register_architecture: name '" + name + "' must be [a-z0-9_]");
+  check_architecture_name(name, "register_architecture");
   Registry& r = registry();
   const std::lock_guard lock(r.mutex);
   r.factories[name] = std::move(factory);
+}
+
+ArchitectureRegistration::ArchitectureRegistration(const std::string& name, ModelFactory factory) {
+  check_architecture_name(name, "QF_REGISTER_ARCHITECTURE");
+  Registry& r = registry();
+  const std::lock_guard lock(r.mutex);
+  if (!r.factories.emplace(name, std::move(factory)).second)
+    throw std::logic_error("QF_REGISTER_ARCHITECTURE: the name '" + name +
+                           "' is taken (a built-in, or registered by another file)");
 }
 
 std::vector<std::string> architectures() {
