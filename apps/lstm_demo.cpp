@@ -13,8 +13,9 @@
 
 namespace po = boost::program_options;
 
-int main(int argc, char** argv) try {
-  qf::apps::use_best_blas_kernels(argv);
+namespace {
+
+int run(int argc, char** argv) {
   qf::data::SyntheticSeriesOptions series;
   qf::quant::DirectionExperimentOptions experiment;
   int threads = 2;
@@ -30,9 +31,9 @@ int main(int argc, char** argv) try {
       ("hidden", po::value(&experiment.hidden)->default_value(experiment.hidden), "LSTM hidden size")
       ("layers", po::value(&experiment.layers)->default_value(experiment.layers), "LSTM layers")
       ("epochs", po::value(&experiment.epochs)->default_value(experiment.epochs), "training epochs")
-      ("lr", po::value(&experiment.learning_rate)->default_value(experiment.learning_rate), "Adam learning rate")
-      ("threads", po::value(&threads)->default_value(threads), "threads");
+      ("lr", po::value(&experiment.learning_rate)->default_value(experiment.learning_rate), "Adam learning rate");
   // clang-format on
+  qf::apps::add_threads_option(options, threads);
   if (!qf::apps::parse_command_line(argc, argv, options)) return 0;
   experiment.seed = series.seed;
   qf::set_num_threads(threads);
@@ -58,7 +59,11 @@ int main(int argc, char** argv) try {
       first.train_loss, last.train_loss, last.validation_accuracy, result.validation_up_share,
       static_cast<long long>(result.train_samples), static_cast<long long>(result.validation_samples));
   return 0;
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "lstm_demo: %s\n", e.what());
-  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  qf::apps::use_best_blas_kernels(argv);
+  return qf::apps::run_app("lstm_demo", [&] { return run(argc, argv); });
 }

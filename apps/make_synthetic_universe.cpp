@@ -6,11 +6,14 @@
 #include <cstdio>
 #include <iostream>
 
+#include "command_line.h"
 #include "qf/data/synthetic_universe.h"
 
 namespace po = boost::program_options;
 
-int main(int argc, char** argv) try {
+namespace {
+
+int run(int argc, char** argv) {
   qf::data::SyntheticUniverseOptions o;
   std::string out;
   po::options_description options("make_synthetic_universe: write a synthetic stock universe as CSV files");
@@ -73,7 +76,10 @@ int main(int argc, char** argv) try {
         "make_synthetic_universe: warning: %s is not part of this universe (left from an earlier run?)\n",
         stale.c_str());
   return 0;
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "make_synthetic_universe: %s\n", e.what());
-  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return qf::apps::run_app("make_synthetic_universe", [&] { return run(argc, argv); });
 }

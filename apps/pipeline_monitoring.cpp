@@ -9,6 +9,7 @@
 
 #include "pipeline_run.h"
 #include "qf/data/csv.h"
+#include "qf/data/json.h"
 #include "qf/data/store.h"
 #include "qf/data/validation.h"
 #include "qf/quant/backtest/evaluation.h"
@@ -30,10 +31,19 @@ std::string read_text(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-std::int64_t count_of(const std::string& text, const std::string& what) {
-  std::int64_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
-  return n;
+// validation.json (data::reports_to_json): its findings, per ticker and about the set, and its rejected
+// tickers.
+void validation_metrics(const fs::path& validation_json, std::map<std::string, double>& metrics) {
+  std::int64_t findings = 0, rejected = 0;
+  const data::Json report =
+      fs::exists(validation_json) ? data::read_json(validation_json) : data::Json::object();
+  for (const auto& ticker : report.value("tickers", data::Json::array())) {
+    findings += static_cast<std::int64_t>(ticker.value("findings", data::Json::array()).size());
+    rejected += ticker.value("rejected", false) ? 1 : 0;
+  }
+  findings += static_cast<std::int64_t>(report.value("set_findings", data::Json::array()).size());
+  metrics["validation_findings"] = static_cast<double>(findings);
+  metrics["rejected_tickers"] = static_cast<double>(rejected);
 }
 
 // Portfolio: the backtest of the optimiser's weights, from its daily.csv (equity in column 1; columns 6
@@ -71,9 +81,7 @@ Monitoring monitor(const PipelineSettings& s, const PipelineLayout& l) {
     as_of = static_cast<data::Day>(
         std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()).time_since_epoch().count());
   m.metrics["data_age_days"] = static_cast<double>(as_of - u.days.back());
-  const std::string validation = read_text(l.out / "validation.json");
-  m.metrics["validation_findings"] = static_cast<double>(count_of(validation, "\"kind\": "));
-  m.metrics["rejected_tickers"] = static_cast<double>(count_of(validation, "\"rejected\": true"));
+  validation_metrics(l.out / "validation.json", m.metrics);
   m.metrics["tickers"] = static_cast<double>(u.ticker_count());
   // Models: coverage, CV scores, age.
   const h5::File registry(l.registry, h5::File::Mode::read);
@@ -141,11 +149,12 @@ void raise_alerts(const PipelineSettings& s, const PipelineLayout& l, const std:
   if (alerts.empty()) return;
   std::string lines = read_text(l.alerts);
   for (const auto& a : alerts)
-    lines +=
-        "{\"run_utc\": " + data::json_quoted(run_utc) + ", \"data_day\": " + data::json_quoted(data_day) +
-        ", \"metric\": " + data::json_quoted(a.rule.metric) + ", \"value\": " + data::json_number(a.value) +
-        ", \"threshold\": " + data::json_number(a.rule.threshold) +
-        ", \"message\": " + data::json_quoted(a.message) + "}\n";
+    lines += data::json_line({{"run_utc", run_utc},
+                              {"data_day", data_day},
+                              {"metric", a.rule.metric},
+                              {"value", a.value},
+                              {"threshold", a.rule.threshold},
+                              {"message", a.message}});
   data::write_text_atomically(l.alerts, lines);
   if (s.alert_command.empty()) return;
   for (const auto& a : alerts) {

@@ -4,6 +4,7 @@
 
 #include "pipeline_run.h"
 #include "qf/data/csv.h"
+#include "qf/data/json.h"
 #include "qf/data/store.h"
 #include "qf/data/validation.h"
 #include "qf/quant/backtest/report.h"
@@ -16,25 +17,21 @@ namespace {
 
 using quant::format_fixed, quant::html_escape;
 
-std::string metrics_json(const Monitoring& m, const std::vector<quant::Alert>& alerts,
-                         const std::vector<StageRecord>& stages, const std::string& run_utc) {
-  using data::json_number, data::json_quoted;
-  std::ostringstream j;
-  j << "{\n  \"run_utc\": " << json_quoted(run_utc) << ",\n  \"data_day\": " << json_quoted(m.data_day)
-    << ",\n  \"metrics\": {";
-  bool first = true;
-  for (const auto& [k, v] : m.metrics)
-    j << (first ? "" : ", ") << json_quoted(k) << ": " << json_number(v), first = false;
-  j << "},\n  \"stages\": [";
-  for (std::size_t k = 0; k < stages.size(); ++k)
-    j << (k ? ", " : "") << "{\"stage\": " << json_quoted(stages[k].name)
-      << ", \"status\": " << json_quoted(stages[k].status)
-      << ", \"seconds\": " << json_number(stages[k].seconds)
-      << ", \"peak_rss_mb\": " << json_number(stages[k].peak_rss_mb) << "}";
-  j << "],\n  \"alerts\": [";
-  for (std::size_t k = 0; k < alerts.size(); ++k) j << (k ? ", " : "") << json_quoted(alerts[k].message);
-  j << "]\n}\n";
-  return j.str();
+data::Json metrics_json(const Monitoring& m, const std::vector<quant::Alert>& alerts,
+                        const std::vector<StageRecord>& stages, const std::string& run_utc) {
+  data::Json metrics = data::Json::object();
+  for (const auto& [name, value] : m.metrics) metrics[name] = value;
+  data::Json stage_list = data::Json::array();
+  for (const auto& x : stages)
+    stage_list.push_back(
+        {{"stage", x.name}, {"status", x.status}, {"seconds", x.seconds}, {"peak_rss_mb", x.peak_rss_mb}});
+  data::Json messages = data::Json::array();
+  for (const auto& a : alerts) messages.push_back(a.message);
+  return {{"run_utc", run_utc},
+          {"data_day", m.data_day},
+          {"metrics", std::move(metrics)},
+          {"stages", std::move(stage_list)},
+          {"alerts", std::move(messages)}};
 }
 
 // The head, the headline (alerts or none), the target and the data warnings, the alerts listed.
@@ -102,7 +99,8 @@ void write_report(const PipelineSettings& s, const PipelineLayout& l, const Moni
                   const std::vector<quant::Alert>& alerts, const std::vector<StageRecord>& stages,
                   const std::string& run_utc) {
   fs::create_directories(l.report);
-  data::write_text_atomically(l.report / "metrics.json", metrics_json(m, alerts, stages, run_utc));
+  data::write_text_atomically(l.report / "metrics.json",
+                              data::json_text(metrics_json(m, alerts, stages, run_utc)));
   std::ostringstream h;
   html_header(h, m, alerts, run_utc);
   html_stages_and_monitoring(h, s, m, stages);

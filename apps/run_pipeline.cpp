@@ -41,8 +41,11 @@ void describe_options(po::options_description& options, qf::apps::PipelineSettin
   // clang-format off
   options.add_options()
       ("help,h", "show this help")
-      ("config", po::value(&s.config), "configuration file (Boost.Program_options syntax); the command line wins")
-      ("out", po::value(&s.out)->default_value(s.out), "output folder (every stage's outputs, the state and the report)")
+      ("config", po::value(&s.config), "configuration file (Boost.Program_options syntax); the command line wins");
+  // clang-format on
+  qf::apps::add_out_option(options, s.out, "output folder (every stage's outputs, the state and the report)");
+  // clang-format off
+  options.add_options()
       ("input", po::value(&s.input), "a folder of per-ticker price CSVs (default: the built-in synthetic universe)")
       ("constituents", po::value(&s.constituents), "with --input: Symbol, Sector, Market Cap table")
       ("benchmark", po::value(&s.benchmark), "with --input: the benchmark index's price file")
@@ -62,11 +65,6 @@ void describe_options(po::options_description& options, qf::apps::PipelineSettin
       ("quiet", po::bool_switch(&s.quiet), "stage output to the logs only")
       ("monitor-days", po::value(&s.monitor_days)->default_value(s.monitor_days),
        "days of live accuracy and feature drift")
-      ("execution", po::value(&s.timing.execution)->default_value(s.timing.execution),
-       "when a decision at day t's close trades (next_open, next_close, close): the label stage 2 learns, "
-       "the returns stages 3 and 5 expect and stage 4 books")
-      ("horizon", po::value(&s.timing.horizon)->default_value(s.timing.horizon),
-       "days each decision is held (h overlapping tranches in stages 3 and 4)")
       ("optimise.methods", po::value(&s.methods)->default_value(s.methods),
        "portfolio_optimizer --methods; the first is backtested")
       ("process.args", po::value(&s.stage_args["process"]), "extra arguments for process_new_data")
@@ -91,6 +89,9 @@ void describe_options(po::options_description& options, qf::apps::PipelineSettin
       ("alert.command", po::value(&s.alert_command),
        "shell command run once per alert, with QF_ALERT_METRIC, _VALUE, _THRESHOLD, _MESSAGE, _REPORT set");
   // clang-format on
+  s.timing.add_to(options,
+                  "when a decision at day t's close trades (next_open, next_close, close): the label stage 2 "
+                  "learns, the returns stages 3 and 5 expect and stage 4 books");
 }
 
 // The checks no single option can make; each failure is a usage error (exit 2) or a bad input (exit 1),
@@ -108,37 +109,31 @@ void check_settings(const qf::apps::PipelineSettings& s) {
 
 }  // namespace
 
-int main(int argc, char** argv) try {
+int main(int argc, char** argv) {
   qf::apps::use_best_blas_kernels(argv);
-  qf::apps::PipelineSettings s;
-  po::options_description options(
-      "run_pipeline: the whole plan (process -> train -> predict -> optimise -> backtest -> report) in one "
-      "command.\n"
-      "Every option can also be set in the --config file (key = value lines; [section] for the dotted ones)");
-  describe_options(options, s);
-  po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, options), vm);
-  if (vm.count("help")) {
-    std::cout << options << '\n';
-    return 0;
-  }
-  if (vm.count("config")) {
-    const std::string config = vm["config"].as<std::string>();
-    if (!fs::exists(config)) throw qf::data::InputError(config, 0, "", "no such configuration file");
-    po::store(po::parse_config_file(config.c_str(), options), vm);
-  }
-  po::notify(vm);
-  s.timing.timing();  // a bad --execution or --horizon fails here, before any stage runs
-  if (s.status) return qf::apps::print_status(s);
-  check_settings(s);
-  return qf::apps::PipelineRun(s).run();
-} catch (const qf::data::InputError& e) {
-  std::fprintf(stderr, "run_pipeline: bad input: %s\n", e.what());
-  return 1;
-} catch (const po::error& e) {
-  std::fprintf(stderr, "run_pipeline: %s (see --help)\n", e.what());
-  return 2;
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "run_pipeline: %s\n", e.what());
-  return 1;
+  return qf::apps::run_app("run_pipeline", [&] {
+    qf::apps::PipelineSettings s;
+    po::options_description options(
+        "run_pipeline: the whole plan (process -> train -> predict -> optimise -> backtest -> report) in one "
+        "command.\n"
+        "Every option can also be set in the --config file (key = value lines; [section] for the dotted "
+        "ones)");
+    describe_options(options, s);
+    po::variables_map vm;
+    po::store(po::parse_command_line(argc, argv, options), vm);
+    if (vm.count("help")) {
+      std::cout << options << '\n';
+      return 0;
+    }
+    if (vm.count("config")) {
+      const std::string config = vm["config"].as<std::string>();
+      if (!fs::exists(config)) throw qf::data::InputError(config, 0, "", "no such configuration file");
+      po::store(po::parse_config_file(config.c_str(), options), vm);
+    }
+    po::notify(vm);
+    s.timing.timing();  // a bad --execution or --horizon fails here, before any stage runs
+    if (s.status) return qf::apps::print_status(s);
+    check_settings(s);
+    return qf::apps::PipelineRun(s).run();
+  });
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake libopenblas-dev libhdf5-dev hdf5-tools libboost-program-options-dev
           libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin chromium
-          clang libclang-rt-14-dev valgrind)
+          clang libclang-rt-14-dev valgrind nlohmann-json3-dev jq)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,7 @@
 #include "qf/data/csv.h"
 
 #include <cctype>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -22,6 +23,14 @@ InputError::InputError(const std::string& file, std::int64_t line, const std::st
       file_(file),
       field_(field),
       line_(line) {}
+
+std::string format_12g(double value) {
+  if (!std::isfinite(value)) return "null";
+  std::ostringstream out;
+  out.precision(12);
+  out << value;
+  return out.str();
+}
 
 std::string normalize_header(std::string_view name) {
   std::size_t begin = 0, end = name.size();

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +11,9 @@
 #include <limits>
 #include <map>
 
+#include "qf/data/csv.h"
+#include "qf/data/json.h"
+#include "qf/data/validation.h"
 #include "qf/tensor/hash.h"
 #include "qf/tensor/hdf5.h"
 
@@ -285,26 +289,93 @@ std::string utc_now() {
 }
 
 std::string manifest_to_json(const Manifest& m) {
-  std::string out = "{\n  \"stage\": \"" + json_escape(m.stage) + "\",\n  \"created_utc\": \"" +
-                    json_escape(m.created_utc) + "\",\n  \"settings\": {";
-  bool first = true;
-  for (const auto& [k, v] : m.settings) {
-    out += std::string(first ? "" : ", ") + "\"" + json_escape(k) + "\": \"" + json_escape(v) + "\"";
-    first = false;
-  }
-  out += "},\n";
-  auto entries = [&](const char* name, const std::vector<ManifestEntry>& list) {
-    out += std::string("  \"") + name + "\": [";
-    for (std::size_t i = 0; i < list.size(); ++i)
-      out += std::string(i ? ",\n    " : "\n    ") + "{\"path\": \"" + json_escape(list[i].path) +
-             "\", \"bytes\": " + std::to_string(list[i].bytes) + ", \"hash\": \"" + list[i].hash + "\"}";
-    out += "\n  ]";
+  auto entries = [](const std::vector<ManifestEntry>& list) {
+    Json out = Json::array();
+    for (const auto& e : list) out.push_back({{"path", e.path}, {"bytes", e.bytes}, {"hash", e.hash}});
+    return out;
   };
-  entries("inputs", m.inputs);
-  out += ",\n";
-  entries("outputs", m.outputs);
-  out += "\n}\n";
-  return out;
+  Json settings = Json::object();
+  for (const auto& [key, value] : m.settings) settings[key] = value;
+  const Json manifest = {{"stage", m.stage},
+                         {"created_utc", m.created_utc},
+                         {"settings", std::move(settings)},
+                         {"inputs", entries(m.inputs)},
+                         {"outputs", entries(m.outputs)}};
+  return json_text(manifest);
+}
+
+std::string checked_store_hash(const std::filesystem::path& store) {
+  const std::string hash = file_hash(store);
+  const std::filesystem::path manifest = store.parent_path() / "manifest_process_new_data.json";
+  if (!std::filesystem::exists(manifest)) return hash;
+  const Json recorded = read_json(manifest);
+  for (const char* list : {"inputs", "outputs"})
+    for (const auto& entry : recorded.value(list, Json::array())) {
+      if (std::filesystem::path(entry.value("path", "")).filename() != store.filename()) continue;
+      const std::string then = entry.value("hash", "");
+      if (then != hash)
+        throw InputError(store.string(), 0, "hash",
+                         "the store changed since " + manifest.string() + " recorded it (" + then +
+                             "): rerun process_new_data");
+      return hash;
+    }
+  return hash;
+}
+
+namespace {
+// True when `file` lies in `folder` or one of its subfolders (price files are listed recursively).
+bool inside(const std::filesystem::path& file, const std::filesystem::path& folder) {
+  const std::filesystem::path relative = file.lexically_normal().lexically_relative(folder);
+  return !relative.empty() && *relative.begin() != "..";
+}
+}  // namespace
+
+UpdatePlan plan_update(const Universe& stored, const std::vector<std::filesystem::path>& inputs,
+                       const std::vector<std::string>& hashes, std::size_t price_files,
+                       const std::filesystem::path& input_folder) {
+  std::map<std::string, std::string> known;
+  for (std::size_t i = 0; i < stored.source_files.size(); ++i)
+    known[stored.source_files[i]] = stored.source_hashes[i];
+  // Tables given earlier may be left out: the stored sectors, caps and benchmark are kept.
+  const std::filesystem::path folder =
+      (input_folder / "x").parent_path().lexically_normal();  // "dir/" == "dir"
+  for (const auto& f : stored.source_files)
+    if (inside(std::filesystem::path(f), folder) &&
+        std::find(inputs.begin(), inputs.end(), std::filesystem::path(f)) == inputs.end())
+      throw InputError(f, 0, "", "price file of the store is gone: run a full rebuild");
+  UpdatePlan plan;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (known[inputs[i].string()] == hashes[i]) continue;
+    if (i < price_files) {
+      plan.changed.push_back(inputs[i]);
+    } else {
+      plan.tables_changed = true;
+    }
+  }
+  plan.up_to_date =
+      plan.changed.empty() && !plan.tables_changed && stored.source_files.size() == inputs.size();
+  return plan;
+}
+
+std::string write_processed_universe(const std::filesystem::path& out, const Universe& u,
+                                     const FeaturePanels& features,
+                                     const std::map<std::string, std::string>& settings) {
+  std::filesystem::create_directories(out);
+  write_universe(out / "universe.h5", u, features);
+  const std::string summary =
+      prices_note(u) + "\n" + reports_summary(u.reports) + set_findings_summary(u.set_findings);
+  write_text_atomically(out / "validation.json",
+                        reports_to_json(u.reports, u.set_findings, to_string(u.prices)));
+  write_text_atomically(out / "validation.txt", summary);
+  Manifest manifest{"process_new_data", utc_now(), settings, {}, {}};
+  for (std::size_t i = 0; i < u.source_files.size(); ++i)
+    manifest.inputs.push_back(
+        {u.source_files[i], u.source_hashes[i], std::filesystem::file_size(u.source_files[i])});
+  for (const char* name : {"universe.h5", "validation.json", "validation.txt"})
+    manifest.outputs.push_back(
+        {(out / name).string(), file_hash(out / name), std::filesystem::file_size(out / name)});
+  write_text_atomically(out / "manifest_process_new_data.json", manifest_to_json(manifest));
+  return summary;
 }
 
 void write_text_atomically(const std::filesystem::path& path, const std::string& text) {

@@ -176,7 +176,7 @@ std::vector<double> row_factors(const TickerSeries& s, PriceBasis prices, Ticker
       report->findings.push_back({"missing_adjustment", file, row.line, format_date(row.day), "adj close",
                                   "no usable adjusted close (missing, unparseable or <= 0)",
                                   previous_date.empty() ? "factor 1 (no earlier factor): raw prices"
-                                                        : "factor " + json_number(previous) + " of " +
+                                                        : "factor " + format_12g(previous) + " of " +
                                                               previous_date + " carried forward"});
   }
   return factors;
@@ -389,7 +389,7 @@ struct Restatement {
             first_date,
             "adj close",
             std::to_string(rows) + " stored rows have a new adjusted close / close (from " + first_date +
-                ": " + json_number(before) + " -> " + json_number(after) +
+                ": " + format_12g(before) + " -> " + format_12g(after) +
                 "): a dividend or split restated the adjusted history",
             "history rewritten with the new factors"};
   }

@@ -7,6 +7,7 @@
 
 #include "bad_ticks.h"
 #include "qf/core/require.h"
+#include "qf/data/json.h"
 
 namespace qf::data {
 
@@ -219,54 +220,6 @@ TickerReport validate_and_repair(TickerSeries& s, const ValidationOptions& o) {
   return report;
 }
 
-std::string json_quoted(const std::string& text) {
-  std::string out = "\"";  // appended, not concatenated: GCC 12 warns falsely (-Wrestrict) on a + b + c
-  out += json_escape(text);
-  out += '"';
-  return out;
-}
-
-std::string json_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  std::ostringstream s;
-  s.precision(12);
-  s << value;
-  return s.str();
-}
-
-std::string json_escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-          out += buffer;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
 namespace {
 std::map<std::string, std::int64_t> count_kinds(const std::vector<TickerReport>& reports) {
   std::map<std::string, std::int64_t> counts;
@@ -278,43 +231,34 @@ std::map<std::string, std::int64_t> count_kinds(const std::vector<TickerReport>&
 
 std::string reports_to_json(const std::vector<TickerReport>& reports,
                             const std::vector<Finding>& set_findings, const std::string& prices) {
-  std::ostringstream out;
-  out << "{\n";
-  if (!prices.empty()) out << "  \"prices\": \"" << json_escape(prices) << "\",\n";
-  out << "  \"tickers\": [";
-  for (std::size_t i = 0; i < reports.size(); ++i) {
-    const auto& r = reports[i];
-    out << (i ? ",\n" : "\n") << "    {\"ticker\": \"" << json_escape(r.ticker) << "\", \"layout\": \""
-        << r.layout << "\", \"rows_read\": " << r.rows_read << ", \"rows_kept\": " << r.rows_kept
-        << ", \"rejected\": " << (r.rejected ? "true" : "false") << ", \"reject_reason\": \""
-        << json_escape(r.reject_reason) << "\", \"files\": [";
-    for (std::size_t k = 0; k < r.files.size(); ++k)
-      out << (k ? ", " : "") << '"' << json_escape(r.files[k]) << '"';
-    out << "], \"findings\": [";
-    for (std::size_t k = 0; k < r.findings.size(); ++k) {
-      const auto& f = r.findings[k];
-      out << (k ? ",\n      " : "\n      ") << "{\"kind\": \"" << json_escape(f.kind) << "\", \"file\": \""
-          << json_escape(f.file) << "\", \"line\": " << f.line << ", \"date\": \"" << json_escape(f.date)
-          << "\", \"field\": \"" << json_escape(f.field) << "\", \"detail\": \"" << json_escape(f.detail)
-          << "\", \"action\": \"" << json_escape(f.action) << "\"}";
-    }
-    out << "]}";
+  Json out = Json::object();
+  if (!prices.empty()) out["prices"] = prices;
+  Json& tickers = out["tickers"] = Json::array();
+  for (const auto& r : reports) {
+    Json findings = Json::array();
+    for (const auto& f : r.findings)
+      findings.push_back({{"kind", f.kind},
+                          {"file", f.file},
+                          {"line", f.line},
+                          {"date", f.date},
+                          {"field", f.field},
+                          {"detail", f.detail},
+                          {"action", f.action}});
+    tickers.push_back({{"ticker", r.ticker},
+                       {"layout", r.layout},
+                       {"rows_read", r.rows_read},
+                       {"rows_kept", r.rows_kept},
+                       {"rejected", r.rejected},
+                       {"reject_reason", r.reject_reason},
+                       {"files", r.files},
+                       {"findings", std::move(findings)}});
   }
-  out << "\n  ],\n  \"summary\": {";
-  bool first = true;
-  for (const auto& [kind, n] : count_kinds(reports)) {
-    out << (first ? "" : ", ") << '"' << json_escape(kind) << "\": " << n;
-    first = false;
-  }
-  out << "},\n  \"set_findings\": [";
-  for (std::size_t k = 0; k < set_findings.size(); ++k) {
-    const auto& f = set_findings[k];
-    out << (k ? ",\n    " : "\n    ") << "{\"kind\": \"" << json_escape(f.kind) << "\", \"date\": \""
-        << json_escape(f.date) << "\", \"detail\": \"" << json_escape(f.detail) << "\", \"action\": \""
-        << json_escape(f.action) << "\"}";
-  }
-  out << "]\n}\n";
-  return out.str();
+  Json& summary = out["summary"] = Json::object();
+  for (const auto& [kind, n] : count_kinds(reports)) summary[kind] = n;
+  Json& set = out["set_findings"] = Json::array();
+  for (const auto& f : set_findings)
+    set.push_back({{"kind", f.kind}, {"date", f.date}, {"detail", f.detail}, {"action", f.action}});
+  return json_text(out);
 }
 
 std::string reports_summary(const std::vector<TickerReport>& reports, std::size_t examples_per_kind) {

@@ -44,15 +44,28 @@ Registry& registry() {
   return instance;
 }
 
+void check_architecture_name(const std::string& name, const char* caller) {
+  QF_REQUIRE(
+      !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos,
+      caller, "name", name, "must be [a-z0-9_]+");
+}
+
 }  // namespace
 
 void register_architecture(const std::string& name, ModelFactory factory) {
-  QF_REQUIRE(
-      !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos,
-      "register_architecture", "name", name, "must be [a-z0-9_]+");
+  check_architecture_name(name, "register_architecture");
   Registry& r = registry();
   const std::lock_guard lock(r.mutex);
   r.factories[name] = std::move(factory);
+}
+
+ArchitectureRegistration::ArchitectureRegistration(const std::string& name, ModelFactory factory) {
+  check_architecture_name(name, "QF_REGISTER_ARCHITECTURE");
+  Registry& r = registry();
+  const std::lock_guard lock(r.mutex);
+  if (!r.factories.emplace(name, std::move(factory)).second)
+    throw std::logic_error("QF_REGISTER_ARCHITECTURE: the name '" + name +
+                           "' is taken (a built-in, or registered by another file)");
 }
 
 std::vector<std::string> architectures() {
@@ -82,8 +95,9 @@ std::unique_ptr<SequenceClassifier> make_model(const ModelSpec& spec, Rng& rng) 
     const auto it = r.factories.find(spec.architecture);
     if (it != r.factories.end()) factory = it->second;
   }
-  QF_REQUIRE(factory, "make_model", "architecture", spec.architecture,
-             "is not registered (known: " + known_architectures() + ")");
+  QF_REQUIRE_MSG(
+      factory, "make_model",
+      "unknown architecture '" << spec.architecture << "' (known: " << known_architectures() << ")");
   return factory(spec, rng);
 }
 

@@ -21,14 +21,14 @@ case $mode in
     grep -q "2 member(s), ensemble stacking, calibration platt, regime 2-state HMM (filtered)" "$work/ensemble.log"
     head -1 "$work/ensemble/predictions.csv" | grep -q "^date,ticker,probability,expected_return,confidence,abstain,disagreement,regime,regime_probability,member:reference,member:search$"
     [ "$(grep -c . "$work/ensemble/predictions.csv")" -gt 10 ]
-    grep -q '"stacking_coefficients": \[[-0-9.e]*, [-0-9.e]*, [-0-9.e]*\]' "$work/ensemble/summary.json"
-    grep -q '"calibrated": {"count": [1-9]' "$work/ensemble/summary.json"
+    jq -e '.ensemble.stacking_coefficients | length == 3 and all(type == "number")' "$work/ensemble/summary.json"
+    jq -e '.test.calibrated.count >= 1' "$work/ensemble/summary.json"
     grep -q "reference/registry.h5: [1-9][0-9]* predictions for .* from its reloaded models" "$work/ensemble.log"
-    live_day=$(sed -n 's/.*"day": "\([0-9-]*\)".*/\1/p' "$work/ensemble/summary.json")
-    grep -q "\"last\": \"$live_day\"" "$work/ensemble/summary.json"
+    live_day=$(jq -r .day "$work/ensemble/summary.json")
+    jq -e --arg day "$live_day" '.test_period.last == $day' "$work/ensemble/summary.json"
     [ "$(sed -n 2p "$work/ensemble/predictions.csv" | cut -d, -f1)" = "$live_day" ]
     "$app" --store "$store" --registry "$reference" --out "$work/ensemble_saved" --no-live --rows 1 > "$work/saved.log"
-    saved_day=$(sed -n 's/.*"day": "\([0-9-]*\)".*/\1/p' "$work/ensemble_saved/summary.json")
+    saved_day=$(jq -r .day "$work/ensemble_saved/summary.json")
     [[ "$saved_day" < "$live_day" ]] && ! grep -q "reloaded" "$work/saved.log"
     # A fold ensemble: the reference study's final models and its 2 CV fold models.
     "$app" --store "$store" --registry "$reference" --fold-members --out "$work/folds" --rows 1 | tee "$work/folds.log"

@@ -15,7 +15,7 @@ case $mode in
     echo "$out"
     echo "$out" | grep -q "scorecard (out of sample, after costs)"
     for f in report.html metrics.json metrics.csv daily.csv; do test -s "$work/report/$f"; done
-    grep -q '"scorecard": \[{"name": "accuracy"' "$work/report/metrics.json"
+    jq -e '.scorecard[0].name == "accuracy"' "$work/report/metrics.json"
     [ "$(grep -c . "$work/report/daily.csv")" -gt 100 ] ;;
   browser)
     browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)

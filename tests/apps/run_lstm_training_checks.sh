@@ -42,7 +42,7 @@ case $mode in
     command -v mpirun > /dev/null || { echo "no mpirun: skipped"; exit 77; }
     rm -rf "$work/mpi"
     mpirun -n 2 --oversubscribe "$app" "${common[@]}" --quiet --threads 1 --out "$work/mpi"
-    grep -q '"ranks": 2' "$work/mpi/training_summary.json" ||
+    jq -e '.ranks == 2' "$work/mpi/training_summary.json" ||
       { echo "not an MPI build or not 2 ranks:"; cat "$work/mpi/training_summary.json"; exit 77; }
     same_registry "$work/mpi" ;;
   search)

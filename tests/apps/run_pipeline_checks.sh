@@ -91,7 +91,7 @@ case $mode in
     cat "$work/alerts.log"
     [ $code -eq 3 ]
     grep -q "^coverage|coverage 0.975 < 1.5|.*report/index.html$" "$work/alerts_received.txt"
-    grep -q '"metric": "coverage", "value": 0.975, "threshold": 1.5' "$out/alerts.jsonl"
+    jq -e -s 'any(.[]; .metric == "coverage" and .value == 0.975 and .threshold == 1.5)' "$out/alerts.jsonl"
     grep -q 'class="alert">coverage 0.975 &lt; 1.5' "$out/report/index.html"
     "$pipeline" --out "$out" --status | grep -q "last alerts   coverage 0.975 < 1.5"
     # Without the rule nothing fires and the exit status is 0.

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "common/module_gradcheck.h"
 #include "qf/nn/examples/attention_gru.h"
 #include "qf/nn/layers.h"
 #include "qf/nn/loss.h"
@@ -12,6 +13,8 @@
 
 using namespace qf;
 using namespace qf::nn;
+using qf::test_support::check_module;
+using qf::test_support::weighted_sum;
 
 namespace {
 
@@ -19,33 +22,6 @@ Tensor random(Shape shape, std::uint64_t seed, DType dtype = DType::f64) {
   Tensor t = Tensor::empty(std::move(shape), dtype);
   Rng(seed).fill_uniform(t, -1.0, 1.0);
   return t;
-}
-
-Var weighted_sum(const Var& y, std::uint64_t seed = 99) {
-  return sum(y * Var(random(y.shape(), seed)));
-}
-
-// Gradient check of a module: the inputs and the module's parameters are the checked inputs.
-void check_module(Module& m, const std::vector<Tensor>& inputs,
-                  const std::function<Var(const std::vector<Var>&)>& forward) {
-  std::vector<Var*> params;
-  std::vector<Tensor> all = inputs;
-  for (auto& [name, p] : m.named_parameters()) {
-    params.push_back(p);
-    all.push_back(p->value());
-  }
-  const GradCheckResult r = gradcheck(
-      [&](const std::vector<Var>& v) {
-        for (std::size_t i = 0; i < params.size(); ++i) *params[i] = v[inputs.size() + i];
-        return forward(v);
-      },
-      all);
-  EXPECT_LT(r.max_relative_error, 1e-6) << r.worst_input;
-}
-
-// The common case: one input, outputs reduced by a fixed weighted sum.
-void check_module(Module& m, const Tensor& x, const std::function<Var(const Var&)>& forward) {
-  check_module(m, {x}, [&](const std::vector<Var>& v) { return weighted_sum(forward(v[0])); });
 }
 
 RNNOptions f64_options(std::int64_t in, std::int64_t hidden, std::int64_t layers) {

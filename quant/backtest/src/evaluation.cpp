@@ -7,6 +7,8 @@
 #include <stdexcept>
 
 #include "qf/core/require.h"
+#include "qf/data/csv.h"
+#include "qf/data/json.h"
 #include "qf/data/validation.h"
 #include "qf/quant/signals/labels.h"
 #include "qf/quant/signals/returns.h"
@@ -16,13 +18,6 @@ namespace qf::quant {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-std::string number(double v) {
-  return data::json_number(v);
-}
-std::string quoted(const std::string& s) {
-  return data::json_quoted(s);
-}
 
 std::vector<std::pair<std::string, double>> return_fields(const ReturnMetrics& m) {
   return {{"total_return", m.total_return},
@@ -242,50 +237,58 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
 }
 
 std::string evaluation_json(const Evaluation& e, const data::Universe& u) {
-  std::ostringstream j;
-  j << "{\n  \"target\": " << quoted(e.target) << ",\n  \"period\": {\"first\": "
-    << quoted(data::format_date(u.days[static_cast<std::size_t>(e.first_day)]))
-    << ", \"last\": " << quoted(data::format_date(u.days[static_cast<std::size_t>(e.last_day)]))
-    << ", \"days\": " << e.returns.size() << "},\n  \"strategy\": {";
-  auto object = [&](const ReturnMetrics& m) {
-    const auto fields = return_fields(m);
-    for (std::size_t k = 0; k < fields.size(); ++k)
-      j << (k ? ", " : "") << quoted(fields[k].first) << ": " << number(fields[k].second);
+  using data::Json;
+  auto object = [](const ReturnMetrics& m, Json out) {
+    for (const auto& [name, value] : return_fields(m)) out[name] = value;
+    return out;
   };
-  object(e.metrics);
-  j << ", \"mean_daily_turnover\": " << number(e.mean_turnover)
-    << ", \"mean_gross_exposure\": " << number(e.mean_gross_exposure)
-    << "},\n  \"benchmark\": {\"name\": " << quoted(e.benchmark_name) << ", ";
-  object(e.benchmark_metrics);
+  Json strategy = object(e.metrics, Json::object());
+  strategy["mean_daily_turnover"] = e.mean_turnover;
+  strategy["mean_gross_exposure"] = e.mean_gross_exposure;
   const auto& r = e.relative;
-  j << "},\n  \"relative\": {\"alpha\": " << number(r.alpha) << ", \"beta\": " << number(r.beta)
-    << ", \"correlation\": " << number(r.correlation)
-    << ", \"information_ratio\": " << number(r.information_ratio)
-    << ", \"tracking_error\": " << number(r.tracking_error) << ", \"up_capture\": " << number(r.up_capture)
-    << ", \"down_capture\": " << number(r.down_capture)
-    << "},\n  \"predictions\": {\"count\": " << e.classification.count
-    << ", \"calls\": " << e.classification.calls << ", \"coverage\": " << number(e.classification.coverage)
-    << ", \"accuracy\": " << accuracy_json(e.classification.accuracy)
-    << ", \"balanced_accuracy\": " << number(e.classification.balanced_accuracy)
-    << ", \"auc\": " << number(e.classification.auc) << ", \"daily_ic\": " << number(e.daily_ic)
-    << ", \"daily_rank_ic\": " << number(e.daily_rank_ic)
-    << "},\n  \"costs\": {\"commission\": " << number(e.backtest.costs.commission)
-    << ", \"spread\": " << number(e.backtest.costs.spread)
-    << ", \"slippage\": " << number(e.backtest.costs.slippage)
-    << ", \"impact\": " << number(e.backtest.costs.impact)
-    << ", \"borrow\": " << number(e.backtest.costs.borrow) << "},\n  \"scorecard\": [";
-  for (std::size_t k = 0; k < e.scorecard.size(); ++k) {
-    const auto& l = e.scorecard[k];
-    j << (k ? ", " : "") << "{\"name\": " << quoted(l.name)
-      << ", \"value\": " << (l.name == "accuracy" ? accuracy_json(l.value) : number(l.value))
-      << ", \"target\": " << number(l.target)
-      << ", \"higher_is_better\": " << (l.higher_is_better ? "true" : "false")
-      << ", \"met\": " << (l.met ? "true" : "false") << ", \"state\": " << quoted(to_string(l.state)) << "}";
-  }
-  j << "],\n  \"data_warnings\": [";
-  for (std::size_t k = 0; k < e.data_warnings.size(); ++k) j << (k ? ", " : "") << quoted(e.data_warnings[k]);
-  j << "]\n}\n";
-  return j.str();
+  const auto& c = e.classification;
+  const auto& costs = e.backtest.costs;
+  Json scorecard = Json::array();
+  for (const auto& l : e.scorecard)
+    scorecard.push_back({{"name", l.name},
+                         {"value", l.name == "accuracy" ? accuracy_json(l.value) : Json(l.value)},
+                         {"target", l.target},
+                         {"higher_is_better", l.higher_is_better},
+                         {"met", l.met},
+                         {"state", to_string(l.state)}});
+  const Json j = {{"target", e.target},
+                  {"period",
+                   {{"first", data::format_date(u.days[static_cast<std::size_t>(e.first_day)])},
+                    {"last", data::format_date(u.days[static_cast<std::size_t>(e.last_day)])},
+                    {"days", e.returns.size()}}},
+                  {"strategy", std::move(strategy)},
+                  {"benchmark", object(e.benchmark_metrics, {{"name", e.benchmark_name}})},
+                  {"relative",
+                   {{"alpha", r.alpha},
+                    {"beta", r.beta},
+                    {"correlation", r.correlation},
+                    {"information_ratio", r.information_ratio},
+                    {"tracking_error", r.tracking_error},
+                    {"up_capture", r.up_capture},
+                    {"down_capture", r.down_capture}}},
+                  {"predictions",
+                   {{"count", c.count},
+                    {"calls", c.calls},
+                    {"coverage", c.coverage},
+                    {"accuracy", accuracy_json(c.accuracy)},
+                    {"balanced_accuracy", c.balanced_accuracy},
+                    {"auc", c.auc},
+                    {"daily_ic", e.daily_ic},
+                    {"daily_rank_ic", e.daily_rank_ic}}},
+                  {"costs",
+                   {{"commission", costs.commission},
+                    {"spread", costs.spread},
+                    {"slippage", costs.slippage},
+                    {"impact", costs.impact},
+                    {"borrow", costs.borrow}}},
+                  {"scorecard", std::move(scorecard)},
+                  {"data_warnings", e.data_warnings}};
+  return data::json_text(j);
 }
 
 std::string evaluation_csv(const Evaluation& e) {
@@ -294,7 +297,7 @@ std::string evaluation_csv(const Evaluation& e) {
   c << "metric,strategy,benchmark\n";
   const auto a = return_fields(e.metrics), b = return_fields(e.benchmark_metrics);
   for (std::size_t k = 0; k < a.size(); ++k)
-    c << a[k].first << ',' << number(a[k].second) << ',' << number(b[k].second) << '\n';
+    c << a[k].first << ',' << data::format_12g(a[k].second) << ',' << data::format_12g(b[k].second) << '\n';
   const std::pair<const char*, double> extra[] = {{"alpha", e.relative.alpha},
                                                   {"beta", e.relative.beta},
                                                   {"information_ratio", e.relative.information_ratio},
@@ -307,7 +310,7 @@ std::string evaluation_csv(const Evaluation& e) {
                                                   {"daily_rank_ic", e.daily_rank_ic},
                                                   {"mean_daily_turnover", e.mean_turnover},
                                                   {"mean_gross_exposure", e.mean_gross_exposure}};
-  for (const auto& [name, value] : extra) c << name << ',' << number(value) << ",\n";
+  for (const auto& [name, value] : extra) c << name << ',' << data::format_12g(value) << ",\n";
   return c.str();
 }
 

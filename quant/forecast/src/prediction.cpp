@@ -7,9 +7,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "qf/data/json.h"
 #include "qf/data/prices.h"
 #include "qf/data/store.h"
-#include "qf/data/validation.h"
 #include "qf/quant/signals/labels.h"
 #include "qf/quant/signals/returns.h"
 #include "qf/tensor/hdf5.h"
@@ -49,126 +49,107 @@ std::vector<double> market_close(const data::Universe& u) {
   return index;
 }
 
-}  // namespace
+[[noreturn]] void fail(const std::string& what) {
+  throw std::invalid_argument("predict_stock_movement: " + what);
+}
 
-MovementResult predict_movements(const data::Universe& u, const std::vector<MovementMember>& given,
-                                 const MovementSpec& spec) {
-  const std::int64_t D = u.day_count(), N = u.ticker_count();
-  std::vector<MovementMember> members = given;
-  if (given.empty()) throw std::invalid_argument("predict_stock_movement: no ensemble members");
-  // One target for every member: the label their models predict, on one execution and horizon.
-  const LabelSpec target = given[0].test.label;
-  for (const auto& m : given)
+// One target for every member: the label their models predict, on one execution and horizon.
+LabelSpec common_target(const std::vector<MovementMember>& members) {
+  if (members.empty()) fail("no ensemble members");
+  const LabelSpec target = members[0].test.label;
+  for (const auto& m : members)
     if (!(m.test.label == target))
-      throw std::invalid_argument("predict_stock_movement: member " + m.name + " predicts '" +
-                                  m.test.label.describe() + "', member " + given[0].name + " '" +
-                                  target.describe() + "': an ensemble needs one target");
-  const Tensor labels = make_labels(u, target);  // NaN where the outcome is unknown
-  const std::vector<double> traded = traded_returns(u, target.timing);
+      fail("member " + m.name + " predicts '" + m.test.label.describe() + "', member " + members[0].name +
+           " '" + target.describe() + "': an ensemble needs one target");
+  return target;
+}
+
+// The sentiment member: P(up) = sigmoid(a s + b), fitted on the CV days whose labels end before the test
+// period starts (purged by the label span, like the study's development days). Added to `members` when
+// at least 50 labelled cells have a headline; `r` gets a, b and the cells with a headline.
+void add_sentiment_member(const Tensor& sentiment, const Tensor& labels, const LabelSpec& target,
+                          std::vector<MovementMember>& members, MovementResult& r) {
+  const std::int64_t D = labels.shape()[0], N = labels.shape()[1];
+  if (sentiment.numel() != D * N) fail("the sentiment panel is not [days, tickers]");
   const std::int64_t label_end = target.timing.label_end_offset();
-  auto label = [&](std::int64_t d, std::int64_t i) { return labels.data<double>()[d * N + i]; };
-  double sentiment_slope = 0, sentiment_intercept = 0;
-  std::int64_t sentiment_cells = 0;
-  if (spec.sentiment.defined()) {
-    if (spec.sentiment.numel() != D * N)
-      throw std::invalid_argument("predict_stock_movement: the sentiment panel is not [days, tickers]");
-    // The sentiment member: P(up) = sigmoid(a s + b), fitted on the CV days whose labels end before the
-    // test period starts (purged by the label span, like the study's development days).
-    std::int64_t test_first = D;
-    for (const auto& m : given) test_first = std::min(test_first, m.test.first_day);
-    const double* s = spec.sentiment.data<double>();
-    std::vector<double> x, y;
-    for (std::int64_t d = 0; d + label_end <= test_first; ++d)
-      for (std::int64_t i = 0; i < N; ++i) {
-        if (!std::isfinite(s[d * N + i]) || std::isnan(label(d, i))) continue;
-        x.push_back(s[d * N + i]);
-        y.push_back(label(d, i));
-      }
-    if (x.size() >= 50) {
-      const auto w = fit_logistic(x, 1, y, 1e-4);
-      sentiment_slope = w[0], sentiment_intercept = w[1];
-      MovementMember m;
-      m.name = "sentiment/headlines";
-      m.cv = {Tensor::full({D, N}, kNaN, DType::f64), D, -1, "headlines", target};
-      m.test = {Tensor::full({D, N}, kNaN, DType::f64), D, -1, "headlines", target};
-      double hits = 0;
-      for (std::int64_t d = 0; d < D; ++d)
-        for (std::int64_t i = 0; i < N; ++i) {
-          const double v = s[d * N + i];
-          if (!std::isfinite(v)) continue;
-          ++sentiment_cells;
-          PredictionPanel& panel = d < test_first ? m.cv : m.test;
-          panel.probability.data<double>()[d * N + i] = sigmoid(w[0] * v + w[1]);
-          panel.first_day = std::min(panel.first_day, d), panel.last_day = std::max(panel.last_day, d);
+  std::int64_t test_first = D;
+  for (const auto& m : members) test_first = std::min(test_first, m.test.first_day);
+  const double* s = sentiment.data<double>();
+  const double* y_all = labels.data<double>();
+  std::vector<double> x, y;
+  for (std::int64_t d = 0; d + label_end <= test_first; ++d)
+    for (std::int64_t i = 0; i < N; ++i) {
+      if (!std::isfinite(s[d * N + i]) || std::isnan(y_all[d * N + i])) continue;
+      x.push_back(s[d * N + i]);
+      y.push_back(y_all[d * N + i]);
+    }
+  if (x.size() < 50) return;
+  const auto w = fit_logistic(x, 1, y, 1e-4);
+  r.sentiment_slope = w[0], r.sentiment_intercept = w[1];
+  MovementMember m;
+  m.name = "sentiment/headlines";
+  m.cv = {Tensor::full({D, N}, kNaN, DType::f64), D, -1, "headlines", target};
+  m.test = {Tensor::full({D, N}, kNaN, DType::f64), D, -1, "headlines", target};
+  double hits = 0;
+  for (std::int64_t d = 0; d < D; ++d)
+    for (std::int64_t i = 0; i < N; ++i) {
+      const double v = s[d * N + i];
+      if (!std::isfinite(v)) continue;
+      ++r.sentiment_cells;
+      PredictionPanel& panel = d < test_first ? m.cv : m.test;
+      panel.probability.data<double>()[d * N + i] = sigmoid(w[0] * v + w[1]);
+      panel.first_day = std::min(panel.first_day, d), panel.last_day = std::max(panel.last_day, d);
+    }
+  for (std::size_t k = 0; k < x.size(); ++k) hits += (sigmoid(w[0] * x[k] + w[1]) > 0.5) == (y[k] > 0.5);
+  m.cv_score = hits / static_cast<double>(x.size());
+  m.test.first_day = std::max(m.test.first_day, test_first);
+  members.push_back(std::move(m));
+}
+
+// Samples: every (day, ticker) cell with a member prediction; CV cells lie before the test period
+// [first, last].
+struct Cell {
+  std::int64_t d, i;
+};
+std::vector<Cell> cells_of(const std::vector<MovementMember>& members, std::int64_t D, std::int64_t N,
+                           std::int64_t first, std::int64_t last, bool cv) {
+  std::vector<Cell> cells;
+  for (std::int64_t d = 0; d < D; ++d) {
+    if (cv ? d >= first : (d < first || d > last)) continue;
+    for (std::int64_t i = 0; i < N; ++i)
+      for (const auto& m : members)
+        if (std::isfinite((cv ? m.cv : m.test).probability.data<double>()[d * N + i])) {
+          cells.push_back({d, i});
+          break;
         }
-      for (std::size_t k = 0; k < x.size(); ++k) hits += (sigmoid(w[0] * x[k] + w[1]) > 0.5) == (y[k] > 0.5);
-      m.cv_score = hits / static_cast<double>(x.size());
-      m.test.first_day = std::max(m.test.first_day, test_first);
-      members.push_back(std::move(m));
-    }
   }
+  return cells;
+}
+
+// The members' predictions on `cells`: [members][cells].
+EnsembleMembers panel_of(const std::vector<MovementMember>& members, const std::vector<Cell>& cells,
+                         std::int64_t N, bool cv) {
   const auto M = static_cast<std::int64_t>(members.size());
-  auto fail = [](const std::string& what) { throw std::invalid_argument("predict_stock_movement: " + what); };
-  const auto K = static_cast<std::size_t>(spec.regime_states);
-  if (spec.exposure_by_regime.size() != K || spec.confidence_by_regime.size() != K ||
-      spec.threshold_by_regime.size() != K)
-    fail("the regime tables need one value per state (" + std::to_string(K) + ")");
-  MovementResult r;
-  r.label = target;
-  r.first_day = members[0].test.first_day;
-  r.last_day = members[0].test.last_day;
-  r.sentiment_slope = sentiment_slope, r.sentiment_intercept = sentiment_intercept;
-  r.sentiment_cells = sentiment_cells;
-  for (const auto& m : given) {
-    if (m.test.probability.numel() != D * N || m.cv.probability.numel() != D * N)
-      fail(m.name + ": predictions are not on this store's calendar");
-    r.first_day = std::min(r.first_day, m.test.first_day);
-    r.last_day = std::max(r.last_day, m.test.last_day);
+  EnsembleMembers e;
+  e.members = M;
+  e.samples = static_cast<std::int64_t>(cells.size());
+  e.probability.resize(static_cast<std::size_t>(M) * cells.size());
+  for (std::int64_t k = 0; k < M; ++k) {
+    const auto& m = members[static_cast<std::size_t>(k)];
+    const double* p = (cv ? m.cv : m.test).probability.data<double>();
+    for (std::size_t s = 0; s < cells.size(); ++s)
+      e.probability[static_cast<std::size_t>(k) * cells.size() + s] = p[cells[s].d * N + cells[s].i];
+    e.cv_score.push_back(m.cv_score);
+    e.names.push_back(m.name);
   }
-  for (const auto& m : members) r.member_names.push_back(m.name);
-  if (r.last_day < r.first_day) fail("the members hold no test predictions");
+  return e;
+}
 
-  // Samples: every (day, ticker) cell with a member prediction, CV cells before the test period.
-  struct Cell {
-    std::int64_t d, i;
-  };
-  auto cells_of = [&](bool cv) {
-    std::vector<Cell> cells;
-    for (std::int64_t d = 0; d < D; ++d) {
-      if (cv ? d >= r.first_day : (d < r.first_day || d > r.last_day)) continue;
-      for (std::int64_t i = 0; i < N; ++i)
-        for (const auto& m : members)
-          if (std::isfinite((cv ? m.cv : m.test).probability.data<double>()[d * N + i])) {
-            cells.push_back({d, i});
-            break;
-          }
-    }
-    return cells;
-  };
-  auto panel_of = [&](const std::vector<Cell>& cells, bool cv) {
-    EnsembleMembers e;
-    e.members = M;
-    e.samples = static_cast<std::int64_t>(cells.size());
-    e.probability.resize(static_cast<std::size_t>(M) * cells.size());
-    for (std::int64_t k = 0; k < M; ++k) {
-      const auto& m = members[static_cast<std::size_t>(k)];
-      const double* p = (cv ? m.cv : m.test).probability.data<double>();
-      for (std::size_t s = 0; s < cells.size(); ++s)
-        e.probability[static_cast<std::size_t>(k) * cells.size() + s] = p[cells[s].d * N + cells[s].i];
-      e.cv_score.push_back(m.cv_score);
-      e.names.push_back(m.name);
-    }
-    return e;
-  };
-  const std::vector<Cell> cv_cells = cells_of(true), test_cells = cells_of(false);
-  if (cv_cells.size() < 100) fail("fewer than 100 CV predictions before the test period to fit on");
-  const EnsembleMembers cv_panel = panel_of(cv_cells, true), test_panel = panel_of(test_cells, false);
-  std::vector<double> cv_labels(cv_cells.size()), test_labels(test_cells.size());
-  for (std::size_t s = 0; s < cv_cells.size(); ++s) cv_labels[s] = label(cv_cells[s].d, cv_cells[s].i);
-  for (std::size_t s = 0; s < test_cells.size(); ++s)
-    test_labels[s] = label(test_cells[s].d, test_cells[s].i);
-
-  // 1. Ensemble, fitted on the CV cells; its CV outputs out of fold (stacking) for the calibrator.
+// Steps 1 and 2: the ensemble, fitted on the CV cells, and the calibrator, fitted on the ensemble's CV
+// outputs (out of fold for stacking: contiguous blocks of CV days).
+void fit_ensemble_and_calibrator(const MovementSpec& spec, const std::vector<Cell>& cv_cells,
+                                 const EnsembleMembers& cv_panel, const std::vector<double>& cv_labels,
+                                 MovementResult& r) {
   r.ensemble = fit_ensemble(spec.ensemble, cv_panel, cv_labels);
   std::vector<double> cv_ensemble;
   if (spec.ensemble == "stacking") {
@@ -181,11 +162,14 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
     cv_ensemble = predict_ensemble(r.ensemble, cv_panel).probability;
   }
   r.cv_ensemble = score(cv_ensemble, cv_labels);
-  // 2. Calibration on the CV outputs.
   r.calibrator = fit_calibrator(spec.calibration, cv_ensemble, cv_labels);
-  const EnsemblePrediction test = predict_ensemble(r.ensemble, test_panel);
+}
 
-  // 3. Regime: HMM on the market's returns, fitted before the test period, filtered over every day.
+// Step 3: the HMM on the market's returns, fitted before the test period, filtered over every day; each
+// day's most likely state and stage 3's exposure factor.
+void fit_regime(const data::Universe& u, const MovementSpec& spec, MovementResult& r) {
+  const std::int64_t D = u.day_count();
+  const auto K = static_cast<std::size_t>(spec.regime_states);
   const RegimeFeatures features = regime_features(market_close(u));
   r.hmm = fit_gaussian_hmm(features, 0, r.first_day - 1, {.states = spec.regime_states}).model;
   r.regime_probability = filtered_probabilities(r.hmm, features);
@@ -200,8 +184,18 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
     r.regime_exposure.assign(static_cast<std::size_t>(D), spec.exposure_by_regime[0]);
   }
   std::fill_n(r.regime_exposure.begin(), std::min<std::int64_t>(D, 1), kNaN);  // day 0: no return yet
+}
 
-  // 4. Per cell: calibrated probability, confidence, abstention, expected return.
+// Step 4, per test cell: calibrated probability, confidence, abstention, expected return; then the
+// test-period scores.
+void predict_test_cells(const data::Universe& u, const MovementSpec& spec, const LabelSpec& target,
+                        const std::vector<Cell>& test_cells, const EnsembleMembers& test_panel,
+                        const std::vector<double>& test_labels, MovementResult& r) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count(), M = test_panel.members;
+  const auto K = static_cast<std::size_t>(spec.regime_states);
+  const std::vector<double> traded = traded_returns(u, target.timing);
+  const std::int64_t label_end = target.timing.label_end_offset();
+  const EnsemblePrediction test = predict_ensemble(r.ensemble, test_panel);
   for (Tensor* t :
        {&r.ensemble_probability, &r.probability, &r.confidence, &r.disagreement, &r.expected_return})
     *t = Tensor::full({D, N}, kNaN, DType::f64);
@@ -254,9 +248,54 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
   r.coverage = r.acting.coverage;
   r.acting_accuracy = r.acting.accuracy;
   r.acting_count = r.acting.calls;
+}
+
+}  // namespace
+
+MovementResult predict_movements(const data::Universe& u, const std::vector<MovementMember>& given,
+                                 const MovementSpec& spec) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  const LabelSpec target = common_target(given);
+  const Tensor labels = make_labels(u, target);  // NaN where the outcome is unknown
+  MovementResult r;
+  std::vector<MovementMember> members = given;
+  if (spec.sentiment.defined()) add_sentiment_member(spec.sentiment, labels, target, members, r);
+  const auto K = static_cast<std::size_t>(spec.regime_states);
+  if (spec.exposure_by_regime.size() != K || spec.confidence_by_regime.size() != K ||
+      spec.threshold_by_regime.size() != K)
+    fail("the regime tables need one value per state (" + std::to_string(K) + ")");
+  r.label = target;
+  r.first_day = members[0].test.first_day;
+  r.last_day = members[0].test.last_day;
+  for (const auto& m : given) {
+    if (m.test.probability.numel() != D * N || m.cv.probability.numel() != D * N)
+      fail(m.name + ": predictions are not on this store's calendar");
+    r.first_day = std::min(r.first_day, m.test.first_day);
+    r.last_day = std::max(r.last_day, m.test.last_day);
+  }
+  for (const auto& m : members) r.member_names.push_back(m.name);
+  if (r.last_day < r.first_day) fail("the members hold no test predictions");
+
+  const std::vector<Cell> cv_cells = cells_of(members, D, N, r.first_day, r.last_day, true);
+  const std::vector<Cell> test_cells = cells_of(members, D, N, r.first_day, r.last_day, false);
+  if (cv_cells.size() < 100) fail("fewer than 100 CV predictions before the test period to fit on");
+  const EnsembleMembers cv_panel = panel_of(members, cv_cells, N, true);
+  const EnsembleMembers test_panel = panel_of(members, test_cells, N, false);
+  auto labels_of = [&](const std::vector<Cell>& cells) {
+    std::vector<double> out(cells.size());
+    for (std::size_t s = 0; s < cells.size(); ++s)
+      out[s] = labels.data<double>()[cells[s].d * N + cells[s].i];
+    return out;
+  };
+  const std::vector<double> cv_labels = labels_of(cv_cells), test_labels = labels_of(test_cells);
+
+  fit_ensemble_and_calibrator(spec, cv_cells, cv_panel, cv_labels, r);
+  fit_regime(u, spec, r);
+  predict_test_cells(u, spec, target, test_cells, test_panel, test_labels, r);
   std::ostringstream about;
-  about << M << " member(s)" << (sentiment_cells > 0 ? " (one of them headline sentiment)" : "")
-        << ", ensemble " << spec.ensemble << ", calibration " << spec.calibration << ", regime "
+  about << members.size() << " member(s)"
+        << (r.sentiment_cells > 0 ? " (one of them headline sentiment)" : "") << ", ensemble "
+        << spec.ensemble << ", calibration " << spec.calibration << ", regime "
         << (spec.use_regime ? std::to_string(spec.regime_states) + "-state HMM (filtered)"
                             : std::string("off"));
   r.description = about.str();
@@ -292,19 +331,26 @@ std::string movement_table(const MovementResult& r, const data::Universe& u, std
   return t.str();
 }
 
-void write_movement_output(const std::filesystem::path& folder, const MovementResult& r,
-                           const data::Universe& u, std::int64_t day) {
-  std::filesystem::create_directories(folder);
-  const std::int64_t D = u.day_count(), N = u.ticker_count();
-  const auto K = static_cast<std::int64_t>(r.hmm.states);
+namespace {
+
+std::vector<std::string> format_dates(const data::Universe& u) {
   std::vector<std::string> dates;
   for (const auto& x : u.days) dates.push_back(data::format_date(x));
-  h5::write_atomically(folder / "predictions.h5", [&](h5::File& f) {
+  return dates;
+}
+
+// predictions.h5: every panel of the result, the regime model, and the test predictions in the registry
+// layout (so that stages 3 and 4 read this file as a --registry).
+void write_predictions_h5(const std::filesystem::path& file, const MovementResult& r,
+                          const data::Universe& u) {
+  const std::int64_t D = u.day_count(), N = u.ticker_count();
+  const auto K = static_cast<std::int64_t>(r.hmm.states);
+  h5::write_atomically(file, [&](h5::File& f) {
     f.set_attr("/", "format", std::string("quantforge.predictions"));
     f.set_attr("/", "description", r.description);
     write_label_attributes(f, "/", r.label);
     f.write_strings("/tickers", u.tickers);
-    f.write_strings("/dates", dates);
+    f.write_strings("/dates", format_dates(u));
     for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"/probability", &r.probability},
                                   {"/ensemble_probability", &r.ensemble_probability},
                                   {"/confidence", &r.confidence},
@@ -319,9 +365,9 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
     f.write("/regime/means", Tensor::from<double>(r.hmm.means, {K, r.hmm.features}));
     f.write("/regime/variances", Tensor::from<double>(r.hmm.variances, {K, r.hmm.features}));
     f.write("/regime/transition", Tensor::from<double>(r.hmm.transition, {K, K}));
-    // The registry layout of the test predictions, so that stages 3 and 4 read this file as a --registry:
-    // the final probability, and beside it the abstain flag (1: no call, no position), so that the
-    // probability is still scored as one while the accuracy counts only the calls.
+    // The registry layout of the test predictions: the final probability, and beside it the abstain flag
+    // (1: no call, no position), so that the probability is still scored as one while the accuracy
+    // counts only the calls.
     std::vector<double> ticker, dayv, probability, abstain, label, traded_return;
     const std::vector<double> next = traded_returns(u, r.label.timing);
     const Tensor up = make_labels(u, r.label);
@@ -339,7 +385,12 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
     write_prediction_columns(f, "/test_predictions",
                              {ticker, dayv, probability, label, traded_return, abstain});
   });
-  // The day's table as CSV: every stock with a prediction, sorted by confidence.
+}
+
+// predictions.csv: the day's table, every stock with a prediction, sorted by confidence.
+std::string predictions_csv(const MovementResult& r, const data::Universe& u, std::int64_t day) {
+  const std::int64_t N = u.ticker_count();
+  const auto K = static_cast<std::int64_t>(r.hmm.states);
   std::ostringstream csv;
   csv.precision(8);
   csv << "date,ticker,probability,expected_return,confidence,abstain,disagreement,regime,regime_probability";
@@ -356,72 +407,83 @@ void write_movement_output(const std::filesystem::path& folder, const MovementRe
     return r.confidence.data<double>()[day * N + a] > r.confidence.data<double>()[day * N + b];
   });
   const int state = r.regime_state[static_cast<std::size_t>(day)];
+  const std::string date = data::format_date(u.days[static_cast<std::size_t>(day)]);
   for (const std::int64_t i : order) {
     const std::int64_t cell = day * N + i;
-    csv << dates[static_cast<std::size_t>(day)] << ',' << u.tickers[static_cast<std::size_t>(i)] << ','
-        << r.probability.data<double>()[cell] << ',' << r.expected_return.data<double>()[cell] << ','
-        << r.confidence.data<double>()[cell] << ',' << int(r.abstain[static_cast<std::size_t>(cell)]) << ','
-        << r.disagreement.data<double>()[cell] << ',' << state << ','
-        << r.regime_probability[static_cast<std::size_t>(day * K + std::max(state, 0))];
+    csv << date << ',' << u.tickers[static_cast<std::size_t>(i)] << ',' << r.probability.data<double>()[cell]
+        << ',' << r.expected_return.data<double>()[cell] << ',' << r.confidence.data<double>()[cell] << ','
+        << int(r.abstain[static_cast<std::size_t>(cell)]) << ',' << r.disagreement.data<double>()[cell] << ','
+        << state << ',' << r.regime_probability[static_cast<std::size_t>(day * K + std::max(state, 0))];
     for (const auto& m : r.member_probability) csv << ',' << m[static_cast<std::size_t>(cell)];
     csv << "\n";
   }
-  data::write_text_atomically(folder / "predictions.csv", csv.str());
-  // Summary.
-  using data::json_number, data::json_quoted;
-  std::ostringstream j;
-  auto scores = [&](const MovementScores& s) {
-    std::ostringstream o;
-    o << "{\"count\": " << s.scores.count << ", \"accuracy\": " << json_number(s.scores.accuracy)
-      << ", \"auc\": " << json_number(s.scores.auc) << ", \"brier\": " << json_number(s.scores.brier)
-      << ", \"log_loss\": " << json_number(s.scores.log_loss)
-      << ", \"expected_calibration_error\": " << json_number(s.expected_calibration_error)
-      << ", \"reliability\": [";
-    for (std::size_t b = 0; b < s.reliability.size(); ++b)
-      o << (b ? ", " : "") << "{\"lower\": " << json_number(s.reliability[b].lower)
-        << ", \"upper\": " << json_number(s.reliability[b].upper)
-        << ", \"mean_probability\": " << json_number(s.reliability[b].mean_probability)
-        << ", \"frequency\": " << json_number(s.reliability[b].frequency)
-        << ", \"count\": " << s.reliability[b].count << "}";
-    o << "]}";
-    return o.str();
-  };
-  j << "{\n  \"description\": " << json_quoted(r.description)
-    << ",\n  \"target\": " << json_quoted(r.label.describe())
-    << ",\n  \"test_period\": {\"first\": " << json_quoted(dates[static_cast<std::size_t>(r.first_day)])
-    << ", \"last\": " << json_quoted(dates[static_cast<std::size_t>(r.last_day)])
-    << "},\n  \"day\": " << json_quoted(dates[static_cast<std::size_t>(day)]) << ",\n  \"members\": [";
-  for (std::size_t k = 0; k < r.member_names.size(); ++k)
-    j << (k ? ", " : "") << json_quoted(r.member_names[k]);
-  j << "],\n  \"ensemble\": {\"method\": " << json_quoted(r.ensemble.method) << ", \"weights\": [";
-  for (std::size_t k = 0; k < r.ensemble.weights.size(); ++k)
-    j << (k ? ", " : "") << json_number(r.ensemble.weights[k]);
-  j << "], \"stacking_coefficients\": [";
-  for (std::size_t k = 0; k < r.ensemble.meta.size(); ++k)
-    j << (k ? ", " : "") << json_number(r.ensemble.meta[k]);
-  j << "]},\n  \"calibration\": {\"method\": " << json_quoted(r.calibrator.method)
-    << ", \"platt_slope\": " << json_number(r.calibrator.platt.slope)
-    << ", \"platt_intercept\": " << json_number(r.calibrator.platt.intercept)
-    << ", \"isotonic_knots\": " << r.calibrator.isotonic.x.size() << "},\n  \"regime\": {\"states\": " << K
-    << ", \"means\": [";
-  for (std::size_t k = 0; k < r.hmm.means.size(); ++k) j << (k ? ", " : "") << json_number(r.hmm.means[k]);
-  j << "], \"variances\": [";
-  for (std::size_t k = 0; k < r.hmm.variances.size(); ++k)
-    j << (k ? ", " : "") << json_number(r.hmm.variances[k]);
-  j << "], \"transition\": [";
-  for (std::size_t k = 0; k < r.hmm.transition.size(); ++k)
-    j << (k ? ", " : "") << json_number(r.hmm.transition[k]);
-  j << "]},\n  \"cv_ensemble\": " << scores(r.cv_ensemble)
-    << ",\n  \"test\": {\n    \"first_member\": " << scores(r.first_member)
-    << ",\n    \"ensemble\": " << scores(r.ensemble_scores)
-    << ",\n    \"calibrated\": " << scores(r.calibrated) << ",\n    \"coverage\": " << json_number(r.coverage)
-    << ", \"acting_count\": " << r.acting_count
-    << ", \"acting_accuracy\": " << accuracy_json(r.acting_accuracy)
-    << ", \"acting_balanced_accuracy\": " << json_number(r.acting.balanced_accuracy)
-    << ", \"confusion\": {\"tp\": " << r.acting.true_positives << ", \"fp\": " << r.acting.false_positives
-    << ", \"tn\": " << r.acting.true_negatives << ", \"fn\": " << r.acting.false_negatives << "}"
-    << "\n  }\n}\n";
-  data::write_text_atomically(folder / "summary.json", j.str());
+  return csv.str();
+}
+
+data::Json scores_json(const MovementScores& s) {
+  data::Json reliability = data::Json::array();
+  for (const auto& bin : s.reliability)
+    reliability.push_back({{"lower", bin.lower},
+                           {"upper", bin.upper},
+                           {"mean_probability", bin.mean_probability},
+                           {"frequency", bin.frequency},
+                           {"count", bin.count}});
+  return {{"count", s.scores.count},
+          {"accuracy", s.scores.accuracy},
+          {"auc", s.scores.auc},
+          {"brier", s.scores.brier},
+          {"log_loss", s.scores.log_loss},
+          {"expected_calibration_error", s.expected_calibration_error},
+          {"reliability", std::move(reliability)}};
+}
+
+// summary.json: the settings, the ensemble, the calibrator, the regime model and the scores.
+data::Json summary_json(const MovementResult& r, const data::Universe& u, std::int64_t day) {
+  auto date = [&](std::int64_t d) { return data::format_date(u.days[static_cast<std::size_t>(d)]); };
+  const auto& acting = r.acting;
+  data::Json test = {{"first_member", scores_json(r.first_member)},
+                     {"ensemble", scores_json(r.ensemble_scores)},
+                     {"calibrated", scores_json(r.calibrated)},
+                     {"coverage", r.coverage},
+                     {"acting_count", r.acting_count},
+                     {"acting_accuracy", accuracy_json(r.acting_accuracy)},
+                     {"acting_balanced_accuracy", acting.balanced_accuracy},
+                     {"confusion",
+                      {{"tp", acting.true_positives},
+                       {"fp", acting.false_positives},
+                       {"tn", acting.true_negatives},
+                       {"fn", acting.false_negatives}}}};
+  return {{"description", r.description},
+          {"target", r.label.describe()},
+          {"test_period", {{"first", date(r.first_day)}, {"last", date(r.last_day)}}},
+          {"day", date(day)},
+          {"members", r.member_names},
+          {"ensemble",
+           {{"method", r.ensemble.method},
+            {"weights", r.ensemble.weights},
+            {"stacking_coefficients", r.ensemble.meta}}},
+          {"calibration",
+           {{"method", r.calibrator.method},
+            {"platt_slope", r.calibrator.platt.slope},
+            {"platt_intercept", r.calibrator.platt.intercept},
+            {"isotonic_knots", r.calibrator.isotonic.x.size()}}},
+          {"regime",
+           {{"states", r.hmm.states},
+            {"means", r.hmm.means},
+            {"variances", r.hmm.variances},
+            {"transition", r.hmm.transition}}},
+          {"cv_ensemble", scores_json(r.cv_ensemble)},
+          {"test", std::move(test)}};
+}
+
+}  // namespace
+
+void write_movement_output(const std::filesystem::path& folder, const MovementResult& r,
+                           const data::Universe& u, std::int64_t day) {
+  std::filesystem::create_directories(folder);
+  write_predictions_h5(folder / "predictions.h5", r, u);
+  data::write_text_atomically(folder / "predictions.csv", predictions_csv(r, u, day));
+  data::write_text_atomically(folder / "summary.json", data::json_text(summary_json(r, u, day)));
 }
 
 }  // namespace qf::quant

@@ -4,13 +4,13 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "qf/core/require.h"
-#include "qf/data/validation.h"
 
 namespace qf::quant {
 
@@ -136,8 +136,8 @@ std::string accuracy_text(double accuracy) {
   return text;
 }
 
-std::string accuracy_json(double accuracy) {
-  return std::isfinite(accuracy) ? data::json_number(accuracy) : "\"n/a\"";
+nlohmann::ordered_json accuracy_json(double accuracy) {
+  return std::isfinite(accuracy) ? nlohmann::ordered_json(accuracy) : nlohmann::ordered_json("n/a");
 }
 
 double information_coefficient(std::span<const double> predictions, std::span<const double> returns) {

@@ -4,6 +4,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "qf/data/csv.h"
 #include "qf/quant/signals/labels.h"
 #include "qf/tensor/hdf5.h"
 
@@ -97,6 +98,18 @@ Tensor read_target_weights(const std::filesystem::path& path, const data::Univer
                              ", the store is [" + std::to_string(u.day_count()) + ", " +
                              std::to_string(u.ticker_count()) + "]");
   return w;
+}
+
+std::vector<double> read_regime_exposure(const std::filesystem::path& path, const data::Universe& universe) {
+  const h5::File f(path, h5::File::Mode::read);
+  if (!f.exists("/regime_exposure"))
+    throw data::InputError(path.string(), 0, "/regime_exposure", "missing dataset");
+  const Tensor e = f.read("/regime_exposure").to(DType::f64);
+  if (e.numel() != universe.day_count())
+    throw data::InputError(path.string(), 0, "/regime_exposure",
+                           std::to_string(e.numel()) + " values, the store has " +
+                               std::to_string(universe.day_count()) + " days");
+  return {e.data<double>(), e.data<double>() + e.numel()};
 }
 
 }  // namespace qf::quant

@@ -606,7 +606,13 @@ Study::Study(const data::Universe& universe, const data::FeaturePanels& panels, 
     std::sort(tickers_.begin(), tickers_.end());
     tickers_.erase(std::unique(tickers_.begin(), tickers_.end()), tickers_.end());
   }
-  for (Trial& t : trials_) resolve_features(t.features, panels_);  // fail early on a bad name
+  for (Trial& t : trials_) {  // fail early on a bad feature or architecture name, or settings it refuses
+    resolve_features(t.features, panels_);
+    nn::ModelSpec probe = t.model;
+    probe.input_size = 1;
+    Rng rng(0);
+    nn::make_model(probe, rng);
+  }
   std::int64_t window = 0;
   for (const Trial& t : trials_) window = std::max(window, t.window);
   // One calendar plan for every trial (the longest window purges the most), so their CV scores compare.

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/synthetic_store.h"
+#include "qf/data/json.h"
 #include "qf/quant/backtest/evaluation.h"
 #include "qf/quant/monitoring/monitoring.h"
 #include "qf/quant/signals/labels.h"
@@ -86,9 +87,9 @@ TEST(Evaluation, AbstainingEverywhereHasNoAccuracy) {
   EXPECT_EQ(e.classification.calls, 0);
   EXPECT_GT(e.classification.count, 500);
   EXPECT_EQ(e.scorecard[0].state, quant::ScorecardState::too_few_calls);
-  const std::string json = quant::evaluation_json(e, u);
-  EXPECT_NE(json.find("\"accuracy\": \"n/a\""), std::string::npos) << json;
-  EXPECT_NE(json.find("\"state\": \"too few calls\""), std::string::npos) << json;
+  const auto json = data::Json::parse(quant::evaluation_json(e, u));
+  EXPECT_EQ(json["predictions"]["accuracy"], "n/a") << json;
+  EXPECT_EQ(json["scorecard"][0]["state"], "too few calls") << json;
   const auto live = quant::live_scores(u, p, 20, 100);
   EXPECT_TRUE(std::isnan(live.accuracy));
   EXPECT_EQ(live.calls, 0);
@@ -161,10 +162,11 @@ TEST(Evaluation, ForesightOfTheLabelIsTheTradesEdgeForEveryModeAndHorizon) {
                                               shifted, o, quant::BenchmarkKind::equal_weight);
       EXPECT_LT(std::abs(n.metrics.sharpe), 3.0) << "a later, non-overlapping label is no edge: " << what;
       if (mode == data::Execution::next_open && h == 1) {  // the JSON carries every section
-        const std::string json = quant::evaluation_json(e, u);
-        for (const char* key : {"\"period\"", "\"strategy\"", "\"benchmark\"", "\"relative\"",
-                                "\"predictions\"", "\"costs\"", "\"scorecard\""})
-          EXPECT_NE(json.find(key), std::string::npos) << key;
+        const auto json = data::Json::parse(quant::evaluation_json(e, u));
+        std::vector<std::string> keys;
+        for (const auto& [key, value] : json.items()) keys.push_back(key);
+        EXPECT_EQ(keys, (std::vector<std::string>{"target", "period", "strategy", "benchmark", "relative",
+                                                  "predictions", "costs", "scorecard", "data_warnings"}));
       }
       // The backtest refuses predictions made for another mode or horizon.
       quant::BacktestOptions other = o;

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "qf/quant/metrics/metrics.h"
@@ -52,7 +53,8 @@ TEST(ClassificationScores, AbstainingEverywhereIsNoAccuracy) {
   EXPECT_EQ(s.count, 10);  // the probabilities are still scored as probabilities
   EXPECT_DOUBLE_EQ(s.brier, 0.25);
   EXPECT_EQ(accuracy_text(s.accuracy), "n/a");
-  EXPECT_EQ(accuracy_json(s.accuracy), "\"n/a\"");
+  EXPECT_EQ(accuracy_json(s.accuracy), "n/a");
+  EXPECT_EQ(accuracy_json(0.5731), 0.5731);
   EXPECT_EQ(accuracy_text(0.5731), "57.31 %");
   const auto none = classification_scores(std::vector<double>{}, std::vector<double>{});
   EXPECT_TRUE(std::isnan(none.accuracy));

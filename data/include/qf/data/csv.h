@@ -40,4 +40,8 @@ CsvTable parse_csv(std::string_view text, const std::string& name, std::size_t m
 // Lower-cases and trims a header name: " Adj Close" -> "adj close".
 std::string normalize_header(std::string_view name);
 
+// A number in a CSV cell or a message: 12 significant digits (%.12g), "null" when not finite (the
+// metrics.csv and findings texts have always printed it so).
+std::string format_12g(double value);
+
 }  // namespace qf::data

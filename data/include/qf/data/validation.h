@@ -129,8 +129,10 @@ RowRepair repair_row(PriceRow& row);
 // Repairs `series` in place (sorted, de-duplicated, repaired rows) and reports what it found.
 TickerReport validate_and_repair(TickerSeries& series, const ValidationOptions& options = {});
 
-// JSON of all reports: {"tickers": [{"ticker":..., "findings": [...]}, ...], "summary": {kind: count}}.
-// The set-level findings go under "set_findings".
+// JSON of all reports (validation.json, json.h): {"prices", "tickers": [{"ticker", "layout", "rows_read",
+// "rows_kept", "rejected", "reject_reason", "files", "findings": [{"kind", "file", "line", "date",
+// "field", "detail", "action"}]}], "summary": {kind: count}, "set_findings": [{"kind", "date",
+// "detail", "action"}]}.
 // `prices` ("adjusted" or "raw", universe.h PriceBasis), when given, says which prices the panels hold.
 std::string reports_to_json(const std::vector<TickerReport>& reports,
                             const std::vector<Finding>& set_findings = {}, const std::string& prices = "");
@@ -138,12 +140,5 @@ std::string reports_to_json(const std::vector<TickerReport>& reports,
 std::string reports_summary(const std::vector<TickerReport>& reports, std::size_t examples_per_kind = 5);
 // The set-level findings as "warning (kind): detail" lines; empty when there are none.
 std::string set_findings_summary(const std::vector<Finding>& set_findings);
-
-// JSON string escaping (quotes, backslashes, control characters).
-std::string json_escape(const std::string& text);
-// A JSON string literal ("..." with escapes) and a JSON number (12 significant digits; null when not
-// finite), for the apps' summaries.
-std::string json_quoted(const std::string& text);
-std::string json_number(double value);
 
 }  // namespace qf::data

@@ -1,7 +1,8 @@
 // Sequence classifiers chosen by name. Every architecture maps a batch of windows x [B, T, F] to one
 // logit per window [B, 1], so the training loop, cross-validation and the registry treat them alike.
 // Built in: "lstm" (LSTM -> Linear on the last hidden state), "gru" (the same with a GRU) and
-// "attention_gru" (examples/attention_gru.h). A researcher adds one with register_architecture().
+// "attention_gru" (examples/attention_gru.h). A researcher adds one from their own source file with
+// QF_REGISTER_ARCHITECTURE (below), or at run time with register_architecture().
 #pragma once
 
 #include <functional>
@@ -35,6 +36,28 @@ std::vector<std::string> architectures();  // sorted
 // Builds a model with weights drawn from rng; throws std::invalid_argument naming the known
 // architectures when the name is not registered.
 std::unique_ptr<SequenceClassifier> make_model(const ModelSpec& spec, Rng& rng);
+
+// Registers an architecture from the file that defines it, before main() runs:
+//
+//   QF_REGISTER_ARCHITECTURE("my_model", [](const qf::nn::ModelSpec& s, qf::Rng& rng) {
+//     return std::make_unique<MyModel>(s.input_size, s.hidden_size, rng);
+//   });
+//
+// The file must reach the executable as an object file: from a static library the linker takes only
+// the members something refers to, and nothing refers to a registration. Build it with
+// qf_add_models(<executable> <files...>) (cmake/qf_models.cmake), or into the apps with
+// cmake -DQF_MODEL_SOURCES=<files> (docs/architecture.md, "Recipe: add a model"). A name that is
+// already taken (a built-in, or two files claiming one name) is refused: the registry file stores the
+// name, so it must mean one model everywhere. The error ends the program before main().
+struct ArchitectureRegistration {
+  ArchitectureRegistration(const std::string& name, ModelFactory factory);
+};
+
+#define QF_NN_CONCAT_IMPL(a, b) a##b
+#define QF_NN_CONCAT(a, b) QF_NN_CONCAT_IMPL(a, b)
+#define QF_REGISTER_ARCHITECTURE(name, ...)                                                               \
+  [[maybe_unused]] static const ::qf::nn::ArchitectureRegistration QF_NN_CONCAT(qf_architecture_at_line_, \
+                                                                                __LINE__)(name, __VA_ARGS__)
 
 // x [B, T, input] -> logits [B, 1] from the last layer's final hidden state.
 class LSTMClassifier : public SequenceClassifier {

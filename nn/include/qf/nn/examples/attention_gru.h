@@ -7,9 +7,10 @@
 //   pooled   = sum_t alpha_t h_t              [B, H]
 //   logit    = head(pooled)                   [B, 1]
 //
-// To add your own model: derive from Module, create parameters (or sub-modules) in the constructor,
-// register them, and write forward() with the ops of qf/tensor/ops.h. Gradients come for free; check
-// them with qf::gradcheck as tests/nn/test_layers_gradcheck.cpp does (LayerGradCheck.AttentionGRUExample).
+// To add your own model: derive from SequenceClassifier, create parameters (or sub-modules) in the
+// constructor, register them, and write forward() with the ops of qf/tensor/ops.h. Gradients come for
+// free; check them with qf::gradcheck as tests/nn/test_layers_gradcheck.cpp does. Register it by name
+// from your own file: docs/architecture.md, "Recipe: add a model" (tests/nn/toy_model/ follows it).
 #pragma once
 
 #include "qf/nn/models.h"

@@ -1,6 +1,7 @@
 // Module metrics (qf_quant_metrics): how good a result is, one definition for every stage: scores of
 // probabilistic predictions (this header), performance of a return series (portfolio_metrics.h) and
-// probability calibration (calibration.h: logit, Platt, isotonic, reliability). Uses data (JSON numbers).
+// probability calibration (calibration.h: logit, Platt, isotonic, reliability). Uses nlohmann/json (an
+// accuracy as a JSON value).
 //
 // Scores of probabilistic up/down predictions against realised labels, as cross-validation folds,
 // backtests, stage 5 and the monitoring report them (one function, so that their figures compare).
@@ -8,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <span>
 #include <string>
 
@@ -37,8 +39,8 @@ ClassificationScores classification_scores(std::span<const double> probabilities
 
 // An accuracy without calls (NaN) is "n/a", never a number: printed as n/a, and in JSON as the string
 // "n/a" (accuracy_json; a finite accuracy is a JSON number), so that no reader mistakes it for 0.
-std::string accuracy_text(double accuracy);  // "57.31 %" or "n/a"
-std::string accuracy_json(double accuracy);  // 0.573100000000 or "n/a"
+std::string accuracy_text(double accuracy);             // "57.31 %" or "n/a"
+nlohmann::ordered_json accuracy_json(double accuracy);  // 0.5731 or "n/a"
 
 // Information coefficient: Pearson correlation of predictions and realised returns; rank IC: the
 // Spearman correlation (average ranks for ties).

@@ -76,4 +76,9 @@ std::vector<FoldScore> read_cv_fold_scores(const std::filesystem::path& registry
 Tensor read_target_weights(const std::filesystem::path& path, const data::Universe& universe,
                            const data::TradeTiming& timing);
 
+// The exposure factor per day that stage 5 writes for stage 3's regime rule (predictions.h5
+// /regime_exposure, [days] on this store's calendar, NaN = 1). Throws data::InputError naming the file
+// when the dataset is missing or has another length.
+std::vector<double> read_regime_exposure(const std::filesystem::path& path, const data::Universe& universe);
+
 }  // namespace qf::quant
