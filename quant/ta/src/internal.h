@@ -1,8 +1,8 @@
-// Internal to qf_quant_ta (in src/, on no include path but the library's own): what the family files
-// (overlap.cpp, momentum.cpp, volume.cpp, volatility.cpp, ours.cpp) and registry.cpp share. The
-// aliases and constants, TA-Lib's zero tests, the argument checks, on_finite_runs (the NaN rule of
-// indicators.h), the rolling extremes, the kernels one family borrows from another, and the registry's
-// Group type with the function of each family that appends its rows.
+// Internal to qf_quant_ta (in src/, on no include path: its neighbours include it as "internal.h"):
+// what the family files (overlap.cpp, momentum.cpp, volume.cpp, volatility.cpp, ours.cpp) and
+// registry.cpp share. The aliases and constants, TA-Lib's zero tests, the argument checks,
+// on_finite_runs (the NaN rule of indicators.h), the rolling extremes, the kernels one family borrows
+// from another, and the registry's Group type with the function of each family that appends its rows.
 //
 // The TA-Lib indicators follow TA-Lib 0.8's C code operation by operation (same summation order, same
 // divisions, std::fma exactly where TA-Lib 0.8 uses fma), because a different but equally good order

@@ -919,7 +919,7 @@ void bop(In open, In high, In low, In close, Out out) {
                        [=](auto i, auto o) { bop_kernel(i[0], i[1], i[2], i[3], o[0]); });
 }
 
-// ---- the family's registry rows, in their fixed order (rows of compute_all) ----------------------
+// ---- the family's registry rows, in their fixed order (rows of compute_all) -------------------------------
 
 void detail::add_momentum_groups(std::vector<Group>& g) {
   const int macd_lb = macd_lookback(12, 26, 9);

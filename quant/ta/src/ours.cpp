@@ -316,7 +316,7 @@ void cross_sectional_rank(In panel, std::size_t days, std::size_t tickers, Out o
   }
 }
 
-// ---- the family's registry rows, in their fixed order (rows of compute_all) ----------------------
+// ---- the family's registry rows, in their fixed order (rows of compute_all) -------------------------------
 
 void detail::add_ours_groups(std::vector<Group>& g) {
   const int keltner_lb = keltner_lookback(20, 10);

@@ -393,7 +393,7 @@ void midprice(In high, In low, int period, Out out) {
                        [=](auto i, auto o) { midprice_kernel(i[0], i[1], period, o[0]); });
 }
 
-// ---- the family's registry rows, in their fixed order (rows of compute_all) ----------------------
+// ---- the family's registry rows, in their fixed order (rows of compute_all) -------------------------------
 
 void detail::add_overlap_groups(std::vector<Group>& g) {
   add_one(g, "sma_20", sma_lookback(20), "SMA",

@@ -240,7 +240,7 @@ void typprice(In high, In low, In close, Out out) {
                        [=](auto i, auto o) { typprice_kernel(i[0], i[1], i[2], o[0]); });
 }
 
-// ---- the family's registry rows, in their fixed order (rows of compute_all) ----------------------
+// ---- the family's registry rows, in their fixed order (rows of compute_all) -------------------------------
 
 void detail::add_volatility_groups(std::vector<Group>& g) {
   add_one(g, "trange", trange_lookback(), "TRANGE",

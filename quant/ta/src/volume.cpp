@@ -105,7 +105,7 @@ void adosc(In high, In low, In close, In volume, int fast, int slow, Out out) {
                        [=](auto i, auto o) { adosc_kernel(i[0], i[1], i[2], i[3], fast, slow, o[0]); });
 }
 
-// ---- the family's registry rows, in their fixed order (rows of compute_all) ----------------------
+// ---- the family's registry rows, in their fixed order (rows of compute_all) -------------------------------
 
 void detail::add_volume_groups(std::vector<Group>& g) {
   add_one(g, "obv", obv_lookback(), "OBV",
