@@ -1,6 +1,6 @@
 // The toy indicator of toy_indicator.h, in the recipe's order: kernel, lookback, public function,
 // registration.
-#include "quant/ta/toy_indicator.h"
+#include "toy_indicator.h"
 
 #include <cmath>
 #include <cstddef>
@@ -52,8 +52,8 @@ void up_day_share(std::span<const double> close, int period, std::span<double> o
 }
 
 // The registry row, after the built-in rows in every program that links this file. Nothing references
-// this object, which is why the file must be linked as an object (executable source or OBJECT library),
-// never from a plain static library (registry.h).
+// this object, which is why the file is linked as an object (qf_add_indicators), never from a plain
+// static library (registry.h).
 const qf::quant::ta::IndicatorRegistration kUpDayShare20({
     .name = "up_day_share_20",
     .lookback = up_day_share_lookback(20),

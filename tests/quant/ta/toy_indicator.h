@@ -1,7 +1,8 @@
 // A researcher's own indicator, added from outside qf_quant_ta without editing it: the recipe "Add an
 // indicator" (docs/architecture.md), outside-the-library case, followed step by step. The code and its
-// registration are toy_indicator.cpp; tests/CMakeLists.txt builds it as an OBJECT library linked into
-// test_toy_indicator, so its row joins that program's registry (and no other program's).
+// registration are toy_indicator.cpp; tests/CMakeLists.txt links it with qf_add_indicators() into
+// test_toy_indicator, and into a copy of process_new_data for app.toy_indicator, so its row joins
+// those programs' registries (and no other program's).
 #pragma once
 
 #include <span>

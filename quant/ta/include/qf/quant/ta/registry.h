@@ -64,10 +64,10 @@ std::vector<std::vector<double>> compute_all(const Ohlcv& bars, std::span<const 
 // benchmark when needs_benchmark, NaN under IndicatorSet::talib_only when talib is empty.
 // Static linking: a linker takes an object file out of a static library (.a) only for a symbol that
 // something else references, and nothing references a registration object; a file whose functions
-// only its own registration calls is dropped, registration and all. So compile the file into the
-// executable itself, or into a CMake OBJECT library the executable links (add_library(my_rows OBJECT
-// my_rows.cpp)), or link a static library whole ($<LINK_LIBRARY:WHOLE_ARCHIVE,my_rows>). Worked
-// example: tests/quant/ta/toy_indicator.cpp.
+// only its own registration calls is dropped, registration and all. So link the file as an object:
+// qf_add_indicators(<executable> <files...>) (cmake/qf_indicators.cmake) compiles it into an OBJECT
+// library linked into the executable, and cmake -DQF_INDICATOR_SOURCES=<files> does so for
+// process_new_data, which stores the features. Worked example: tests/quant/ta/toy_indicator.cpp.
 // Throws std::invalid_argument when the name is not [a-z0-9_]+ or is taken, the lookback is negative or
 // compute is empty (during static initialisation the program then ends with the message), and
 // std::logic_error once the registry has been read (its rows must not change under a running program).
