@@ -1,4 +1,4 @@
-// Google Benchmark cases for the technical indicators (qf/quant/ta/indicators.h):
+// Google Benchmark cases for the technical indicators (qf/quant/ta/registry.h):
 //   BM_AllIndicators/sp500      every registry output for all 505 tickers of ../shared/data/sp500_5yr
 //   BM_TalibSubset/sp500        only the outputs with a TA-Lib counterpart, the same tickers; this is the
 //                               case bench/compare_talib.py times against TA-Lib's Python binding
@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "qf/quant/ta/indicators.h"
+#include "qf/quant/ta/registry.h"
 
 namespace ta = qf::quant::ta;
 

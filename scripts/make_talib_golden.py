@@ -141,7 +141,7 @@ def atr_wilder(high, low, close, period):
 
 
 def ours(d):
-    """pandas/numpy references for the indicators that are not in TA-Lib (definitions in indicators.h)."""
+    """pandas/numpy references for the indicators that are not in TA-Lib (definitions in qf/quant/ta/ours.h)."""
     h, l, c, v, b = (pd.Series(d[k]) for k in ("high", "low", "close", "volume", "benchmark"))
     out = {}
     typical = (h + l + c) / 3.0

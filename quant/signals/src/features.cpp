@@ -5,7 +5,8 @@
 #include <limits>
 #include <stdexcept>
 
-#include "qf/quant/ta/indicators.h"
+#include "qf/quant/ta/ours.h"
+#include "qf/quant/ta/registry.h"
 #include "qf/tensor/parallel.h"
 
 namespace qf::quant {

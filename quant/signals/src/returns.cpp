@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "qf/core/require.h"
-#include "qf/quant/ta/indicators.h"
+#include "qf/quant/ta/ours.h"
 
 namespace qf::quant {
 

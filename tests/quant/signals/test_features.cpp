@@ -11,7 +11,8 @@
 #include "common/temp_path.h"
 #include "qf/data/synthetic_universe.h"
 #include "qf/quant/signals/features.h"
-#include "qf/quant/ta/indicators.h"
+#include "qf/quant/ta/momentum.h"
+#include "qf/quant/ta/registry.h"
 
 using namespace qf;
 namespace fs = std::filesystem;

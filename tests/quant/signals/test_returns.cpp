@@ -11,7 +11,7 @@
 #include <string>
 
 #include "qf/quant/signals/returns.h"
-#include "qf/quant/ta/indicators.h"
+#include "qf/quant/ta/ours.h"
 
 using namespace qf::quant;
 
