@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 
 namespace qf::apps {
 
-ProcessResult run_process(const std::vector<std::string>& argv, const fs::path& log, bool echo) {
+ProcessResult run_process(const std::vector<std::string>& argv, const fs::path& log, bool echo,
+                          const std::function<void(const std::string&)>& on_line) {
   if (argv.empty()) throw std::invalid_argument("run_process: no program");
   fs::create_directories(log.parent_path());
   int pipe_fds[2];
@@ -50,6 +51,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const fs::path& 
   {
     std::ofstream out(log, std::ios::app | std::ios::binary);
     char buffer[4096];
+    std::string line;  // the incomplete last line of the output so far (for on_line)
     for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) != 0;) {
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -58,7 +60,17 @@ ProcessResult run_process(const std::vector<std::string>& argv, const fs::path& 
       out.write(buffer, n);
       out.flush();
       if (echo) (void)!write(STDOUT_FILENO, buffer, static_cast<std::size_t>(n));
+      if (!on_line) continue;
+      for (ssize_t k = 0; k < n; ++k) {
+        if (buffer[k] != '\n' && buffer[k] != '\r') {
+          line += buffer[k];
+        } else if (!line.empty()) {
+          on_line(line);
+          line.clear();
+        }
+      }
     }
+    if (on_line && !line.empty()) on_line(line);
   }
   close(pipe_fds[0]);
   int status = 0;

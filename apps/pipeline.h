@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -16,9 +17,11 @@ struct ProcessResult {
   double peak_rss_mb = 0;  // the child's peak resident memory
 };
 // Runs argv[0] (a path; no shell) with the given arguments, stdout and stderr appended to `log` and,
-// when `echo`, also to ours. The child dies with us (PR_SET_PDEATHSIG): a killed pipeline leaves no
+// when `echo`, also to ours; `on_line` (optional) sees each complete line of that output as it comes
+// (run_pipeline's progress line). The child dies with us (PR_SET_PDEATHSIG): a killed pipeline leaves no
 // stage running. Throws std::runtime_error when the program cannot be started.
-ProcessResult run_process(const std::vector<std::string>& argv, const std::filesystem::path& log, bool echo);
+ProcessResult run_process(const std::vector<std::string>& argv, const std::filesystem::path& log, bool echo,
+                          const std::function<void(const std::string&)>& on_line = {});
 
 // The state manifest: "key = value" lines (the Boost.Program_options config syntax, so that it reads
 // like the configuration), kept sorted; saved atomically (temporary file, then rename).

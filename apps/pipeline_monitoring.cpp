@@ -111,6 +111,12 @@ Monitoring monitor(const PipelineSettings& s, const PipelineLayout& l) {
   m.metrics["live_brier"] = live.count >= 100 ? live.brier : NAN;
   m.metrics["accuracy_drift"] = m.metrics["live_accuracy"] - cv_accuracy;
   m.metrics["brier_drift"] = m.metrics["live_brier"] - cv_brier;
+  for (std::int64_t d = std::max<std::int64_t>(0, D - 1 - s.monitor_days); d < D; ++d) {
+    const auto day = quant::live_scores(u, panel, d, d);
+    if (day.count == 0) continue;  // no known outcome yet (the last days)
+    m.monitored_dates.push_back(data::format_date(u.days[static_cast<std::size_t>(d)]));
+    m.monitored_accuracy.push_back(day.calls > 0 ? day.accuracy : NAN);
+  }
   // Features: the registry's, recent days against its development days.
   data::FeaturePanels used;
   for (const auto& name : registry.read_strings("/features"))

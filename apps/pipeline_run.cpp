@@ -2,15 +2,19 @@
 #include "pipeline_run.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <tuple>
 
+#include "qf/data/json.h"
 #include "qf/data/store.h"
 #include "qf/quant/backtest/report.h"
+#include "qf/quant/monitoring/run_verdict.h"
 #include "qf/tensor/hdf5.h"
 
 namespace fs = std::filesystem;
@@ -36,6 +40,77 @@ std::pair<std::int64_t, std::string> store_calendar(const fs::path& store) {
   const h5::File f(store, h5::File::Mode::read);
   const auto dates = f.read_strings("/dates");
   return {static_cast<std::int64_t>(dates.size()), dates.empty() ? "" : dates.back()};
+}
+
+// A stage's progress on one line: the child's latest output line that carries an ETA (e.g.
+// run_lstm_training's "cv 25/518 units, last BWUC, train loss 0.6847, 47.7 s, ETA 941 s"); rewritten in
+// place on a terminal, else printed at most every 30 s; then the stage's time.
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::string stage) : stage_(std::move(stage)), tty_(isatty(STDOUT_FILENO) != 0) {}
+  void operator()(const std::string& line) {
+    if (line.find("ETA") == std::string::npos) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!tty_ && printed_ && now - last_ < std::chrono::seconds(30)) return;
+    std::printf(tty_ ? "\r\033[Krun_pipeline: %-8s %s" : "run_pipeline: %-8s %s\n", stage_.c_str(),
+                line.substr(0, 100).c_str());
+    std::fflush(stdout);
+    last_ = now;
+    printed_ = true;
+  }
+  void finish(double seconds, bool ok) const {
+    if (tty_ && printed_) std::printf("\r\033[K");
+    std::printf("run_pipeline: %-8s %s in %.1f s\n", stage_.c_str(), ok ? "done" : "FAILED", seconds);
+    std::fflush(stdout);
+  }
+
+ private:
+  std::string stage_;
+  bool tty_ = false, printed_ = false;
+  std::chrono::steady_clock::time_point last_;
+};
+
+// A number of metrics.json, NaN when absent or not a number (an accuracy without calls is "n/a").
+double json_number(const data::Json& j, const std::string& section, const std::string& key) {
+  if (!j.contains(section) || !j[section].contains(key) || !j[section][key].is_number()) return NAN;
+  return j[section][key].get<double>();
+}
+
+// The backtest's scorecard and P&L, then what the numbers mean (quant::explain_run).
+void print_closing_summary(const PipelineLayout& l, const Monitoring& m, quant::UniverseKind kind) {
+  const fs::path metrics = l.backtest / "metrics.json";
+  if (!fs::exists(metrics)) return;
+  const data::Json j = data::read_json(metrics);
+  quant::RunFigures f;
+  f.kind = kind;
+  f.test_accuracy = json_number(j, "predictions", "accuracy");
+  f.test_auc = json_number(j, "predictions", "auc");
+  f.sharpe = json_number(j, "strategy", "sharpe");
+  if (const auto it = m.metrics.find("oracle_test_accuracy"); it != m.metrics.end())
+    f.oracle_accuracy = it->second;
+  for (const auto& line : j.value("scorecard", data::Json::array())) {
+    ++f.targets;
+    f.targets_met += line.value("met", false) ? 1 : 0;
+  }
+  std::printf("run_pipeline: scorecard (backtest, out of sample, after costs): %d of %d plan targets met\n",
+              f.targets_met, f.targets);
+  for (const auto& line : j.value("scorecard", data::Json::array())) {
+    const std::string name = line.value("name", "");
+    const bool ratio = name == "sharpe";
+    const double value = line["value"].is_number() ? line["value"].get<double>() : NAN;
+    std::printf("  %-14s %9s  target %s %s  %s\n", name.c_str(),
+                (ratio ? format_fixed(value, 2) : format_fixed(100 * value, 2) + " %").c_str(),
+                line.value("higher_is_better", true) ? ">" : "<",
+                (ratio ? format_fixed(line.value("target", NAN), 2)
+                       : format_fixed(100 * line.value("target", NAN), 0) + " %")
+                    .c_str(),
+                line.value("state", "").c_str());
+  }
+  std::printf("  P&L            %s %% of capital before costs, %s %% costs, %s %% after costs\n",
+              format_fixed(100 * json_number(j, "pnl", "gross"), 2).c_str(),
+              format_fixed(100 * json_number(j, "pnl", "costs"), 2).c_str(),
+              format_fixed(100 * json_number(j, "pnl", "net"), 2).c_str());
+  std::printf("run_pipeline: %s\n", quant::explain_run(f).c_str());
 }
 
 }  // namespace
@@ -137,9 +212,15 @@ bool PipelineRun::run_stage(std::size_t index, std::vector<std::string> argv,
   state_.set(prefix + "status", "running");
   state_.save(l_.state);
   const fs::path log = l_.logs / (name + ".log");
-  std::printf("run_pipeline: %-8s running (log: %s)\n", name.c_str(), log.c_str());
+  const std::string last_time = state_.get(prefix + "seconds");
+  std::printf("run_pipeline: %-8s running (log: %s%s)\n", name.c_str(), log.c_str(),
+              last_time.empty() ? "" : ("; the last run took " + last_time + " s").c_str());
   std::fflush(stdout);
-  const auto p = run_process(argv, log, !s_.quiet);
+  ProgressLine progress(name);
+  const auto p = run_process(argv, log, s_.verbose, [&](const std::string& line) {
+    if (!s_.quiet) progress(line);
+  });
+  if (!s_.quiet) progress.finish(p.seconds, p.exit_code == 0);
   r.seconds = p.seconds;
   r.peak_rss_mb = p.peak_rss_mb;
   state_.set(prefix + "seconds", format_fixed(p.seconds, 1));
@@ -298,6 +379,7 @@ int PipelineRun::report() {
   std::printf("run_pipeline: data up to %s; %zu alert(s)%s\n", m.data_day.c_str(), alerts.size(),
               alerts.empty() ? "" : (": " + listed).c_str());
   std::printf("run_pipeline: report -> %s\n", (l_.report / "index.html").c_str());
+  print_closing_summary(l_, m, synthetic_ ? quant::UniverseKind::planted_edge : quant::UniverseKind::real);
   return alerts.empty() ? 0 : 3;
 }
 

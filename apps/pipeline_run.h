@@ -24,7 +24,7 @@ struct PipelineSettings {
   std::string out = "out", config, input, constituents, benchmark, headlines, from, as_of;
   std::int64_t tickers = 518;
   std::uint64_t seed = 20100104;
-  bool update = false, status = false, quiet = false;
+  bool update = false, status = false, quiet = false, verbose = false;
   int retrain_every = 5, monitor_days = 20;
   bool retrain_on_degradation = true;
   std::string methods = "mean_variance";
@@ -57,6 +57,9 @@ struct Monitoring {
   std::string data_day;
   std::string target;                      // what the predictions are about (LabelSpec::describe)
   std::vector<std::string> data_warnings;  // the store's set-level findings (survivorship, ...)
+  // The monitored days with a known outcome: their dates and each day's live accuracy (NaN: no call).
+  std::vector<std::string> monitored_dates;
+  std::vector<double> monitored_accuracy;
 };
 
 // The metrics the alert rules read: data freshness and validation, model coverage and CV scores, live

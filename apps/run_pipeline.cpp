@@ -62,7 +62,8 @@ void describe_options(po::options_description& options, qf::apps::PipelineSettin
        "optimise, backtest, report); train then restarts from scratch")
       ("status", po::bool_switch(&s.status), "print the system's state (data, models, last run, alerts) and exit")
       ("as-of", po::value(&s.as_of), "today's date for data freshness (YYYY-MM-DD; default: the clock)")
-      ("quiet", po::bool_switch(&s.quiet), "stage output to the logs only")
+      ("quiet", po::bool_switch(&s.quiet), "no progress lines: one line per stage, the stage output to the logs only")
+      ("verbose", po::bool_switch(&s.verbose), "every stage's output on the screen too (default: one progress line per stage)")
       ("monitor-days", po::value(&s.monitor_days)->default_value(s.monitor_days),
        "days of live accuracy and feature drift")
       ("optimise.methods", po::value(&s.methods)->default_value(s.methods),

@@ -19,7 +19,7 @@ case $mode in
       --calibration platt --rows 5 | tee "$work/ensemble.log"
     for f in predictions.h5 predictions.csv summary.json; do test -s "$work/ensemble/$f"; done
     grep -q "2 member(s), ensemble stacking, calibration platt, regime 2-state HMM (filtered)" "$work/ensemble.log"
-    head -1 "$work/ensemble/predictions.csv" | grep -q "^date,ticker,probability,expected_return,confidence,abstain,disagreement,regime,regime_probability,member:reference,member:search$"
+    head -1 "$work/ensemble/predictions.csv" | grep -q "^date,ticker,probability,raw_probability,expected_return,confidence,abstain,disagreement,regime,regime_probability,member:reference,member:search$"
     [ "$(grep -c . "$work/ensemble/predictions.csv")" -gt 10 ]
     jq -e '.ensemble.stacking_coefficients | length == 3 and all(type == "number")' "$work/ensemble/summary.json"
     jq -e '.test.calibrated.count >= 1' "$work/ensemble/summary.json"

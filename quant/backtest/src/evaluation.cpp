@@ -231,6 +231,15 @@ Evaluation evaluate_strategy(const data::Universe& u, const Tensor& targets, con
   }
   e.mean_turnover = mean(turnover);
   e.mean_gross_exposure = mean(gross);
+  // cost_fraction[d] is day d's costs over the equity of d - 1.
+  const auto& equity = e.backtest.equity;
+  const double start = equity[static_cast<std::size_t>(e.first_day - 1)];
+  double costs = 0;
+  for (std::int64_t d = e.first_day; d <= e.last_day; ++d)
+    costs += e.backtest.cost_fraction[static_cast<std::size_t>(d)] * equity[static_cast<std::size_t>(d - 1)];
+  e.net_pnl = equity[static_cast<std::size_t>(e.last_day)] / start - 1;
+  e.costs_paid = costs / start;
+  e.gross_pnl = e.net_pnl + e.costs_paid;
   e.scorecard = plan_scorecard(e.classification.accuracy, e.classification.calls, e.metrics);
   e.data_warnings = data::data_warnings(u);
   return e;
@@ -280,6 +289,7 @@ std::string evaluation_json(const Evaluation& e, const data::Universe& u) {
                     {"auc", c.auc},
                     {"daily_ic", e.daily_ic},
                     {"daily_rank_ic", e.daily_rank_ic}}},
+                  {"pnl", {{"gross", e.gross_pnl}, {"costs", e.costs_paid}, {"net", e.net_pnl}}},
                   {"costs",
                    {{"commission", costs.commission},
                     {"spread", costs.spread},

@@ -45,18 +45,17 @@ constexpr const char* kStyle =
     "#ddd}.sub{color:#666}table{border-collapse:collapse;font-size:13px}"
     "td,th{border:1px solid #ddd;padding:3px "
     "7px;text-align:right}th{background:#f4f4f4}.met{color:#1e7d34;font-weight:bold}"
-    ".notmet{color:#b03020;font-weight:bold}.warning{color:#b03020;font-weight:bold}"
+    ".notmet{color:#b03020;font-weight:bold}.warning,.alert{color:#b03020;font-weight:bold}"
     ".fewcalls{color:#8a6d00;font-weight:bold}.chart text{font-size:11px;fill:#444}.grid{stroke:#e6e6e6}"
     "#stocks th{cursor:pointer}.heat td{min-width:34px}\n";
 constexpr int kWidth = 900, kHeight = 260, kLeft = 64, kRight = 16, kTop = 24, kBottom = 28;
 
-struct Series {
-  std::string name, color;
-  std::vector<double> values;
-};
-
 std::string pct(double v, int digits = 2) {
   return std::isfinite(v) ? format_fixed(100 * v, digits) + " %" : "n/a";
+}
+// The costs as a share of the gross P&L ("n/a" when the gross P&L is not positive).
+std::string cost_share(const Evaluation& e) {
+  return e.gross_pnl > 0 ? pct(e.costs_paid / e.gross_pnl, 0) : "n/a";
 }
 // The CSS class of a scorecard line's state: met, not met, or too few calls to tell.
 const char* state_class(const ScorecardLine& l) {
@@ -70,81 +69,6 @@ const char* state_class(const ScorecardLine& l) {
   }
   return "";
 }
-// A line chart of series sharing the x axis (one point per date). log_y plots log(values) (values > 0)
-// with labels in the original units; percent labels the y axis in percent.
-std::string line_chart(const std::vector<Series>& series, const std::vector<std::string>& dates, bool log_y,
-                       bool percent, const std::string& id, bool hidden = false) {
-  auto y_of = [&](double v) { return log_y ? (v > 0 ? std::log(v) : kNaN) : v; };
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const auto& s : series)
-    for (const double v : s.values)
-      if (std::isfinite(y_of(v))) {
-        lo = std::min(lo, y_of(v));
-        hi = std::max(hi, y_of(v));
-      }
-  if (!std::isfinite(lo)) lo = 0, hi = 1;
-  if (hi - lo < 1e-12) hi = lo + 1e-6, lo -= 1e-6;
-  const double pad = 0.05 * (hi - lo);
-  lo -= pad;
-  hi += pad;
-  const auto n = std::max<std::size_t>(dates.size(), 2);
-  auto px = [&](std::size_t k) {
-    return kLeft + (kWidth - kLeft - kRight) * static_cast<double>(k) / static_cast<double>(n - 1);
-  };
-  // The legend, wrapped into rows above the plot (the plot moves down by the extra rows).
-  std::vector<std::pair<double, int>> legend;  // x and row of each series' name
-  double legend_x = kLeft + 8;
-  int legend_rows = 1;
-  for (const auto& s : series) {
-    const double width = 14.0 + 7.0 * static_cast<double>(s.name.size());
-    if (legend_x + width > kWidth - kRight && legend_x > kLeft + 8) legend_x = kLeft + 8, ++legend_rows;
-    legend.emplace_back(legend_x, legend_rows - 1);
-    legend_x += width;
-  }
-  const int top = kTop + 14 * (legend_rows - 1), height = kHeight + 14 * (legend_rows - 1);
-  auto py = [&](double y) { return top + (height - top - kBottom) * (hi - y) / (hi - lo); };
-  std::ostringstream svg;
-  svg << "<svg id=\"" << id << "\" class=\"chart\" viewBox=\"0 0 " << kWidth << ' ' << height << "\" width=\""
-      << kWidth << "\" height=\"" << height << '"' << (hidden ? " style=\"display:none\"" : "") << ">\n";
-  for (int t = 0; t <= 4; ++t) {  // y grid and labels
-    const double y = lo + (hi - lo) * t / 4.0, shown = log_y ? std::exp(y) : y;
-    svg << "<line class=\"grid\" x1=\"" << kLeft << "\" x2=\"" << kWidth - kRight << "\" y1=\""
-        << format_fixed(py(y), 1) << "\" y2=\"" << format_fixed(py(y), 1) << "\"/><text class=\"axis\" x=\""
-        << kLeft - 6 << "\" y=\"" << format_fixed(py(y) + 4, 1) << "\" text-anchor=\"end\">"
-        << (percent ? pct(shown, 1) : format_fixed(shown, shown < 10 ? 2 : 0)) << "</text>\n";
-  }
-  for (int t = 0; t <= 5 && !dates.empty(); ++t) {  // x labels
-    const std::size_t k = (dates.size() - 1) * static_cast<std::size_t>(t) / 5;
-    svg << "<text class=\"axis\" x=\"" << format_fixed(px(k), 1) << "\" y=\"" << height - 8
-        << "\" text-anchor=\""
-        << (t == 0   ? "start"
-            : t == 5 ? "end"
-                     : "middle")
-        << "\">" << dates[k] << "</text>\n";
-  }
-  for (std::size_t index = 0; index < series.size(); ++index) {
-    const auto& s = series[index];
-    std::ostringstream d;
-    bool pen_down = false;
-    for (std::size_t k = 0; k < s.values.size(); ++k) {
-      const double y = y_of(s.values[k]);
-      if (!std::isfinite(y)) {
-        pen_down = false;
-        continue;
-      }
-      d << (pen_down ? 'L' : 'M') << format_fixed(px(k), 1) << ' ' << format_fixed(py(y), 1) << ' ';
-      pen_down = true;
-    }
-    svg << "<path class=\"series\" fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"1.5\" d=\""
-        << d.str() << "\"/>\n<text class=\"legend\" x=\"" << format_fixed(legend[index].first, 1) << "\" y=\""
-        << kTop - 8 + 14 * legend[index].second << "\" style=\"fill:" << s.color << "\">"
-        << html_escape(s.name)
-        << "</text>\n";  // a style, not a fill attribute: the page's CSS for chart text would override that
-  }
-  svg << "</svg>\n";
-  return svg.str();
-}
-
 // Horizontal bars around a zero line with their labels on the left and their values in a column on the
 // right (e.g. P&L per sector), in percent.
 std::string bar_chart(const std::vector<std::pair<std::string, double>>& bars, const std::string& id) {
@@ -216,13 +140,6 @@ std::vector<double> rolling(const std::vector<double>& r, int window, bool sharp
   return out;
 }
 
-std::vector<double> wealth(const std::vector<double>& r) {
-  std::vector<double> w(r.size());
-  double v = 1;
-  for (std::size_t k = 0; k < r.size(); ++k) w[k] = v *= 1 + r[k];
-  return w;
-}
-
 // Monthly (and yearly) compounded returns as an HTML table coloured by sign and size.
 std::string monthly_table(const std::vector<double>& r, const std::vector<std::string>& dates) {
   std::map<std::string, std::map<int, double>> months;  // year -> month -> growth factor
@@ -272,28 +189,22 @@ std::vector<std::string> period_dates(const data::Universe& u, std::int64_t firs
 // The page up to the first section: title, subtitle, period, benchmark and the data warnings.
 void write_page_head(std::ostream& h, const ReportOptions& o, const std::vector<std::string>& dates,
                      const std::string& benchmark_name, const std::vector<std::string>& data_warnings) {
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << html_escape(o.title)
-    << "</title>\n<style>\n"
-    << kStyle << "</style></head><body>\n<h1>" << html_escape(o.title) << "</h1><div class=\"sub\">"
-    << html_escape(o.subtitle) << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back()
-    << " (" << dates.size() << " days); benchmark: " << html_escape(benchmark_name) << "</div>\n";
+  h << html_page_start(o.title) << "<div class=\"sub\">" << html_escape(o.subtitle)
+    << "<br>Out-of-sample period " << dates.front() << " .. " << dates.back() << " (" << dates.size()
+    << " days); benchmark: " << html_escape(benchmark_name) << "</div>\n";
   for (const auto& w : data_warnings) h << "<p class=\"warning\">Warning: " << html_escape(w) << "</p>\n";
 }
 
 void write_scorecard(std::ostream& h, const Evaluation& e) {
-  h << "<h2>Scorecard (plan targets, out of sample, after costs)</h2>\n<table "
-       "id=\"scorecard\"><tr><th>target</th>"
-       "<th>value</th><th>threshold</th><th>status</th></tr>\n";
-  for (const auto& l : e.scorecard)
-    h << "<tr><td>" << l.name << "</td><td>" << (l.name == "sharpe" ? format_fixed(l.value, 2) : pct(l.value))
-      << "</td><td>" << (l.higher_is_better ? "&gt; " : "&lt; ")
-      << (l.name == "sharpe" ? format_fixed(l.target, 2) : pct(l.target, 0)) << "</td><td class=\""
-      << state_class(l) << "\">" << to_string(l.state) << "</td></tr>\n";
-  h << "</table>\n";
+  h << "<h2>Scorecard (plan targets, out of sample, after costs)</h2>\n"
+    << html_scorecard(e.scorecard)
+    << "<p id=\"pnl\">P&amp;L over the period, % of capital: " << pct(e.gross_pnl) << " before costs, "
+    << pct(e.costs_paid) << " costs (" << cost_share(e) << " of the gross), " << pct(e.net_pnl)
+    << " after costs.</p>\n";
 }
 
 // Strategy against benchmark (relative, trading and prediction figures: the strategy's only).
-void write_metrics(std::ostream& h, const Evaluation& e, double capital) {
+void write_metrics(std::ostream& h, const Evaluation& e) {
   const auto& m = e.metrics;
   const auto& b = e.benchmark_metrics;
   h << "<h2>Metrics</h2>\n<table "
@@ -326,26 +237,32 @@ void write_metrics(std::ostream& h, const Evaluation& e, double capital) {
       {"prediction accuracy", pct(e.classification.accuracy), ""},
       {"prediction AUC", format_fixed(e.classification.auc, 4), ""},
       {"daily IC / rank IC", format_fixed(e.daily_ic, 4) + " / " + format_fixed(e.daily_rank_ic, 4), ""},
-      {"costs (% of capital)", pct(e.backtest.costs.total() / capital), ""}};
+      {"P&amp;L before costs (% of capital)", pct(e.gross_pnl), ""},
+      {"costs (% of capital)", pct(e.costs_paid), ""},
+      {"P&amp;L after costs (% of capital)", pct(e.net_pnl), ""}};
   for (const auto& [name, a, c] : rows)
     h << "<tr><td>" << name << "</td><td>" << a << "</td><td>" << c << "</td></tr>\n";
   h << "</table>\n";
 }
 
-// Equity (linear and log, one shown at a time), drawdown, rolling Sharpe and volatility, monthly returns
-// and the distribution of daily returns.
-void write_return_charts(std::ostream& h, const Evaluation& e, const std::vector<std::string>& dates,
-                         int rolling_window) {
+// Equity against the benchmark (linear and log, one shown at a time): the first screen's chart.
+void write_equity_chart(std::ostream& h, const Evaluation& e, const std::vector<std::string>& dates) {
   const auto strategy_wealth = wealth(e.returns), benchmark_wealth = wealth(e.benchmark_returns);
-  std::vector<double> dd(e.returns.size()), bdd(e.returns.size());
-  drawdown_series(e.returns, dd);
-  drawdown_series(e.benchmark_returns, bdd);
-  h << "<h2>Equity curve</h2>\n<label><input type=\"checkbox\" id=\"logscale\"> log scale</label>\n"
+  h << "<h2>Equity vs benchmark (after costs)</h2>\n<label><input type=\"checkbox\" id=\"logscale\"> log "
+       "scale</label>\n"
     << line_chart({{"strategy", "#1f5fa8", strategy_wealth}, {e.benchmark_name, "#999", benchmark_wealth}},
                   dates, false, false, "equity")
     << line_chart({{"strategy", "#1f5fa8", strategy_wealth}, {e.benchmark_name, "#999", benchmark_wealth}},
-                  dates, true, false, "equity_log", true)
-    << "<h2>Drawdown</h2>\n"
+                  dates, true, false, "equity_log", true);
+}
+
+// Drawdown, rolling Sharpe and volatility, monthly returns and the distribution of daily returns.
+void write_return_charts(std::ostream& h, const Evaluation& e, const std::vector<std::string>& dates,
+                         int rolling_window) {
+  std::vector<double> dd(e.returns.size()), bdd(e.returns.size());
+  drawdown_series(e.returns, dd);
+  drawdown_series(e.benchmark_returns, bdd);
+  h << "<h2>Drawdown</h2>\n"
     << line_chart({{"strategy", "#c0392b", dd}, {e.benchmark_name, "#999", bdd}}, dates, false, true,
                   "drawdown")
     << "<h2>Rolling " << rolling_window << "-day Sharpe and volatility</h2>\n"
@@ -438,13 +355,111 @@ constexpr const char* kReportScript =
 
 }  // namespace
 
+std::string line_chart(const std::vector<ChartSeries>& series, const std::vector<std::string>& dates,
+                       bool log_y, bool percent, const std::string& id, bool hidden) {
+  auto y_of = [&](double v) { return log_y ? (v > 0 ? std::log(v) : kNaN) : v; };
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto& s : series)
+    for (const double v : s.values)
+      if (std::isfinite(y_of(v))) {
+        lo = std::min(lo, y_of(v));
+        hi = std::max(hi, y_of(v));
+      }
+  if (!std::isfinite(lo)) lo = 0, hi = 1;
+  if (hi - lo < 1e-12) hi = lo + 1e-6, lo -= 1e-6;
+  const double pad = 0.05 * (hi - lo);
+  lo -= pad;
+  hi += pad;
+  const auto n = std::max<std::size_t>(dates.size(), 2);
+  auto px = [&](std::size_t k) {
+    return kLeft + (kWidth - kLeft - kRight) * static_cast<double>(k) / static_cast<double>(n - 1);
+  };
+  // The legend, wrapped into rows above the plot (the plot moves down by the extra rows).
+  std::vector<std::pair<double, int>> legend;  // x and row of each series' name
+  double legend_x = kLeft + 8;
+  int legend_rows = 1;
+  for (const auto& s : series) {
+    const double width = 14.0 + 7.0 * static_cast<double>(s.name.size());
+    if (legend_x + width > kWidth - kRight && legend_x > kLeft + 8) legend_x = kLeft + 8, ++legend_rows;
+    legend.emplace_back(legend_x, legend_rows - 1);
+    legend_x += width;
+  }
+  const int top = kTop + 14 * (legend_rows - 1), height = kHeight + 14 * (legend_rows - 1);
+  auto py = [&](double y) { return top + (height - top - kBottom) * (hi - y) / (hi - lo); };
+  std::ostringstream svg;
+  svg << "<svg id=\"" << id << "\" class=\"chart\" viewBox=\"0 0 " << kWidth << ' ' << height << "\" width=\""
+      << kWidth << "\" height=\"" << height << '"' << (hidden ? " style=\"display:none\"" : "") << ">\n";
+  for (int t = 0; t <= 4; ++t) {  // y grid and labels
+    const double y = lo + (hi - lo) * t / 4.0, shown = log_y ? std::exp(y) : y;
+    svg << "<line class=\"grid\" x1=\"" << kLeft << "\" x2=\"" << kWidth - kRight << "\" y1=\""
+        << format_fixed(py(y), 1) << "\" y2=\"" << format_fixed(py(y), 1) << "\"/><text class=\"axis\" x=\""
+        << kLeft - 6 << "\" y=\"" << format_fixed(py(y) + 4, 1) << "\" text-anchor=\"end\">"
+        << (percent ? pct(shown, 1) : format_fixed(shown, shown < 10 ? 2 : 0)) << "</text>\n";
+  }
+  for (int t = 0; t <= 5 && !dates.empty(); ++t) {  // x labels
+    const std::size_t k = (dates.size() - 1) * static_cast<std::size_t>(t) / 5;
+    svg << "<text class=\"axis\" x=\"" << format_fixed(px(k), 1) << "\" y=\"" << height - 8
+        << "\" text-anchor=\""
+        << (t == 0   ? "start"
+            : t == 5 ? "end"
+                     : "middle")
+        << "\">" << dates[k] << "</text>\n";
+  }
+  for (std::size_t index = 0; index < series.size(); ++index) {
+    const auto& s = series[index];
+    std::ostringstream d;
+    bool pen_down = false;
+    for (std::size_t k = 0; k < s.values.size(); ++k) {
+      const double y = y_of(s.values[k]);
+      if (!std::isfinite(y)) {
+        pen_down = false;
+        continue;
+      }
+      d << (pen_down ? 'L' : 'M') << format_fixed(px(k), 1) << ' ' << format_fixed(py(y), 1) << ' ';
+      pen_down = true;
+    }
+    svg << "<path class=\"series\" fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"1.5\" d=\""
+        << d.str() << "\"/>\n<text class=\"legend\" x=\"" << format_fixed(legend[index].first, 1) << "\" y=\""
+        << kTop - 8 + 14 * legend[index].second << "\" style=\"fill:" << s.color << "\">"
+        << html_escape(s.name)
+        << "</text>\n";  // a style, not a fill attribute: the page's CSS for chart text would override that
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+std::string html_page_start(const std::string& title) {
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
+         "</title>\n<style>\n" + kStyle + "</style></head><body>\n<h1>" + html_escape(title) + "</h1>";
+}
+
+std::string html_scorecard(const std::vector<ScorecardLine>& scorecard) {
+  std::ostringstream h;
+  h << "<table id=\"scorecard\"><tr><th>target</th><th>value</th><th>threshold</th><th>status</th></tr>\n";
+  for (const auto& l : scorecard)
+    h << "<tr><td>" << l.name << "</td><td>" << (l.name == "sharpe" ? format_fixed(l.value, 2) : pct(l.value))
+      << "</td><td>" << (l.higher_is_better ? "&gt; " : "&lt; ")
+      << (l.name == "sharpe" ? format_fixed(l.target, 2) : pct(l.target, 0)) << "</td><td class=\""
+      << state_class(l) << "\">" << to_string(l.state) << "</td></tr>\n";
+  h << "</table>\n";
+  return h.str();
+}
+
+std::vector<double> wealth(const std::vector<double>& r) {
+  std::vector<double> w(r.size());
+  double v = 1;
+  for (std::size_t k = 0; k < r.size(); ++k) w[k] = v *= 1 + r[k];
+  return w;
+}
+
 std::string html_report(const Evaluation& e, const data::Universe& u, const ReportOptions& o) {
   const std::vector<std::string> dates = period_dates(u, e.first_day, e.last_day);
   const double capital = e.backtest.equity.front();
   std::ostringstream h;
   write_page_head(h, o, dates, e.benchmark_name, e.data_warnings);
   write_scorecard(h, e);
-  write_metrics(h, e, capital);
+  write_equity_chart(h, e, dates);
+  write_metrics(h, e);
   write_return_charts(h, e, dates, o.rolling_window);
   write_exposure_charts(h, e, dates);
   write_sector_chart(h, e, u, capital);
@@ -463,7 +478,7 @@ std::string comparison_report(const std::vector<NamedEvaluation>& strategies, co
   const std::vector<std::string> dates = period_dates(u, first.first_day, first.last_day);
   static const char* palette[] = {"#1f5fa8", "#c0392b", "#2a9d4a", "#8e44ad", "#e67e22",
                                   "#16a085", "#d35400", "#2c3e50", "#7f8c8d", "#b8860b"};
-  std::vector<Series> equity, drawdowns, exposure;
+  std::vector<ChartSeries> equity, drawdowns, exposure;
   for (std::size_t k = 0; k < strategies.size(); ++k) {
     const Evaluation& e = *strategies[k].evaluation;
     const std::string color = palette[k % 10];

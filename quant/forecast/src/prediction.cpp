@@ -302,14 +302,26 @@ MovementResult predict_movements(const data::Universe& u, const std::vector<Move
   return r;
 }
 
-std::string movement_table(const MovementResult& r, const data::Universe& u, std::int64_t day, int rows) {
-  const std::int64_t N = u.ticker_count();
+std::vector<std::int64_t> most_confident_first(const MovementResult& r, std::int64_t N, std::int64_t day) {
   std::vector<std::int64_t> order;
   for (std::int64_t i = 0; i < N; ++i)
     if (std::isfinite(r.probability.data<double>()[day * N + i])) order.push_back(i);
-  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-    return r.confidence.data<double>()[day * N + a] > r.confidence.data<double>()[day * N + b];
+  const auto raw_distance = [&](std::int64_t i) {
+    const double raw = r.ensemble_probability.data<double>()[day * N + i];
+    return std::isfinite(raw) ? std::abs(raw - 0.5) : -1.0;
+  };
+  std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    const double ca = r.confidence.data<double>()[day * N + a], cb = r.confidence.data<double>()[day * N + b];
+    if (ca != cb) return ca > cb;
+    const double ra = raw_distance(a), rb = raw_distance(b);
+    return ra != rb ? ra > rb : a < b;
   });
+  return order;
+}
+
+std::string movement_table(const MovementResult& r, const data::Universe& u, std::int64_t day, int rows) {
+  const std::int64_t N = u.ticker_count();
+  const std::vector<std::int64_t> order = most_confident_first(r, N, day);
   std::ostringstream t;
   t.setf(std::ios::fixed);
   t.precision(3);
@@ -317,13 +329,14 @@ std::string movement_table(const MovementResult& r, const data::Universe& u, std
   t << data::format_date(u.days[static_cast<std::size_t>(day)]) << ": regime " << state
     << " (P = " << r.regime_probability[static_cast<std::size_t>(day * r.hmm.states + std::max(state, 0))]
     << "), exposure " << r.regime_exposure[static_cast<std::size_t>(day)] << "\n"
-    << "ticker    P(up)  E[return]  confidence  disagreement  action\n";
+    << "ticker    P(up)  raw P  E[return]  confidence  disagreement  action\n";
   for (std::size_t k = 0; k < order.size() && static_cast<int>(k) < rows; ++k) {
     const std::int64_t i = order[k], cell = day * N + i;
     const double p = r.probability.data<double>()[cell];
     char line[160];
-    std::snprintf(line, sizeof line, "%-8s %6.3f %+9.4f %11.3f %13.3f  %s\n",
-                  u.tickers[static_cast<std::size_t>(i)].c_str(), p, r.expected_return.data<double>()[cell],
+    std::snprintf(line, sizeof line, "%-8s %6.3f %6.3f %+9.4f %11.3f %13.3f  %s\n",
+                  u.tickers[static_cast<std::size_t>(i)].c_str(), p,
+                  r.ensemble_probability.data<double>()[cell], r.expected_return.data<double>()[cell],
                   r.confidence.data<double>()[cell], r.disagreement.data<double>()[cell],
                   r.abstain[static_cast<std::size_t>(cell)] ? "abstain" : (p > 0.5 ? "up" : "down"));
     t << line;
@@ -387,33 +400,31 @@ void write_predictions_h5(const std::filesystem::path& file, const MovementResul
   });
 }
 
-// predictions.csv: the day's table, every stock with a prediction, sorted by confidence.
+// predictions.csv: the day's table, every stock with a prediction, most confident first, the raw score
+// beside the calibrated one.
 std::string predictions_csv(const MovementResult& r, const data::Universe& u, std::int64_t day) {
   const std::int64_t N = u.ticker_count();
   const auto K = static_cast<std::int64_t>(r.hmm.states);
   std::ostringstream csv;
   csv.precision(8);
-  csv << "date,ticker,probability,expected_return,confidence,abstain,disagreement,regime,regime_probability";
+  csv << "date,ticker,probability,raw_probability,expected_return,confidence,abstain,disagreement,regime,"
+         "regime_probability";
   for (const auto& name : r.member_names) {  // ".../reference/registry.h5#fold1" -> reference#fold1
     const auto hash = name.find('#');
     csv << ",member:" << std::filesystem::path(name.substr(0, hash)).parent_path().filename().string()
         << (hash == std::string::npos ? "" : name.substr(hash));
   }
   csv << "\n";
-  std::vector<std::int64_t> order;
-  for (std::int64_t i = 0; i < N; ++i)
-    if (std::isfinite(r.probability.data<double>()[day * N + i])) order.push_back(i);
-  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-    return r.confidence.data<double>()[day * N + a] > r.confidence.data<double>()[day * N + b];
-  });
+  const std::vector<std::int64_t> order = most_confident_first(r, N, day);
   const int state = r.regime_state[static_cast<std::size_t>(day)];
   const std::string date = data::format_date(u.days[static_cast<std::size_t>(day)]);
   for (const std::int64_t i : order) {
     const std::int64_t cell = day * N + i;
     csv << date << ',' << u.tickers[static_cast<std::size_t>(i)] << ',' << r.probability.data<double>()[cell]
-        << ',' << r.expected_return.data<double>()[cell] << ',' << r.confidence.data<double>()[cell] << ','
-        << int(r.abstain[static_cast<std::size_t>(cell)]) << ',' << r.disagreement.data<double>()[cell] << ','
-        << state << ',' << r.regime_probability[static_cast<std::size_t>(day * K + std::max(state, 0))];
+        << ',' << r.ensemble_probability.data<double>()[cell] << ',' << r.expected_return.data<double>()[cell]
+        << ',' << r.confidence.data<double>()[cell] << ',' << int(r.abstain[static_cast<std::size_t>(cell)])
+        << ',' << r.disagreement.data<double>()[cell] << ',' << state << ','
+        << r.regime_probability[static_cast<std::size_t>(day * K + std::max(state, 0))];
     for (const auto& m : r.member_probability) csv << ',' << m[static_cast<std::size_t>(cell)];
     csv << "\n";
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <deque>
 #include <future>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <span>
@@ -399,6 +400,7 @@ struct Day {
   Vec& entry;  // [tickers] its positions' entry closes; NaN when flat
   bool abstained = false;           // the model abstained on some name today
   std::vector<std::int64_t> names;  // [n] eligible tickers, ascending
+  std::vector<bool> kept;           // [n] or empty: held names the model abstains on (no view, not grown)
   std::size_t n = 0;
   Vec p, mu;                  // [n] probabilities of the call, expected daily returns
   QpProblem qp;               // over the n names' weights
@@ -523,6 +525,7 @@ class OptimizerRun {
     apply_stops(day);
     for (const std::int64_t i : risk_day.candidates)  // eligible: candidates not barred by a stop
       if (barred_until_[static_cast<std::size_t>(i)] < d) day.names.push_back(i);
+    if (day.abstained && spec_.hold_through_abstention) add_held_abstentions(day);
     day.n = day.names.size();
     day.decision.eligible = static_cast<int>(day.n);
     double* out = result_.weights.data<double>() + d * N_;
@@ -548,6 +551,29 @@ class OptimizerRun {
     const double scale = exposure_scale(day, solution, volatility);
     rebalance(day, solution, scale, volatility, binding, out);
   }
+
+  // The names held in today's tranche that the model abstains on (listed, trading, with a full window,
+  // not barred) join the eligible names, in ascending order, as no-view names (`Day::kept`): kept or
+  // cut, never grown. moments_ is this thread's here: the worker starts after refresh_risk_model.
+  void add_held_abstentions(Day& day) {
+    const std::int64_t d = day.d;
+    std::vector<std::int64_t> kept;
+    for (std::int64_t i = 0; i < N_; ++i) {
+      const auto k = static_cast<std::size_t>(i);
+      if (day.held[k] != 0 && predictions_.abstained(d * N_ + i) &&
+          u_.present[static_cast<std::size_t>(d * N_ + i)] && std::isfinite(prob_[d * N_ + i]) &&
+          moments_.full(k) && barred_until_[k] < d)
+        kept.push_back(i);
+    }
+    if (kept.empty()) return;
+    std::vector<std::int64_t> merged;
+    std::merge(day.names.begin(), day.names.end(), kept.begin(), kept.end(), std::back_inserter(merged));
+    day.names = std::move(merged);
+    day.kept.assign(day.names.size(), false);
+    for (std::size_t a = 0; a < day.names.size(); ++a)
+      day.kept[a] = std::binary_search(kept.begin(), kept.end(), day.names[a]);
+  }
+  bool kept(const Day& day, std::size_t a) const { return !day.kept.empty() && day.kept[a]; }
 
   // Stops act on positions held into today's close: the gain since entry, signed by the position,
   // at or beyond -stop_loss or +take_profit bars the name for cooldown_days.
@@ -590,17 +616,18 @@ class OptimizerRun {
     Vec z(n);
     day.mu.resize(n);
     day.p.resize(n);
-    double zm = 0, zs = 0;
+    double zm = 0, zs = 0, called = 0;  // the z-score's moments over the names with a call
     for (std::size_t a = 0; a < n; ++a) {
-      day.p[a] = prob_[day.d * N_ + day.names[a]];
+      day.p[a] = kept(day, a) ? 0.5 : prob_[day.d * N_ + day.names[a]];
       z[a] = logit(day.p[a]);
-      zm += z[a];
+      if (!kept(day, a)) zm += z[a], called += 1;
     }
-    zm /= static_cast<double>(n);
-    for (std::size_t a = 0; a < n; ++a) zs += (z[a] - zm) * (z[a] - zm);
-    zs = std::sqrt(zs / static_cast<double>(n));
+    zm /= std::max(1.0, called);
     for (std::size_t a = 0; a < n; ++a)
-      day.mu[a] = zs > 0 ? ic * std::sqrt(S[a * n + a]) * (z[a] - zm) / zs : 0.0;
+      if (!kept(day, a)) zs += (z[a] - zm) * (z[a] - zm);
+    zs = std::sqrt(zs / std::max(1.0, called));
+    for (std::size_t a = 0; a < n; ++a)
+      day.mu[a] = zs > 0 && !kept(day, a) ? ic * std::sqrt(S[a * n + a]) * (z[a] - zm) / zs : 0.0;
   }
 
   // The QP's constraints on the n weights: bounds (the name cap; >= 0 long only), the rows (net
@@ -617,6 +644,12 @@ class OptimizerRun {
     qp.upper.assign(n, c_.name_max);
     for (std::size_t a = 0; a < n; ++a)
       qp.variable_names.push_back(u_.tickers[static_cast<std::size_t>(names[a])]);
+    for (std::size_t a = 0; a < n; ++a)  // a no-view name: between 0 and what is held
+      if (kept(day, a)) {
+        const double held = day.held[static_cast<std::size_t>(names[a])];
+        qp.lower[a] = std::max(qp.lower[a], std::min(0.0, held));
+        qp.upper[a] = std::min(qp.upper[a], std::max(0.0, held));
+      }
     auto add_row = [&](const std::string& name, double lo, double hi, auto member) {
       Vec row(n, 0.0);
       bool any = false;

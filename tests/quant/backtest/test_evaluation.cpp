@@ -165,8 +165,24 @@ TEST(Evaluation, ForesightOfTheLabelIsTheTradesEdgeForEveryModeAndHorizon) {
         const auto json = data::Json::parse(quant::evaluation_json(e, u));
         std::vector<std::string> keys;
         for (const auto& [key, value] : json.items()) keys.push_back(key);
-        EXPECT_EQ(keys, (std::vector<std::string>{"target", "period", "strategy", "benchmark", "relative",
-                                                  "predictions", "costs", "scorecard", "data_warnings"}));
+        EXPECT_EQ(keys,
+                  (std::vector<std::string>{"target", "period", "strategy", "benchmark", "relative",
+                                            "predictions", "pnl", "costs", "scorecard", "data_warnings"}));
+        // P&L before and after costs (here with a 2 bp half spread): net is the period's total return,
+        // the costs the backtest's (all in the period), gross their sum; metrics.json carries the three.
+        quant::BacktestOptions costly = o;
+        costly.costs.half_spread_bps = 2.0;
+        const auto c = quant::evaluate_strategy(u, quant::strategy_targets(u, foresight, {"top_k", 5, 5, 0}),
+                                                foresight, costly, quant::BenchmarkKind::equal_weight);
+        EXPECT_NEAR(c.net_pnl, c.metrics.total_return, 1e-9 * (1 + std::abs(c.net_pnl)));
+        EXPECT_GT(c.costs_paid, 0.0);
+        EXPECT_NEAR(c.costs_paid, c.backtest.costs.total() / c.backtest.equity.front(), 1e-9);
+        EXPECT_NEAR(c.gross_pnl, c.net_pnl + c.costs_paid, 1e-12 * (1 + std::abs(c.gross_pnl)));
+        EXPECT_GT(c.gross_pnl, c.net_pnl);
+        const auto costly_json = data::Json::parse(quant::evaluation_json(c, u));
+        EXPECT_EQ(costly_json["pnl"]["gross"].get<double>(), c.gross_pnl);
+        EXPECT_EQ(costly_json["pnl"]["costs"].get<double>(), c.costs_paid);
+        EXPECT_EQ(costly_json["pnl"]["net"].get<double>(), c.net_pnl);
       }
       // The backtest refuses predictions made for another mode or horizon.
       quant::BacktestOptions other = o;

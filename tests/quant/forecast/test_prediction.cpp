@@ -140,3 +140,13 @@ TEST(Prediction, AbstentionsAreWrittenAsAFlagNotAsOneHalf) {
               static_cast<double>(r.acting.calls) / static_cast<double>(r.calibrated.scores.count), 1e-12);
   std::filesystem::remove_all(folder);
 }
+
+// Isotonic calibration maps whole ranges of scores to one probability (the default universe tied 20 names
+// at 0.5455): the raw score, farthest from 0.5 first, orders the tie; the ticker index orders the rest.
+TEST(Prediction, MostConfidentFirstBreaksCalibrationTiesByTheRawScore) {
+  quant::MovementResult r;
+  r.probability = Tensor::from<double>({0.5455, 0.5455, NAN, 0.4545, 0.6, 0.5455}, {1, 6});
+  r.confidence = Tensor::from<double>({0.091, 0.091, NAN, 0.091, 0.2, 0.091}, {1, 6});
+  r.ensemble_probability = Tensor::from<double>({0.51, 0.53, 0.9, 0.45, 0.52, 0.51}, {1, 6});
+  EXPECT_EQ(quant::most_confident_first(r, 6, 0), (std::vector<std::int64_t>{4, 3, 1, 0, 5}));
+}

@@ -320,7 +320,8 @@ TEST(Portfolio, FewCallableNamesKeepTheRestInCash) {
   const std::int64_t day = 150;
   for (std::int64_t i = 5; i < N; ++i) p.abstain[static_cast<std::size_t>(day * N + i)] = 1;  // 5 calls left
   auto spec = small_spec("equal_weight");
-  spec.constraints.name_max = 0.05;  // 5 names x 5 % < 100 %
+  spec.constraints.name_max = 0.05;      // 5 names x 5 % < 100 %
+  spec.hold_through_abstention = false;  // every abstained name sold (held ones are kept otherwise)
   const auto r = quant::optimize_portfolio(u, p, nullptr, spec);
   double net = 0;
   for (std::int64_t i = 0; i < N; ++i) {
@@ -336,6 +337,43 @@ TEST(Portfolio, FewCallableNamesKeepTheRestInCash) {
   for (const auto& d : r.decisions)
     said = said || (d.day == day && d.rules.find("net floor") != std::string::npos);
   EXPECT_TRUE(said);
+}
+
+// An abstention is no view, not a sell: a name held into a day the model abstains on may be kept or cut
+// but never grown (hold_through_abstention, the default); with it off every such name is sold.
+TEST(Portfolio, HeldNamesAreKeptNotGrownThroughAnAbstention) {
+  const auto& u = universe();
+  const std::int64_t N = u.ticker_count(), day = 150;
+  auto p = skilled_predictions(u, 120);
+  p.abstain.assign(static_cast<std::size_t>(u.day_count() * N), 0);
+  for (std::int64_t i = 5; i < N; ++i) p.abstain[static_cast<std::size_t>(day * N + i)] = 1;
+  auto spec = small_spec("mean_variance");
+  spec.constraints.cost_penalty_bps = 30;
+  const auto kept = quant::optimize_portfolio(u, p, nullptr, spec);
+  spec.hold_through_abstention = false;
+  const auto sold = quant::optimize_portfolio(u, p, nullptr, spec);
+  const double* c = u.close.data<double>();
+  const double* before = kept.weights.data<double>() + (day - 1) * N;
+  double growth = 0;
+  for (std::int64_t i = 0; i < N; ++i)
+    growth += before[i] != 0 ? before[i] * c[day * N + i] / c[(day - 1) * N + i] : 0.0;
+  double kept_abstained = 0, sold_abstained = 0, held_abstained = 0;
+  for (std::int64_t i = 5; i < N; ++i) {
+    const double drifted = before[i] != 0 ? before[i] * c[day * N + i] / c[(day - 1) * N + i] / growth : 0.0;
+    EXPECT_LE(kept.weights.at({day, i}), drifted + 1e-5) << "abstained name " << i << " grew";
+    kept_abstained += kept.weights.at({day, i});
+    sold_abstained += sold.weights.at({day, i});
+    held_abstained += drifted;
+  }
+  ASSERT_GT(held_abstained, 0.5) << "the test needs names held into the abstention";
+  EXPECT_GT(kept_abstained, 0.5 * held_abstained) << "held names were sold on no view";
+  EXPECT_EQ(sold_abstained, 0.0);
+  const auto turnover_on = [&](const quant::OptimizerResult& r) {
+    for (const auto& d : r.decisions)
+      if (d.day == day) return d.turnover;
+    return -1.0;
+  };
+  EXPECT_LT(turnover_on(kept), 0.5 * turnover_on(sold));
 }
 
 // With a horizon of h days the book is h overlapping tranches: the decision of day d rebalances tranche

@@ -59,6 +59,9 @@ struct Evaluation {
   ClassificationScores classification;             // the predictions of the period against their labels
   double daily_ic = 0, daily_rank_ic = 0;          // means over days of the cross-sectional IC / rank IC
   double mean_turnover = 0, mean_gross_exposure = 0;
+  // The period's P&L as fractions of the equity before it: before costs (gross), the costs paid
+  // (commission, spread, slippage, impact, borrow) and after them (net = gross - costs = total return).
+  double gross_pnl = 0, costs_paid = 0, net_pnl = 0;
   std::vector<ScorecardLine> scorecard;            // accuracy > 55 %, annual return > 15 %,
                                                    // max drawdown < 10 %, Sharpe > 1.5
   // The store's set-level findings (data::data_warnings: survivorship, price returns only): they bias

@@ -17,6 +17,20 @@ namespace qf::quant {
 std::string html_escape(const std::string& text);
 std::string format_fixed(double value, int digits);
 
+// The pieces the pages share: the page up to its title (doctype, the shared style, <h1>); a scorecard
+// table; a line chart of series over dates (inline SVG: log_y plots log(values), values > 0, labelled in
+// the original units; percent labels the y axis in percent; hidden: display none); the growth of 1 from
+// daily returns.
+struct ChartSeries {
+  std::string name, color;
+  std::vector<double> values;
+};
+std::string html_page_start(const std::string& title);
+std::string html_scorecard(const std::vector<ScorecardLine>& scorecard);
+std::string line_chart(const std::vector<ChartSeries>& series, const std::vector<std::string>& dates,
+                       bool log_y, bool percent, const std::string& id, bool hidden = false);
+std::vector<double> wealth(const std::vector<double>& daily_returns);
+
 struct ReportOptions {
   std::string title = "QuantForge backtest";
   std::string subtitle;  // e.g. the strategy and cost settings

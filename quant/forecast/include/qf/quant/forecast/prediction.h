@@ -54,8 +54,8 @@ struct MovementSpec {
   std::vector<double> confidence_by_regime = {1.0, 0.75};
   std::vector<double> threshold_by_regime = {0.02, 0.04};
   int stack_folds = 5;  // contiguous blocks of CV days for out-of-fold stacking
-  // [days, tickers] daily headline sentiment in (-1, 1) (qf/quant/forecast/sentiment.h daily_sentiment); empty or
-  // all NaN: no sentiment signal. When given it joins the ensemble as one more member, P(up) =
+  // [days, tickers] daily headline sentiment in (-1, 1) (qf/quant/forecast/sentiment.h daily_sentiment);
+  // empty or all NaN: no sentiment signal. When given it joins the ensemble as one more member, P(up) =
   // sigmoid(a s + b) with a and b fitted on the CV days (missing where a ticker has no headline).
   Tensor sentiment;
 };
@@ -102,11 +102,16 @@ MovementResult predict_movements(const data::Universe& universe, const std::vect
                                  const MovementSpec& spec);
 
 // <folder>/predictions.h5 (layout in docs/hdf5-layout.md; readable as a --registry by stages 3 and 4),
-// predictions.csv (every stock on `day`, sorted by confidence), summary.json (settings, scores,
-// reliability curves, regime model). Each written atomically.
+// predictions.csv (every stock on `day`, most_confident_first, the raw score beside the calibrated one),
+// summary.json (settings, scores, reliability curves, regime model). Each written atomically.
 void write_movement_output(const std::filesystem::path& folder, const MovementResult& result,
                            const data::Universe& universe, std::int64_t day);
-// The readable table of `day` (sorted by confidence, highest first), at most `rows` rows.
+// The tickers with a prediction on `day`, most confident first: by confidence; ties (isotonic calibration
+// maps whole ranges of scores to one probability) broken by the raw score, the ensemble probability
+// before calibration, farthest from 0.5 first; then by ticker index.
+std::vector<std::int64_t> most_confident_first(const MovementResult& result, std::int64_t tickers,
+                                               std::int64_t day);
+// The readable table of `day` (most_confident_first), at most `rows` rows.
 std::string movement_table(const MovementResult& result, const data::Universe& universe, std::int64_t day,
                            int rows = 20);
 

@@ -1,0 +1,61 @@
+#include "qf/quant/monitoring/run_verdict.h"
+
+#include <cstdio>
+
+namespace qf::quant {
+
+namespace {
+
+std::string percent(double fraction) {
+  if (!std::isfinite(fraction)) return "n/a";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %%", 100 * fraction);
+  return text;
+}
+std::string fixed2(double value) {
+  if (!std::isfinite(value)) return "n/a";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", value);
+  return text;
+}
+
+std::string planted(const RunFigures& f) {
+  const bool oracle = std::isfinite(f.oracle_accuracy);
+  const double needed = oracle ? 0.5 + kRecoveredShareOfOracleEdge * (f.oracle_accuracy - 0.5) : 0.5;
+  const bool recovered = f.test_accuracy >= needed && f.sharpe > 0;
+  std::string s = "The synthetic universe carries a planted edge";
+  if (oracle) s += " (an oracle that knows it scores " + percent(f.oracle_accuracy) + ")";
+  s += recovered ? "; it was recovered" : "; it was NOT recovered";
+  s += ": test accuracy " + percent(f.test_accuracy) + " (" + (oracle ? "at least " : "above ") +
+       percent(needed) + " needed), AUC " + fixed2(f.test_auc) + ", Sharpe after costs " + fixed2(f.sharpe) +
+       (recovered ? " (> 0)." : " (needs > 0).");
+  return s;
+}
+
+std::string control(const RunFigures& f) {
+  const bool nothing =
+      std::abs(f.test_accuracy - 0.5) <= kControlAccuracyBand && std::abs(f.sharpe) < kControlSharpeBand;
+  return std::string("Control: a pure random walk with nothing to find; ") +
+         (nothing ? "the model found nothing, as it should"
+                  : "the model SEEMS to find an edge: look for a leak") +
+         ": test accuracy " + percent(f.test_accuracy) + " (50 % +/- 1.5 points expected), AUC " +
+         fixed2(f.test_auc) + ", Sharpe after costs " + fixed2(f.sharpe) + " (|Sharpe| < 1 expected).";
+}
+
+}  // namespace
+
+std::string explain_run(const RunFigures& f) {
+  switch (f.kind) {
+    case UniverseKind::planted_edge:
+      return planted(f);
+    case UniverseKind::random_walk:
+      return control(f);
+    case UniverseKind::real:
+      break;
+  }
+  return "Out of sample on this data: test accuracy " + percent(f.test_accuracy) + ", AUC " +
+         fixed2(f.test_auc) + ", Sharpe after costs " + fixed2(f.sharpe) + "; " +
+         std::to_string(f.targets_met) + " of " + std::to_string(f.targets) + " plan targets met.";
+}
+
+}  // namespace qf::quant
