@@ -106,7 +106,8 @@ void html_first_screen(std::ostream& h, const PipelineLayout& l, const Monitorin
   h << "<li>Validation: " << count("validation_findings") << " finding(s)";
   if (const fs::path v = l.out / "validation.json"; fs::exists(v)) {
     std::string kinds;
-    for (const auto& [kind, n] : data::read_json(v).value("summary", data::Json::object()).items())
+    const data::Json summary = data::read_json(v).value("summary", data::Json::object());
+    for (const auto& [kind, n] : summary.items())
       kinds += (kinds.empty() ? "" : ", ") + html_escape(kind) + " " + n.dump();
     if (!kinds.empty()) h << " (" << kinds << ")";
   }

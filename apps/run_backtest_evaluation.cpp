@@ -13,6 +13,7 @@
 #include "qf/data/store.h"
 #include "qf/quant/backtest/evaluation.h"
 #include "qf/quant/backtest/outputs.h"
+#include "qf/quant/backtest/report.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -123,11 +124,12 @@ void print_summary(const qf::quant::Evaluation& e, const qf::data::Universe& uni
       "of capital\n",
       100 * e.metrics.annual_return, 100 * e.metrics.annual_volatility, e.metrics.sharpe,
       100 * e.metrics.max_drawdown, 100 * e.backtest.costs.total() / capital);
+  const std::string share =
+      e.gross_pnl > 0 ? qf::quant::format_fixed(100 * e.costs_paid / e.gross_pnl, 0) + " % of the gross"
+                      : "n/a";
   std::printf(
-      "P&L over the period: %.2f %% of capital before costs, costs %.2f %% (%.0f %% of the gross), %.2f %% "
-      "after costs\n",
-      100 * e.gross_pnl, 100 * e.costs_paid, e.gross_pnl > 0 ? 100 * e.costs_paid / e.gross_pnl : NAN,
-      100 * e.net_pnl);
+      "P&L over the period: %.2f %% of capital before costs, costs %.2f %% (%s), %.2f %% after costs\n",
+      100 * e.gross_pnl, 100 * e.costs_paid, share.c_str(), 100 * e.net_pnl);
   std::printf("%s: annual return %.2f %%, Sharpe %.2f, max drawdown %.2f %%\n", e.benchmark_name.c_str(),
               100 * e.benchmark_metrics.annual_return, e.benchmark_metrics.sharpe,
               100 * e.benchmark_metrics.max_drawdown);

@@ -29,7 +29,13 @@ case $mode in
     for v in equal_weight mean_variance_dd risk_parity confidence_top_k_dd; do
       grep -q "<td style=\"text-align:left\">$v</td>" "$work/compare/backtest/comparison.html"
       test -s "$work/compare/backtest/$v/report.html"
-    done ;;
+    done
+    # The default turnover control is a 40 % limit: the default run's weights are --turnover 0.4's.
+    "$app" --help | grep -q -- "--turnover arg (=0.4)"
+    "$app" --store "$store" --registry "$registry" --out "$work/default" --lookback 60 --methods confidence_top_k
+    "$app" --store "$store" --registry "$registry" --out "$work/limit" --lookback 60 --methods confidence_top_k \
+      --turnover 0.4
+    h5diff "$work/default/confidence_top_k/weights.h5" "$work/limit/confidence_top_k/weights.h5" ;;
   bad_input)
     set +e
     out=$("$app" --store "$store" --registry "$registry" --out "$work/bad" --lookback 60 --name-cap 0.0001 2>&1); code=$?

@@ -16,6 +16,13 @@ case $mode in
     echo "$out" | grep -q "scorecard (out of sample, after costs)"
     for f in report.html metrics.json metrics.csv daily.csv; do test -s "$work/report/$f"; done
     jq -e '.scorecard[0].name == "accuracy"' "$work/report/metrics.json"
+    # P&L before and after costs: printed, in metrics.json (net = gross - costs = the total return, costs
+    # paid) and on the report's first screen (scorecard, P&L, equity vs benchmark, then the metrics).
+    echo "$out" | grep -q "P&L over the period: .* of capital before costs, costs .* after costs"
+    jq -e '.pnl.costs > 0 and ((.pnl.gross - .pnl.costs - .pnl.net) | . * . < 1e-20)
+           and ((.pnl.net - .strategy.total_return) | . * . < 1e-18)' "$work/report/metrics.json"
+    grep -q '<p id="pnl">P&amp;L over the period' "$work/report/report.html"
+    [ "$(grep -o '<h2>[A-Z][a-z]*' "$work/report/report.html" | head -3 | tr '\n' ' ')" = "<h2>Scorecard <h2>Equity <h2>Metrics " ]
     [ "$(grep -c . "$work/report/daily.csv")" -gt 100 ] ;;
   browser)
     browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)

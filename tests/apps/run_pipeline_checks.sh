@@ -42,6 +42,22 @@ case $mode in
              backtest/report.html report/index.html report/metrics.json pipeline_state.txt; do test -s "$out/$f"; done
     grep -q "report -> $out/report/index.html" "$work/rerun1.log"
     [ "$(grep -c ' running (log' "$work/rerun1.log")" -eq 5 ]
+    # The closing lines: the scorecard (4 targets), the P&L before and after costs, what it means.
+    grep -Eq "scorecard \(backtest, out of sample, after costs\): [0-4] of 4 plan targets met" "$work/rerun1.log"
+    [ "$(grep -Ec '^  (accuracy|annual_return|max_drawdown|sharpe) ' "$work/rerun1.log")" -eq 4 ]
+    grep -q "P&L .* of capital before costs, .* costs, .* after costs" "$work/rerun1.log"
+    grep -q "run_pipeline: The synthetic universe carries a planted edge; it was \(NOT \)\?recovered: test accuracy" "$work/rerun1.log"
+    # The daily report: the backtest report's page head, the first screen in order (scorecard, P&L,
+    # equity vs benchmark, the data's findings), the monitored days' charts, counts as integers and days
+    # as days, the predictions with the calibrated and the raw probability.
+    page=$out/report/index.html
+    grep -q "<style>" "$page" && grep -q 'class="chart"' "$page"
+    [ "$(grep -o '<h2>[A-Z][a-z]*' "$page" | grep -v Alerts | head -4 | tr '\n' ' ')" = "<h2>Scorecard <h2>Equity <h2>Data <h2>The " ]
+    grep -q '<p id="pnl">P&amp;L, % of capital: -\?[0-9.]* % before costs' "$page"
+    grep -q '<svg id="live_accuracy"' "$page" && grep -q '<svg id="recent_equity"' "$page"
+    grep -q '<td>tickers</td><td>40</td>' "$page" && grep -Eq '<td>data_age_days</td><td>[0-9]+ days?</td>' "$page"
+    grep -q '<th>P(up), calibrated</th><th>P(up), raw (breaks ties)</th>' "$page"
+    grep -q '<ul id="findings">' "$page" && grep -q '<li>Validation: [0-9]* finding(s)' "$page"
     run --config "$config" --out "$out" --quiet | tee "$work/rerun2.log"
     [ "$(grep -c 'up to date' "$work/rerun2.log")" -eq 5 ]
     cp "$out/prediction/predictions.h5" "$work/predictions_before.h5"
