@@ -2,15 +2,15 @@
 
 #include <cstdio>
 
+#include "qf/quant/metrics/metrics.h"
+
 namespace qf::quant {
 
 namespace {
 
+// Fractions as "55.60 %" (n/a when not finite), as the scorecard prints accuracies.
 std::string percent(double fraction) {
-  if (!std::isfinite(fraction)) return "n/a";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f %%", 100 * fraction);
-  return text;
+  return accuracy_text(fraction);
 }
 std::string fixed2(double value) {
   if (!std::isfinite(value)) return "n/a";

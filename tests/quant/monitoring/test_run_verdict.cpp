@@ -16,9 +16,9 @@ TEST(RunVerdict, PlantedEdgeRecoveredNeedsSixTenthsOfTheOracleEdgeAndAPositiveSh
   quant::RunFigures f{quant::UniverseKind::planted_edge, 0.535, 0.55, 0.556, 1.2, 2, 4};
   const std::string yes = quant::explain_run(f);
   EXPECT_TRUE(has(yes, "; it was recovered")) << yes;
-  EXPECT_TRUE(has(yes, "oracle that knows it scores 55.6 %")) << yes;
-  EXPECT_TRUE(has(yes, "at least 53.4 % needed")) << yes;  // 50 + 0.6 x 5.6
-  f.test_accuracy = 0.533;                                 // below 53.36 %
+  EXPECT_TRUE(has(yes, "oracle that knows it scores 55.60 %")) << yes;
+  EXPECT_TRUE(has(yes, "at least 53.36 % needed")) << yes;  // 50 + 0.6 x 5.6
+  f.test_accuracy = 0.533;                                  // below 53.36 %
   EXPECT_TRUE(has(quant::explain_run(f), "NOT recovered"));
   f.test_accuracy = 0.54, f.sharpe = -0.1;  // accurate enough, but losing after costs
   EXPECT_TRUE(has(quant::explain_run(f), "NOT recovered"));
@@ -41,6 +41,6 @@ TEST(RunVerdict, RealDataInNeutralWords) {
   const std::string s = quant::explain_run({quant::UniverseKind::real, 0.51, 0.52, NAN, 0.3, 1, 4});
   EXPECT_EQ(
       s,
-      "Out of sample on this data: test accuracy 51.0 %, AUC 0.52, Sharpe after costs 0.30; 1 of 4 plan "
+      "Out of sample on this data: test accuracy 51.00 %, AUC 0.52, Sharpe after costs 0.30; 1 of 4 plan "
       "targets met.");
 }
