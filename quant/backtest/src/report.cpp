@@ -501,20 +501,22 @@ std::string comparison_report(const std::vector<NamedEvaluation>& strategies, co
   h << "<h2>Side by side (after costs)</h2>\n<table "
        "id=\"comparison\"><tr><th>strategy</th><th>annual "
        "return</th><th>volatility</th><th>Sharpe</th><th>Sortino</th><th>max drawdown</th><th>Calmar</th>"
-       "<th>turnover / day</th><th>gross exposure</th><th>costs</th><th>plan targets met</th></tr>\n";
+       "<th>turnover / day</th><th>gross exposure</th><th>P&amp;L before costs</th><th>costs</th><th>P&amp;L "
+       "after "
+       "costs</th><th>plan targets met</th></tr>\n";
   auto row = [&](const std::string& name, const ReturnMetrics& m, const Evaluation* e) {
     h << "<tr><td style=\"text-align:left\">" << html_escape(name) << "</td><td>" << pct(m.annual_return)
       << "</td><td>" << pct(m.annual_volatility) << "</td><td>" << format_fixed(m.sharpe, 2) << "</td><td>"
       << format_fixed(m.sortino, 2) << "</td><td>" << pct(m.max_drawdown) << "</td><td>"
       << format_fixed(m.calmar, 2) << "</td>";
     if (e == nullptr) {
-      h << "<td></td><td></td><td></td><td></td></tr>\n";
+      h << "<td></td><td></td><td></td><td></td><td></td><td></td></tr>\n";
       return;
     }
     const int met = targets_met(e->scorecard);
     h << "<td>" << pct(e->mean_turnover) << "</td><td>" << pct(e->mean_gross_exposure) << "</td><td>"
-      << pct(e->backtest.costs.total() / e->backtest.equity.front()) << "</td><td>" << met << " of "
-      << e->scorecard.size() << "</td></tr>\n";
+      << pct(e->gross_pnl) << "</td><td>" << pct(e->costs_paid) << "</td><td>" << pct(e->net_pnl)
+      << "</td><td>" << met << " of " << e->scorecard.size() << "</td></tr>\n";
   };
   for (const auto& s : strategies) row(s.name, s.evaluation->metrics, s.evaluation);
   row(first.benchmark_name + " (benchmark)", first.benchmark_metrics, nullptr);
