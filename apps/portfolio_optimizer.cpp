@@ -1,10 +1,13 @@
 // Stage 3 of the plan: daily target weights from the predictions of a model registry, under constraints
-// and risk rules (qf/quant/portfolio/portfolio.h). Default turnover control: --turnover 0.4 (at most 40 %
-// of the book a day) and a held name kept, never grown, when the model abstains on it (--sell-on-abstention
-// sells it): a model that abstains on most names, with a call set that changes daily, made the book turn
-// over ~120 %/day; on the synthetic default the book trades ~20 %/day, costs ~6 % of the gross P&L. One folder per variant (method, with or without drawdown
-// control), each with weights.h5 for run_backtest_evaluation --weights, decisions.csv (each day's
-// binding constraints and risk rules) and weights.csv.
+// and risk rules (qf/quant/portfolio/portfolio.h). One folder per variant (method, with or without
+// drawdown control), each with weights.h5 for run_backtest_evaluation --weights, decisions.csv (each
+// day's binding constraints and risk rules) and weights.csv.
+//
+// Default turnover control: --turnover 0.4 (at most 40 % of the book a day) and a held name kept, never
+// grown, when the model abstains on it (--sell-on-abstention sells it). A model that abstains on most
+// names, with a call set that changes daily, made the book turn over ~120 %/day; on the planted-edge
+// synthetic default the book trades ~20 %/day and the costs are ~6 % of the gross P&L
+// (docs/portfolio_optimizer.md).
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <optional>
