@@ -31,7 +31,8 @@ case $mode in
       test -s "$work/compare/backtest/$v/report.html"
     done
     # The default turnover control is a 40 % limit: the default run's weights are --turnover 0.4's.
-    "$app" --help | grep -q -- "--turnover arg (=0.4)"
+    help=$("$app" --help)  # (not piped into grep -q: pipefail and SIGPIPE)
+    echo "$help" | grep -q -- "--turnover arg (=0.4)"
     "$app" --store "$store" --registry "$registry" --out "$work/default" --lookback 60 --methods confidence_top_k
     "$app" --store "$store" --registry "$registry" --out "$work/limit" --lookback 60 --methods confidence_top_k \
       --turnover 0.4
