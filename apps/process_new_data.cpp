@@ -41,11 +41,17 @@ int main(int argc, char** argv) try {
        "synthetic universe is generated into <out>/synthetic and processed")
       ("seed", po::value(&synthetic.seed)->default_value(synthetic.seed), "synthetic universe: seed")
       ("tickers", po::value(&synthetic.tickers)->default_value(synthetic.tickers), "synthetic universe: tickers")
-      ("predictability", po::value(&synthetic.predictability)->default_value(synthetic.predictability),
-       "synthetic universe: strength of the planted momentum component")
+      ("days", po::value(&synthetic.days)->default_value(synthetic.days),
+       "synthetic universe: business days (run_pipeline: 1260, five years)")
+      ("edge", po::value(&synthetic.predictability)->default_value(synthetic.predictability),
+       "synthetic universe: strength lambda of the planted edge, a 5-day momentum component in the next_open "
+       "traded return (0: none; run_pipeline's default 0.15: an oracle scores about 55.5 %)")
       ("headline-rate", po::value(&synthetic.headline_rate)->default_value(synthetic.headline_rate),
        "synthetic universe: share of (ticker, day) cells with a planted headline whose tone follows the traded "
        "return of its day plus noise (<out>/synthetic/headlines.csv, for predict_stock_movement --headlines)")
+      ("headline-strength", po::value(&synthetic.headline_strength)->default_value(synthetic.headline_strength),
+       "synthetic universe: weight of the traded return in a headline's tone (0: tone independent of every "
+       "return, as run_pipeline plants it, so that its edge stays the only one)")
       ("pure-random-walk", po::bool_switch(&synthetic.pure_random_walk),
        "synthetic universe: i.i.d. returns (no regimes, GARCH or jumps)")
       ("constituents", po::value(&constituents), "optional table with Symbol, Sector, Market Cap")
