@@ -11,9 +11,12 @@
 #include "qf/data/csv.h"
 #include "qf/data/json.h"
 #include "qf/data/store.h"
+#include "qf/data/synthetic_universe.h"
 #include "qf/data/validation.h"
 #include "qf/quant/backtest/evaluation.h"
 #include "qf/quant/backtest/report.h"
+#include "qf/quant/metrics/metrics.h"
+#include "qf/quant/metrics/portfolio_metrics.h"
 #include "qf/quant/monitoring/monitoring.h"
 #include "qf/quant/registry/registry.h"
 #include "qf/tensor/hdf5.h"
@@ -46,14 +49,16 @@ void validation_metrics(const fs::path& validation_json, std::map<std::string, d
   metrics["rejected_tickers"] = static_cast<double>(rejected);
 }
 
-// Portfolio: the backtest of the optimiser's weights, from its daily.csv (equity in column 1; columns 6
-// and 7 add up to the gross exposure).
+// Portfolio: the backtest of the optimiser's weights, from its daily.csv (equity in column 1, the day's
+// return after costs in column 2; columns 6 and 7 add up to the gross exposure).
 void portfolio_metrics(const fs::path& daily_csv, std::map<std::string, double>& metrics) {
   const data::CsvTable daily = data::read_csv(daily_csv);
   double peak = 0, worst = 0, drawdown = 0, gross = NAN, first = NAN, last = NAN;
+  std::vector<double> returns;  // net of costs
   for (const auto& row : daily.rows) {
     if (row.size() < 8) continue;
     const double equity = std::stod(row[1]);
+    returns.push_back(std::stod(row[2]));
     if (!std::isfinite(first)) first = equity;
     last = equity;
     peak = std::max(peak, equity);
@@ -65,6 +70,27 @@ void portfolio_metrics(const fs::path& daily_csv, std::map<std::string, double>&
   metrics["portfolio_max_drawdown"] = worst;
   metrics["portfolio_gross_exposure"] = gross;
   metrics["portfolio_total_return"] = last / first - 1;
+  metrics["portfolio_sharpe"] = returns.size() > 1 ? quant::return_metrics(returns).sharpe : NAN;
+}
+
+// Stage 2 on the untouched test period: the final models' accuracy and AUC (the registry's
+// /test_predictions), and on a synthetic universe the planted edge's oracle on the same decisions
+// (data/synthetic_universe.h): what a model that found the whole edge would score (chance without one).
+void test_period_metrics(const PipelineSettings& s, const fs::path& registry, const data::Universe& u,
+                         std::map<std::string, double>& metrics) {
+  const h5::File f(registry, h5::File::Mode::read);
+  auto column = [&](const char* name) {
+    const Tensor t = f.read(std::string("/test_predictions/") + name);
+    return std::vector<double>(t.data<double>(), t.data<double>() + t.numel());
+  };
+  const auto probability = column("probability"), label = column("label");
+  const auto scores = quant::classification_scores(probability, label);
+  metrics["test_accuracy"] = scores.accuracy;
+  metrics["test_auc"] = scores.auc;
+  if (!s.input.empty()) return;
+  const auto ticker = column("ticker"), day = column("day");
+  const std::vector<std::int32_t> tickers(ticker.begin(), ticker.end()), days(day.begin(), day.end());
+  metrics["oracle_test_accuracy"] = data::planted_oracle_accuracy(u, tickers, days, label).accuracy;
 }
 
 }  // namespace
@@ -98,6 +124,7 @@ Monitoring monitor(const PipelineSettings& s, const PipelineLayout& l) {
   }
   m.metrics["cv_accuracy"] = cv_accuracy;
   m.metrics["cv_brier"] = cv_brier;
+  test_period_metrics(s, l.registry, u, m.metrics);
   // Live: the final predictions of the last monitor_days days whose outcome is known.
   const auto panel = quant::read_registry_predictions(l.predictions, u);
   m.target = panel.label.describe();

@@ -83,7 +83,11 @@ void print_closing_summary(const PipelineLayout& l, const Monitoring& m, quant::
   const data::Json j = data::read_json(metrics);
   quant::RunFigures f;
   f.kind = kind;
-  f.test_accuracy = json_number(j, "predictions", "accuracy");
+  // Stage 2's accuracy on the untouched test period (the figure the planted edge's oracle is set
+  // against); the backtest's accuracy of its calls when the monitoring has none.
+  const auto stage2 = m.metrics.find("test_accuracy");
+  f.test_accuracy = stage2 != m.metrics.end() && std::isfinite(stage2->second) ? stage2->second
+                                                                                : json_number(j, "predictions", "accuracy");
   f.test_auc = json_number(j, "predictions", "auc");
   f.sharpe = json_number(j, "strategy", "sharpe");
   if (const auto it = m.metrics.find("oracle_test_accuracy"); it != m.metrics.end())
@@ -255,9 +259,11 @@ bool PipelineRun::process() {
   std::vector<std::string> argv = {(bin_ / "process_new_data").string(), "--out", l_.out.string()};
   std::vector<fs::path> inputs;
   if (synthetic_) {
-    for (const std::string& x : {std::string("--tickers"), std::to_string(s_.tickers), std::string("--seed"),
-                                 std::to_string(s_.seed)})
-      argv.push_back(x);
+    argv.insert(argv.end(), {"--tickers", std::to_string(s_.tickers), "--seed", std::to_string(s_.seed),
+                             "--days", std::to_string(s_.days), "--edge", format_fixed(s_.edge, 4),
+                             // headlines for the sentiment path, unlinked: the edge stays the only one
+                             "--headline-strength", "0"});
+    if (s_.random_walk) argv.push_back("--pure-random-walk");
   } else {
     argv.insert(argv.end(), {"--input", s_.input});
     inputs.push_back(s_.input);
@@ -379,7 +385,10 @@ int PipelineRun::report() {
   std::printf("run_pipeline: data up to %s; %zu alert(s)%s\n", m.data_day.c_str(), alerts.size(),
               alerts.empty() ? "" : (": " + listed).c_str());
   std::printf("run_pipeline: report -> %s\n", (l_.report / "index.html").c_str());
-  print_closing_summary(l_, m, synthetic_ ? quant::UniverseKind::planted_edge : quant::UniverseKind::real);
+  print_closing_summary(l_, m,
+                        s_.random_walk ? quant::UniverseKind::random_walk
+                        : synthetic_   ? quant::UniverseKind::planted_edge
+                                       : quant::UniverseKind::real);
   return alerts.empty() ? 0 : 3;
 }
 

@@ -22,8 +22,12 @@ extern const std::vector<std::string> kPipelineStages;
 
 struct PipelineSettings {
   std::string out = "out", config, input, constituents, benchmark, headlines, from, as_of;
-  std::int64_t tickers = 518;
+  std::int64_t tickers = 518, days = 1260;  // the synthetic universe: five years, like the real set
   std::uint64_t seed = 20100104;
+  // The synthetic universe's planted edge (SyntheticUniverseOptions::predictability), and the control:
+  // a pure random walk without one.
+  double edge = 0.15;
+  bool random_walk = false;
   bool update = false, status = false, quiet = false, verbose = false;
   int retrain_every = 5, monitor_days = 20;
   bool retrain_on_degradation = true;

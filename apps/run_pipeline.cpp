@@ -53,6 +53,13 @@ void describe_options(po::options_description& options, qf::apps::PipelineSettin
        "(default on the synthetic universe: its generated ones)")
       ("tickers", po::value(&s.tickers)->default_value(s.tickers), "synthetic universe: tickers")
       ("seed", po::value(&s.seed)->default_value(s.seed), "synthetic universe: seed")
+      ("days", po::value(&s.days)->default_value(s.days), "synthetic universe: business days (five years)")
+      ("edge", po::value(&s.edge)->default_value(s.edge),
+       "synthetic universe: strength of the planted edge, a 5-day momentum push in the next_open traded "
+       "return (0.15: an oracle that knows it calls about 55.5 % of directions; 0: none)")
+      ("random-walk", po::bool_switch(&s.random_walk),
+       "synthetic universe: the control, a pure random walk (no regimes, GARCH or jumps) with no planted "
+       "edge (unless --edge is given too)")
       ("update", po::bool_switch(&s.update), "daily update: append the input's new rows, retrain only when due")
       ("retrain-every", po::value(&s.retrain_every)->default_value(s.retrain_every),
        "update mode: retrain when the models are this many trading days old (0: only when degraded or forced)")
@@ -132,6 +139,7 @@ int main(int argc, char** argv) {
       po::store(po::parse_config_file(config.c_str(), options), vm);
     }
     po::notify(vm);
+    if (s.random_walk && vm["edge"].defaulted()) s.edge = 0;  // the control plants nothing
     s.timing.timing();  // a bad --execution or --horizon fails here, before any stage runs
     if (s.status) return qf::apps::print_status(s);
     check_settings(s);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -413,17 +414,21 @@ void make_ticker(SyntheticTicker& ticker, const SyntheticUniverseOptions& o, con
     const double signal = have_signal ? recent_sum / (sqrt_days * sigma) : 0.0;
     // The planted lag-2 term: the realised return of row k-2 (rows 1 on hold one; the ring keeps 5).
     const double lag2 = k >= 3 ? recent[(k - 2) % kMomentumDays] : 0.0;
-    const double r = alpha + ticker.beta * f.market_return[t] +
-                     ticker.sector_loading * f.sector_return[sector][t] + residual_sd * z + jump +
-                     o.predictability * sigma * signal + o.lag2_predictability * lag2;
+    const double natural = alpha + ticker.beta * f.market_return[t] +
+                           ticker.sector_loading * f.sector_return[sector][t] + residual_sd * z + jump +
+                           o.lag2_predictability * lag2;
+    // The planted momentum term moves the stock during the trading day only (after the open), so that
+    // the next_open trade of the day before, open[t] -> open[t+1], earns all of it.
+    const double planted = o.predictability * sigma * signal;
+    const double r = natural + planted;
 
-    // OHLC: split r like a Brownian path (overnight share first), then draw the intraday extremes of a
-    // Brownian bridge from open to close.
+    // OHLC: split the natural return like a Brownian path (overnight share first; the planted term is
+    // intraday), then draw the intraday extremes of a Brownian bridge from open to close.
     const double market_part = ticker.beta * f.market_sd[t],
                  sector_part = ticker.sector_loading * f.sector_sd[sector][t];
     const double day_variance =
         market_part * market_part + sector_part * sector_part + residual_sd * residual_sd;
-    const double gap = kOvernightShare * r +
+    const double gap = kOvernightShare * natural +
                        std::sqrt(kOvernightShare * (1 - kOvernightShare) * day_variance) * rng.normal();
     const double intraday = r - gap, intraday_variance = (1 - kOvernightShare) * day_variance;
     const double up_draw = rng.uniform(), down_draw = rng.uniform();
@@ -589,6 +594,51 @@ std::vector<double> momentum_signal(const SyntheticTicker& ticker) {
   for (std::size_t k = kMomentumDays; k < rows; ++k)
     signal[k] = std::log(ticker.close[k] / ticker.close[k - kMomentumDays]) / scale;
   return signal;
+}
+
+namespace {
+// The planted direction of day t of ticker i (see planted_direction): a cell read from the
+// [days x tickers] panels, or from one series (tickers = 1).
+std::int8_t planted_direction_at(std::span<const double> close, std::span<const std::uint8_t> listed,
+                                 std::int64_t tickers, std::int64_t i, std::int64_t t) {
+  if (t < kMomentumDays) return 0;
+  const auto now = static_cast<std::size_t>(t * tickers + i),
+             then = static_cast<std::size_t>((t - kMomentumDays) * tickers + i);
+  if (!listed[now] || !listed[then] || !(close[now] > 0) || !(close[then] > 0)) return 0;
+  return close[now] > close[then] ? 1 : close[now] < close[then] ? -1 : 0;
+}
+}  // namespace
+
+std::vector<std::int8_t> planted_direction(std::span<const double> close,
+                                           std::span<const std::uint8_t> listed) {
+  if (close.size() != listed.size())
+    throw std::invalid_argument("planted_direction: close and listed differ in length");
+  std::vector<std::int8_t> out(close.size());
+  for (std::size_t t = 0; t < close.size(); ++t)
+    out[t] = planted_direction_at(close, listed, 1, 0, static_cast<std::int64_t>(t));
+  return out;
+}
+
+OracleScore planted_oracle_accuracy(const Universe& u, std::span<const std::int32_t> ticker,
+                                    std::span<const std::int32_t> day, std::span<const double> label) {
+  if (ticker.size() != day.size() || day.size() != label.size())
+    throw std::invalid_argument("planted_oracle_accuracy: ticker, day and label differ in length");
+  const std::span<const double> close(u.close.data<double>(), static_cast<std::size_t>(u.close.numel()));
+  std::int64_t hits = 0, scored = 0;
+  for (std::size_t k = 0; k < day.size(); ++k) {
+    if (ticker[k] < 0 || ticker[k] >= u.ticker_count() || day[k] < 0 || day[k] >= u.day_count())
+      throw std::invalid_argument("planted_oracle_accuracy: decision " + std::to_string(k) + " (ticker " +
+                                  std::to_string(ticker[k]) + ", day " + std::to_string(day[k]) +
+                                  ") is outside the universe");
+    if (!std::isfinite(label[k])) continue;
+    const std::int8_t call = planted_direction_at(close, u.listed, u.ticker_count(), ticker[k], day[k]);
+    if (call == 0) continue;
+    ++scored;
+    hits += (call > 0) == (label[k] > 0.5) ? 1 : 0;
+  }
+  return {scored > 0 ? static_cast<double>(hits) / static_cast<double>(scored)
+                     : std::numeric_limits<double>::quiet_NaN(),
+          scored};
 }
 
 void write_synthetic_universe(const SyntheticUniverse& u, const std::filesystem::path& dir) {

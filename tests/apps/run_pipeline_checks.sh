@@ -69,8 +69,8 @@ case $mode in
       | tee "$work/rerun4.log"
     grep -q "process  up to date" "$work/rerun4.log" && grep -q "train    running" "$work/rerun4.log"
     "$pipeline" --out "$out" --status | tee "$work/status.log"
-    grep -q "data          up to 2019-08-30 (2520 trading days)" "$work/status.log"
-    grep -q "models        trained .* on data up to 2019-08-30 (0 trading days old)" "$work/status.log"
+    grep -q "data          up to 2014-10-31 (1260 trading days)" "$work/status.log"
+    grep -q "models        trained .* on data up to 2014-10-31 (0 trading days old)" "$work/status.log"
     grep -Eq "stage\.train\.inputs = .*universe\.h5:[0-9a-f]{16}" "$out/pipeline_state.txt" ;;
   daily)
     rm -rf "$work/daily"; mkdir -p "$work/daily"

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/temp_path.h"
+#include "qf/data/execution.h"
 #include "qf/data/prices.h"
 #include "qf/data/synthetic_universe.h"
 
@@ -483,6 +484,92 @@ TEST(SyntheticUniverse, PlantedSignalIsLearnableAndAbsentWithoutStrength) {
   EXPECT_NEAR(with(0.0, false), 0.0, 0.025);
   EXPECT_NEAR(with(0.10, true), 0.10, 0.025);
   EXPECT_NEAR(with(0.0, true), 0.0, 0.015);
+}
+
+namespace {
+// The universe's closes on its calendar as a store holds them ([days x tickers], NaN outside a life),
+// for planted_oracle_accuracy.
+Universe as_store(const SyntheticUniverse& s) {
+  Universe u;
+  const auto D = static_cast<std::int64_t>(s.dates.size()), N = static_cast<std::int64_t>(s.tickers.size());
+  u.days.resize(static_cast<std::size_t>(D));
+  u.close = qf::Tensor::full({D, N}, NAN, qf::DType::f64);
+  u.listed.assign(static_cast<std::size_t>(D * N), 0);
+  for (std::int64_t i = 0; i < N; ++i) {
+    const SyntheticTicker& t = s.tickers[static_cast<std::size_t>(i)];
+    u.tickers.push_back(t.symbol);
+    for (std::int64_t d = t.first_day; d <= t.last_day; ++d) {
+      u.close.data<double>()[d * N + i] = t.close[static_cast<std::size_t>(d - t.first_day)];
+      u.listed[static_cast<std::size_t>(d * N + i)] = 1;
+    }
+  }
+  return u;
+}
+}  // namespace
+
+// The planted term moves the stock between the open and the close only, so the next_open trade of the
+// day before (open[t+1] -> open[t+2]) earns all of it and the overnight gap none; the oracle calls its
+// sign (the sign of the 5-day move) and scores about 55.5 % at lambda 0.15 on a pure random walk
+// (1/2 + asin(corr) / pi), 50 % without a planted term.
+TEST(SyntheticUniverse, PlantedEdgeIsInTheNextOpenTradedReturnAndTheOracleCallsIt) {
+  auto study = [](double lambda) {
+    const auto s = make_synthetic_universe(
+        {.tickers = 60, .days = 3000, .seed = 23, .predictability = lambda, .pure_random_walk = true});
+    std::vector<double> signal, gap, traded;
+    std::vector<std::int32_t> ticker, day;
+    std::vector<double> label;
+    double hits = 0, calls = 0;
+    for (std::size_t i = 0; i < s.tickers.size(); ++i) {
+      const SyntheticTicker& t = s.tickers[i];
+      const std::vector<std::uint8_t> listed(t.close.size(), 1);
+      const auto next_open = traded_return_series(t.open, t.close, listed, {Execution::next_open, 1});
+      const auto direction = planted_direction(t.close, listed);
+      const auto momentum = momentum_signal(t);
+      for (std::size_t k = 0; k + 2 < t.close.size(); ++k) {
+        // The oracle's call is the sign of the planted signal s (0 where there is none).
+        EXPECT_EQ(direction[k], momentum[k] > 0 ? 1 : momentum[k] < 0 ? -1 : 0) << t.symbol << " row " << k;
+        if (k < 5) continue;
+        signal.push_back(momentum[k]);
+        gap.push_back(std::log(t.open[k + 1] / t.close[k]));
+        traded.push_back(std::log1p(next_open[k]));
+        ticker.push_back(static_cast<std::int32_t>(i));
+        day.push_back(static_cast<std::int32_t>(t.first_day + static_cast<std::int64_t>(k)));
+        label.push_back(next_open[k] > 0 ? 1.0 : 0.0);
+        calls += 1;
+        hits += (direction[k] > 0) == (next_open[k] > 0) ? 1 : 0;
+      }
+    }
+    EXPECT_NEAR(correlation(signal, gap), 0.0, 0.01) << "the overnight gap holds no planted part";
+    // The library's oracle on a store of the same closes scores the same decisions the same way.
+    const OracleScore oracle = planted_oracle_accuracy(as_store(s), ticker, day, label);
+    EXPECT_EQ(oracle.scored, static_cast<std::int64_t>(calls));
+    EXPECT_DOUBLE_EQ(oracle.accuracy, hits / calls);
+    return std::pair{correlation(signal, traded), oracle.accuracy};
+  };
+  const auto [planted_corr, planted_accuracy] = study(0.15);
+  EXPECT_NEAR(planted_corr, 0.175, 0.015);  // lambda, lifted a little by the planted feedback
+  EXPECT_NEAR(planted_accuracy, 0.5 + std::asin(planted_corr) / M_PI, 0.006);
+  EXPECT_GT(planted_accuracy, 0.55);
+  const auto [none_corr, none_accuracy] = study(0.0);
+  EXPECT_NEAR(none_corr, 0.0, 0.01);
+  EXPECT_NEAR(none_accuracy, 0.5, 0.006);
+}
+
+TEST(SyntheticUniverse, OracleSkipsTheFirstFiveRowsOfAListingAndRefusesForeignDecisions) {
+  const std::vector<double> close = {NAN, 10, 11, 12, 11, 10, 9, 10, 12, 12, 12};
+  const std::vector<std::uint8_t> listed = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  // day 6: 9 < close[1] = 10: down; day 7: 10 vs 11; day 8: 12 = 12; day 9: 12 > 11; day 10: 12 > 10.
+  const std::vector<std::int8_t> expected = {0, 0, 0, 0, 0, 0, -1, -1, 0, 1, 1};
+  EXPECT_EQ(planted_direction(close, listed), expected);
+  EXPECT_THROW(planted_direction(close, std::vector<std::uint8_t>(3, 1)), std::invalid_argument);
+  const auto u = as_store(make_synthetic_universe({.tickers = 3, .days = 50}));
+  const std::vector<std::int32_t> ticker = {0, 3}, day = {10, 10};
+  const std::vector<double> label = {1, 0};
+  EXPECT_THROW(planted_oracle_accuracy(u, ticker, day, label), std::invalid_argument);  // ticker 3 of 3
+  const auto none = planted_oracle_accuracy(u, std::span(ticker).first(1), std::span(day).first(1),
+                                            std::vector<double>{NAN});
+  EXPECT_EQ(none.scored, 0);
+  EXPECT_TRUE(std::isnan(none.accuracy));
 }
 
 TEST(SyntheticUniverse, IndexIsTheCapWeightedAverageOfItsMembers) {

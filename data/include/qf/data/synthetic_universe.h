@@ -29,7 +29,8 @@
 //   Market caps are log-normal (median 15e9, log sd 1.1) and give each company's capitalisation on the
 //   last day of its life (like a constituents snapshot); shares outstanding = cap / last close.
 //
-//   Planted predictable component (strength lambda = options.predictability, 0 <= lambda <= 0.4):
+//   Planted predictable component, the edge (strength lambda = options.predictability, run_pipeline's
+//   and process_new_data's --edge; 0 <= lambda <= 0.4):
 //     s_{i,t} = (r_{i,t} + r_{i,t-1} + ... + r_{i,t-4}) / (sqrt(5) * sigma_i)      (short-term momentum)
 //     planted_{i,t+1} = lambda * sigma_i * s_{i,t}  =  lambda * (r_{i,t} + ... + r_{i,t-4}) / sqrt(5)
 //   where r are the stock's realised close-to-close log returns (planted parts included) and sigma_i is
@@ -37,6 +38,17 @@
 //   returns (its first five rows). The signal uses only the stock's own closes up to t, so a model fed
 //   past returns can learn it; corr(s_{i,t}, r_{i,t+1}) is about lambda. lambda * sqrt(5) < 1 keeps
 //   the recursion stationary, hence the upper bound.
+//   The planted term moves the stock during day t+1's session only, between its open and its close (the
+//   overnight split below applies to the rest of the return). So the trade of a decision at day t's
+//   close under the default next_open execution (data/execution.h), open[t+1] -> open[t+2], earns all
+//   of it and no other planted term (day t+2's gap holds none): given everything known at day t's
+//   close, the planted component's conditional mean of that traded log return is lambda * sigma_i *
+//   s_{i,t}, and likewise for close execution (close[t] -> close[t+1] = r_{t+1}). Under next_close
+//   (close[t+1] -> close[t+2]) the trade earns planted_{t+2}, of which only the known returns' part.
+//   The oracle that knows the component (planted_direction, planted_oracle_accuracy) calls the sign of
+//   s_{i,t}, the sign of the stock's 5-day move close[t] / close[t-5]; its direction accuracy on the
+//   next_open traded return is about 1/2 + asin(lambda) / pi (55.5 % at lambda = 0.15; less where the
+//   realised volatility is above sigma_i: regimes, GARCH, jumps).
 //
 //   pure_random_walk switches off every natural source of predictability: no regimes (the path is all
 //   calm, with the long-run average drift), no GARCH, no jumps, no persistent volume component. Returns
@@ -45,9 +57,10 @@
 //   the planted component is the only thing to learn.
 //
 //   OHLCV. The close-to-close return is split like a Brownian path with 25 % of its variance overnight:
-//   gap ~ N(0.25 r, 0.25 * 0.75 * sigma_{i,t}^2), open = previous close * exp(gap); high and low are
-//   draws of the maximum and minimum of a Brownian bridge from open to close with the day's remaining
-//   variance, so low <= min(open, close) <= max(open, close) <= high and low > 0 hold by construction.
+//   gap ~ N(0.25 (r - planted), 0.25 * 0.75 * sigma_{i,t}^2), open = previous close * exp(gap); high
+//   and low are draws of the maximum and minimum of a Brownian bridge from open to close with the day's
+//   remaining variance, so low <= min(open, close) <= max(open, close) <= high and low > 0 hold by
+//   construction.
 //   Volume (shares) = shares outstanding * turnover_i * exp(a_t + 0.25 n_t) * (0.6 + 0.5 |r| / sigma_i),
 //   a_t = 0.9 a_{t-1} + 0.15 n'_t (persistent activity), turnover about 0.6 % a day, higher for small caps.
 //
@@ -66,11 +79,13 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "qf/data/execution.h"
+#include "qf/data/universe.h"
 
 namespace qf::data {
 
@@ -101,7 +116,7 @@ struct SyntheticUniverseOptions {
   double market_cap_log_sd = 1.1;
   double ipo_share = 0.065;       // tickers that start late
   double delisting_share = 0.03;  // tickers that end early
-  double predictability = 0.0;    // lambda of the planted momentum component, in [0, 0.4]
+  double predictability = 0.0;    // lambda of the planted momentum component (the edge), in [0, 0.4]
   // phi of a planted lag-2 autoregression, r_t += phi * r_{t-2}, in [-0.5, 0.5]: returns predictable at
   // lag 2 only (none at lag 1), so that only a label aligned with the trade's execution (next_close:
   // close[t+1] -> close[t+2], which r_t predicts) turns accuracy into P&L.
@@ -162,6 +177,24 @@ SyntheticUniverse make_synthetic_universe(const SyntheticUniverseOptions& option
 
 // The planted signal s_{i,t} of every row of a ticker (0 for the first five rows), as defined above.
 std::vector<double> momentum_signal(const SyntheticTicker& ticker);
+
+// The oracle of the planted component: at each day t of a ticker's series on a calendar (close and
+// listed [days]), the sign of the planted component's conditional mean of the next_open (or close)
+// traded return of a decision at t's close, i.e. of s_{i,t}: +1 when close[t] > close[t-5], -1 when
+// below, 0 where the component is not defined (t or t-5 not listed: the first five rows of a listing)
+// or the closes are equal. It needs no generator state: the closes of the store will do.
+std::vector<std::int8_t> planted_direction(std::span<const double> close,
+                                           std::span<const std::uint8_t> listed);
+
+// The oracle's direction accuracy on labelled decisions of a universe (e.g. a study's test
+// predictions): ticker and day index the universe, label is 1 where the traded return is positive, 0
+// where not, NaN where unknown (not scored). Decisions without a planted direction are not scored.
+struct OracleScore {
+  double accuracy = 0;  // NaN when no decision was scored
+  std::int64_t scored = 0;
+};
+OracleScore planted_oracle_accuracy(const Universe& universe, std::span<const std::int32_t> ticker,
+                                    std::span<const std::int32_t> day, std::span<const double> label);
 
 // Writes the folder layout read by the ingestion step (creating the folder), like the real data set
 // (a folder of price files with the constituents table and the index beside it):
