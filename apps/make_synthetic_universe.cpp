@@ -22,8 +22,8 @@ int run(int argc, char** argv) {
       "days", po::value(&o.days)->default_value(o.days), "business days")(
       "start", po::value(&o.start_date)->default_value(o.start_date), "first day, YYYY-MM-DD")(
       "seed", po::value(&o.seed)->default_value(o.seed), "random seed")(
-      "predictability", po::value(&o.predictability)->default_value(o.predictability),
-      "strength of the planted 5-day momentum component, 0 .. 0.4")(
+      "edge", po::value(&o.predictability)->default_value(o.predictability),
+      "strength of the planted edge, a 5-day momentum component in the next_open traded return, 0 .. 0.4")(
       "lag2-predictability", po::value(&o.lag2_predictability)->default_value(o.lag2_predictability),
       "phi of a planted lag-2 autoregression r_t += phi r_{t-2}, -0.5 .. 0.5 (predictable at lag 2 only)")(
       "headline-rate", po::value(&o.headline_rate)->default_value(o.headline_rate),
@@ -65,7 +65,7 @@ int run(int argc, char** argv) {
       universe.tickers.size(), static_cast<long long>(o.days), universe.dates.front().c_str(),
       universe.dates.back().c_str(), static_cast<long long>(rows), static_cast<long long>(ipos),
       static_cast<long long>(delistings));
-  std::printf("index %.2f -> %.2f; seed %llu, predictability %.3f%s\n", universe.index.close.front(),
+  std::printf("index %.2f -> %.2f; seed %llu, edge %.3f%s\n", universe.index.close.front(),
               universe.index.close.back(), static_cast<unsigned long long>(o.seed), o.predictability,
               o.pure_random_walk ? ", pure random walk" : "");
   std::printf("generated in %.2f s, written to %s in %.2f s\n", seconds(start, generated), out.c_str(),

@@ -9,10 +9,16 @@
 # When the monitoring raises alerts (run_pipeline's exit status 3), they are listed and in the report;
 # the plan ran, so this script still exits 0. Any other failure is passed on.
 # scripts/run_comparisons.sh then compares the optimiser's variants and stage 5's enhancements.
+# It builds the libraries and apps only, into build/: no tests or benchmarks (the test command builds
+# those, in build-test/), and CUDA only where a GPU answers (nvidia-smi) and nvcc is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh
+cuda=OFF
+if nvidia-smi > /dev/null 2>&1 && { command -v nvcc > /dev/null || [ -x /usr/local/cuda/bin/nvcc ]; }; then
+  cuda=ON
+fi
+scripts/build.sh -DQF_BUILD_TESTS=OFF -DQF_BUILD_BENCH=OFF -DQF_WITH_CUDA=$cuda
 set +e
 build/apps/run_pipeline "$@"
 code=$?

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # README command 2: install what is missing, build, and run the whole test suite.
-#   1. Release build, warnings as errors, CUDA compiled when nvcc is present; all tests
+#   1. Release build into build-test/, warnings as errors, CUDA compiled when nvcc is present; all tests
 #      (GPU tests skip without a device).
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build (CPU only); the unit and integration tests.
 #   3. The libFuzzer targets (clang): the CSV parser and the store reader, 60 s each (scripts/fuzz.sh).
@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 echo "== release build (-Werror) and all tests"
-BUILD_DIR=build scripts/build.sh -DQF_WERROR=ON
-ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 600
+# Its own folder: the main command's build/ has no tests and CUDA only where a GPU is present.
+BUILD_DIR=build-test scripts/build.sh -DQF_WERROR=ON -DQF_BUILD_TESTS=ON -DQF_BUILD_BENCH=ON
+ctest --test-dir build-test --output-on-failure -j "$(nproc)" --timeout 600
 
 echo "== ASan + UBSan build and unit + integration tests"
 BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo scripts/build.sh -DQF_WERROR=ON -DQF_WITH_CUDA=OFF \
