@@ -3,10 +3,10 @@
 // drawdown control), each with weights.h5 for run_backtest_evaluation --weights, decisions.csv (each
 // day's binding constraints and risk rules) and weights.csv.
 //
-// Default turnover control: --turnover 0.4 (at most 40 % of the book a day) and a held name kept, never
-// grown, when the model abstains on it (--sell-on-abstention sells it). A model that abstains on most
-// names, with a call set that changes daily, made the book turn over ~120 %/day; on the planted-edge
-// synthetic default the book trades ~20 %/day and the costs are ~6 % of the gross P&L
+// Default turnover control: --turnover 0.4 (at most 40 % of the book a day); on the planted-edge
+// synthetic default the book trades ~20 %/day and the costs are ~6 % of the gross P&L. A model that
+// abstains on most names, with a call set that changes daily, turns the book over ~120 %/day through
+// forced sales, which no cap bounds: --hold-through-abstention keeps such names (never grown) instead
 // (docs/portfolio_optimizer.md).
 #include <boost/program_options.hpp>
 #include <cstdio>
@@ -30,12 +30,10 @@ struct Settings {
   std::string methods = "mean_variance", drawdown = "off", steps = "0.05:0.75,0.10:0.5,0.15:0.25", regime;
   double bucket_large = 1.0, bucket_mid = 0.5, bucket_small = 0.3;
   qf::quant::OptimizerSpec spec;
-  bool long_short = false, sell_on_abstention = false;
+  bool long_short = false, hold_through_abstention = false;
   qf::apps::TradeTimingOptions timing;
   // The default turnover control: at most 40 % of the book traded a day (the plan's bound; on the
-  // synthetic default the book trades ~20 %/day and the cap does not bind) together with held names kept
-  // through an abstention (OptimizerSpec::hold_through_abstention), without which forced sales of the
-  // names a model stops calling break any cap.
+  // synthetic default the book trades ~20 %/day and the cap does not bind).
   Settings() { spec.constraints.turnover_max = 0.40; }
 };
 
@@ -77,10 +75,10 @@ void describe_options(po::options_description& options, Settings& s) {
        "largest sum |w - w_current| a day (inf: none); default 40 %: a guard against books that churn (a forced "
        "sale of a name that left the eligible set comes off it, and may relax it)")
       ("cost-penalty-bps", po::value(&c.cost_penalty_bps)->default_value(c.cost_penalty_bps), "mean-variance family: cost per unit turnover in the objective")
-      ("sell-on-abstention", po::bool_switch(&s.sell_on_abstention),
-       "sell every name the model abstains on (default: a held name is kept or cut, never grown: no view, "
-       "alpha 0; the call set of an abstaining model changes daily, and selling each name that leaves it "
-       "turns the book over ~100 %/day)")
+      ("hold-through-abstention", po::bool_switch(&s.hold_through_abstention),
+       "keep a held name the model abstains on, cut but never grown (no view, alpha 0); default: sold. "
+       "The call set of a model that abstains on most names changes daily, and selling each name that "
+       "leaves it turns the book over ~100 %/day, which no --turnover cap bounds")
       ("min-position", po::value(&c.min_position)->default_value(c.min_position), "smallest |weight| held (0: none)")
       ("vol-target", po::value(&r.target_volatility)->default_value(r.target_volatility), "risk rule: annual volatility target (0: off)")
       ("max-scale", po::value(&r.max_scale)->default_value(r.max_scale), "volatility target: largest exposure scale")
@@ -158,7 +156,7 @@ int main(int argc, char** argv) {
       throw po::error("--drawdown-control must be off, on or both");
     auto& c = s.spec.constraints;
     c.long_only = !s.long_short;
-    s.spec.hold_through_abstention = !s.sell_on_abstention;
+    s.spec.hold_through_abstention = s.hold_through_abstention;
     c.bucket_max[0] = s.bucket_large, c.bucket_max[1] = s.bucket_mid, c.bucket_max[2] = s.bucket_small;
     s.spec.rules.drawdown_steps = parse_steps(s.steps);
     qf::apps::require_files({s.store, s.registry}, "run the earlier stages first");

@@ -1,5 +1,6 @@
 #include "qf/quant/monitoring/run_verdict.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "qf/quant/metrics/metrics.h"
@@ -33,13 +34,19 @@ std::string planted(const RunFigures& f) {
 }
 
 std::string control(const RunFigures& f) {
-  const bool nothing =
-      std::abs(f.test_accuracy - 0.5) <= kControlAccuracyBand && std::abs(f.sharpe) < kControlSharpeBand;
+  // A book that never took a position has no Sharpe (NaN): with nothing to find, not trading is right.
+  const bool flat_book = !std::isfinite(f.sharpe);
+  const bool auc_in_band = !std::isfinite(f.test_auc) || std::abs(f.test_auc - 0.5) <= kControlAccuracyBand;
+  const bool nothing = std::abs(f.test_accuracy - 0.5) <= kControlAccuracyBand && auc_in_band &&
+                       (flat_book || std::abs(f.sharpe) < kControlSharpeBand);
   return std::string("Control: a pure random walk with nothing to find; ") +
          (nothing ? "the model found nothing, as it should"
                   : "the model SEEMS to find an edge: look for a leak") +
-         ": test accuracy " + percent(f.test_accuracy) + " (50 % +/- 1.5 points expected), AUC " +
-         fixed2(f.test_auc) + ", Sharpe after costs " + fixed2(f.sharpe) + " (|Sharpe| < 1 expected).";
+         ": test accuracy " + percent(f.test_accuracy) + ", AUC " + fixed2(f.test_auc) +
+         " (50 % +/- 1.5 points expected), Sharpe after costs " +
+         (flat_book ? std::string("n/a: the book took no position")
+                    : fixed2(f.sharpe) + " (|Sharpe| < 1 expected)") +
+         ".";
 }
 
 }  // namespace

@@ -35,6 +35,12 @@ TEST(RunVerdict, TheControlFindsNothingOrPointsToALeak) {
   EXPECT_TRUE(has(quant::explain_run(f), "look for a leak"));
   f.test_accuracy = 0.5, f.sharpe = -1.5;
   EXPECT_TRUE(has(quant::explain_run(f), "look for a leak"));
+  // A book that never traded (no Sharpe) found nothing; an AUC out of the band still points to a leak.
+  f.sharpe = NAN;
+  EXPECT_TRUE(has(quant::explain_run(f), "found nothing, as it should"));
+  EXPECT_TRUE(has(quant::explain_run(f), "took no position"));
+  f.test_auc = 0.53;
+  EXPECT_TRUE(has(quant::explain_run(f), "look for a leak"));
 }
 
 TEST(RunVerdict, RealDataInNeutralWords) {

@@ -321,7 +321,7 @@ TEST(Portfolio, FewCallableNamesKeepTheRestInCash) {
   for (std::int64_t i = 5; i < N; ++i) p.abstain[static_cast<std::size_t>(day * N + i)] = 1;  // 5 calls left
   auto spec = small_spec("equal_weight");
   spec.constraints.name_max = 0.05;      // 5 names x 5 % < 100 %
-  spec.hold_through_abstention = false;  // every abstained name sold (held ones are kept otherwise)
+  spec.hold_through_abstention = false;  // every abstained name sold (the default)
   const auto r = quant::optimize_portfolio(u, p, nullptr, spec);
   double net = 0;
   for (std::int64_t i = 0; i < N; ++i) {
@@ -340,7 +340,7 @@ TEST(Portfolio, FewCallableNamesKeepTheRestInCash) {
 }
 
 // An abstention is no view, not a sell: a name held into a day the model abstains on may be kept or cut
-// but never grown (hold_through_abstention, the default); with it off every such name is sold.
+// but never grown (hold_through_abstention); with it off (the default) every such name is sold.
 TEST(Portfolio, HeldNamesAreKeptNotGrownThroughAnAbstention) {
   const auto& u = universe();
   const std::int64_t N = u.ticker_count(), day = 150;
@@ -349,6 +349,7 @@ TEST(Portfolio, HeldNamesAreKeptNotGrownThroughAnAbstention) {
   for (std::int64_t i = 5; i < N; ++i) p.abstain[static_cast<std::size_t>(day * N + i)] = 1;
   auto spec = small_spec("mean_variance");
   spec.constraints.cost_penalty_bps = 30;
+  spec.hold_through_abstention = true;
   const auto kept = quant::optimize_portfolio(u, p, nullptr, spec);
   spec.hold_through_abstention = false;
   const auto sold = quant::optimize_portfolio(u, p, nullptr, spec);
