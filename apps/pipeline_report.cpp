@@ -48,25 +48,6 @@ std::string metric_text(const std::string& name, double v) {
   return format_fixed(v, 4);
 }
 
-// The backtest's scorecard lines back from its metrics.json.
-std::vector<quant::ScorecardLine> read_scorecard(const data::Json& metrics) {
-  std::vector<quant::ScorecardLine> lines;
-  for (const auto& j : metrics.value("scorecard", data::Json::array())) {
-    quant::ScorecardLine l;
-    l.name = j.value("name", "");
-    l.value = j["value"].is_number() ? j["value"].get<double>() : NAN;
-    l.target = j.value("target", NAN);
-    l.higher_is_better = j.value("higher_is_better", true);
-    l.met = j.value("met", false);
-    const std::string state = j.value("state", "");
-    l.state = state == "met"             ? quant::ScorecardState::met
-              : state == "too few calls" ? quant::ScorecardState::too_few_calls
-                                         : quant::ScorecardState::not_met;
-    lines.push_back(l);
-  }
-  return lines;
-}
-
 // The first screen: the title and run, the scorecard with the P&L before and after costs, equity vs the
 // benchmark over the backtest, then the data's findings and the alerts in a few lines.
 void html_first_screen(std::ostream& h, const PipelineLayout& l, const Monitoring& m,
@@ -199,6 +180,25 @@ void html_predictions_and_links(std::ostream& h, const PipelineLayout& l) {
 }
 
 }  // namespace
+
+// The backtest's scorecard lines back from its metrics.json.
+std::vector<quant::ScorecardLine> read_scorecard(const data::Json& metrics) {
+  std::vector<quant::ScorecardLine> lines;
+  for (const auto& j : metrics.value("scorecard", data::Json::array())) {
+    quant::ScorecardLine l;
+    l.name = j.value("name", "");
+    l.value = j["value"].is_number() ? j["value"].get<double>() : NAN;
+    l.target = j.value("target", NAN);
+    l.higher_is_better = j.value("higher_is_better", true);
+    l.met = j.value("met", false);
+    const std::string state = j.value("state", "");
+    l.state = state == "met"             ? quant::ScorecardState::met
+              : state == "too few calls" ? quant::ScorecardState::too_few_calls
+                                         : quant::ScorecardState::not_met;
+    lines.push_back(l);
+  }
+  return lines;
+}
 
 void write_report(const PipelineSettings& s, const PipelineLayout& l, const Monitoring& m,
                   const std::vector<quant::Alert>& alerts, const std::vector<StageRecord>& stages,

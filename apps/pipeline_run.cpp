@@ -86,29 +86,27 @@ void print_closing_summary(const PipelineLayout& l, const Monitoring& m, quant::
   // Stage 2's accuracy on the untouched test period (the figure the planted edge's oracle is set
   // against); the backtest's accuracy of its calls when the monitoring has none.
   const auto stage2 = m.metrics.find("test_accuracy");
-  f.test_accuracy = stage2 != m.metrics.end() && std::isfinite(stage2->second) ? stage2->second
-                                                                                : json_number(j, "predictions", "accuracy");
+  f.test_accuracy = stage2 != m.metrics.end() && std::isfinite(stage2->second)
+                        ? stage2->second
+                        : json_number(j, "predictions", "accuracy");
   f.test_auc = json_number(j, "predictions", "auc");
   f.sharpe = json_number(j, "strategy", "sharpe");
   if (const auto it = m.metrics.find("oracle_test_accuracy"); it != m.metrics.end())
     f.oracle_accuracy = it->second;
-  for (const auto& line : j.value("scorecard", data::Json::array())) {
+  const std::vector<quant::ScorecardLine> scorecard = read_scorecard(j);
+  for (const auto& line : scorecard) {
     ++f.targets;
-    f.targets_met += line.value("met", false) ? 1 : 0;
+    f.targets_met += line.met ? 1 : 0;
   }
   std::printf("run_pipeline: scorecard (backtest, out of sample, after costs): %d of %d plan targets met\n",
               f.targets_met, f.targets);
-  for (const auto& line : j.value("scorecard", data::Json::array())) {
-    const std::string name = line.value("name", "");
-    const bool ratio = name == "sharpe";
-    const double value = line["value"].is_number() ? line["value"].get<double>() : NAN;
-    std::printf("  %-14s %9s  target %s %s  %s\n", name.c_str(),
-                (ratio ? format_fixed(value, 2) : format_fixed(100 * value, 2) + " %").c_str(),
-                line.value("higher_is_better", true) ? ">" : "<",
-                (ratio ? format_fixed(line.value("target", NAN), 2)
-                       : format_fixed(100 * line.value("target", NAN), 0) + " %")
-                    .c_str(),
-                line.value("state", "").c_str());
+  for (const auto& line : scorecard) {
+    const bool ratio = line.name == "sharpe";
+    std::printf("  %-14s %9s  target %s %s  %s\n", line.name.c_str(),
+                (ratio ? format_fixed(line.value, 2) : format_fixed(100 * line.value, 2) + " %").c_str(),
+                line.higher_is_better ? ">" : "<",
+                (ratio ? format_fixed(line.target, 2) : format_fixed(100 * line.target, 0) + " %").c_str(),
+                quant::to_string(line.state).c_str());
   }
   std::printf("  P&L            %s %% of capital before costs, %s %% costs, %s %% after costs\n",
               format_fixed(100 * json_number(j, "pnl", "gross"), 2).c_str(),

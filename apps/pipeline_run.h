@@ -13,6 +13,8 @@
 
 #include "command_line.h"
 #include "pipeline.h"
+#include "qf/data/json.h"
+#include "qf/quant/backtest/evaluation.h"
 #include "qf/quant/monitoring/monitoring.h"
 
 namespace qf::apps {
@@ -70,6 +72,8 @@ struct Monitoring {
 // accuracy and calibration, feature drift, the backtested portfolio.
 Monitoring monitor(const PipelineSettings& s, const PipelineLayout& l);
 std::vector<quant::AlertRule> alert_rules(const PipelineSettings& s);
+// The backtest's scorecard lines back from its metrics.json (the daily report and the closing summary).
+std::vector<quant::ScorecardLine> read_scorecard(const data::Json& backtest_metrics);
 // The report folder: metrics.json, index.html and <data day>.html (the same page).
 void write_report(const PipelineSettings& s, const PipelineLayout& l, const Monitoring& m,
                   const std::vector<quant::Alert>& alerts, const std::vector<StageRecord>& stages,
