@@ -16,7 +16,6 @@
 #include "qf/quant/backtest/evaluation.h"
 #include "qf/quant/backtest/report.h"
 #include "qf/quant/metrics/metrics.h"
-#include "qf/quant/metrics/portfolio_metrics.h"
 #include "qf/quant/monitoring/monitoring.h"
 #include "qf/quant/registry/registry.h"
 #include "qf/tensor/hdf5.h"
@@ -49,28 +48,26 @@ void validation_metrics(const fs::path& validation_json, std::map<std::string, d
   metrics["rejected_tickers"] = static_cast<double>(rejected);
 }
 
-// Portfolio: the backtest of the optimiser's weights, from its daily.csv (equity in column 1, the day's
-// return after costs in column 2; columns 6 and 7 add up to the gross exposure).
-void portfolio_metrics(const fs::path& daily_csv, std::map<std::string, double>& metrics) {
-  const data::CsvTable daily = data::read_csv(daily_csv);
-  double peak = 0, worst = 0, drawdown = 0, gross = NAN, first = NAN, last = NAN;
-  std::vector<double> returns;  // net of costs
+// Portfolio: the backtest of the optimiser's weights. Its total return, Sharpe ratio and worst drawdown
+// are the backtest's own (metrics.json's "strategy", the figures its scorecard and the closing sentence
+// use); today's drawdown and exposure come from its daily.csv (equity in column 1; columns 6 and 7 add
+// up to the gross exposure).
+void portfolio_metrics(const fs::path& backtest, std::map<std::string, double>& metrics) {
+  const data::CsvTable daily = data::read_csv(backtest / "daily.csv");
+  double peak = 0, drawdown = 0, gross = NAN;
   for (const auto& row : daily.rows) {
     if (row.size() < 8) continue;
     const double equity = std::stod(row[1]);
-    returns.push_back(std::stod(row[2]));
-    if (!std::isfinite(first)) first = equity;
-    last = equity;
     peak = std::max(peak, equity);
     drawdown = peak > 0 ? 1 - equity / peak : 0;
-    worst = std::max(worst, drawdown);
     gross = std::stod(row[6]) + std::stod(row[7]);
   }
+  const data::Json book = data::read_json(backtest / "metrics.json");
   metrics["portfolio_drawdown"] = drawdown;
-  metrics["portfolio_max_drawdown"] = worst;
+  metrics["portfolio_max_drawdown"] = 0.0 - json_number(book, "strategy", "max_drawdown");  // as a loss > 0
   metrics["portfolio_gross_exposure"] = gross;
-  metrics["portfolio_total_return"] = last / first - 1;
-  metrics["portfolio_sharpe"] = returns.size() > 1 ? quant::return_metrics(returns).sharpe : NAN;
+  metrics["portfolio_total_return"] = json_number(book, "strategy", "total_return");
+  metrics["portfolio_sharpe"] = json_number(book, "strategy", "sharpe");
 }
 
 // Stage 2 on the untouched test period: the final models' accuracy and AUC (the registry's
@@ -158,7 +155,7 @@ Monitoring monitor(const PipelineSettings& s, const PipelineLayout& l) {
   m.metrics["max_feature_psi"] = drift.empty() ? NAN : drift.front().psi;
   for (std::size_t k = 0; k < drift.size() && k < 5; ++k)
     m.top_drift.push_back({drift[k].feature, drift[k].psi});
-  portfolio_metrics(l.backtest / "daily.csv", m.metrics);
+  portfolio_metrics(l.backtest, m.metrics);
   return m;
 }
 

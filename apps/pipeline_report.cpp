@@ -181,6 +181,11 @@ void html_predictions_and_links(std::ostream& h, const PipelineLayout& l) {
 
 }  // namespace
 
+double json_number(const data::Json& j, const std::string& section, const std::string& key) {
+  if (!j.contains(section) || !j[section].contains(key) || !j[section][key].is_number()) return NAN;
+  return j[section][key].get<double>();
+}
+
 // The backtest's scorecard lines back from its metrics.json.
 std::vector<quant::ScorecardLine> read_scorecard(const data::Json& metrics) {
   std::vector<quant::ScorecardLine> lines;

@@ -70,12 +70,6 @@ class ProgressLine {
   std::chrono::steady_clock::time_point last_;
 };
 
-// A number of metrics.json, NaN when absent or not a number (an accuracy without calls is "n/a").
-double json_number(const data::Json& j, const std::string& section, const std::string& key) {
-  if (!j.contains(section) || !j[section].contains(key) || !j[section][key].is_number()) return NAN;
-  return j[section][key].get<double>();
-}
-
 // The backtest's scorecard and P&L, then what the numbers mean (quant::explain_run).
 void print_closing_summary(const PipelineLayout& l, const Monitoring& m, quant::UniverseKind kind) {
   const fs::path metrics = l.backtest / "metrics.json";

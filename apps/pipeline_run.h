@@ -74,6 +74,8 @@ Monitoring monitor(const PipelineSettings& s, const PipelineLayout& l);
 std::vector<quant::AlertRule> alert_rules(const PipelineSettings& s);
 // The backtest's scorecard lines back from its metrics.json (the daily report and the closing summary).
 std::vector<quant::ScorecardLine> read_scorecard(const data::Json& backtest_metrics);
+// A number of a metrics.json section, NaN when absent or not a number (an accuracy without calls is "n/a").
+double json_number(const data::Json& j, const std::string& section, const std::string& key);
 // The report folder: metrics.json, index.html and <data day>.html (the same page).
 void write_report(const PipelineSettings& s, const PipelineLayout& l, const Monitoring& m,
                   const std::vector<quant::Alert>& alerts, const std::vector<StageRecord>& stages,
