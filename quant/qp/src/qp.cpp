@@ -717,8 +717,9 @@ class Admm {
   bool factor_stale() const { return factor_stale_; }
   const Vec& diagonal() const { return diagonal_; }
   const Vec& row_rho() const { return rho_of_[rows]; }
-  void factored(bool refactored) {
+  void factored(bool refactored, bool updated) {
     out_.factorisations += refactored ? 1 : 0;
+    out_.inverse_updates += updated ? 1 : 0;
     factor_stale_ = false;
   }
 
@@ -979,11 +980,67 @@ const char* to_string(QpStatus s) {
   return "?";
 }
 
-bool QpSolver::factorise(const QpProblem& p, const Vec& diagonal, const Vec& rho_rows) {
+// A few rows of A changed and nothing else (stage 3: names moving between market-cap buckets from one day
+// to the next): with B = M0^-1 cached and M1 = M0 + U S U', U [n, r] the new and the old rows that
+// changed and S = diag(+rho_j, -rho_j), Woodbury's identity gives
+//   M1^-1 = B - W K^-1 W',  W = B U [n, r],  K = S^-1 + U' W [r, r]
+// in O(n^2 r) instead of the O(n^3) factorisation. K is non-singular whenever M1 is (determinant lemma).
+// Rounding accumulates over consecutive updates, so after kMaxInverseUpdates the matrix is factored anew;
+// more than kMaxChangedRows changed rows are factored too.
+bool QpSolver::update_inverse(const QpProblem& p, const Vec& rho_rows) {
+  constexpr int kMaxInverseUpdates = 16;
+  constexpr std::size_t kMaxChangedRows = 8;
   const auto n = static_cast<std::size_t>(p.n), m = rho_rows.size();
-  if (factor_.size() == n * n && cached_P_ == p.P && cached_A_ == p.A && cached_diagonal_ == diagonal &&
-      cached_rho_rows_ == rho_rows)
+  if (factor_.size() != n * n || cached_A_.size() != p.A.size() || cached_rho_rows_ != rho_rows ||
+      updates_since_factor_ >= kMaxInverseUpdates)
     return false;
+  std::vector<std::size_t> changed;
+  for (std::size_t j = 0; j < m; ++j)
+    if (!std::equal(p.A.begin() + static_cast<std::ptrdiff_t>(j * n),
+                    p.A.begin() + static_cast<std::ptrdiff_t>((j + 1) * n),
+                    cached_A_.begin() + static_cast<std::ptrdiff_t>(j * n)))
+      changed.push_back(j);
+  if (changed.empty() || changed.size() > kMaxChangedRows) return false;
+  const std::size_t r = 2 * changed.size();
+  Vec U(r * n), inverse_S(r);  // U stored as r rows of length n (U')
+  for (std::size_t k = 0; k < changed.size(); ++k) {
+    const std::size_t j = changed[k];
+    std::copy_n(p.A.begin() + static_cast<std::ptrdiff_t>(j * n), n,
+                U.begin() + static_cast<std::ptrdiff_t>(2 * k * n));
+    std::copy_n(cached_A_.begin() + static_cast<std::ptrdiff_t>(j * n), n,
+                U.begin() + static_cast<std::ptrdiff_t>((2 * k + 1) * n));
+    inverse_S[2 * k] = 1 / rho_rows[j];
+    inverse_S[2 * k + 1] = -1 / rho_rows[j];
+  }
+  const auto N = static_cast<std::int64_t>(n), R = static_cast<std::int64_t>(r);
+  Vec Wt(r * n);  // W' = U' B [r, n] (B symmetric)
+  blas::gemm(blas::Trans::no, blas::Trans::no, R, N, N, 1.0, U.data(), N, factor_.data(), N, 0.0, Wt.data(),
+             N);
+  Vec K(r * r);  // S^-1 + U' W = S^-1 + W' U
+  blas::gemm(blas::Trans::no, blas::Trans::yes, R, R, N, 1.0, Wt.data(), N, U.data(), N, 0.0, K.data(), R);
+  for (std::size_t k = 0; k < r; ++k) K[k * r + k] += inverse_S[k];
+  std::vector<int> pivots(r);
+  if (blas::lu_factor(R, K.data(), pivots) != 0) return false;
+  Vec Z = Wt;  // K^-1 W' [r, n], column by column of W'
+  Vec column(r);
+  for (std::size_t c = 0; c < n; ++c) {
+    for (std::size_t k = 0; k < r; ++k) column[k] = Z[k * n + c];
+    blas::lu_solve(R, K.data(), pivots, column.data());
+    for (std::size_t k = 0; k < r; ++k) Z[k * n + c] = column[k];
+  }
+  // B -= W (K^-1 W') = Wt' Z
+  blas::gemm(blas::Trans::yes, blas::Trans::no, N, N, R, -1.0, Wt.data(), N, Z.data(), N, 1.0, factor_.data(),
+             N);
+  cached_A_ = p.A;
+  ++updates_since_factor_;
+  return true;
+}
+
+QpSolver::FactorStep QpSolver::factorise(const QpProblem& p, const Vec& diagonal, const Vec& rho_rows) {
+  const auto n = static_cast<std::size_t>(p.n), m = rho_rows.size();
+  const bool same_rest = factor_.size() == n * n && cached_P_ == p.P && cached_diagonal_ == diagonal;
+  if (same_rest && cached_A_ == p.A && cached_rho_rows_ == rho_rows) return FactorStep::reused;
+  if (same_rest && update_inverse(p, rho_rows)) return FactorStep::updated;
   factor_ = p.P;
   for (std::size_t i = 0; i < n; ++i) factor_[i * n + i] += settings_.sigma + diagonal[i];
   for (std::size_t j = 0; j < m; ++j) {  // + A' diag(rho_rows) A (rows are few and often sparse)
@@ -1005,7 +1062,8 @@ bool QpSolver::factorise(const QpProblem& p, const Vec& diagonal, const Vec& rho
   cached_A_ = p.A;
   cached_diagonal_ = diagonal;
   cached_rho_rows_ = rho_rows;
-  return true;
+  updates_since_factor_ = 0;
+  return FactorStep::factored;
 }
 
 QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
@@ -1015,7 +1073,10 @@ QpSolution QpSolver::solve(const QpProblem& p, const QpSolution* previous) {
     for (int k = 1; k <= settings_.max_iterations; ++k) {
       // x step: (P + sigma I + sum_b A_b' rho_b A_b) x~ = sigma x - q + sum_b A_b' (rho_b z_b - y_b), by
       // the inverse, factored lazily and kept between calls while P, A and rho stay.
-      if (admm.factor_stale()) admm.factored(factorise(p, admm.diagonal(), admm.row_rho()));
+      if (admm.factor_stale()) {
+        const FactorStep step = factorise(p, admm.diagonal(), admm.row_rho());
+        admm.factored(step == FactorStep::factored, step == FactorStep::updated);
+      }
       admm.iterate(k, factor_);
       if (admm.check(k)) break;
     }

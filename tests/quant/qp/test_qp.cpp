@@ -244,6 +244,42 @@ TEST(Qp, WarmStartReusesTheFactorisationAndConvergesFaster) {
   for (std::size_t i = 0; i < 60; ++i) EXPECT_NEAR(warm.x[i], fresh.x[i], 1e-4);
 }
 
+// Stage 3's market-cap buckets are point in time: from one day to the next a few names change bucket, so
+// a few rows of A change and nothing else. The solver then updates its cached x-step inverse (Woodbury)
+// instead of factoring anew, and must reach what a fresh solver reaches, also past the point where the
+// accumulated updates are replaced by a new factorisation.
+TEST(Qp, ChangedRowsUpdateTheInverseAndMatchAFreshSolve) {
+  const std::size_t n = 60;
+  auto p = budget_problem(n, 0.05);
+  for (double& v : p.P) v *= 1e3;  // unit-scale variances, as stage 3 passes them
+  for (std::size_t i = 0; i < n; ++i) p.q[i] = -0.02 * std::sin(0.7 * static_cast<double>(i));
+  p.A.resize(3 * n, 0.0);  // budget plus two group caps, which bind
+  for (std::size_t i = 0; i < n; ++i) p.A[(1 + i % 2) * n + i] = i % 3 == 0 ? 1.0 : 0.0;
+  p.row_lower = {1.0, -0.15, -0.15};
+  p.row_upper = {1.0, 0.15, 0.15};
+  p.row_names = {"budget", "group a", "group b"};
+  quant::QpSettings settings = tight();
+  settings.polish = false;       // every solve runs ADMM, so every one uses the x-step inverse
+  settings.adapt_rho_every = 0;  // the same rho on every solve: only A differs between them
+  quant::QpSolver solver(settings);
+  ASSERT_EQ(solver.solve(p).status, quant::QpStatus::solved);
+  int updates = 0, factorisations = 0;
+  for (std::size_t day = 0; day < 20; ++day) {  // each day one name moves to the other group
+    const std::size_t name = (7 * day) % n, from = p.A[n + name] != 0 ? 1 : 2, to = 3 - from;
+    p.A[from * n + name] = 0.0;
+    p.A[to * n + name] = 1.0;
+    const auto s = solver.solve(p);
+    const auto fresh = quant::QpSolver(settings).solve(p);
+    ASSERT_EQ(s.status, quant::QpStatus::solved) << "day " << day;
+    ASSERT_EQ(fresh.status, quant::QpStatus::solved) << "day " << day;
+    for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(s.x[i], fresh.x[i], 1e-7) << "day " << day << ", x" << i;
+    EXPECT_EQ(s.inverse_updates + s.factorisations, 1) << "day " << day;
+    updates += s.inverse_updates, factorisations += s.factorisations;
+  }
+  EXPECT_EQ(updates, 19) << "16 updates, a factorisation, then updates again";
+  EXPECT_EQ(factorisations, 1);
+}
+
 // A rebalance sequence as stage 3 runs it: each day the reference point is yesterday's solution drifted
 // by that day's returns and the expected returns move. Warm starts from yesterday's active set must
 // reach the same optimum as a cold, tight solve, and most days without a single ADMM iteration.

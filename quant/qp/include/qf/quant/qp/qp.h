@@ -92,9 +92,10 @@ struct QpSolution {
   double l1_limit_dual = 0, gross_dual = 0;  // > 0 when the turnover / gross limit binds
   double objective = 0, primal_residual = 0, dual_residual = 0;
   int iterations = 0, factorisations = 0;
-  int polish_passes = 0;   // active-set corrections tried (each one equality-constrained KKT solve)
-  bool polished = false;   // the solution came from the polishing step (exact for its active set)
-  QpActiveSet active_set;  // when polished
+  int inverse_updates = 0;  // x-step inverses updated for a few changed rows of A instead of refactored
+  int polish_passes = 0;    // active-set corrections tried (each one equality-constrained KKT solve)
+  bool polished = false;    // the solution came from the polishing step (exact for its active set)
+  QpActiveSet active_set;   // when polished
   std::vector<std::string> conflicting;  // when infeasible: the constraints of the certificate
 
   // ADMM state per constraint block (bounds, turnover ball, gross ball, rows), for warm starts.
@@ -112,11 +113,15 @@ class QpSolver {
   const QpSettings& settings() const { return settings_; }
 
  private:
-  // Factors P + sigma I + diagonal + A' diag(rho_rows) A unless the cached factor is of the same matrix.
-  bool factorise(const QpProblem& p, const std::vector<double>& diagonal,
-                 const std::vector<double>& rho_rows);
+  enum class FactorStep { reused, updated, factored };
+  // The inverse of P + sigma I + diagonal + A' diag(rho_rows) A: the cached one when it is of the same
+  // matrix, the cached one updated when only a few rows of A changed (update_inverse), else factored.
+  FactorStep factorise(const QpProblem& p, const std::vector<double>& diagonal,
+                       const std::vector<double>& rho_rows);
+  bool update_inverse(const QpProblem& p, const std::vector<double>& rho_rows);
   QpSettings settings_;
   std::vector<double> factor_, cached_P_, cached_A_, cached_diagonal_, cached_rho_rows_;
+  int updates_since_factor_ = 0;
 };
 
 // Throws std::runtime_error("<context>: infeasible constraints: a, b, c") for an infeasible solution,
