@@ -3,10 +3,11 @@
 --repeat) against vectorbt doing the same backtest, in the same run, and checks that the two agree.
 
 The strategy: the test-period predictions of a run_lstm_training registry, long the --long tickers with
-the highest probability each day (ties by ticker order), equal weights, rebalanced daily at the next
-close, with proportional costs only (commission + half spread + slippage in bps, which vectorbt charges as
+the highest probability each day (ties by ticker order), equal weights, traded daily at the next open
+(our engine's default execution, next_open, passed explicitly) and valued at each close, with proportional costs only (commission + half spread + slippage in bps, which vectorbt charges as
 `fees`); impact, participation cap and borrow are off on both sides (vectorbt has no square-root impact).
-vectorbt: Portfolio.from_orders(size = yesterday's targets, size_type="targetpercent", cash_sharing,
+vectorbt: Portfolio.from_orders(close, size = yesterday's targets, price = today's open,
+size_type="targetpercent", cash_sharing,
 call_seq="auto"); its first call compiles with numba and is not timed.
 
 Usage: python3 bench/compare_backtest.py [--store out-real/universe.h5] [--registry out-real/training/registry.h5]
@@ -31,13 +32,14 @@ def load(store, registry):
         tickers = [t.decode() for t in f["tickers"][()]]
         dates = pd.to_datetime([d.decode() for d in f["dates"][()]])
         close = f["prices/close"][()]
+        open_ = f["prices/open"][()]
     with h5py.File(registry, "r") as r:
         if [t.decode() for t in r["tickers"][()]] != tickers:
             raise SystemExit(f"{registry} was not trained on {store}")
         p = np.full(close.shape, np.nan)
         g = r["test_predictions"]
         p[g["day"][()].astype(int), g["ticker"][()].astype(int)] = g["probability"][()]
-    return tickers, dates, close, p
+    return tickers, dates, close, open_, p
 
 
 def top_k_targets(p, k):
@@ -53,12 +55,14 @@ def top_k_targets(p, k):
     return t
 
 
-def run_vectorbt(close, targets, dates, tickers, fees):
+def run_vectorbt(close, open_, targets, dates, tickers, fees):
     import vectorbt as vbt
-    price = pd.DataFrame(close, index=dates, columns=tickers)
-    # Targets of day t are executed at the close of t+1; NaN: no order.
+    value = pd.DataFrame(close, index=dates, columns=tickers).ffill()
+    # Targets of day t are executed at the open of t+1 (our engine's default execution, next_open), the
+    # positions valued at each close; NaN: no order.
+    fill = pd.DataFrame(open_, index=dates, columns=tickers).ffill()
     size = pd.DataFrame(targets, index=dates, columns=tickers).shift(1)
-    return vbt.Portfolio.from_orders(price.ffill(), size=size, size_type="targetpercent", direction="longonly",
+    return vbt.Portfolio.from_orders(value, size=size, price=fill, size_type="targetpercent", direction="longonly",
                                      fees=fees, init_cash=1e6, cash_sharing=True, group_by=True, call_seq="auto",
                                      freq="1D")
 
@@ -73,20 +77,20 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     a = ap.parse_args()
 
-    tickers, dates, close, p = load(a.store, a.registry)
+    tickers, dates, close, open_, p = load(a.store, a.registry)
     targets = top_k_targets(p, a.long)
     fees = a.fees_bps * 1e-4
-    run_vectorbt(close, targets, dates, tickers, fees)  # numba compilation, not timed
+    run_vectorbt(close, open_, targets, dates, tickers, fees)  # numba compilation, not timed
     vbt_times = []
     for _ in range(a.repeat):
         t0 = time.perf_counter()
-        pf = run_vectorbt(close, targets, dates, tickers, fees)
+        pf = run_vectorbt(close, open_, targets, dates, tickers, fees)
         value = pf.value()
         vbt_times.append(time.perf_counter() - t0)
 
     out = tempfile.mkdtemp(prefix="qf_backtest_")
     cmd = [a.app, "--store", a.store, "--registry", a.registry, "--out", out, "--long", str(a.long), "--short", "0",
-           "--commission-bps", str(a.fees_bps), "--half-spread-bps", "0", "--slippage-bps", "0", "--impact", "0",
+           "--execution", "next_open", "--commission-bps", str(a.fees_bps), "--half-spread-bps", "0", "--slippage-bps", "0", "--impact", "0",
            "--max-participation", "0", "--borrow-bps", "0", "--repeat", str(a.repeat)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     ours_ms = float(re.search(r"engine: ([0-9.]+) ms", done.stdout).group(1))
