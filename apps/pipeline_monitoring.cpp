@@ -52,8 +52,8 @@ void validation_metrics(const fs::path& validation_json, std::map<std::string, d
 // are the backtest's own (metrics.json's "strategy", the figures its scorecard and the closing sentence
 // use); today's drawdown and exposure come from its daily.csv (equity in column 1; columns 6 and 7 add
 // up to the gross exposure).
-void portfolio_metrics(const fs::path& backtest, std::map<std::string, double>& metrics) {
-  const data::CsvTable daily = data::read_csv(backtest / "daily.csv");
+void portfolio_metrics(const data::Json& book, const data::CsvTable& daily,
+                       std::map<std::string, double>& metrics) {
   double peak = 0, drawdown = 0, gross = NAN;
   for (const auto& row : daily.rows) {
     if (row.size() < 8) continue;
@@ -62,7 +62,6 @@ void portfolio_metrics(const fs::path& backtest, std::map<std::string, double>& 
     drawdown = peak > 0 ? 1 - equity / peak : 0;
     gross = std::stod(row[6]) + std::stod(row[7]);
   }
-  const data::Json book = data::read_json(backtest / "metrics.json");
   metrics["portfolio_drawdown"] = drawdown;
   metrics["portfolio_max_drawdown"] = 0.0 - json_number(book, "strategy", "max_drawdown");  // as a loss > 0
   metrics["portfolio_gross_exposure"] = gross;
@@ -155,7 +154,9 @@ Monitoring monitor(const PipelineSettings& s, const PipelineLayout& l) {
   m.metrics["max_feature_psi"] = drift.empty() ? NAN : drift.front().psi;
   for (std::size_t k = 0; k < drift.size() && k < 5; ++k)
     m.top_drift.push_back({drift[k].feature, drift[k].psi});
-  portfolio_metrics(l.backtest, m.metrics);
+  m.backtest_metrics = data::read_json(l.backtest / "metrics.json");
+  m.backtest_daily = data::read_csv(l.backtest / "daily.csv");
+  portfolio_metrics(m.backtest_metrics, m.backtest_daily, m.metrics);
   return m;
 }
 

@@ -57,18 +57,15 @@ void html_first_screen(std::ostream& h, const PipelineLayout& l, const Monitorin
     << (alerts.empty() ? "<span class=\"met\">No alerts.</span>"
                        : "<span class=\"warning\">" + std::to_string(alerts.size()) + " alert(s).</span>")
     << "</div>\n";
-  const fs::path metrics_file = l.backtest / "metrics.json";
-  const data::Json metrics = fs::exists(metrics_file) ? data::read_json(metrics_file) : data::Json::object();
-  const auto pnl = metrics.value("pnl", data::Json::object());
+  const auto pnl = m.backtest_metrics.value("pnl", data::Json::object());
   h << "<h2>Scorecard (backtest: plan targets, out of sample, after costs)</h2>\n"
-    << quant::html_scorecard(read_scorecard(metrics))
+    << quant::html_scorecard(read_scorecard(m.backtest_metrics))
     << "<p id=\"pnl\">P&amp;L, % of capital: " << format_fixed(100 * pnl.value("gross", NAN), 2)
     << " % before costs, " << format_fixed(100 * pnl.value("costs", NAN), 2) << " % costs, "
     << format_fixed(100 * pnl.value("net", NAN), 2) << " % after costs.</p>\n";
-  const data::CsvTable daily = data::read_csv(l.backtest / "daily.csv");
   std::vector<std::string> dates;
   std::vector<double> strategy, benchmark;
-  for (const auto& row : daily.rows) {
+  for (const auto& row : m.backtest_daily.rows) {
     if (row.size() < 4) continue;
     dates.push_back(row[0]);
     strategy.push_back(std::stod(row[2]));
@@ -102,11 +99,9 @@ void html_first_screen(std::ostream& h, const PipelineLayout& l, const Monitorin
 }
 
 // The monitored days: each day's live accuracy and the backtested equity over them (growth of 1).
-void html_monitored_days(std::ostream& h, const PipelineLayout& l, const PipelineSettings& s,
-                         const Monitoring& m) {
-  const data::CsvTable daily = data::read_csv(l.backtest / "daily.csv");
+void html_monitored_days(std::ostream& h, const PipelineSettings& s, const Monitoring& m) {
   std::map<std::string, double> daily_return;
-  for (const auto& row : daily.rows)
+  for (const auto& row : m.backtest_daily.rows)
     if (row.size() >= 3) daily_return[row[0]] = std::stod(row[2]);
   std::vector<double> returns;
   for (const auto& date : m.monitored_dates)
@@ -213,7 +208,7 @@ void write_report(const PipelineSettings& s, const PipelineLayout& l, const Moni
                               data::json_text(metrics_json(m, alerts, stages, run_utc)));
   std::ostringstream h;
   html_first_screen(h, l, m, alerts, run_utc);
-  html_monitored_days(h, l, s, m);
+  html_monitored_days(h, s, m);
   html_predictions_and_links(h, l);
   html_stages_and_monitoring(h, s, m, stages);
   h << "</body></html>\n";

@@ -71,10 +71,8 @@ class ProgressLine {
 };
 
 // The backtest's scorecard and P&L, then what the numbers mean (quant::explain_run).
-void print_closing_summary(const PipelineLayout& l, const Monitoring& m, quant::UniverseKind kind) {
-  const fs::path metrics = l.backtest / "metrics.json";
-  if (!fs::exists(metrics)) return;
-  const data::Json j = data::read_json(metrics);
+void print_closing_summary(const Monitoring& m, quant::UniverseKind kind) {
+  const data::Json& j = m.backtest_metrics;
   quant::RunFigures f;
   f.kind = kind;
   // Stage 2's accuracy on the untouched test period (the figure the planted edge's oracle is set
@@ -377,10 +375,9 @@ int PipelineRun::report() {
   std::printf("run_pipeline: data up to %s; %zu alert(s)%s\n", m.data_day.c_str(), alerts.size(),
               alerts.empty() ? "" : (": " + listed).c_str());
   std::printf("run_pipeline: report -> %s\n", (l_.report / "index.html").c_str());
-  print_closing_summary(l_, m,
-                        s_.random_walk ? quant::UniverseKind::random_walk
-                        : synthetic_   ? quant::UniverseKind::planted_edge
-                                       : quant::UniverseKind::real);
+  print_closing_summary(m, s_.random_walk ? quant::UniverseKind::random_walk
+                           : synthetic_   ? quant::UniverseKind::planted_edge
+                                          : quant::UniverseKind::real);
   return alerts.empty() ? 0 : 3;
 }
 

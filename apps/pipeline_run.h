@@ -13,6 +13,7 @@
 
 #include "command_line.h"
 #include "pipeline.h"
+#include "qf/data/csv.h"
 #include "qf/data/json.h"
 #include "qf/quant/backtest/evaluation.h"
 #include "qf/quant/monitoring/monitoring.h"
@@ -66,6 +67,10 @@ struct Monitoring {
   // The monitored days with a known outcome: their dates and each day's live accuracy (NaN: no call).
   std::vector<std::string> monitored_dates;
   std::vector<double> monitored_accuracy;
+  // The backtest of the optimiser's weights, read once for the portfolio metrics, the report and the
+  // closing summary: its metrics.json and daily.csv.
+  data::Json backtest_metrics;
+  data::CsvTable backtest_daily;
 };
 
 // The metrics the alert rules read: data freshness and validation, model coverage and CV scores, live
