@@ -75,13 +75,17 @@ void print_closing_summary(const Monitoring& m, quant::UniverseKind kind) {
   const data::Json& j = m.backtest_metrics;
   quant::RunFigures f;
   f.kind = kind;
-  // Stage 2's accuracy on the untouched test period (the figure the planted edge's oracle is set
-  // against); the backtest's accuracy of its calls when the monitoring has none.
+  // Stage 2's accuracy and AUC on the untouched test period (the figures the planted edge's oracle and
+  // the control's band are set against), both from one source: the backtest's scores of its calls when
+  // the monitoring has no stage 2 accuracy.
   const auto stage2 = m.metrics.find("test_accuracy");
-  f.test_accuracy = stage2 != m.metrics.end() && std::isfinite(stage2->second)
-                        ? stage2->second
-                        : json_number(j, "predictions", "accuracy");
-  f.test_auc = json_number(j, "predictions", "auc");
+  if (stage2 != m.metrics.end() && std::isfinite(stage2->second)) {
+    f.test_accuracy = stage2->second;
+    f.test_auc = m.metrics.at("test_auc");
+  } else {
+    f.test_accuracy = json_number(j, "predictions", "accuracy");
+    f.test_auc = json_number(j, "predictions", "auc");
+  }
   f.sharpe = json_number(j, "strategy", "sharpe");
   if (const auto it = m.metrics.find("oracle_test_accuracy"); it != m.metrics.end())
     f.oracle_accuracy = it->second;
