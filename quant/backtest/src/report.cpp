@@ -12,13 +12,6 @@
 
 namespace qf::quant {
 
-std::string format_fixed(double v, int digits) {
-  if (!std::isfinite(v)) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
 std::string html_escape(const std::string& s) {
   std::string out;
   for (const char c : s) {

@@ -129,11 +129,15 @@ ClassificationScores classification_scores(std::span<const double> probabilities
   return s;
 }
 
-std::string accuracy_text(double accuracy) {
-  if (!std::isfinite(accuracy)) return "n/a";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f %%", 100 * accuracy);
+std::string format_fixed(double v, int digits) {
+  if (!std::isfinite(v)) return "n/a";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, v);
   return text;
+}
+
+std::string accuracy_text(double accuracy) {
+  return std::isfinite(accuracy) ? format_fixed(100 * accuracy, 2) + " %" : "n/a";
 }
 
 nlohmann::ordered_json accuracy_json(double accuracy) {

@@ -1,7 +1,6 @@
 #include "qf/quant/monitoring/run_verdict.h"
 
 #include <cmath>
-#include <cstdio>
 
 #include "qf/quant/metrics/metrics.h"
 
@@ -9,27 +8,17 @@ namespace qf::quant {
 
 namespace {
 
-// Fractions as "55.60 %" (n/a when not finite), as the scorecard prints accuracies.
-std::string percent(double fraction) {
-  return accuracy_text(fraction);
-}
-std::string fixed2(double value) {
-  if (!std::isfinite(value)) return "n/a";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f", value);
-  return text;
-}
-
+// Accuracies print as "55.60 %" (accuracy_text), AUC and Sharpe with two decimals; n/a when not finite.
 std::string planted(const RunFigures& f) {
   const bool oracle = std::isfinite(f.oracle_accuracy);
   const double needed = oracle ? 0.5 + kRecoveredShareOfOracleEdge * (f.oracle_accuracy - 0.5) : 0.5;
   const bool recovered = f.test_accuracy >= needed && f.sharpe > 0;
   std::string s = "The synthetic universe carries a planted edge";
-  if (oracle) s += " (an oracle that knows it scores " + percent(f.oracle_accuracy) + ")";
+  if (oracle) s += " (an oracle that knows it scores " + accuracy_text(f.oracle_accuracy) + ")";
   s += recovered ? "; it was recovered" : "; it was NOT recovered";
-  s += ": test accuracy " + percent(f.test_accuracy) + " (" + (oracle ? "at least " : "above ") +
-       percent(needed) + " needed), AUC " + fixed2(f.test_auc) + ", Sharpe after costs " + fixed2(f.sharpe) +
-       (recovered ? " (> 0)." : " (needs > 0).");
+  s += ": test accuracy " + accuracy_text(f.test_accuracy) + " (" + (oracle ? "at least " : "above ") +
+       accuracy_text(needed) + " needed), AUC " + format_fixed(f.test_auc, 2) + ", Sharpe after costs " +
+       format_fixed(f.sharpe, 2) + (recovered ? " (> 0)." : " (needs > 0).");
   return s;
 }
 
@@ -42,10 +31,10 @@ std::string control(const RunFigures& f) {
   return std::string("Control: a pure random walk with nothing to find; ") +
          (nothing ? "the model found nothing, as it should"
                   : "the model SEEMS to find an edge: look for a leak") +
-         ": test accuracy " + percent(f.test_accuracy) + ", AUC " + fixed2(f.test_auc) +
+         ": test accuracy " + accuracy_text(f.test_accuracy) + ", AUC " + format_fixed(f.test_auc, 2) +
          " (50 % +/- 1.5 points expected), Sharpe after costs " +
          (flat_book ? std::string("n/a: the book took no position")
-                    : fixed2(f.sharpe) + " (|Sharpe| < 1 expected)") +
+                    : format_fixed(f.sharpe, 2) + " (|Sharpe| < 1 expected)") +
          ".";
 }
 
@@ -60,8 +49,8 @@ std::string explain_run(const RunFigures& f) {
     case UniverseKind::real:
       break;
   }
-  return "Out of sample on this data: test accuracy " + percent(f.test_accuracy) + ", AUC " +
-         fixed2(f.test_auc) + ", Sharpe after costs " + fixed2(f.sharpe) + "; " +
+  return "Out of sample on this data: test accuracy " + accuracy_text(f.test_accuracy) + ", AUC " +
+         format_fixed(f.test_auc, 2) + ", Sharpe after costs " + format_fixed(f.sharpe, 2) + "; " +
          std::to_string(f.targets_met) + " of " + std::to_string(f.targets) + " plan targets met.";
 }
 

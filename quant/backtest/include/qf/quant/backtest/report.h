@@ -13,9 +13,8 @@
 namespace qf::quant {
 
 // For every HTML page of the project (these reports, run_pipeline's daily report): text escaped for
-// HTML, and a number with `digits` decimals ("n/a" when not finite).
+// HTML (numbers: format_fixed, qf/quant/metrics/metrics.h).
 std::string html_escape(const std::string& text);
-std::string format_fixed(double value, int digits);
 
 // The pieces the pages share: the page up to its title (doctype, the shared style, <h1>); a scorecard
 // table; a line chart of series over dates (inline SVG: log_y plots log(values), values > 0, labelled in

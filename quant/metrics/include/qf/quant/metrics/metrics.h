@@ -39,7 +39,9 @@ ClassificationScores classification_scores(std::span<const double> probabilities
 
 // An accuracy without calls (NaN) is "n/a", never a number: printed as n/a, and in JSON as the string
 // "n/a" (accuracy_json; a finite accuracy is a JSON number), so that no reader mistakes it for 0.
-std::string accuracy_text(double accuracy);             // "57.31 %" or "n/a"
+std::string accuracy_text(double accuracy);  // "57.31 %" or "n/a"
+// A number with `digits` decimals, "n/a" when not finite (every printed figure: reports, apps).
+std::string format_fixed(double value, int digits);
 nlohmann::ordered_json accuracy_json(double accuracy);  // 0.5731 or "n/a"
 
 // Information coefficient: Pearson correlation of predictions and realised returns; rank IC: the
